@@ -1,0 +1,1 @@
+"""PRAHO Billing core."""

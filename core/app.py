@@ -1,0 +1,86 @@
+"""The application factory: config, database, plugins, blueprints, admin, Celery."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+from praho.core import immutability
+from praho.core.config import finalize_settings, load_settings
+from praho.core.db import Database
+from praho.core.errors import PrahoError
+from praho.core.plugins import build_registry
+from praho.core.services import audit
+from praho.core.tasks import celery_init_app
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def create_app(config: dict[str, Any] | None = None, *,
+               plugins: Iterable[tuple[str, Any]] = ()) -> Flask:
+    """Build a PRAHO application.
+
+    :param config: settings overriding the ``PRAHO_*`` environment (keys without the
+        prefix, e.g. ``{"DATABASE_URL": "sqlite://"}``), plus any Flask setting.
+    :param plugins: extra ``(name, plugin)`` pairs to register (tests, embedding).
+    """
+    settings = load_settings()
+    overrides = dict(config or {})
+    settings.update({k: v for k, v in overrides.items() if k in settings})
+    instance_path = settings.get("INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
+    app = Flask("praho.core", instance_path=os.path.abspath(instance_path),
+                template_folder=str(TEMPLATE_DIR))
+    settings = finalize_settings(settings, app.instance_path)
+    app.config.update(settings)
+    app.config.update(overrides)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config.setdefault("SESSION_COOKIE_SECURE", settings["SESSION_COOKIE_SECURE"])
+    logging.getLogger("praho").setLevel(settings["LOG_LEVEL"])
+
+    immutability.install_guards()
+    audit.install_sealing()
+    database = Database(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
+    app.extensions["praho.db"] = database
+    app.teardown_appcontext(lambda _exc: database.remove())
+
+    manifest = app.config.get("PLUGIN_MANIFEST")
+    registry = build_registry(Path(manifest) if manifest else None, app=app, extra_plugins=plugins,
+                              load_entry_points=app.config.get("LOAD_ENTRY_POINTS", True))
+    app.extensions["praho.plugins"] = registry
+
+    loaders = [FileSystemLoader(str(TEMPLATE_DIR))]
+    loaders += registry.collect("register_templates")
+    app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[assignment]
+
+    celery_init_app(app)
+    _register_blueprints(app, registry)
+    for command in registry.collect("register_cli_commands"):
+        app.cli.add_command(command)
+    @app.errorhandler(PrahoError)
+    def _praho_error(error: PrahoError) -> Any:
+        return jsonify({"error": error.code, "message": error.message}), error.http_status
+
+    return app
+
+
+def _register_blueprints(app: Flask, registry: Any) -> None:
+    from praho.core.health import health_blueprint
+
+    app.register_blueprint(health_blueprint)
+    for blueprint in registry.collect("register_blueprints", app=app):
+        app.register_blueprint(blueprint)
+
+
+def get_db(app: Flask | None = None) -> Database:
+    """The :class:`Database` of ``app`` (or of the current app)."""
+    from flask import current_app
+
+    database: Database = (app or current_app).extensions["praho.db"]
+    return database

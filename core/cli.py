@@ -1,0 +1,240 @@
+"""The ``praho`` command: a Flask CLI group, so ``praho run``/``shell``/``routes`` work too.
+
+Commands parse options, open one transaction, call a service and print. Expected
+errors (:class:`PrahoError`) become a message and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from praho.core import migrations
+from praho.core.errors import PrahoError
+from praho.core.models.audit import ActorType
+from praho.core.models.customers import Customer
+from praho.core.models.invoices import Invoice
+from praho.core.money import format_amount
+from praho.core.services.audit import Actor, verify_audit_chain
+from praho.core.services.invoicing import get_document
+from praho.core.services.setup import ensure_reference_data
+
+CLI_ACTOR = Actor(ActorType.CLI, "praho-cli")
+
+
+def _create_app() -> Any:
+    from praho.core.app import create_app
+
+    return create_app()
+
+
+def praho_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run inside the app context and turn PrahoError into a clean CLI error."""
+
+    @functools.wraps(func)
+    @with_appcontext
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PrahoError as error:
+            raise click.ClickException(error.message) from None
+
+    return wrapper
+
+
+def database() -> Any:
+    """The current app's :class:`praho.core.db.Database`."""
+    return current_app.extensions["praho.db"]
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
+             load_dotenv=False, set_debug_flag=False)
+def main() -> None:
+    """PRAHO Billing: billing and payments for hosting providers."""
+
+
+# --- database ---------------------------------------------------------------
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema (Alembic) commands."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@praho_command
+def db_upgrade(revision: str) -> None:
+    """Upgrade the schema and create missing reference data (accounts, series)."""
+    migrations.upgrade(database().engine, revision)
+    with database().transaction() as session:
+        ensure_reference_data(session)
+    click.echo(f"database at {revision}: {database().engine.url.render_as_string(hide_password=True)}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@praho_command
+def db_downgrade(revision: str) -> None:
+    """Downgrade the schema to REVISION (``base`` removes every table)."""
+    migrations.downgrade(database().engine, revision)
+    click.echo(f"database at {revision}")
+
+
+# --- documents --------------------------------------------------------------
+
+
+@main.group("invoice")
+def invoice_group() -> None:
+    """Invoices, proformas and credit notes."""
+
+
+def document_summary(invoice: Invoice, customer: Customer | None) -> dict[str, Any]:
+    """A JSON-friendly summary of a document (used by list and show)."""
+    return {
+        "number": invoice.full_number,
+        "id": invoice.id,
+        "kind": str(invoice.kind),
+        "status": str(invoice.status),
+        "customer": customer.code if customer else None,
+        "customer_name": customer.legal_name if customer else None,
+        "issue_date": invoice.issue_date.isoformat() if invoice.issue_date else None,
+        "due_date": invoice.due_date.isoformat() if invoice.due_date else None,
+        "currency": invoice.currency,
+        "taxable_minor": invoice.taxable_minor,
+        "vat_minor": invoice.vat_minor,
+        "total_minor": invoice.total_minor,
+        "payment_status": str(invoice.payment_status),
+    }
+
+
+@invoice_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+@click.option("--kind", type=click.Choice(["invoice", "proforma", "credit_note"]))
+@click.option("--status", type=click.Choice(["draft", "issued", "void"]))
+@click.option("--customer", help="customer code")
+@click.option("--limit", default=100, show_default=True)
+@praho_command
+def invoice_list(as_json: bool, kind: str | None, status: str | None, customer: str | None,
+                 limit: int) -> None:
+    """List documents, newest first."""
+    with database().transaction() as session:
+        query = select(Invoice, Customer).join(Customer, Customer.id == Invoice.customer_id)
+        if kind:
+            query = query.where(Invoice.kind == kind)
+        if status:
+            query = query.where(Invoice.status == status)
+        if customer:
+            query = query.where(Customer.code == customer)
+        rows = session.execute(query.order_by(Invoice.id.desc()).limit(limit)).all()
+        summaries = [document_summary(inv, cust) for inv, cust in rows]
+    if as_json:
+        click.echo(json.dumps(summaries, indent=2, ensure_ascii=False))
+        return
+    for s in summaries:
+        amount = format_amount(s["total_minor"], s["currency"], "en")
+        click.echo(f"{s['number'] or 'draft#' + str(s['id']):<22} {s['kind']:<12} {s['status']:<7} "
+                   f"{s['issue_date'] or '':<10} {s['customer']:<10} {amount:>14} {s['currency']} "
+                   f"{s['payment_status']}")
+
+
+@invoice_group.command("show")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True)
+@praho_command
+def invoice_show(number: str, as_json: bool) -> None:
+    """Show one document with its lines and VAT breakdown."""
+    with database().transaction() as session:
+        invoice = get_document(session, number)
+        customer = session.get(Customer, invoice.customer_id)
+        data = document_summary(invoice, customer)
+        data["lines"] = [
+            {"position": l.position, "item": l.item_name, "quantity": str(l.quantity),
+             "unit_price": str(l.unit_price), "net_minor": l.net_amount_minor,
+             "vat_category": l.tax_category, "vat_rate": str(l.tax_rate), "tax_note": l.tax_note,
+             "period": [d.isoformat() if d else None for d in (l.period_start, l.period_end)]}
+            for l in invoice.lines
+        ]
+        data["vat_breakdown"] = [
+            {"category": s.tax_category, "rate": str(s.tax_rate), "taxable_minor": s.taxable_minor,
+             "vat_minor": s.tax_minor, "exemption_reason": s.exemption_reason}
+            for s in invoice.tax_subtotals
+        ]
+        data["exchange_rate"] = str(invoice.exchange_rate) if invoice.exchange_rate else None
+        data["vat_ron_minor"] = invoice.vat_ron_minor
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{data['kind']} {data['number']} ({data['status']}) for {data['customer_name']}")
+    click.echo(f"issued {data['issue_date']}, due {data['due_date']}, {data['payment_status']}")
+    for line in data["lines"]:
+        click.echo(f"  {line['position']:>2}. {line['item']:<40} {line['quantity']:>10} x "
+                   f"{line['unit_price']:>12} = {format_amount(line['net_minor'], data['currency'], 'en'):>12}"
+                   f"  VAT {line['vat_category']} {line['vat_rate']}%")
+    for group in data["vat_breakdown"]:
+        click.echo(f"  VAT {group['category']} {group['rate']}%: base "
+                   f"{format_amount(group['taxable_minor'], data['currency'], 'en')}, "
+                   f"VAT {format_amount(group['vat_minor'], data['currency'], 'en')}")
+    click.echo(f"  total {format_amount(data['total_minor'], data['currency'], 'en')} {data['currency']}")
+
+
+# --- audit ------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Audit trail commands."""
+
+
+@audit_group.command("verify")
+@praho_command
+def audit_verify() -> None:
+    """Recompute the audit hash chain; exit 1 if any event was altered or removed."""
+    with database().transaction() as session:
+        report = verify_audit_chain(session)
+    if report.ok:
+        click.echo(f"audit chain intact: {report.checked} events verified")
+        return
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    raise click.ClickException(f"audit chain broken: {len(report.problems)} problem(s)")
+
+
+# --- celery -----------------------------------------------------------------
+
+
+@main.command("worker", context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@with_appcontext
+def worker(celery_args: tuple[str, ...]) -> None:
+    """Start a Celery worker (extra arguments go to ``celery worker``)."""
+    celery_app = current_app.extensions["celery"]
+    if not current_app.config.get("BROKER_URL"):
+        raise click.ClickException("PRAHO_BROKER_URL is not set; tasks run eagerly without a worker")
+    celery_app.worker_main(["worker", "--loglevel=INFO", *celery_args])
+
+
+@main.command("beat", context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@with_appcontext
+def beat(celery_args: tuple[str, ...]) -> None:
+    """Start Celery beat with the core and plugin schedules (run exactly one)."""
+    from praho.core.tasks import build_beat_schedule
+
+    celery_app = current_app.extensions["celery"]
+    if not current_app.config.get("BROKER_URL"):
+        raise click.ClickException("PRAHO_BROKER_URL is not set; beat needs a broker")
+    celery_app.conf.beat_schedule = build_beat_schedule(current_app)
+    celery_app.start(["beat", "--loglevel=INFO", *celery_args])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Settings from ``PRAHO_*`` environment variables with embedded defaults.
+
+The defaults run everything on one machine with nothing installed: a SQLite file in
+the instance folder and Celery tasks executed eagerly in-process. Production sets
+``PRAHO_ENV=production``, a real ``PRAHO_SECRET_KEY``, ``PRAHO_DATABASE_URL`` and
+``PRAHO_BROKER_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+# Name, default, parser. The Flask config key is the name without the PRAHO_ prefix.
+_DEV_SECRET = "dev-insecure-secret-key"  # noqa: S105 - refused in production below
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean (true/false), got {text!r}")
+
+
+def _int(text: str) -> int:
+    return int(text.strip())
+
+
+SETTINGS: dict[str, tuple[Any, Any]] = {
+    "ENV": ("development", str),
+    "SECRET_KEY": (_DEV_SECRET, str),
+    "DATABASE_URL": (None, str),
+    "INSTANCE_PATH": (None, str),
+    "BROKER_URL": (None, str),
+    "RESULT_BACKEND": (None, str),
+    "PLUGIN_MANIFEST": (None, str),
+    "DEFAULT_CURRENCY": ("RON", str),
+    "MAX_AMOUNT_MINOR": (100_000_000, _int),
+    "LOG_LEVEL": ("INFO", str),
+    "SQL_ECHO": (False, _bool),
+    "BILLING_CHUNK_SIZE": (500, _int),
+    "RATELIMIT_STORAGE_URI": ("memory://", str),
+    "SESSION_COOKIE_SECURE": (True, _bool),
+    "SESSION_LIFETIME_MINUTES": (480, _int),
+    "MAX_CONTENT_LENGTH": (2 * 1024 * 1024, _int),
+    "SMTP_HOST": ("127.0.0.1", str),
+    "SMTP_PORT": (25, _int),
+    "SMTP_USER": (None, str),
+    "SMTP_PASSWORD": (None, str),
+    "SMTP_STARTTLS": (False, _bool),
+    "MAIL_FROM": ("billing@localhost", str),
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read every known ``PRAHO_*`` variable, parse it, and fill in defaults."""
+    env = os.environ if environ is None else environ
+    settings: dict[str, Any] = {}
+    for name, (default, parse) in SETTINGS.items():
+        raw = env.get(f"PRAHO_{name}")
+        if raw is None or raw == "":
+            settings[name] = default
+            continue
+        try:
+            settings[name] = parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"PRAHO_{name}: {exc}") from None
+    return settings
+
+
+def finalize_settings(settings: dict[str, Any], instance_path: str) -> dict[str, Any]:
+    """Derive the values that depend on others and refuse unsafe production settings."""
+    if settings.get("INSTANCE_PATH"):
+        instance_path = settings["INSTANCE_PATH"]
+    settings["INSTANCE_PATH"] = instance_path
+    if not settings.get("DATABASE_URL"):
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
+        settings["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'praho.db'}"
+    settings["CELERY_EAGER"] = not settings.get("BROKER_URL")
+    if settings["ENV"] == "production":
+        secret = settings.get("SECRET_KEY") or ""
+        if secret == _DEV_SECRET or len(secret) < 32:
+            raise ConfigError(
+                "PRAHO_SECRET_KEY: production needs a random secret of at least 32 characters "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if settings["DATABASE_URL"].startswith("sqlite"):
+            raise ConfigError("PRAHO_DATABASE_URL: production needs PostgreSQL, not SQLite")
+    if settings["MAX_AMOUNT_MINOR"] <= 0:
+        raise ConfigError("PRAHO_MAX_AMOUNT_MINOR: must be a positive number of minor units")
+    return settings

@@ -1,0 +1,52 @@
+"""Running the Alembic history from Python (CLI, tests) with the app's database URL."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+
+import praho.migrations
+import praho.plugins
+
+MIGRATIONS_DIR = Path(praho.migrations.__path__[0])
+
+
+def import_all_models() -> None:
+    """Import the core models and every built-in plugin's ``models`` module."""
+    importlib.import_module("praho.core.models")
+    for module in pkgutil.iter_modules(praho.plugins.__path__):
+        try:
+            importlib.import_module(f"praho.plugins.{module.name}.models")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"praho.plugins.{module.name}.models":
+                raise
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config pointing at migrations/ and ``url``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` to ``revision``."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Downgrade the database behind ``engine`` to ``revision`` (``base`` empties it)."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)

@@ -1,0 +1,179 @@
+"""Audit trail: record who did what to which money; verify the hash chain.
+
+Events are added to the session unsealed. When the transaction commits, a listener
+locks the chain head row, numbers the transaction's events and chains their hashes.
+Locking only at commit keeps concurrent billing workers from serialising on the audit
+trail for the length of their whole transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from praho.core.clock import resolve_now
+from praho.core.models.audit import ActorType, AuditChainHead, AuditEvent
+
+GENESIS_HASH = "0" * 64
+_PENDING_KEY = "praho.audit.pending"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs an operation: a back-office user, a task, a webhook, the CLI."""
+
+    type: ActorType
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.id}"
+
+
+SYSTEM = Actor(ActorType.SYSTEM, "system")
+
+
+def record_audit(
+    session: Session,
+    *,
+    actor: Actor | None,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    amount_minor: int | None = None,
+    currency: str | None = None,
+    data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Append an audit event; it is sealed into the hash chain when the transaction commits."""
+    actor = actor or SYSTEM
+    audit_event = AuditEvent(
+        occurred_at=resolve_now(now),
+        actor_type=actor.type,
+        actor_id=actor.id,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        amount_minor=amount_minor,
+        currency=currency,
+        data=data or {},
+    )
+    session.add(audit_event)
+    session.info.setdefault(_PENDING_KEY, []).append(audit_event)
+    return audit_event
+
+
+def event_hash(audit_event: AuditEvent, prev_hash: str) -> str:
+    """SHA-256 over the event's canonical JSON and the previous event's hash."""
+    body = {
+        "seq": audit_event.seq,
+        "occurred_at": audit_event.occurred_at.isoformat(),
+        "actor": [str(audit_event.actor_type), audit_event.actor_id],
+        "action": audit_event.action,
+        "object": [audit_event.object_type, audit_event.object_id],
+        "amount": [audit_event.amount_minor, audit_event.currency],
+        "data": audit_event.data,
+        "prev": prev_hash,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def ensure_chain_head(session: Session) -> None:
+    """Create the single chain-head row if it is missing (fresh database)."""
+    if session.get(AuditChainHead, 1) is None:
+        session.add(AuditChainHead(id=1, last_seq=0, last_hash=GENESIS_HASH))
+        session.flush()
+
+
+def _seal_pending(session: Session) -> None:
+    pending: list[AuditEvent] = session.info.pop(_PENDING_KEY, [])
+    pending = [e for e in pending if e.seq is None and e in session]
+    if not pending:
+        return
+    session.flush()
+    head = session.execute(
+        select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        ensure_chain_head(session)
+        head = session.execute(
+            select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+        ).scalar_one()
+    for audit_event in sorted(pending, key=lambda e: e.id):
+        head.last_seq += 1
+        audit_event.seq = head.last_seq
+        audit_event.prev_hash = head.last_hash
+        audit_event.hash = event_hash(audit_event, head.last_hash)
+        head.last_hash = audit_event.hash
+    session.flush()
+
+
+def _forget_pending(session: Session, *_args: Any) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def install_sealing() -> None:
+    """Seal audit events at commit on every Session (idempotent)."""
+    if not event.contains(Session, "before_commit", _seal_pending):
+        event.listen(Session, "before_commit", _seal_pending)
+        event.listen(Session, "after_rollback", _forget_pending)
+
+
+@dataclass
+class ChainReport:
+    """Result of :func:`verify_audit_chain`."""
+
+    checked: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """True when every event's hash and link match."""
+        return not self.problems
+
+
+def verify_audit_chain(session: Session, *, batch_size: int = 5000) -> ChainReport:
+    """Recompute every hash in sequence order and report breaks, edits and gaps."""
+    problems: list[str] = []
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    last_seq = 0
+    while True:
+        rows = (
+            session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.seq.is_not(None), AuditEvent.seq > last_seq)
+                .order_by(AuditEvent.seq)
+                .limit(batch_size)
+            )
+            .scalars()
+            .all()
+        )
+        if not rows:
+            break
+        for audit_event in rows:
+            seq = audit_event.seq or 0
+            if seq != expected_seq:
+                problems.append(f"gap: expected seq {expected_seq}, found {seq} (events deleted?)")
+            if audit_event.prev_hash != prev_hash:
+                problems.append(f"seq {seq}: link to previous event broken")
+            if event_hash(audit_event, audit_event.prev_hash or "") != audit_event.hash:
+                problems.append(f"seq {seq}: content does not match its hash (event altered)")
+            prev_hash = audit_event.hash or ""
+            expected_seq = seq + 1
+            last_seq = seq
+            checked += 1
+    head = session.get(AuditChainHead, 1)
+    if head is not None and head.last_seq != last_seq:
+        problems.append(f"chain head says {head.last_seq} events, found {last_seq} (tail removed?)")
+    unsealed = session.execute(select(AuditEvent.id).where(AuditEvent.seq.is_(None)).limit(1)).first()
+    if unsealed is not None:
+        problems.append("events without a chain position exist (written outside the application)")
+    return ChainReport(checked=checked, problems=problems)

@@ -1,0 +1,246 @@
+"""Drafting documents: create a draft, add lines and allowances, preview its totals.
+
+Issuing, voiding and crediting live in :mod:`praho.core.services.issuing` and
+:mod:`praho.core.services.credit_notes`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from praho.core import validation as v
+from praho.core.clock import business_date, resolve_now
+from praho.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
+from praho.core.models.catalog import Product
+from praho.core.models.customers import Customer, CustomerStatus
+from praho.core.models.invoices import (
+    DocumentKind,
+    DocumentStatus,
+    Invoice,
+    InvoiceAllowance,
+    InvoiceLine,
+    LineKind,
+)
+from praho.core.models.seller import Seller
+from praho.core.money import allocate
+from praho.core.pricing import DraftAllowance, DraftLine
+from praho.core.services.taxes import decide_document_taxes
+from praho.core.services.totals import DocumentTotals, compute_totals, line_gross_minor
+
+
+def default_seller(session: Session) -> Seller:
+    """The seller marked default (the hosting company itself)."""
+    seller = session.execute(select(Seller).where(Seller.is_default.is_(True))).scalar_one_or_none()
+    if seller is None:
+        raise NotFound("no default seller configured; create the company profile first")
+    return seller
+
+
+def create_draft(
+    session: Session,
+    *,
+    customer: Customer,
+    kind: DocumentKind = DocumentKind.INVOICE,
+    currency: str | None = None,
+    seller: Seller | None = None,
+    lines: list[DraftLine] | tuple[DraftLine, ...] = (),
+    note: str | None = None,
+    tax_point_date: date | None = None,
+    period_start: date | None = None,
+    period_end: date | None = None,
+    prepaid_minor: int = 0,
+    now: datetime | None = None,
+) -> Invoice:
+    """Create a draft document for a customer, with optional lines."""
+    if customer.status != CustomerStatus.ACTIVE and kind != DocumentKind.CREDIT_NOTE:
+        raise InvalidTransition(f"customer {customer.code} is {customer.status}; cannot bill")
+    errors = v.Collector()
+    doc_currency = errors.check(v.currency, "currency", currency or customer.currency)
+    errors.check(v.text, "note", note, max_length=v.LIMITS["note"], required=False)
+    errors.check(v.amount_minor, "prepaid_minor", prepaid_minor)
+    errors.raise_if_any()
+    moment = resolve_now(now)
+    invoice = Invoice(
+        kind=kind,
+        status=DocumentStatus.DRAFT,
+        customer_id=customer.id,
+        seller_id=(seller or default_seller(session)).id,
+        currency=doc_currency,
+        language=customer.language,
+        payment_terms_days=customer.payment_terms_days,
+        tax_point_date=tax_point_date,
+        period_start=period_start,
+        period_end=period_end,
+        note=note,
+        prepaid_minor=prepaid_minor,
+        created_at=moment,
+        tax_evidence={},
+        attributes={},
+    )
+    session.add(invoice)
+    session.flush()
+    for position, line in enumerate(lines):
+        try:
+            add_line(session, invoice, line, now=moment)
+        except ValidationFailed as failed:
+            raise failed.prefixed(f"lines[{position}].") from None
+    return invoice
+
+
+def _require_draft(invoice: Invoice) -> None:
+    if invoice.status != DocumentStatus.DRAFT:
+        raise InvalidTransition(
+            f"{invoice.kind} {invoice.full_number} is {invoice.status}; only drafts can be edited"
+        )
+
+
+def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
+             now: datetime | None = None) -> InvoiceLine:
+    """Add a line to a draft. VAT is decided immediately (and again at issue)."""
+    _require_draft(invoice)
+    errors = v.Collector()
+    item_name = errors.check(v.text, "item_name", line.item_name, max_length=v.LIMITS["item_name"])
+    errors.check(v.text, "description", line.description, max_length=v.LIMITS["item_description"],
+                 required=False)
+    quantity = errors.check(v.quantity, "quantity", line.quantity)
+    unit_price = errors.check(v.decimal, "unit_price", line.unit_price, places=6,
+                              minimum=Decimal(0), maximum=Decimal(10) ** 9)
+    errors.check(v.amount_minor, "line_allowance_minor", line.line_allowance_minor)
+    if line.kind not in set(LineKind):
+        errors.errors.append(FieldError("kind", f"{line.kind!r} is not a line kind"))
+    if line.period_start and line.period_end and line.period_end < line.period_start:
+        errors.errors.append(FieldError("period_end", "is before period_start"))
+    if line.product_id is not None and session.get(Product, line.product_id) is None:
+        errors.errors.append(FieldError("product_id", f"no product {line.product_id}"))
+    errors.raise_if_any()
+
+    gross = (line.net_amount_minor + line.line_allowance_minor
+             if line.net_amount_minor is not None
+             else line_gross_minor(quantity, unit_price, invoice.currency))
+    net = gross - line.line_allowance_minor
+    with_bounds = v.Collector()
+    with_bounds.check(v.amount_minor, "net_amount", net, allow_negative=line.kind == LineKind.PRORATION
+                      or line.kind == LineKind.ADJUSTMENT)
+    if line.line_allowance_minor > gross:
+        with_bounds.errors.append(FieldError("line_allowance_minor", "exceeds the line amount"))
+    with_bounds.raise_if_any()
+
+    details = dict(line.details)
+    if line.tax_class:
+        details["tax_class"] = line.tax_class
+    record = InvoiceLine(
+        invoice=invoice,
+        position=len(invoice.lines) + 1,
+        kind=line.kind,
+        item_name=item_name,
+        description=line.description,
+        product_id=line.product_id,
+        price_id=line.price_id,
+        quantity=quantity,
+        unit_code=line.unit_code,
+        unit_price=unit_price,
+        gross_amount_minor=gross,
+        line_allowance_minor=line.line_allowance_minor,
+        line_allowance_reason=line.line_allowance_reason,
+        net_amount_minor=net,
+        tax_category="S",
+        tax_rate=Decimal(0),
+        period_start=line.period_start,
+        period_end=line.period_end,
+        details=details,
+    )
+    session.add(record)
+    decide_document_taxes(session, invoice, lines=[record],
+                          tax_point=invoice.tax_point_date or business_date(resolve_now(now)))
+    session.flush()
+    return record
+
+
+def apply_allowance(session: Session, invoice: Invoice, allowance: DraftAllowance) -> list[InvoiceAllowance]:
+    """Apply a document-level discount, split over the VAT groups of the lines it covers.
+
+    The discount is capped so the covered lines' taxable amount never goes below zero;
+    VAT is then computed on the discounted groups (EN 16931).
+    """
+    _require_draft(invoice)
+    errors = v.Collector()
+    errors.check(v.amount_minor, "amount_minor", allowance.amount_minor)
+    errors.check(v.text, "reason", allowance.reason, max_length=v.LIMITS["allowance_reason"])
+    errors.raise_if_any()
+    covered = [
+        line for line in invoice.lines
+        if not allowance.applies_to_product_ids or line.product_id in allowance.applies_to_product_ids
+    ]
+    by_group: dict[tuple[str, Decimal], list[InvoiceLine]] = defaultdict(list)
+    for line in covered:
+        by_group[(line.tax_category, line.tax_rate)].append(line)
+    room = {key: _group_room(invoice, key, lines) for key, lines in by_group.items()}
+    available = sum(max(r, 0) for r in room.values())
+    amount = allowance.amount_minor if allowance.is_charge else min(allowance.amount_minor, available)
+    if amount <= 0 or not by_group:
+        return []
+    keys = list(by_group)
+    parts = allocate(amount, [max(room[k], 0) or (1 if allowance.is_charge else 0) for k in keys])
+    created = []
+    for key, part in zip(keys, parts, strict=True):
+        if part == 0:
+            continue
+        record = InvoiceAllowance(
+            invoice=invoice,
+            is_charge=allowance.is_charge,
+            amount_minor=part,
+            base_amount_minor=sum(l.net_amount_minor for l in by_group[key]) if allowance.percent else None,
+            percent=allowance.percent,
+            reason=allowance.reason,
+            reason_code=allowance.reason_code,
+            tax_category=key[0],
+            tax_rate=key[1],
+            source=allowance.source,
+            details={**allowance.details, "line_positions": [l.position for l in by_group[key]],
+                     "requested_minor": allowance.amount_minor},
+        )
+        session.add(record)
+        created.append(record)
+    session.flush()
+    return created
+
+
+def _group_room(invoice: Invoice, key: tuple[str, Decimal], lines: list[InvoiceLine]) -> int:
+    """How much discount the lines of a group can still take without going negative."""
+    taken = sum(a.amount_minor for a in invoice.allowances
+                if not a.is_charge and (a.tax_category, a.tax_rate) == key)
+    return sum(l.net_amount_minor for l in lines) - taken
+
+
+def realign_allowances(invoice: Invoice) -> None:
+    """After VAT was re-decided, move each allowance to the group its lines are now in."""
+    positions = {line.position: line for line in invoice.lines}
+    for allowance in invoice.allowances:
+        lines = [positions[p] for p in allowance.details.get("line_positions", []) if p in positions]
+        groups = {(l.tax_category, l.tax_rate) for l in lines}
+        if len(groups) == 1:
+            allowance.tax_category, allowance.tax_rate = groups.pop()
+
+
+def preview_totals(invoice: Invoice) -> DocumentTotals:
+    """Totals of a document as they stand (drafts included), without writing anything."""
+    return compute_totals(invoice.lines, invoice.allowances, prepaid_minor=invoice.prepaid_minor)
+
+
+def get_document(session: Session, number_or_id: str | int) -> Invoice:
+    """Find a document by its printed number or its id."""
+    invoice = None
+    if isinstance(number_or_id, int) or str(number_or_id).isdigit():
+        invoice = session.get(Invoice, int(number_or_id))
+    if invoice is None:
+        invoice = session.execute(
+            select(Invoice).where(Invoice.full_number == str(number_or_id))
+        ).scalar_one_or_none()
+    if invoice is None:
+        raise NotFound(f"no document {number_or_id}")
+    return invoice

@@ -1,0 +1,103 @@
+"""Celery: the app factory wired to Flask, the beat schedule, and the core's tasks.
+
+Tasks run inside the Flask app context (Flask's ``celery_init_app`` pattern). With no
+``PRAHO_BROKER_URL`` tasks run eagerly in-process, so the embedded default needs no
+broker. Tasks only parse arguments, open a transaction and call one service.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery, Task
+from celery.schedules import crontab
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+from praho.core.services.audit import Actor
+from praho.core.models.audit import ActorType
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    """One beat schedule entry: a registered task name and when it runs."""
+
+    name: str
+    task: str
+    schedule: crontab | timedelta | float
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    queue: str | None = None
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Create the Celery app whose tasks run inside ``app``'s context."""
+
+    class FlaskTask(Task):  # type: ignore[misc]
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    broker = app.config.get("BROKER_URL")
+    celery_app.conf.update(
+        broker_url=broker or "memory://",
+        result_backend=app.config.get("RESULT_BACKEND") or None,
+        task_always_eager=not broker,
+        task_eager_propagates=True,
+        task_store_eager_result=False,
+        task_ignore_result=True,
+        # A task is acknowledged only after it finished, so a killed worker's task is
+        # delivered again; every task is idempotent, so that is safe.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        timezone="Europe/Bucharest",
+        enable_utc=True,
+        broker_connection_retry_on_startup=True,
+    )
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    # Task modules use @shared_task; importing them binds their tasks to this app.
+    for module in CORE_TASK_MODULES:
+        importlib.import_module(module)
+    return celery_app
+
+
+def build_beat_schedule(app: Flask) -> dict[str, dict[str, Any]]:
+    """The beat schedule: the core's entries plus every plugin's ``register_periodic_tasks``."""
+    entries: list[PeriodicTask] = list(CORE_PERIODIC_TASKS)
+    entries += app.extensions["praho.plugins"].collect("register_periodic_tasks", app=app)
+    schedule: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        if entry.name in schedule:
+            raise ValueError(f"two periodic tasks are named {entry.name!r}")
+        options = {"queue": entry.queue} if entry.queue else {}
+        schedule[entry.name] = {"task": entry.task, "schedule": entry.schedule,
+                                "kwargs": entry.kwargs, "options": options}
+    return schedule
+
+
+# Core scheduled work; capabilities add theirs here or through plugins.
+CORE_PERIODIC_TASKS: list[PeriodicTask] = []
+# Modules whose @shared_task functions the core provides.
+CORE_TASK_MODULES: list[str] = []
+
+
+@contextmanager
+def task_transaction() -> Iterator[Session]:
+    """A session committed when the task body succeeds, rolled back otherwise."""
+    database = current_app.extensions["praho.db"]
+    with database.transaction() as session:
+        yield session
+
+
+def task_actor(task_name: str) -> Actor:
+    """The audit actor for work done by a Celery task."""
+    return Actor(ActorType.TASK, task_name)

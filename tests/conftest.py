@@ -1,0 +1,1 @@
+"""Core tests use the fixtures of praho.core.testing (the pytest11 plugin)."""
