@@ -308,7 +308,8 @@ class PrahoFactory:
 
         customer = customer or self.customer()
         specs = lines or [("Web Hosting Pro", "1", "100.00")]
-        draft_lines = [DraftLine(item_name=name, quantity=Decimal(q), unit_price=Decimal(p))
+        # Strings go through as given: the services validate and convert them.
+        draft_lines = [DraftLine(item_name=name, quantity=q, unit_price=p)  # type: ignore[arg-type]
                        for name, q, p in specs]
         overrides.setdefault("now", DEFAULT_NOW)
         return create_draft(self.session, customer=customer, lines=draft_lines, **overrides)

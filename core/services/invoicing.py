@@ -63,6 +63,11 @@ def create_draft(
     doc_currency = errors.check(v.currency, "currency", currency or customer.currency)
     errors.check(v.text, "note", note, max_length=v.LIMITS["note"], required=False)
     errors.check(v.amount_minor, "prepaid_minor", prepaid_minor)
+    for position, line in enumerate(lines):
+        try:
+            validate_line(session, line, doc_currency or customer.currency)
+        except ValidationFailed as failed:
+            errors.errors.extend(failed.prefixed(f"lines[{position}].").errors)
     errors.raise_if_any()
     moment = resolve_now(now)
     invoice = Invoice(
@@ -84,11 +89,8 @@ def create_draft(
     )
     session.add(invoice)
     session.flush()
-    for position, line in enumerate(lines):
-        try:
-            add_line(session, invoice, line, now=moment)
-        except ValidationFailed as failed:
-            raise failed.prefixed(f"lines[{position}].") from None
+    for line in lines:
+        add_line(session, invoice, line, now=moment)
     return invoice
 
 
@@ -99,10 +101,8 @@ def _require_draft(invoice: Invoice) -> None:
         )
 
 
-def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
-             now: datetime | None = None) -> InvoiceLine:
-    """Add a line to a draft. VAT is decided immediately (and again at issue)."""
-    _require_draft(invoice)
+def validate_line(session: Session, line: DraftLine, currency: str) -> dict[str, object]:
+    """Check a draft line and compute its amounts; raise ValidationFailed naming each field."""
     errors = v.Collector()
     item_name = errors.check(v.text, "item_name", line.item_name, max_length=v.LIMITS["item_name"])
     errors.check(v.text, "description", line.description, max_length=v.LIMITS["item_description"],
@@ -121,15 +121,22 @@ def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
 
     gross = (line.net_amount_minor + line.line_allowance_minor
              if line.net_amount_minor is not None
-             else line_gross_minor(quantity, unit_price, invoice.currency))
+             else line_gross_minor(quantity, unit_price, currency))
     net = gross - line.line_allowance_minor
-    with_bounds = v.Collector()
-    with_bounds.check(v.amount_minor, "net_amount", net, allow_negative=line.kind == LineKind.PRORATION
-                      or line.kind == LineKind.ADJUSTMENT)
-    if line.line_allowance_minor > gross:
-        with_bounds.errors.append(FieldError("line_allowance_minor", "exceeds the line amount"))
-    with_bounds.raise_if_any()
+    may_be_negative = line.kind in (LineKind.PRORATION, LineKind.ADJUSTMENT)
+    errors.check(v.amount_minor, "net_amount", net, allow_negative=may_be_negative)
+    if line.line_allowance_minor > abs(gross):
+        errors.errors.append(FieldError("line_allowance_minor", "exceeds the line amount"))
+    errors.raise_if_any()
+    return {"item_name": item_name, "quantity": quantity, "unit_price": unit_price,
+            "gross_amount_minor": gross, "net_amount_minor": net}
 
+
+def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
+             now: datetime | None = None) -> InvoiceLine:
+    """Add a line to a draft. VAT is decided immediately (and again at issue)."""
+    _require_draft(invoice)
+    values = validate_line(session, line, invoice.currency)
     details = dict(line.details)
     if line.tax_class:
         details["tax_class"] = line.tax_class
@@ -137,22 +144,18 @@ def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
         invoice=invoice,
         position=len(invoice.lines) + 1,
         kind=line.kind,
-        item_name=item_name,
         description=line.description,
         product_id=line.product_id,
         price_id=line.price_id,
-        quantity=quantity,
         unit_code=line.unit_code,
-        unit_price=unit_price,
-        gross_amount_minor=gross,
         line_allowance_minor=line.line_allowance_minor,
         line_allowance_reason=line.line_allowance_reason,
-        net_amount_minor=net,
         tax_category="S",
         tax_rate=Decimal(0),
         period_start=line.period_start,
         period_end=line.period_end,
         details=details,
+        **values,
     )
     session.add(record)
     decide_document_taxes(session, invoice, lines=[record],
