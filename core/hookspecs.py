@@ -115,14 +115,6 @@ def register_einvoice_formats() -> list[Any]:
 
 
 @hookspec
-def register_document_renderers() -> list[Any]:
-    """Return document renderers (PDF) dispatched by ``id``.
-
-    :return: objects with ``id``, ``media_type`` and ``render(document) -> bytes``.
-    """
-
-
-@hookspec
 def validate_document_action(session: Any, document: Any, action: str) -> list[str]:
     """Veto an action on a document (``void``, ``credit``) with reasons.
 
