@@ -61,6 +61,9 @@ def create_app(config: dict[str, Any] | None = None, *,
 
     celery_init_app(app)
     _register_blueprints(app, registry)
+    from praho.core.cli import register_core_commands
+
+    register_core_commands(app)
     for command in registry.collect("register_cli_commands"):
         app.cli.add_command(command)
     @app.errorhandler(PrahoError)

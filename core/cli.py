@@ -61,10 +61,16 @@ def main() -> None:
     """PRAHO Billing: billing and payments for hosting providers."""
 
 
+def register_core_commands(app: Any) -> None:
+    """Attach the core commands to ``app.cli`` (the ``praho`` group finds them there)."""
+    for command in (db_group, invoice_group, audit_group, worker, beat):
+        app.cli.add_command(command)
+
+
 # --- database ---------------------------------------------------------------
 
 
-@main.group("db")
+@click.group("db")
 def db_group() -> None:
     """Database schema (Alembic) commands."""
 
@@ -92,7 +98,7 @@ def db_downgrade(revision: str) -> None:
 # --- documents --------------------------------------------------------------
 
 
-@main.group("invoice")
+@click.group("invoice")
 def invoice_group() -> None:
     """Invoices, proformas and credit notes."""
 
@@ -189,7 +195,7 @@ def invoice_show(number: str, as_json: bool) -> None:
 # --- audit ------------------------------------------------------------------
 
 
-@main.group("audit")
+@click.group("audit")
 def audit_group() -> None:
     """Audit trail commands."""
 
@@ -211,7 +217,7 @@ def audit_verify() -> None:
 # --- celery -----------------------------------------------------------------
 
 
-@main.command("worker", context_settings={"ignore_unknown_options": True})
+@click.command("worker", context_settings={"ignore_unknown_options": True})
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 @with_appcontext
 def worker(celery_args: tuple[str, ...]) -> None:
@@ -222,7 +228,7 @@ def worker(celery_args: tuple[str, ...]) -> None:
     celery_app.worker_main(["worker", "--loglevel=INFO", *celery_args])
 
 
-@main.command("beat", context_settings={"ignore_unknown_options": True})
+@click.command("beat", context_settings={"ignore_unknown_options": True})
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 @with_appcontext
 def beat(celery_args: tuple[str, ...]) -> None:

@@ -60,7 +60,7 @@ def _check_flush(session: Session, _context: Any, _instances: Any) -> None:
             raise DocumentLocked(f"issued document {obj.full_number} cannot be deleted; void or credit it")
         if isinstance(obj, _DOCUMENT_CHILDREN) and _parent_locked(session, obj):
             raise DocumentLocked("lines of an issued document cannot be deleted")
-        if isinstance(obj, _APPEND_ONLY | AuditEvent):
+        if isinstance(obj, (*_APPEND_ONLY, AuditEvent)):
             raise AppendOnlyViolation(f"{type(obj).__name__} is append-only and cannot be deleted")
 
     for obj in session.dirty:
