@@ -39,6 +39,9 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    def __repr__(self) -> str:
+        return "UTCDateTime()"
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -65,6 +68,10 @@ class ExactDecimal(TypeDecorator[Decimal]):
         super().__init__()
         self.precision = precision
         self.scale = scale
+
+    def __repr__(self) -> str:
+        # Alembic renders custom types with repr(): keep precision and scale in migrations.
+        return f"ExactDecimal({self.precision}, {self.scale})"
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite":

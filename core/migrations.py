@@ -50,3 +50,18 @@ def downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+def compare_type(context, inspected_column, metadata_column, inspected_type, metadata_type):  # type: ignore[no-untyped-def]
+    """Compare our TypeDecorators by the type they become on this dialect.
+
+    Without this, Alembic compares ExactDecimal (TEXT on SQLite, NUMERIC on PostgreSQL)
+    with what the database reports and sees a difference that is not there.
+    """
+    from sqlalchemy import Column
+    from sqlalchemy.types import TypeDecorator
+
+    if not isinstance(metadata_type, TypeDecorator):
+        return None
+    impl = metadata_type.load_dialect_impl(context.dialect)
+    return context.impl.compare_type(inspected_column, Column(metadata_column.name, impl))

@@ -12,7 +12,7 @@ import os
 from alembic import context
 
 from praho.core.db import Base, make_engine
-from praho.core.migrations import import_all_models
+from praho.core.migrations import compare_type, import_all_models
 
 import_all_models()
 config = context.config
@@ -29,7 +29,7 @@ def _url() -> str:
 def run_migrations_offline() -> None:
     """Emit SQL to stdout (``alembic upgrade --sql``)."""
     context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True, compare_type=True)
+                      render_as_batch=True, compare_type=compare_type)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -48,7 +48,7 @@ def run_migrations_online() -> None:
 
 def _run(connection: object) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True, compare_type=True)
+                      render_as_batch=True, compare_type=compare_type)
     with context.begin_transaction():
         context.run_migrations()
 
