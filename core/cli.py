@@ -63,7 +63,7 @@ def main() -> None:
 
 def register_core_commands(app: Any) -> None:
     """Attach the core commands to ``app.cli`` (the ``praho`` group finds them there)."""
-    for command in (db_group, invoice_group, audit_group, worker, beat):
+    for command in (db_group, invoice_group, audit_group, import_command, worker, beat):
         app.cli.add_command(command)
 
 
@@ -212,6 +212,50 @@ def audit_verify() -> None:
     for problem in report.problems:
         click.echo(problem, err=True)
     raise click.ClickException(f"audit chain broken: {len(report.problems)} problem(s)")
+
+
+# --- import -----------------------------------------------------------------
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="validate and report, then roll everything back")
+@praho_command
+def import_command(file: str, dry_run: bool) -> None:
+    """Import customers, catalog and draft documents from FILE (docs/import.md).
+
+    All or nothing: any problem is reported with its line and nothing is written.
+    """
+    from pathlib import Path
+
+    from praho.core.jsoninput import JSONInputError, parse_with_positions
+    from praho.core.services.importer import ImportFailed, import_data
+
+    try:
+        parsed = parse_with_positions(Path(file).read_bytes())
+    except JSONInputError as error:
+        raise click.ClickException(f"{file}: {error}") from None
+    session = database().session_factory()
+    try:
+        report = import_data(session, parsed.value, actor=CLI_ACTOR)
+    except ImportFailed as failed:
+        session.rollback()
+        for problem in failed.problems:
+            line = parsed.line_of(problem.path)
+            click.echo(f"{file}:{line or '?'}: {problem.dotted}: {problem.reason}", err=True)
+        raise click.ClickException(f"{failed.message}; nothing was imported") from None
+    except BaseException:
+        session.rollback()
+        raise
+    else:
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    finally:
+        session.close()
+    summary = ", ".join(f"{count} {section}" for section, count in report.created.items())
+    click.echo(f"{'would import' if dry_run else 'imported'}: {summary or 'nothing'}")
 
 
 # --- celery -----------------------------------------------------------------
