@@ -197,3 +197,29 @@ def test_issuing_twice_is_refused(praho_factory, praho_session):
     with pytest.raises(InvalidTransition):
         issue_document(praho_session, invoice, now=NOW)
     assert praho_session.query(Invoice).count() == 1
+
+
+def test_yearly_reset_and_prefix_rotation_never_reuse_numbers(praho_factory, praho_session):
+    from praho.core.services.numbering import default_series
+
+    customer = praho_factory.customer()
+    december = praho_factory.invoice(customer, now=datetime(2026, 12, 31, 20, 0, tzinfo=UTC))
+    # 31 Dec 22:30 UTC is already 1 January in Bucharest: the new year's series starts.
+    january = praho_factory.invoice(customer, now=datetime(2026, 12, 31, 22, 30, tzinfo=UTC))
+    assert december.full_number == "PRH2026-000001"
+    assert january.full_number == "PRH2027-000001" and january.issue_date == date(2027, 1, 1)
+    series = default_series(praho_session, DocumentKind.INVOICE)
+    series.prefix = "HST"
+    rotated = praho_factory.invoice(customer, now=datetime(2027, 1, 5, 10, 0, tzinfo=UTC))
+    assert rotated.full_number == "HST2027-000002"
+
+
+def test_continuous_series_without_yearly_reset(praho_factory, praho_session):
+    from praho.core.services.numbering import default_series
+
+    series = default_series(praho_session, DocumentKind.INVOICE)
+    series.reset_yearly = False
+    customer = praho_factory.customer()
+    first = praho_factory.invoice(customer, now=datetime(2026, 12, 30, 10, 0, tzinfo=UTC))
+    second = praho_factory.invoice(customer, now=datetime(2027, 1, 2, 10, 0, tzinfo=UTC))
+    assert (first.full_number, second.full_number) == ("PRH000001", "PRH000002")
