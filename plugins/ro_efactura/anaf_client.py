@@ -42,6 +42,8 @@ REFRESH_TOKEN_LIFETIME = timedelta(days=365)
 DEFAULT_ACCESS_LIFETIME = timedelta(days=90)
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 QUOTA_MARKERS = ("s-au facut deja", "limita", "depasit")
+# listaMesajeFactura's "error" for an empty list: "Nu exista mesaje in ultimele N zile".
+NO_MESSAGES = "nu exista mesaje"
 STATE_OK, STATE_NOK, STATE_PROCESSING = "ok", "nok", "in prelucrare"
 STATE_NOT_TAKEN = "XML cu erori nepreluat de sistem"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
@@ -229,7 +231,10 @@ class AnafClient:
         params = {"zile": str(max(1, min(60, days))), "cif": _numeric_cif(cif)}
         if kind_filter:
             params["filtru"] = kind_filter
-        body = _json_or_error(self._get("listaMesajeFactura", params, token), "listaMesajeFactura")
+        response = self._get("listaMesajeFactura", params, token)
+        if _json(response).get("eroare", "").lower().startswith(NO_MESSAGES):
+            return []
+        body = _json_or_error(response, "listaMesajeFactura")
         return [_message(m) for m in body.get("mesaje") or []]
 
     def list_messages_page(self, cif: str, *, token: str, start: datetime, end: datetime,

@@ -46,3 +46,63 @@ class ReverseChargeTestRegime(StaticTaxRegime):
 def praho_plugins() -> list[tuple[str, Any]]:
     """The test regime (and fixed EUR/USD rates) registered on the test app."""
     return [("static_test", StaticTestPlugin(regime=ReverseChargeTestRegime()))]
+
+
+TOKEN_KEY = "S2V5LWZvci10ZXN0cy1vbmx5LW5ldmVyLWluLXByb2R1Y3Rpb24hIQ"
+
+
+@pytest.fixture
+def anaf():
+    """A local ANAF stand-in on a free port (see anaf_standin.py)."""
+    from praho.plugins.ro_efactura.tests.anaf_standin import AnafStandIn
+
+    with AnafStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def praho_config(anaf) -> dict[str, Any]:
+    """Point the plugin at the stand-in, with a test token key."""
+    return {"EFACTURA": anaf.settings(TOKEN_KEY)}
+
+
+@pytest.fixture
+def efactura_settings(praho_app):
+    """The resolved plugin settings of the test app."""
+    from praho.plugins.ro_efactura.settings import current_settings
+
+    return current_settings()
+
+
+@pytest.fixture
+def anaf_client(efactura_settings):
+    """The real client, talking to the stand-in."""
+    from praho.plugins.ro_efactura.anaf_client import AnafClient
+
+    return AnafClient(efactura_settings)
+
+
+@pytest.fixture
+def committed(praho_committing):
+    """Run a scenario in a committed transaction; returns the document's id."""
+    from praho.core.testing import PrahoFactory
+
+    def build(scenario) -> int:
+        with praho_committing.transaction() as session:
+            document = scenario(PrahoFactory(session))
+            return int(document.id)
+
+    return build
+
+
+@pytest.fixture
+def authorized(praho_committing, anaf_client, efactura_settings):
+    """Tokens for the test seller's CUI obtained through the real authorization-code grant."""
+    from praho.core.clock import utcnow
+    from praho.plugins.ro_efactura.tests.anaf_standin import GOOD_CODE
+    from praho.plugins.ro_efactura.tokens import store_tokens
+
+    tokens = anaf_client.exchange_code(GOOD_CODE, now=utcnow())
+    with praho_committing.transaction() as session:
+        store_tokens(session, "14399840", tokens, settings=efactura_settings, now=utcnow())
+    return tokens
