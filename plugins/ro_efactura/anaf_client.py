@@ -25,8 +25,6 @@ from urllib.parse import urlencode
 
 import requests
 from lxml import etree
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
 from praho.plugins.ro_efactura.errors import (
     AnafAuthError,
     AnafOutcomeUnknown,
@@ -35,6 +33,7 @@ from praho.plugins.ro_efactura.errors import (
     AnafUnavailable,
 )
 from praho.plugins.ro_efactura.settings import EfacturaSettings
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 log = logging.getLogger("praho.efactura.anaf")
 
@@ -59,7 +58,10 @@ class TokenSet:
     refresh_expires_at: datetime
 
     def __repr__(self) -> str:
-        return f"TokenSet(access until {self.access_expires_at}, refresh until {self.refresh_expires_at})"
+        return (
+            f"TokenSet(access until {self.access_expires_at}, "
+            f"refresh until {self.refresh_expires_at})"
+        )
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,16 @@ class ResponseArchive:
     @property
     def signature(self) -> bytes | None:
         """The Ministry of Finance's XMLDSig file (its name contains "semnatura")."""
-        return next((data for name, data in self.files.items() if "semnatura" in name.lower()), None)
+        return next(
+            (data for name, data in self.files.items() if "semnatura" in name.lower()), None
+        )
 
     @property
     def document(self) -> bytes | None:
         """The invoice or error XML (the file that is not the signature)."""
-        return next((data for name, data in self.files.items() if "semnatura" not in name.lower()), None)
+        return next(
+            (data for name, data in self.files.items() if "semnatura" not in name.lower()), None
+        )
 
 
 @dataclass(frozen=True)
@@ -132,46 +138,81 @@ class AnafClient:
     def authorize_url(self, state: str | None = None) -> str:
         """Where a person with the company's qualified certificate authorizes PRAHO (once)."""
         if not self.settings.client_id or not self.settings.redirect_uri:
-            raise AnafAuthError("set PRAHO_EFACTURA_CLIENT_ID and PRAHO_EFACTURA_REDIRECT_URI "
-                                "(from ANAF's OAuth application registration) first")
-        params = {"response_type": "code", "client_id": self.settings.client_id,
-                  "redirect_uri": self.settings.redirect_uri, "token_content_type": "jwt"}
+            raise AnafAuthError(
+                "set PRAHO_EFACTURA_CLIENT_ID and PRAHO_EFACTURA_REDIRECT_URI "
+                "(from ANAF's OAuth application registration) first"
+            )
+        params = {
+            "response_type": "code",
+            "client_id": self.settings.client_id,
+            "redirect_uri": self.settings.redirect_uri,
+            "token_content_type": "jwt",
+        }
         if state:
             params["state"] = state
         return f"{self.settings.oauth_url.rstrip('/')}/authorize?{urlencode(params)}"
 
     def exchange_code(self, code: str, *, now: datetime) -> TokenSet:
         """Trade the authorization code from the redirect for access and refresh tokens."""
-        return self._token_request({"grant_type": "authorization_code", "code": code,
-                                    "redirect_uri": self.settings.redirect_uri or "",
-                                    "token_content_type": "jwt"}, now=now)
+        return self._token_request(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": self.settings.redirect_uri or "",
+                "token_content_type": "jwt",
+            },
+            now=now,
+        )
 
     def refresh_tokens(self, refresh_token: str, *, now: datetime) -> TokenSet:
         """A new access token (and refresh token) from a refresh token."""
-        return self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token,
-                                    "token_content_type": "jwt"}, now=now)
+        return self._token_request(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "token_content_type": "jwt",
+            },
+            now=now,
+        )
 
     def _token_request(self, form: dict[str, str], *, now: datetime) -> TokenSet:
         if not self.settings.client_id or not self.settings.client_secret:
-            raise AnafAuthError("PRAHO_EFACTURA_CLIENT_ID and PRAHO_EFACTURA_CLIENT_SECRET are not set")
+            raise AnafAuthError(
+                "PRAHO_EFACTURA_CLIENT_ID and PRAHO_EFACTURA_CLIENT_SECRET are not set"
+            )
         url = f"{self.settings.oauth_url.rstrip('/')}/token"
         try:
-            response = self.http.post(url, data=form, timeout=self.settings.timeout_seconds,
-                                      auth=(self.settings.client_id, self.settings.client_secret))
+            response = self.http.post(
+                url,
+                data=form,
+                timeout=self.settings.timeout_seconds,
+                auth=(self.settings.client_id, self.settings.client_secret),
+            )
         except requests.RequestException as exc:
-            raise AnafUnavailable(f"ANAF token endpoint unreachable: {type(exc).__name__}") from None
+            raise AnafUnavailable(
+                f"ANAF token endpoint unreachable: {type(exc).__name__}"
+            ) from None
         if response.status_code == 429:
             raise AnafRateLimited("ANAF token endpoint: too many requests", _retry_after(response))
         if response.status_code >= 500:
             raise AnafUnavailable(f"ANAF token endpoint answered HTTP {response.status_code}")
         body = _json(response)
         if response.status_code != 200 or "access_token" not in body:
-            reason = body.get("error_description") or body.get("error") or f"HTTP {response.status_code}"
-            raise AnafAuthError(f"ANAF refused the {form['grant_type']} grant: {reason}; "
-                                "authorize again with `praho efactura authorize`")
-        lifetime = timedelta(seconds=int(body.get("expires_in") or DEFAULT_ACCESS_LIFETIME.total_seconds()))
-        refresh_lifetime = timedelta(seconds=int(body["refresh_token_expires_in"])) \
-            if body.get("refresh_token_expires_in") else REFRESH_TOKEN_LIFETIME
+            reason = (
+                body.get("error_description") or body.get("error") or f"HTTP {response.status_code}"
+            )
+            raise AnafAuthError(
+                f"ANAF refused the {form['grant_type']} grant: {reason}; "
+                "authorize again with `praho efactura authorize`"
+            )
+        lifetime = timedelta(
+            seconds=int(body.get("expires_in") or DEFAULT_ACCESS_LIFETIME.total_seconds())
+        )
+        refresh_lifetime = (
+            timedelta(seconds=int(body["refresh_token_expires_in"]))
+            if body.get("refresh_token_expires_in")
+            else REFRESH_TOKEN_LIFETIME
+        )
         return TokenSet(
             access_token=body["access_token"],
             refresh_token=body.get("refresh_token") or form.get("refresh_token", ""),
@@ -181,8 +222,17 @@ class AnafClient:
 
     # --- e-Factura --------------------------------------------------------
 
-    def upload(self, xml: bytes, *, token: str, cif: str, standard: str, b2c: bool = False,
-               extern: bool = False, self_billed: bool = False) -> UploadReceipt:
+    def upload(
+        self,
+        xml: bytes,
+        *,
+        token: str,
+        cif: str,
+        standard: str,
+        b2c: bool = False,
+        extern: bool = False,
+        self_billed: bool = False,
+    ) -> UploadReceipt:
         """POST upload (or uploadb2c). Raises AnafOutcomeUnknown when the answer was lost."""
         if standard not in {"UBL", "CN"}:
             raise ValueError(f"standard must be UBL or CN, not {standard!r}")
@@ -195,8 +245,13 @@ class AnafClient:
             params["autofactura"] = "DA"
         url = f"{self.settings.base_url}/{'uploadb2c' if b2c else 'upload'}"
         try:
-            response = self.http.post(url, params=params, data=xml, headers=self._auth(token) | {
-                "Content-Type": "text/plain"}, timeout=self.settings.timeout_seconds)
+            response = self.http.post(
+                url,
+                params=params,
+                data=xml,
+                headers=self._auth(token) | {"Content-Type": "text/plain"},
+                timeout=self.settings.timeout_seconds,
+            )
         except requests.RequestException as exc:
             if _never_connected(exc):
                 raise AnafUnavailable(f"ANAF upload unreachable: {type(exc).__name__}") from None
@@ -204,16 +259,20 @@ class AnafClient:
                 f"ANAF upload sent but no answer ({type(exc).__name__}); the outcome is unknown"
             ) from None
         if response.status_code in (500, 502, 504):
-            raise AnafOutcomeUnknown(f"ANAF upload answered HTTP {response.status_code} after the "
-                                     "file was sent; the outcome is unknown")
+            raise AnafOutcomeUnknown(
+                f"ANAF upload answered HTTP {response.status_code} after the "
+                "file was sent; the outcome is unknown"
+            )
         self._raise_for_refusal(response, "upload")
         header = _xml(response, "upload")
         errors = _error_messages(header)
         if header.get("ExecutionStatus") != "0" or not header.get("index_incarcare"):
-            raise AnafRejected("ANAF refused the upload: " + "; ".join(errors or ["no index returned"]),
-                               errors)
-        return UploadReceipt(index=header.get("index_incarcare", ""),
-                             date_response=header.get("dateResponse"))
+            raise AnafRejected(
+                "ANAF refused the upload: " + "; ".join(errors or ["no index returned"]), errors
+            )
+        return UploadReceipt(
+            index=header.get("index_incarcare", ""), date_response=header.get("dateResponse")
+        )
 
     def message_status(self, upload_index: str, *, token: str) -> MessageStatus:
         """GET stareMesaj for an upload index."""
@@ -222,11 +281,13 @@ class AnafClient:
         errors = _error_messages(header)
         if errors and any(marker in e.lower() for e in errors for marker in QUOTA_MARKERS):
             raise AnafRateLimited("ANAF stareMesaj daily limit: " + "; ".join(errors))
-        return MessageStatus(state=header.get("stare"), download_id=header.get("id_descarcare"),
-                             errors=errors)
+        return MessageStatus(
+            state=header.get("stare"), download_id=header.get("id_descarcare"), errors=errors
+        )
 
-    def list_messages(self, cif: str, *, token: str, days: int, kind_filter: str | None = None
-                      ) -> list[SpvMessage]:
+    def list_messages(
+        self, cif: str, *, token: str, days: int, kind_filter: str | None = None
+    ) -> list[SpvMessage]:
         """GET listaMesajeFactura for the last ``days`` (1-60) days."""
         params = {"zile": str(max(1, min(60, days))), "cif": _numeric_cif(cif)}
         if kind_filter:
@@ -237,18 +298,31 @@ class AnafClient:
         body = _json_or_error(response, "listaMesajeFactura")
         return [_message(m) for m in body.get("mesaje") or []]
 
-    def list_messages_page(self, cif: str, *, token: str, start: datetime, end: datetime,
-                           page: int = 1, kind_filter: str | None = None
-                           ) -> tuple[list[SpvMessage], int]:
-        """GET listaMesajePaginatieFactura (times in Unix milliseconds); returns (messages, pages)."""
-        params = {"startTime": str(int(start.timestamp() * 1000)),
-                  "endTime": str(int(end.timestamp() * 1000)),
-                  "cif": _numeric_cif(cif), "pagina": str(page)}
+    def list_messages_page(
+        self,
+        cif: str,
+        *,
+        token: str,
+        start: datetime,
+        end: datetime,
+        page: int = 1,
+        kind_filter: str | None = None,
+    ) -> tuple[list[SpvMessage], int]:
+        """GET listaMesajePaginatieFactura (Unix milliseconds); returns (messages, pages)."""
+        params = {
+            "startTime": str(int(start.timestamp() * 1000)),
+            "endTime": str(int(end.timestamp() * 1000)),
+            "cif": _numeric_cif(cif),
+            "pagina": str(page),
+        }
         if kind_filter:
             params["filtru"] = kind_filter
-        body = _json_or_error(self._get("listaMesajePaginatieFactura", params, token),
-                              "listaMesajePaginatieFactura")
-        return [_message(m) for m in body.get("mesaje") or []], int(body.get("numar_total_pagini") or 1)
+        body = _json_or_error(
+            self._get("listaMesajePaginatieFactura", params, token), "listaMesajePaginatieFactura"
+        )
+        return [_message(m) for m in body.get("mesaje") or []], int(
+            body.get("numar_total_pagini") or 1
+        )
 
     def download(self, download_id: str, *, token: str) -> ResponseArchive:
         """GET descarcare: the response zip (errors come back as JSON with HTTP 200)."""
@@ -262,15 +336,20 @@ class AnafClient:
         """ANAF's public validator (validare/FACT1 or validare/FCN); needs no token."""
         url = f"{self.settings.validate_url.rstrip('/')}/validare/{standard}"
         try:
-            response = self.http.post(url, data=xml, headers={"Content-Type": "text/plain"},
-                                      timeout=self.settings.timeout_seconds)
+            response = self.http.post(
+                url,
+                data=xml,
+                headers={"Content-Type": "text/plain"},
+                timeout=self.settings.timeout_seconds,
+            )
         except requests.RequestException as exc:
             raise AnafUnavailable(f"ANAF validator unreachable: {type(exc).__name__}") from None
         self._raise_for_refusal(response, "validare")
         body = _json(response)
         messages = [m.get("message", "") for m in body.get("Messages") or []]
-        return RemoteValidation(ok=body.get("stare") == "ok", messages=messages,
-                                trace_id=body.get("trace_id"))
+        return RemoteValidation(
+            ok=body.get("stare") == "ok", messages=messages, trace_id=body.get("trace_id")
+        )
 
     # --- plumbing ---------------------------------------------------------
 
@@ -281,8 +360,9 @@ class AnafClient:
     def _get(self, endpoint: str, params: dict[str, str], token: str) -> requests.Response:
         url = f"{self.settings.base_url}/{endpoint}"
         try:
-            response = self.http.get(url, params=params, headers=self._auth(token),
-                                     timeout=self.settings.timeout_seconds)
+            response = self.http.get(
+                url, params=params, headers=self._auth(token), timeout=self.settings.timeout_seconds
+            )
         except requests.RequestException as exc:
             raise AnafUnavailable(f"ANAF {endpoint} unreachable: {type(exc).__name__}") from None
         if response.status_code >= 500:
@@ -294,8 +374,9 @@ class AnafClient:
     def _raise_for_refusal(response: requests.Response, endpoint: str) -> None:
         status = response.status_code
         if status == 429:
-            raise AnafRateLimited(f"ANAF {endpoint}: too many requests (HTTP 429)",
-                                  _retry_after(response))
+            raise AnafRateLimited(
+                f"ANAF {endpoint}: too many requests (HTTP 429)", _retry_after(response)
+            )
         if status == 503:
             raise AnafUnavailable(f"ANAF {endpoint} answered HTTP 503")
         if status in (401, 403):
@@ -311,8 +392,11 @@ def parse_archive(raw: bytes) -> ResponseArchive:
     """Open a descarcare zip and read ANAF's error list when it holds one."""
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            files = {info.filename: archive.read(info) for info in archive.infolist()
-                     if not info.is_dir()}
+            files = {
+                info.filename: archive.read(info)
+                for info in archive.infolist()
+                if not info.is_dir()
+            }
     except zipfile.BadZipFile:
         raise AnafRejected("ANAF's response archive is not a valid zip") from None
     errors: list[str] = []
@@ -385,6 +469,11 @@ def _error_messages(header: etree._Element) -> list[str]:
 
 
 def _message(entry: dict[str, Any]) -> SpvMessage:
-    return SpvMessage(id=str(entry.get("id", "")), upload_index=str(entry.get("id_solicitare", "")),
-                      kind=str(entry.get("tip", "")), created=str(entry.get("data_creare", "")),
-                      cif=str(entry.get("cif", "")), details=str(entry.get("detalii", "")))
+    return SpvMessage(
+        id=str(entry.get("id", "")),
+        upload_index=str(entry.get("id_solicitare", "")),
+        kind=str(entry.get("tip", "")),
+        created=str(entry.get("data_creare", "")),
+        cif=str(entry.get("cif", "")),
+        details=str(entry.get("detalii", "")),
+    )

@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 from flask import current_app
-
 from praho.core.cli import CLI_ACTOR, database, praho_command
 from praho.core.clock import business_date, resolve_now
 from praho.plugins.ro_efactura.anaf_client import AnafClient
@@ -29,8 +28,13 @@ def efactura_group() -> None:
 
 @efactura_group.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--layer", "layers", multiple=True, type=click.Choice(LAYERS),
-              help="only these layers (default: xsd, cen and anaf)")
+@click.option(
+    "--layer",
+    "layers",
+    multiple=True,
+    type=click.Choice(LAYERS),
+    help="only these layers (default: xsd, cen and anaf)",
+)
 @click.option("--warnings/--no-warnings", default=False, help="also print warnings")
 def validate_command(files: tuple[str, ...], layers: tuple[str, ...], warnings: bool) -> None:
     """Validate e-Factura XML files: UBL 2.1 XSD, CEN EN 16931 1.3.16 and ANAF CIUS-RO 1.0.9.
@@ -42,8 +46,10 @@ def validate_command(files: tuple[str, ...], layers: tuple[str, ...], warnings: 
         problems = validate_all(Path(name).read_bytes(), layers or LAYERS)
         errors = [p for p in problems if p.is_error]
         shown = problems if warnings else errors
-        click.echo(f"{name}: {'INVALID' if errors else 'valid'} ({len(errors)} error(s), "
-                   f"{len(problems) - len(errors)} warning(s))")
+        click.echo(
+            f"{name}: {'INVALID' if errors else 'valid'} ({len(errors)} error(s), "
+            f"{len(problems) - len(errors)} warning(s))"
+        )
         for problem in shown:
             tag = "" if problem.is_error else " (warning)"
             click.echo(f"  {problem.layer} {problem.rule_id}{tag}: {problem.message}")
@@ -72,8 +78,10 @@ def remote_validate(file: str, standard: str) -> None:
 def authorize() -> None:
     """Print the logincert.anaf.ro URL to open with the company's qualified certificate."""
     click.echo(AnafClient(current_settings()).authorize_url(state=secrets.token_urlsafe(16)))
-    click.echo("After logging in, ANAF redirects to the registered callback with ?code=...; run\n"
-               "  praho efactura token --cui <CUI> <code>")
+    click.echo(
+        "After logging in, ANAF redirects to the registered callback with ?code=...; run\n"
+        "  praho efactura token --cui <CUI> <code>"
+    )
 
 
 @efactura_group.command("token")
@@ -87,8 +95,10 @@ def token(code: str, cui: str) -> None:
     tokens = AnafClient(settings).exchange_code(code, now=now)
     with database().transaction() as session:
         store_tokens(session, cui.upper().removeprefix("RO"), tokens, settings=settings, now=now)
-    click.echo(f"stored ANAF tokens for CUI {cui} ({settings.environment}); access token valid "
-               f"until {tokens.access_expires_at:%Y-%m-%d}")
+    click.echo(
+        f"stored ANAF tokens for CUI {cui} ({settings.environment}); access token valid "
+        f"until {tokens.access_expires_at:%Y-%m-%d}"
+    )
 
 
 @efactura_group.command("tokens")
@@ -97,9 +107,14 @@ def tokens_command() -> None:
     """Show which CUIs have tokens and when they expire (never the tokens)."""
     settings = current_settings()
     with database().transaction() as session:
-        rows = [(t.cui, t.access_expires_at, t.refresh_expires_at) for t in token_status(session, settings)]
+        rows = [
+            (t.cui, t.access_expires_at, t.refresh_expires_at)
+            for t in token_status(session, settings)
+        ]
     if not rows:
-        click.echo(f"no ANAF tokens stored ({settings.environment}); run `praho efactura authorize`")
+        click.echo(
+            f"no ANAF tokens stored ({settings.environment}); run `praho efactura authorize`"
+        )
     for cui, access, refresh in rows:
         click.echo(f"{cui}: access until {access:%Y-%m-%d %H:%M}, refresh until {refresh:%Y-%m-%d}")
 
@@ -139,18 +154,30 @@ def status(number: str, as_json: bool) -> None:
     with database().transaction() as session:
         s = get_submission(session, number)
         data: dict[str, Any] = {
-            "document": s.document_number, "state": str(s.state), "deadline": s.deadline.isoformat(),
-            "standard": s.standard, "b2c": s.b2c, "extern": s.extern, "attempts": s.attempts,
-            "upload_index": s.upload_index, "download_id": s.download_id,
-            "response_sha256": s.response_sha256, "errors": s.anaf_errors, "last_error": s.last_error,
-            "history": [{"at": e.at.isoformat(), "from": e.from_state, "to": e.to_state,
-                         "detail": e.detail} for e in s.events],
+            "document": s.document_number,
+            "state": str(s.state),
+            "deadline": s.deadline.isoformat(),
+            "standard": s.standard,
+            "b2c": s.b2c,
+            "extern": s.extern,
+            "attempts": s.attempts,
+            "upload_index": s.upload_index,
+            "download_id": s.download_id,
+            "response_sha256": s.response_sha256,
+            "errors": s.anaf_errors,
+            "last_error": s.last_error,
+            "history": [
+                {"at": e.at.isoformat(), "from": e.from_state, "to": e.to_state, "detail": e.detail}
+                for e in s.events
+            ],
         }
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{data['document']}: {data['state']} (deadline {data['deadline']}, "
-               f"{data['attempts']} attempt(s), index {data['upload_index'] or '-'})")
+    click.echo(
+        f"{data['document']}: {data['state']} (deadline {data['deadline']}, "
+        f"{data['attempts']} attempt(s), index {data['upload_index'] or '-'})"
+    )
     for error in data["errors"]:
         click.echo(f"  ANAF: {error}")
     if data["last_error"]:
@@ -165,8 +192,9 @@ def status(number: str, as_json: bool) -> None:
 def retry(number: str) -> None:
     """Queue a rejected or invalid document again (after fixing what was outside it)."""
     with database().transaction() as session:
-        submission = retry_submission(session, get_submission(session, number), actor=CLI_ACTOR,
-                                      now=resolve_now(None))
+        submission = retry_submission(
+            session, get_submission(session, number), actor=CLI_ACTOR, now=resolve_now(None)
+        )
         click.echo(f"{submission.document_number}: {submission.state}")
 
 
@@ -195,5 +223,7 @@ def alerts() -> None:
         click.echo(str(alert))
     if found:
         sys.exit(1)
-    click.echo(f"no documents within {settings.alert_working_days} working day(s) of the deadline "
-               f"({current_app.name})")
+    click.echo(
+        f"no documents within {settings.alert_working_days} working day(s) of the deadline "
+        f"({current_app.name})"
+    )

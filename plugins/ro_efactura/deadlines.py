@@ -96,7 +96,13 @@ def submission_deadline(issue_date: date) -> date:
 def working_days_left(today: date, deadline: date) -> int:
     """Working days from ``today`` (exclusive) up to ``deadline`` (inclusive); negative if late."""
     if today > deadline:
-        return -sum(1 for n in range(1, (today - deadline).days + 1)
-                    if is_working_day(deadline + timedelta(days=n)))
-    return sum(1 for n in range(1, (deadline - today).days + 1)
-               if is_working_day(today + timedelta(days=n)))
+        return -sum(
+            1
+            for n in range(1, (today - deadline).days + 1)
+            if is_working_day(deadline + timedelta(days=n))
+        )
+    return sum(
+        1
+        for n in range(1, (deadline - today).days + 1)
+        if is_working_day(today + timedelta(days=n))
+    )

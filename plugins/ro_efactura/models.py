@@ -6,6 +6,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from praho.core.db import Base, JSONDocument, UTCDateTime
+from praho.core.models.base import IdMixin, TimestampMixin
 from sqlalchemy import (
     Boolean,
     Date,
@@ -18,22 +20,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from praho.core.db import Base, JSONDocument, UTCDateTime
-from praho.core.models.base import IdMixin, TimestampMixin
-
 
 class SubmissionState(StrEnum):
     """Where a document is on its way to ANAF (transitions: :mod:`.states`)."""
 
-    PENDING = "pending"          # queued, nothing sent yet
-    INVALID = "invalid"          # our own validation failed: never uploaded
-    UPLOADING = "uploading"      # claimed by one worker; the request is about to leave
-    UPLOADED = "uploaded"        # ANAF gave an upload index (index_incarcare)
-    PROCESSING = "processing"    # stareMesaj said "in prelucrare"
-    ACCEPTED = "accepted"        # stare ok: the signed invoice can be downloaded
-    REJECTED = "rejected"        # stare nok, or refused at upload: ANAF's errors are stored
-    UNKNOWN = "unknown"          # the request left and no answer came back
-    CANCELLED = "cancelled"      # the document was voided before it was sent
+    PENDING = "pending"  # queued, nothing sent yet
+    INVALID = "invalid"  # our own validation failed: never uploaded
+    UPLOADING = "uploading"  # claimed by one worker; the request is about to leave
+    UPLOADED = "uploaded"  # ANAF gave an upload index (index_incarcare)
+    PROCESSING = "processing"  # stareMesaj said "in prelucrare"
+    ACCEPTED = "accepted"  # stare ok: the signed invoice can be downloaded
+    REJECTED = "rejected"  # stare nok, or refused at upload: ANAF's errors are stored
+    UNKNOWN = "unknown"  # the request left and no answer came back
+    CANCELLED = "cancelled"  # the document was voided before it was sent
 
 
 class EfacturaSubmission(IdMixin, TimestampMixin, Base):
@@ -50,8 +49,9 @@ class EfacturaSubmission(IdMixin, TimestampMixin, Base):
     extern: Mapped[bool] = mapped_column(Boolean, default=False)
     self_billed: Mapped[bool] = mapped_column(Boolean, default=False)
     environment: Mapped[str] = mapped_column(String(4))
-    state: Mapped[SubmissionState] = mapped_column(String(12), default=SubmissionState.PENDING,
-                                                   index=True)
+    state: Mapped[SubmissionState] = mapped_column(
+        String(12), default=SubmissionState.PENDING, index=True
+    )
     issue_date: Mapped[date] = mapped_column(Date)
     deadline: Mapped[date] = mapped_column(Date, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,4 +1,7 @@
-"""The e-Factura plugin's hook implementations (plugin_manifest.toml: ``praho.plugins.ro_efactura.plugin``)."""
+"""The e-Factura plugin's hook implementations.
+
+plugin_manifest.toml loads it as ``praho.plugins.ro_efactura.plugin``.
+"""
 
 from __future__ import annotations
 
@@ -41,8 +44,9 @@ def register_periodic_tasks(app: Any) -> list[Any]:
 @hookimpl
 def invoice_issued(session: Any, invoice: Any) -> None:
     """Queue the document for SPV when it must be reported (see submissions module)."""
-    queue_submission(session, invoice, settings=current_settings(),
-                     now=invoice.issued_at or resolve_now(None))
+    queue_submission(
+        session, invoice, settings=current_settings(), now=invoice.issued_at or resolve_now(None)
+    )
 
 
 @hookimpl

@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 from lxml import etree
-
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, InvoiceLine
 from praho.core.money import format_amount, percent_of, to_major
 from praho.plugins.ro_efactura.errors import NotReportable
@@ -72,8 +71,9 @@ def check_renderable(invoice: Invoice) -> None:
 
 def render_document(invoice: Invoice) -> bytes:
     """The UTF-8 XML of an issued invoice or credit note."""
-    return etree.tostring(build_tree(invoice), xml_declaration=True, encoding="UTF-8",
-                          pretty_print=True)
+    return etree.tostring(
+        build_tree(invoice), xml_declaration=True, encoding="UTF-8", pretty_print=True
+    )
 
 
 def build_tree(invoice: Invoice) -> etree._Element:
@@ -83,12 +83,16 @@ def build_tree(invoice: Invoice) -> etree._Element:
     type_code = document_type_code(invoice)
     currency = invoice.currency
     seller, buyer = invoice.seller_snapshot or {}, invoice.buyer_snapshot or {}
-    categories = {s.tax_category for s in invoice.tax_subtotals} | {l.tax_category for l in invoice.lines}
+    categories = {s.tax_category for s in invoice.tax_subtotals} | {
+        line.tax_category for line in invoice.lines
+    }
     not_subject = categories == {"O"}
 
     namespace = NS_CREDIT_NOTE if is_credit else NS_INVOICE
-    root = etree.Element("{%s}%s" % (namespace, "CreditNote" if is_credit else "Invoice"),
-                         nsmap={None: namespace, "cac": NS_CAC, "cbc": NS_CBC})
+    root = etree.Element(
+        f"{{{namespace}}}{'CreditNote' if is_credit else 'Invoice'}",
+        nsmap={None: namespace, "cac": NS_CAC, "cbc": NS_CBC},
+    )
     sub(root, CBC + "UBLVersionID", "2.1")
     sub(root, CBC + "CustomizationID", CUSTOMIZATION_ID)
     sub(root, CBC + "ID", invoice.full_number)
@@ -157,7 +161,9 @@ def payment_terms_note(invoice: Invoice) -> str | None:
     if invoice.payable_minor <= 0:
         return None
     amount_text = format_amount(invoice.payable_minor, invoice.currency, "ro")
-    return f"Plata {amount_text} {invoice.currency} in {invoice.payment_terms_days} zile de la emitere"
+    return (
+        f"Plata {amount_text} {invoice.currency} in {invoice.payment_terms_days} zile de la emitere"
+    )
 
 
 def _period(parent: etree._Element, start: date | None, end_exclusive: date | None) -> None:
@@ -197,7 +203,8 @@ def _allowance(root: etree._Element, allowance: Any, currency: str) -> None:
     sub(node, CBC + "AllowanceChargeReasonCode", reason_code)
     sub(node, CBC + "AllowanceChargeReason", allowance.reason[:100])
     consistent_percent = (
-        allowance.percent is not None and allowance.base_amount_minor is not None
+        allowance.percent is not None
+        and allowance.base_amount_minor is not None
         and _percent_matches(allowance.base_amount_minor, allowance.percent, allowance.amount_minor)
     )
     if consistent_percent:
@@ -222,8 +229,13 @@ def _tax_totals(root: etree._Element, invoice: Invoice) -> None:
         subtotal = sub(total, CAC + "TaxSubtotal")
         amount(subtotal, "TaxableAmount", group.taxable_minor, currency)
         amount(subtotal, "TaxAmount", group.tax_minor, currency)
-        tax_category(subtotal, "TaxCategory", group.tax_category, group.tax_rate,
-                     exemption_for(group.tax_category, group.exemption_code, group.exemption_reason))
+        tax_category(
+            subtotal,
+            "TaxCategory",
+            group.tax_category,
+            group.tax_rate,
+            exemption_for(group.tax_category, group.exemption_code, group.exemption_reason),
+        )
     if currency != HOME_CURRENCY:
         ron_total = sub(root, CAC + "TaxTotal")
         vat_ron = invoice.vat_ron_minor
@@ -258,15 +270,23 @@ def _line(root: etree._Element, line: InvoiceLine, currency: str, is_credit: boo
     quantity = Decimal(line.quantity)
     if line.net_amount_minor < 0 and quantity > 0:
         quantity = -quantity
-    sub(node, CBC + ("CreditedQuantity" if is_credit else "InvoicedQuantity"),
-        decimal_text(quantity), unitCode=line.unit_code or "C62")
+    sub(
+        node,
+        CBC + ("CreditedQuantity" if is_credit else "InvoicedQuantity"),
+        decimal_text(quantity),
+        unitCode=line.unit_code or "C62",
+    )
     amount(node, "LineExtensionAmount", line.net_amount_minor, currency)
     _period(node, line.period_start, line.period_end)
     if line.line_allowance_minor:
         allowance = sub(node, CAC + "AllowanceCharge")
         sub(allowance, CBC + "ChargeIndicator", "false")
         sub(allowance, CBC + "AllowanceChargeReasonCode", "95")
-        sub(allowance, CBC + "AllowanceChargeReason", (line.line_allowance_reason or "Discount")[:100])
+        sub(
+            allowance,
+            CBC + "AllowanceChargeReason",
+            (line.line_allowance_reason or "Discount")[:100],
+        )
         amount(allowance, "Amount", abs(line.line_allowance_minor), currency)
     item = sub(node, CAC + "Item")
     if line.description:

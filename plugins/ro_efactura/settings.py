@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-
 from praho.core.errors import PluginError
 from praho.core.plugins import get_registry
 
@@ -51,8 +50,10 @@ class EfacturaSettings:
 
     def __post_init__(self) -> None:
         if self.environment not in API_URLS:
-            raise PluginError(f"{PLUGIN_NAME}: environment must be 'test' or 'prod', "
-                              f"not {self.environment!r} (PRAHO_EFACTURA_ENV)")
+            raise PluginError(
+                f"{PLUGIN_NAME}: environment must be 'test' or 'prod', "
+                f"not {self.environment!r} (PRAHO_EFACTURA_ENV)"
+            )
 
     @property
     def base_url(self) -> str:
@@ -65,8 +66,10 @@ class EfacturaSettings:
         return timedelta(days=self.refresh_margin_days)
 
     def __repr__(self) -> str:
-        return (f"EfacturaSettings(environment={self.environment!r}, base_url={self.base_url!r}, "
-                f"client_id={self.client_id!r}, client_secret=***, token_key=***)")
+        return (
+            f"EfacturaSettings(environment={self.environment!r}, base_url={self.base_url!r}, "
+            f"client_id={self.client_id!r}, client_secret=***, token_key=***)"
+        )
 
 
 _BOOLS = {"report_foreign_buyers"}
@@ -86,8 +89,11 @@ def parse_settings(raw: dict[str, Any]) -> EfacturaSettings:
             continue
         try:
             if name in _BOOLS:
-                values[name] = value if isinstance(value, bool) else str(value).lower() in {
-                    "1", "true", "yes", "on", "da"}
+                values[name] = (
+                    value
+                    if isinstance(value, bool)
+                    else str(value).lower() in {"1", "true", "yes", "on", "da"}
+                )
             elif name in _INTS:
                 values[name] = int(value)
             elif name in _FLOATS:

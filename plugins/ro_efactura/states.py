@@ -42,8 +42,9 @@ def can_move(current: SubmissionState | str, target: SubmissionState) -> bool:
     return target in TRANSITIONS[SubmissionState(current)]
 
 
-def move(submission: EfacturaSubmission, target: SubmissionState, *, now: datetime,
-         **detail: Any) -> EfacturaEvent:
+def move(
+    submission: EfacturaSubmission, target: SubmissionState, *, now: datetime, **detail: Any
+) -> EfacturaEvent:
     """Move a submission to ``target`` and record the event, or raise if the table forbids it."""
     current = SubmissionState(submission.state)
     if not can_move(current, target):
@@ -55,11 +56,18 @@ def move(submission: EfacturaSubmission, target: SubmissionState, *, now: dateti
     submission.updated_at = now
     if target in FINAL:
         submission.resolved_at = now
-    event = EfacturaEvent(submission=submission, at=now, from_state=str(current),
-                          to_state=str(target), detail=_jsonable(detail))
+    event = EfacturaEvent(
+        submission=submission,
+        at=now,
+        from_state=str(current),
+        to_state=str(target),
+        detail=_jsonable(detail),
+    )
     return event
 
 
 def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v if isinstance(v, str | int | float | bool | list | dict | type(None)) else str(v))
-            for k, v in detail.items()}
+    return {
+        k: (v if isinstance(v, str | int | float | bool | list | dict | type(None)) else str(v))
+        for k, v in detail.items()
+    }

@@ -16,9 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core.errors import NotFound
 from praho.core.models.invoices import DocumentKind, Invoice
 from praho.core.services.audit import Actor, record_audit
@@ -27,6 +24,8 @@ from praho.plugins.ro_efactura.models import EfacturaEvent, EfacturaSubmission, 
 from praho.plugins.ro_efactura.rendering import document_type_code
 from praho.plugins.ro_efactura.settings import EfacturaSettings
 from praho.plugins.ro_efactura.states import NEEDS_ATTENTION, OPEN, TRANSMITTED, move
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 S = SubmissionState
 # A claim older than this whose worker never recorded an answer is an unknown outcome.
@@ -54,8 +53,9 @@ def is_b2c(invoice: Invoice) -> bool:
     return buyer.get("kind") == "individual" and not buyer.get("vat_id")
 
 
-def queue_submission(session: Session, invoice: Invoice, *, settings: EfacturaSettings,
-                     now: datetime) -> EfacturaSubmission | None:
+def queue_submission(
+    session: Session, invoice: Invoice, *, settings: EfacturaSettings, now: datetime
+) -> EfacturaSubmission | None:
     """Create the pending submission of an issued document (idempotent), or None if excluded."""
     existing = submission_for(session, invoice.id)
     if existing is not None:
@@ -83,9 +83,15 @@ def queue_submission(session: Session, invoice: Invoice, *, settings: EfacturaSe
         updated_at=now,
     )
     session.add(submission)
-    session.add(EfacturaEvent(submission=submission, at=now, from_state=None,
-                              to_state=str(S.PENDING),
-                              detail={"deadline": submission.deadline.isoformat()}))
+    session.add(
+        EfacturaEvent(
+            submission=submission,
+            at=now,
+            from_state=None,
+            to_state=str(S.PENDING),
+            detail={"deadline": submission.deadline.isoformat()},
+        )
+    )
     session.flush()
     return submission
 
@@ -114,8 +120,10 @@ def void_vetoes(session: Session, invoice: Invoice) -> list[str]:
     if submission is None or submission.state not in TRANSMITTED:
         return []
     where = f" (upload index {submission.upload_index})" if submission.upload_index else ""
-    return [f"it was transmitted to ANAF e-Factura{where}, state {submission.state}; "
-            "correct it with a credit note"]
+    return [
+        f"it was transmitted to ANAF e-Factura{where}, state {submission.state}; "
+        "correct it with a credit note"
+    ]
 
 
 def cancel_for_void(session: Session, invoice: Invoice, *, now: datetime) -> None:
@@ -126,36 +134,59 @@ def cancel_for_void(session: Session, invoice: Invoice, *, now: datetime) -> Non
         session.flush()
 
 
-def retry_submission(session: Session, submission: EfacturaSubmission, *, actor: Actor | None,
-                     now: datetime) -> EfacturaSubmission:
+def retry_submission(
+    session: Session, submission: EfacturaSubmission, *, actor: Actor | None, now: datetime
+) -> EfacturaSubmission:
     """Queue a rejected or invalid submission again (after fixing what was outside the XML)."""
-    session.add(move(submission, S.PENDING, now=now, reason="retry requested",
-                     previous_errors=submission.anaf_errors))
+    session.add(
+        move(
+            submission,
+            S.PENDING,
+            now=now,
+            reason="retry requested",
+            previous_errors=submission.anaf_errors,
+        )
+    )
     submission.last_error = None
     submission.next_poll_at = None
     session.flush()
-    record_audit(session, actor=actor, action="efactura.retried", object_type="invoice",
-                 object_id=submission.document_number, now=now,
-                 data={"attempts": submission.attempts})
+    record_audit(
+        session,
+        actor=actor,
+        action="efactura.retried",
+        object_type="invoice",
+        object_id=submission.document_number,
+        now=now,
+        data={"attempts": submission.attempts},
+    )
     return submission
 
 
-def ids_in_state(session: Session, state: SubmissionState, *, limit: int,
-                 due_before: datetime | None = None) -> list[int]:
+def ids_in_state(
+    session: Session, state: SubmissionState, *, limit: int, due_before: datetime | None = None
+) -> list[int]:
     """Submission ids in a state (oldest first), optionally only those due for a poll."""
     query = select(EfacturaSubmission.id).where(EfacturaSubmission.state == state)
     if due_before is not None:
-        query = query.where((EfacturaSubmission.next_poll_at.is_(None))
-                            | (EfacturaSubmission.next_poll_at <= due_before))
+        query = query.where(
+            (EfacturaSubmission.next_poll_at.is_(None))
+            | (EfacturaSubmission.next_poll_at <= due_before)
+        )
     return list(session.execute(query.order_by(EfacturaSubmission.id).limit(limit)).scalars())
 
 
 def mark_stale_claims_unknown(session: Session, *, now: datetime) -> int:
     """Claims whose worker died before recording ANAF's answer become UNKNOWN outcomes."""
-    stale = session.execute(
-        select(EfacturaSubmission).where(EfacturaSubmission.state == S.UPLOADING,
-                                         EfacturaSubmission.claimed_at < now - STALE_CLAIM)
-    ).scalars().all()
+    stale = (
+        session.execute(
+            select(EfacturaSubmission).where(
+                EfacturaSubmission.state == S.UPLOADING,
+                EfacturaSubmission.claimed_at < now - STALE_CLAIM,
+            )
+        )
+        .scalars()
+        .all()
+    )
     for submission in stale:
         submission.last_error = "the worker stopped after claiming the upload; outcome unknown"
         submission.next_poll_at = now
@@ -175,25 +206,35 @@ class DeadlineAlert:
     last_error: str | None
 
     def __str__(self) -> str:
-        when = (f"{-self.working_days_left} working day(s) LATE" if self.working_days_left < 0
-                else f"{self.working_days_left} working day(s) left")
+        when = (
+            f"{-self.working_days_left} working day(s) LATE"
+            if self.working_days_left < 0
+            else f"{self.working_days_left} working day(s) left"
+        )
         why = f": {self.last_error}" if self.last_error else ""
         return f"{self.document_number} ({self.state}) deadline {self.deadline}, {when}{why}"
 
 
-def deadline_alerts(session: Session, *, today: date, settings: EfacturaSettings,
-                    mark: bool = False) -> list[DeadlineAlert]:
+def deadline_alerts(
+    session: Session, *, today: date, settings: EfacturaSettings, mark: bool = False
+) -> list[DeadlineAlert]:
     """Unaccepted documents within ``alert_working_days`` of their deadline, most urgent first.
 
     With ``mark``, each is stamped ``alerted_on = today`` and not returned again that day.
     """
     horizon = today + timedelta(days=3 * settings.alert_working_days + 7)
-    rows = session.execute(
-        select(EfacturaSubmission).where(
-            EfacturaSubmission.state.in_([str(s) for s in OPEN | NEEDS_ATTENTION]),
-            EfacturaSubmission.deadline <= horizon,
-        ).order_by(EfacturaSubmission.deadline, EfacturaSubmission.id)
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(EfacturaSubmission)
+            .where(
+                EfacturaSubmission.state.in_([str(s) for s in OPEN | NEEDS_ATTENTION]),
+                EfacturaSubmission.deadline <= horizon,
+            )
+            .order_by(EfacturaSubmission.deadline, EfacturaSubmission.id)
+        )
+        .scalars()
+        .all()
+    )
     alerts = []
     for submission in rows:
         left = working_days_left(today, submission.deadline)
@@ -201,8 +242,15 @@ def deadline_alerts(session: Session, *, today: date, settings: EfacturaSettings
             continue
         if mark and submission.alerted_on == today:
             continue
-        alerts.append(DeadlineAlert(submission.document_number, str(submission.state),
-                                    submission.deadline, left, submission.last_error))
+        alerts.append(
+            DeadlineAlert(
+                submission.document_number,
+                str(submission.state),
+                submission.deadline,
+                left,
+                submission.last_error,
+            )
+        )
         if mark:
             submission.alerted_on = today
     session.flush()

@@ -6,7 +6,6 @@ from typing import Any
 
 from celery import shared_task
 from flask import current_app
-
 from praho.core.tasks import PeriodicTask
 from praho.plugins.ro_efactura.anaf_client import AnafClient
 from praho.plugins.ro_efactura.runs import alert_deadlines, poll_due, submit_pending
@@ -38,7 +37,9 @@ def poll_due_task() -> dict[str, int]:
 @shared_task(name=ALERT_TASK)
 def alert_deadlines_task() -> list[str]:
     """Warn about documents approaching the 5-working-day deadline."""
-    alerts = alert_deadlines(_transaction(), settings=current_settings(), smtp=dict(current_app.config))
+    alerts = alert_deadlines(
+        _transaction(), settings=current_settings(), smtp=dict(current_app.config)
+    )
     return [str(alert) for alert in alerts]
 
 

@@ -17,24 +17,27 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core.db import is_postgres
 from praho.plugins.ro_efactura.anaf_client import AnafClient, TokenSet
 from praho.plugins.ro_efactura.errors import AnafAuthError
 from praho.plugins.ro_efactura.models import EfacturaToken
 from praho.plugins.ro_efactura.settings import EfacturaSettings
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 NONCE_BYTES = 12
 
 
 def _master_key(settings: EfacturaSettings) -> bytes:
     if not settings.token_key:
-        raise AnafAuthError("PRAHO_EFACTURA_TOKEN_KEY is not set; generate one with "
-                            "python -c 'import os,base64;print(base64.urlsafe_b64encode(os.urandom(32)).decode())'")
+        raise AnafAuthError(
+            "PRAHO_EFACTURA_TOKEN_KEY is not set; generate one with "
+            "python -c 'import os,base64;print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+        )
     try:
-        key = base64.urlsafe_b64decode(settings.token_key.encode() + b"=" * (-len(settings.token_key) % 4))
+        key = base64.urlsafe_b64decode(
+            settings.token_key.encode() + b"=" * (-len(settings.token_key) % 4)
+        )
     except (binascii.Error, ValueError):
         raise AnafAuthError("PRAHO_EFACTURA_TOKEN_KEY is not base64") from None
     if len(key) < 32:
@@ -45,7 +48,8 @@ def _master_key(settings: EfacturaSettings) -> bytes:
 def _cipher(settings: EfacturaSettings, cui: str) -> AESGCM:
     info = f"praho-efactura-token:{settings.environment}:{cui}".encode()
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
-        _master_key(settings))
+        _master_key(settings)
+    )
     return AESGCM(derived)
 
 
@@ -58,15 +62,20 @@ def seal(settings: EfacturaSettings, cui: str, secret: str) -> bytes:
 def unseal(settings: EfacturaSettings, cui: str, sealed: bytes) -> str:
     """Decrypt a token sealed by :func:`seal` for the same CUI and environment."""
     try:
-        plain = _cipher(settings, cui).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], cui.encode())
+        plain = _cipher(settings, cui).decrypt(
+            sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], cui.encode()
+        )
     except InvalidTag:
-        raise AnafAuthError(f"the stored ANAF token of CUI {cui} does not decrypt with the "
-                            "current PRAHO_EFACTURA_TOKEN_KEY; authorize again") from None
+        raise AnafAuthError(
+            f"the stored ANAF token of CUI {cui} does not decrypt with the "
+            "current PRAHO_EFACTURA_TOKEN_KEY; authorize again"
+        ) from None
     return plain.decode()
 
 
-def store_tokens(session: Session, cui: str, tokens: TokenSet, *, settings: EfacturaSettings,
-                 now: datetime) -> EfacturaToken:
+def store_tokens(
+    session: Session, cui: str, tokens: TokenSet, *, settings: EfacturaSettings, now: datetime
+) -> EfacturaToken:
     """Save (or replace) the tokens of a CUI in the configured environment."""
     row = _row(session, cui, settings, lock=True)
     if row is None:
@@ -81,18 +90,29 @@ def store_tokens(session: Session, cui: str, tokens: TokenSet, *, settings: Efac
     return row
 
 
-def access_token_for(session: Session, cui: str, *, client: AnafClient, settings: EfacturaSettings,
-                     now: datetime, force_refresh: bool = False) -> str:
+def access_token_for(
+    session: Session,
+    cui: str,
+    *,
+    client: AnafClient,
+    settings: EfacturaSettings,
+    now: datetime,
+    force_refresh: bool = False,
+) -> str:
     """A valid access token for ``cui``, refreshed first when it expires within the margin."""
     row = _row(session, cui, settings, lock=True)
     if row is None:
-        raise AnafAuthError(f"no ANAF OAuth token for CUI {cui} ({settings.environment}); "
-                            "authorize with `praho efactura authorize`")
+        raise AnafAuthError(
+            f"no ANAF OAuth token for CUI {cui} ({settings.environment}); "
+            "authorize with `praho efactura authorize`"
+        )
     if not force_refresh and row.access_expires_at - settings.refresh_margin > now:
         return unseal(settings, cui, row.access_token_enc)
     if row.refresh_expires_at <= now:
-        raise AnafAuthError(f"the ANAF refresh token of CUI {cui} expired on "
-                            f"{row.refresh_expires_at:%Y-%m-%d}; authorize again")
+        raise AnafAuthError(
+            f"the ANAF refresh token of CUI {cui} expired on "
+            f"{row.refresh_expires_at:%Y-%m-%d}; authorize again"
+        )
     fresh = client.refresh_tokens(unseal(settings, cui, row.refresh_token_enc), now=now)
     store_tokens(session, cui, fresh, settings=settings, now=now)
     return fresh.access_token
@@ -104,9 +124,12 @@ def token_status(session: Session, settings: EfacturaSettings) -> list[EfacturaT
     return list(session.execute(query.order_by(EfacturaToken.cui)).scalars())
 
 
-def _row(session: Session, cui: str, settings: EfacturaSettings, *, lock: bool) -> EfacturaToken | None:
-    query = select(EfacturaToken).where(EfacturaToken.cui == cui,
-                                        EfacturaToken.environment == settings.environment)
+def _row(
+    session: Session, cui: str, settings: EfacturaSettings, *, lock: bool
+) -> EfacturaToken | None:
+    query = select(EfacturaToken).where(
+        EfacturaToken.cui == cui, EfacturaToken.environment == settings.environment
+    )
     if lock and is_postgres(session):
         query = query.with_for_update()
     return session.execute(query).scalar_one_or_none()

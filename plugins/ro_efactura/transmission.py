@@ -22,9 +22,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
 from praho.core.clock import BUCHAREST, resolve_now
 from praho.core.db import is_postgres
 from praho.core.models.invoices import Invoice
@@ -48,6 +45,8 @@ from praho.plugins.ro_efactura.settings import EfacturaSettings
 from praho.plugins.ro_efactura.states import move
 from praho.plugins.ro_efactura.tokens import access_token_for
 from praho.plugins.ro_efactura.validation import errors_only, validate_all
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
 
 log = logging.getLogger("praho.efactura")
 S = SubmissionState
@@ -68,8 +67,14 @@ def _locked(session: Session, submission_id: int) -> EfacturaSubmission | None:
     return session.execute(query).scalar_one_or_none()
 
 
-def upload_submission(transaction: TransactionFactory, submission_id: int, *, client: AnafClient,
-                      settings: EfacturaSettings, now: datetime | None = None) -> SubmissionState:
+def upload_submission(
+    transaction: TransactionFactory,
+    submission_id: int,
+    *,
+    client: AnafClient,
+    settings: EfacturaSettings,
+    now: datetime | None = None,
+) -> SubmissionState:
     """Upload one pending document at most once; returns the state it ends in."""
     moment = resolve_now(now)
     with transaction() as session:
@@ -84,8 +89,14 @@ def upload_submission(transaction: TransactionFactory, submission_id: int, *, cl
         except AnafAuthError:
             # Refused before processing: refresh the token once and send again.
             with transaction() as session:
-                token = access_token_for(session, params["cif"], client=client, settings=settings,
-                                         now=moment, force_refresh=True)
+                token = access_token_for(
+                    session,
+                    params["cif"],
+                    client=client,
+                    settings=settings,
+                    now=moment,
+                    force_refresh=True,
+                )
             receipt = client.upload(xml, token=token, **params)
     except AnafError as error:
         with transaction() as session:
@@ -97,14 +108,27 @@ def upload_submission(transaction: TransactionFactory, submission_id: int, *, cl
         submission.uploaded_at = moment
         submission.next_poll_at = moment + FIRST_POLL
         submission.last_error = None
-        session.add(move(submission, S.UPLOADED, now=moment, upload_index=receipt.index,
-                         date_response=receipt.date_response))
+        session.add(
+            move(
+                submission,
+                S.UPLOADED,
+                now=moment,
+                upload_index=receipt.index,
+                date_response=receipt.date_response,
+            )
+        )
         log.info("e-Factura %s uploaded, index %s", submission.document_number, receipt.index)
         return S.UPLOADED
 
 
-def _claim(session: Session, submission_id: int, *, client: AnafClient, settings: EfacturaSettings,
-           now: datetime) -> tuple[bytes, str, dict[str, Any]] | None:
+def _claim(
+    session: Session,
+    submission_id: int,
+    *,
+    client: AnafClient,
+    settings: EfacturaSettings,
+    now: datetime,
+) -> tuple[bytes, str, dict[str, Any]] | None:
     """Validate and claim a pending submission; None when it is not (or no longer) ours."""
     submission = _locked(session, submission_id)
     if submission is None or submission.state != S.PENDING:
@@ -120,33 +144,52 @@ def _claim(session: Session, submission_id: int, *, client: AnafClient, settings
         log.warning("e-Factura %s fails validation: %s", submission.document_number, problems[0])
         return None
     try:
-        token = access_token_for(session, submission.seller_cui, client=client, settings=settings,
-                                 now=now)
+        token = access_token_for(
+            session, submission.seller_cui, client=client, settings=settings, now=now
+        )
     except AnafError as error:
         submission.last_error = error.message
         submission.updated_at = now
         return None
-    won = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(EfacturaSubmission)
         .where(EfacturaSubmission.id == submission_id, EfacturaSubmission.state == str(S.PENDING))
-        .values(state=str(S.UPLOADING), claimed_at=now, attempts=EfacturaSubmission.attempts + 1,
-                xml=xml, xml_sha256=hashlib.sha256(xml).hexdigest(), updated_at=now)
+        .values(
+            state=str(S.UPLOADING),
+            claimed_at=now,
+            attempts=EfacturaSubmission.attempts + 1,
+            xml=xml,
+            xml_sha256=hashlib.sha256(xml).hexdigest(),
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    won = result.rowcount
     if won != 1:
         return None
     session.refresh(submission)
-    session.add(EfacturaEvent(submission=submission, at=now, from_state=str(S.PENDING),
-                              to_state=str(S.UPLOADING),
-                              detail={"attempt": submission.attempts,
-                                      "xml_sha256": submission.xml_sha256}))
-    params = {"cif": submission.seller_cui, "standard": submission.standard, "b2c": submission.b2c,
-              "extern": submission.extern, "self_billed": submission.self_billed}
+    session.add(
+        EfacturaEvent(
+            submission=submission,
+            at=now,
+            from_state=str(S.PENDING),
+            to_state=str(S.UPLOADING),
+            detail={"attempt": submission.attempts, "xml_sha256": submission.xml_sha256},
+        )
+    )
+    params = {
+        "cif": submission.seller_cui,
+        "standard": submission.standard,
+        "b2c": submission.b2c,
+        "extern": submission.extern,
+        "self_billed": submission.self_billed,
+    }
     return xml, token, params
 
 
-def _record_failure(session: Session, submission_id: int, error: AnafError, *,
-                    now: datetime) -> SubmissionState:
+def _record_failure(
+    session: Session, submission_id: int, error: AnafError, *, now: datetime
+) -> SubmissionState:
     submission = _locked(session, submission_id)
     assert submission is not None
     submission.last_error = error.message
@@ -164,17 +207,28 @@ def _record_failure(session: Session, submission_id: int, error: AnafError, *,
     return S.PENDING
 
 
-def poll_submission(session: Session, submission: EfacturaSubmission, *, client: AnafClient,
-                    settings: EfacturaSettings, now: datetime) -> SubmissionState:
+def poll_submission(
+    session: Session,
+    submission: EfacturaSubmission,
+    *,
+    client: AnafClient,
+    settings: EfacturaSettings,
+    now: datetime,
+) -> SubmissionState:
     """Ask stareMesaj about an uploaded document and follow it to ACCEPTED or REJECTED.
 
     A final document whose response zip is still missing is downloaded here too.
     """
     state = SubmissionState(submission.state)
     try:
-        token = access_token_for(session, submission.seller_cui, client=client, settings=settings,
-                                 now=now)
-        if state in (S.ACCEPTED, S.REJECTED) and submission.download_id and not submission.response_zip:
+        token = access_token_for(
+            session, submission.seller_cui, client=client, settings=settings, now=now
+        )
+        if (
+            state in (S.ACCEPTED, S.REJECTED)
+            and submission.download_id
+            and not submission.response_zip
+        ):
             _store_archive(submission, client.download(submission.download_id, token=token))
             return state
         if state not in (S.UPLOADED, S.PROCESSING) or not submission.upload_index:
@@ -224,8 +278,14 @@ def _store_archive(submission: EfacturaSubmission, archive: ResponseArchive) -> 
     submission.last_error = None
 
 
-def resolve_unknown(session: Session, submission: EfacturaSubmission, *, client: AnafClient,
-                    settings: EfacturaSettings, now: datetime) -> SubmissionState:
+def resolve_unknown(
+    session: Session,
+    submission: EfacturaSubmission,
+    *,
+    client: AnafClient,
+    settings: EfacturaSettings,
+    now: datetime,
+) -> SubmissionState:
     """Settle an UNKNOWN outcome from ANAF's message list, never by uploading blindly.
 
     A "FACTURA TRIMISA" message whose zip holds our exact XML (same SHA-256, or same
@@ -237,37 +297,60 @@ def resolve_unknown(session: Session, submission: EfacturaSubmission, *, client:
         return SubmissionState(submission.state)
     since = submission.claimed_at or submission.updated_at or now
     try:
-        token = access_token_for(session, submission.seller_cui, client=client, settings=settings,
-                                 now=now)
+        token = access_token_for(
+            session, submission.seller_cui, client=client, settings=settings, now=now
+        )
         days = (now - since).days + 2
         messages = client.list_messages(submission.seller_cui, token=token, days=days)
-        known = set(session.execute(select(EfacturaSubmission.upload_index).where(
-            EfacturaSubmission.upload_index.is_not(None))).scalars())
+        known = set(
+            session.execute(
+                select(EfacturaSubmission.upload_index).where(
+                    EfacturaSubmission.upload_index.is_not(None)
+                )
+            ).scalars()
+        )
         window_start = (since - timedelta(minutes=5)).astimezone(BUCHAREST).strftime("%Y%m%d%H%M")
-        candidates = [m for m in messages if m.upload_index not in known and m.created >= window_start]
+        candidates = [
+            m for m in messages if m.upload_index not in known and m.created >= window_start
+        ]
         for message in candidates:
             if message.kind != "FACTURA TRIMISA":
                 continue
             archive = client.download(message.id, token=token)
             if _is_our_document(submission, archive):
-                return _settle(session, submission, S.ACCEPTED, message.upload_index, message.id,
-                               archive, now)
+                return _settle(
+                    session, submission, S.ACCEPTED, message.upload_index, message.id, archive, now
+                )
         errors = [m for m in candidates if m.kind == "ERORI FACTURA"]
-        unknown_here = session.execute(select(EfacturaSubmission.id).where(
-            EfacturaSubmission.state == str(S.UNKNOWN),
-            EfacturaSubmission.seller_cui == submission.seller_cui)).scalars().all()
+        unknown_here = (
+            session.execute(
+                select(EfacturaSubmission.id).where(
+                    EfacturaSubmission.state == str(S.UNKNOWN),
+                    EfacturaSubmission.seller_cui == submission.seller_cui,
+                )
+            )
+            .scalars()
+            .all()
+        )
         if len(errors) == 1 and len(unknown_here) == 1:
             archive = client.download(errors[0].id, token=token)
-            return _settle(session, submission, S.REJECTED, errors[0].upload_index, errors[0].id,
-                           archive, now)
+            return _settle(
+                session, submission, S.REJECTED, errors[0].upload_index, errors[0].id, archive, now
+            )
     except AnafError as error:
         _back_off(submission, error.message, now)
         return S.UNKNOWN
     if now - since >= timedelta(hours=settings.unknown_grace_hours):
         submission.next_poll_at = None
-        session.add(move(submission, S.PENDING, now=now,
-                         reason=f"not in ANAF's messages {settings.unknown_grace_hours}h after the "
-                                "attempt: never received"))
+        session.add(
+            move(
+                submission,
+                S.PENDING,
+                now=now,
+                reason=f"not in ANAF's messages {settings.unknown_grace_hours}h after the "
+                "attempt: never received",
+            )
+        )
         return S.PENDING
     _back_off(submission, "outcome unknown: not (yet) in ANAF's message list", now)
     return S.UNKNOWN
@@ -280,15 +363,28 @@ def _is_our_document(submission: EfacturaSubmission, archive: ResponseArchive) -
     return f"<cbc:ID>{submission.document_number}</cbc:ID>".encode() in document
 
 
-def _settle(session: Session, submission: EfacturaSubmission, target: SubmissionState,
-            upload_index: str, download_id: str, archive: ResponseArchive,
-            now: datetime) -> SubmissionState:
+def _settle(
+    session: Session,
+    submission: EfacturaSubmission,
+    target: SubmissionState,
+    upload_index: str,
+    download_id: str,
+    archive: ResponseArchive,
+    now: datetime,
+) -> SubmissionState:
     submission.upload_index = upload_index
     submission.download_id = download_id
-    session.add(move(submission, target, now=now, upload_index=upload_index, download_id=download_id,
-                     resolved_by="message list"))
+    session.add(
+        move(
+            submission,
+            target,
+            now=now,
+            upload_index=upload_index,
+            download_id=download_id,
+            resolved_by="message list",
+        )
+    )
     _store_archive(submission, archive)
     submission.next_poll_at = None
     session.flush()
     return target
-

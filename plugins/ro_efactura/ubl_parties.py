@@ -10,15 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 from lxml import etree
-
 from praho.core.money import to_major
 
 NS_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 NS_CREDIT_NOTE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
 NS_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 NS_CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
-CAC = "{%s}" % NS_CAC
-CBC = "{%s}" % NS_CBC
+CAC = f"{{{NS_CAC}}}"
+CBC = f"{{{NS_CBC}}}"
 
 # A buyer who is a private person without a CNP is identified by thirteen zeros (ANAF).
 ANONYMOUS_CNP = "0000000000000"
@@ -65,8 +64,13 @@ def percent_text(rate: Decimal) -> str:
     return decimal_text(Decimal(rate), min_places=2)
 
 
-def tax_category(parent: etree._Element, tag: str, category: str, rate: Decimal,
-                 exemption: tuple[str | None, str | None] | None = None) -> etree._Element:
+def tax_category(
+    parent: etree._Element,
+    tag: str,
+    category: str,
+    rate: Decimal,
+    exemption: tuple[str | None, str | None] | None = None,
+) -> etree._Element:
     """A TaxCategory / ClassifiedTaxCategory; "O" carries no rate (BR-O-05/06/07)."""
     node = sub(parent, CAC + tag)
     sub(node, CBC + "ID", category)
@@ -83,7 +87,9 @@ def tax_category(parent: etree._Element, tag: str, category: str, rate: Decimal,
     return node
 
 
-def exemption_for(category: str, code: str | None, reason: str | None) -> tuple[str | None, str | None] | None:
+def exemption_for(
+    category: str, code: str | None, reason: str | None
+) -> tuple[str | None, str | None] | None:
     """The exemption code and text printed for a category; None where none is allowed (S, Z)."""
     if category not in EXEMPTION_REQUIRED:
         return None
@@ -155,7 +161,11 @@ def seller_party(root: etree._Element, seller: dict[str, Any], *, not_subject_to
 
 def buyer_legal_id(buyer: dict[str, Any]) -> str | None:
     """BT-47: the CUI of a Romanian company, the CNP (or 13 zeros) of a Romanian person."""
-    if buyer.get("kind") == "individual" and buyer.get("country") == "RO" and not buyer.get("vat_id"):
+    if (
+        buyer.get("kind") == "individual"
+        and buyer.get("country") == "RO"
+        and not buyer.get("vat_id")
+    ):
         return buyer.get("cnp") or ANONYMOUS_CNP
     if buyer.get("cui"):
         return str(buyer["cui"])

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +70,12 @@ def parse_xml(xml: bytes | str) -> etree._Element:
 # --- XSD --------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lxml_schema(kind: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(XSD_FILES[kind])))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _xmlschema_schema(kind: str) -> Any:
     import xmlschema
 
@@ -86,8 +86,13 @@ def validate_xsd(tree: etree._Element) -> list[Problem]:
     """Check the UBL 2.1 schema; explain failures with xmlschema's messages and paths."""
     kind = UBL_ROOTS.get(tree.tag)
     if kind is None:
-        return [Problem("xsd", "UBL-ROOT", f"root element {tree.tag} is neither a UBL Invoice "
-                        "nor a UBL CreditNote")]
+        return [
+            Problem(
+                "xsd",
+                "UBL-ROOT",
+                f"root element {tree.tag} is neither a UBL Invoice nor a UBL CreditNote",
+            )
+        ]
     schema = _lxml_schema(kind)
     if schema.validate(tree):
         return []
@@ -96,8 +101,9 @@ def validate_xsd(tree: etree._Element) -> list[Problem]:
         for error in _xmlschema_schema(kind).iter_errors(tree)
     ]
     if not problems:  # the two engines disagree: report what lxml saw
-        problems = [Problem("xsd", "XSD", e.message, location=f"line {e.line}")
-                    for e in schema.error_log]
+        problems = [
+            Problem("xsd", "XSD", e.message, location=f"line {e.line}") for e in schema.error_log
+        ]
     return problems
 
 
@@ -106,8 +112,10 @@ def xmlschema_problems(tree: etree._Element) -> list[Problem]:
     kind = UBL_ROOTS.get(tree.tag)
     if kind is None:
         return [Problem("xsd", "UBL-ROOT", f"unexpected root {tree.tag}")]
-    return [Problem("xsd", "XSD", e.reason or str(e), location=e.path)
-            for e in _xmlschema_schema(kind).iter_errors(tree)]
+    return [
+        Problem("xsd", "XSD", e.reason or str(e), location=e.path)
+        for e in _xmlschema_schema(kind).iter_errors(tree)
+    ]
 
 
 # --- schematron -------------------------------------------------------------
@@ -154,13 +162,15 @@ def parse_svrl(layer: str, svrl: str) -> list[Problem]:
     problems = []
     for node in root.iter(f"{{{SVRL}}}failed-assert", f"{{{SVRL}}}successful-report"):
         text = node.findtext(f"{{{SVRL}}}text") or ""
-        problems.append(Problem(
-            layer=layer,
-            rule_id=node.get("id") or "?",
-            message=" ".join(text.split()),
-            flag=node.get("flag") or "fatal",
-            location=node.get("location"),
-        ))
+        problems.append(
+            Problem(
+                layer=layer,
+                rule_id=node.get("id") or "?",
+                message=" ".join(text.split()),
+                flag=node.get("flag") or "fatal",
+                location=node.get("location"),
+            )
+        )
     return problems
 
 

@@ -75,8 +75,12 @@ class StandIn:
         access, refresh = f"access-{self.next_id()}", f"refresh-{self.next_id()}"
         self.access_tokens[access] = datetime.now(UTC) + self.access_lifetime
         self.refresh_tokens.add(refresh)
-        return {"access_token": access, "token_type": "Bearer", "refresh_token": refresh,
-                "expires_in": int(self.access_lifetime.total_seconds())}
+        return {
+            "access_token": access,
+            "token_type": "Bearer",
+            "refresh_token": refresh,
+            "expires_in": int(self.access_lifetime.total_seconds()),
+        }
 
     def revoke_access_tokens(self) -> None:
         """Every access token ANAF knows becomes invalid (HTTP 401 until refreshed)."""
@@ -123,8 +127,15 @@ class _Handler(BaseHTTPRequestHandler):
         token = self.headers.get("Authorization", "").removeprefix("Bearer ")
         expires = self.anaf.access_tokens.get(token)
         if expires is None or expires <= datetime.now(UTC):
-            self._json(401, {"timestamp": "", "status": 401, "error": "Unauthorized",
-                             "message": "token invalid"})
+            self._json(
+                401,
+                {
+                    "timestamp": "",
+                    "status": 401,
+                    "error": "Unauthorized",
+                    "message": "token invalid",
+                },
+            )
             return False
         return True
 
@@ -150,8 +161,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._upload(url.path, params, body)
         if "/validare/" in url.path:
             ok = b"CIUS-RO:1.0.1" in body
-            return self._json(200, {"stare": "ok" if ok else "nok", "trace_id": "t-1",
-                                    **({} if ok else {"Messages": [{"message": "E: [BR-RO-001]"}]})})
+            return self._json(
+                200,
+                {
+                    "stare": "ok" if ok else "nok",
+                    "trace_id": "t-1",
+                    **({} if ok else {"Messages": [{"message": "E: [BR-RO-001]"}]}),
+                },
+            )
         self._json(404, {"status": 404})
 
     def _token(self, body: bytes) -> None:
@@ -162,7 +179,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.anaf.token_grants.append(form.get("grant_type", ""))
         if form.get("grant_type") == "authorization_code" and form.get("code") == GOOD_CODE:
             return self._json(200, self.anaf.issue_tokens())
-        if form.get("grant_type") == "refresh_token" and form.get("refresh_token") in self.anaf.refresh_tokens:
+        if (
+            form.get("grant_type") == "refresh_token"
+            and form.get("refresh_token") in self.anaf.refresh_tokens
+        ):
             return self._json(200, self.anaf.issue_tokens())
         self._json(400, {"error": "invalid_grant", "error_description": "token expired or revoked"})
 
@@ -174,24 +194,39 @@ class _Handler(BaseHTTPRequestHandler):
             return
         errors = []
         if params.get("standard") not in {"UBL", "CN", "CII", "RASP"}:
-            errors.append("Valorile acceptate pentru parametrul standard sunt UBL, CN, CII sau RASP")
+            errors.append(
+                "Valorile acceptate pentru parametrul standard sunt UBL, CN, CII sau RASP"
+            )
         if not params.get("cif", "").isdigit():
             errors.append(f"CIF introdus= {params.get('cif')} nu este un numar")
         if params.get("cif") == "99999999":
             errors.append("Nu aveti drept in SPV pentru CIF=99999999")
         stamp = datetime.now(ZoneInfo("Europe/Bucharest")).strftime("%Y%m%d%H%M")
         if errors:
-            return self._send(200, _header(UPLOAD_NS, {"dateResponse": stamp, "ExecutionStatus": "1"},
-                                           errors))
-        upload = Upload(self.anaf.next_id(), path, params, body, self.anaf.outcome,
-                        self.anaf.processing_polls, datetime.now(UTC))
+            return self._send(
+                200, _header(UPLOAD_NS, {"dateResponse": stamp, "ExecutionStatus": "1"}, errors)
+            )
+        upload = Upload(
+            self.anaf.next_id(),
+            path,
+            params,
+            body,
+            self.anaf.outcome,
+            self.anaf.processing_polls,
+            datetime.now(UTC),
+        )
         if fault != "lost":
             with self.anaf.lock:
                 self.anaf.uploads.append(upload)
         if fault in ("timeout", "lost"):
             time.sleep(self.anaf.slow_seconds)  # the client gives up: the answer is lost
-        self._send(200, _header(UPLOAD_NS, {"dateResponse": stamp, "ExecutionStatus": "0",
-                                            "index_incarcare": upload.index}))
+        self._send(
+            200,
+            _header(
+                UPLOAD_NS,
+                {"dateResponse": stamp, "ExecutionStatus": "0", "index_incarcare": upload.index},
+            ),
+        )
 
     def do_GET(self) -> None:  # noqa: N802 - http.server API
         url = urlparse(self.path)
@@ -209,60 +244,104 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(404, {"status": 404})
 
     def _find(self, **match: str) -> Upload | None:
-        return next((u for u in self.anaf.uploads
-                     if all(getattr(u, k) == v for k, v in match.items())), None)
+        return next(
+            (u for u in self.anaf.uploads if all(getattr(u, k) == v for k, v in match.items())),
+            None,
+        )
 
     def _status(self, index: str) -> None:
         upload = self._find(index=index)
         if upload is None:
-            return self._send(200, _header(STATUS_NS, {}, [f"Nu exista factura cu id_incarcare= {index}"]))
+            return self._send(
+                200, _header(STATUS_NS, {}, [f"Nu exista factura cu id_incarcare= {index}"])
+            )
         if upload.polls_left > 0:
             upload.polls_left -= 1
             return self._send(200, _header(STATUS_NS, {"stare": "in prelucrare"}))
         if upload.outcome == "not_taken":
-            return self._send(200, _header(STATUS_NS, {"stare": "XML cu erori nepreluat de sistem"}))
+            return self._send(
+                200, _header(STATUS_NS, {"stare": "XML cu erori nepreluat de sistem"})
+            )
         upload.download_id = upload.download_id or self.anaf.next_id()
-        self._send(200, _header(STATUS_NS, {"stare": upload.outcome, "id_descarcare": upload.download_id}))
+        self._send(
+            200, _header(STATUS_NS, {"stare": upload.outcome, "id_descarcare": upload.download_id})
+        )
 
     def _list(self, params: dict[str, str]) -> None:
         if not params.get("cif", "").isdigit():
-            return self._json(200, {"eroare": f"CIF introdus= {params.get('cif')} nu este un numar",
-                                    "titlu": "Lista Mesaje"})
+            return self._json(
+                200,
+                {
+                    "eroare": f"CIF introdus= {params.get('cif')} nu este un numar",
+                    "titlu": "Lista Mesaje",
+                },
+            )
         messages = []
         for upload in self.anaf.uploads:
             if upload.outcome not in ("ok", "nok"):
                 continue
             upload.download_id = upload.download_id or self.anaf.next_id()
-            messages.append({
-                "data_creare": upload.created.astimezone(ZoneInfo("Europe/Bucharest")).strftime("%Y%m%d%H%M"),
-                "cif": params["cif"], "id_solicitare": upload.index,
-                "detalii": f"Factura cu id_incarcare={upload.index} emisa de cif_emitent={params['cif']}",
-                "tip": "FACTURA TRIMISA" if upload.outcome == "ok" else "ERORI FACTURA",
-                "id": upload.download_id,
-            })
+            messages.append(
+                {
+                    "data_creare": upload.created.astimezone(ZoneInfo("Europe/Bucharest")).strftime(
+                        "%Y%m%d%H%M"
+                    ),
+                    "cif": params["cif"],
+                    "id_solicitare": upload.index,
+                    "detalii": f"Factura cu id_incarcare={upload.index} "
+                    f"emisa de cif_emitent={params['cif']}",
+                    "tip": "FACTURA TRIMISA" if upload.outcome == "ok" else "ERORI FACTURA",
+                    "id": upload.download_id,
+                }
+            )
         if not messages:
-            return self._json(200, {"eroare": f"Nu exista mesaje in ultimele {params.get('zile')} zile",
-                                    "titlu": "Lista Mesaje"})
-        self._json(200, {"mesaje": messages, "serial": "1234AA456", "cui": params["cif"],
-                         "titlu": f"Lista Mesaje disponibile din ultimele {params.get('zile')} zile"})
+            return self._json(
+                200,
+                {
+                    "eroare": f"Nu exista mesaje in ultimele {params.get('zile')} zile",
+                    "titlu": "Lista Mesaje",
+                },
+            )
+        self._json(
+            200,
+            {
+                "mesaje": messages,
+                "serial": "1234AA456",
+                "cui": params["cif"],
+                "titlu": f"Lista Mesaje disponibile din ultimele {params.get('zile')} zile",
+            },
+        )
 
     def _download(self, download_id: str) -> None:
         upload = self._find(download_id=download_id)
         if upload is None:
-            return self._json(200, {"eroare": f"Pentru id={download_id} nu exista inregistrata nici o factura",
-                                    "titlu": "Descarcare mesaj"})
+            return self._json(
+                200,
+                {
+                    "eroare": f"Pentru id={download_id} nu exista inregistrata nici o factura",
+                    "titlu": "Descarcare mesaj",
+                },
+            )
         if upload.outcome == "ok":
             content = upload.body
         else:
-            content = (XML_HEAD + f'<header xmlns="{ERRORS_NS}" Index_incarcare="{upload.index}" '
-                       f'Cif_emitent="{upload.params.get("cif")}">\n'
-                       '  <Error errorMessage="E: validari globale SCHEMATRON eroare: [BR-RO-120]-Identificatorul '
-                       'cumparatorului trebuie sa fie inscris"/>\n'
-                       '  <Error errorMessage="E: R_BT_32_cui: Cui vanzator incorect"/>\n</header>').encode()
-        signature = (XML_HEAD + '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#">'
-                     "<SignatureValue>c2lnbmF0dXJl</SignatureValue></Signature>").encode()
-        self._send(200, _zip({f"{upload.index}.xml": content,
-                              f"semnatura_{upload.index}.xml": signature}), "application/zip")
+            content = (
+                XML_HEAD + f'<header xmlns="{ERRORS_NS}" Index_incarcare="{upload.index}" '
+                f'Cif_emitent="{upload.params.get("cif")}">\n'
+                '  <Error errorMessage="E: validari globale SCHEMATRON eroare: '
+                "[BR-RO-120]-Identificatorul "
+                'cumparatorului trebuie sa fie inscris"/>\n'
+                '  <Error errorMessage="E: R_BT_32_cui: Cui vanzator incorect"/>\n</header>'
+            ).encode()
+        signature = (
+            XML_HEAD + '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#">'
+            "<SignatureValue>c2lnbmF0dXJl</SignatureValue></Signature>"
+        ).encode()
+        self._send(
+            200,
+            _zip({f"{upload.index}.xml": content, f"semnatura_{upload.index}.xml": signature}),
+            "application/zip",
+        )
 
 
 class AnafStandIn:
@@ -283,12 +362,18 @@ class AnafStandIn:
 
     def settings(self, token_key: str, **overrides: Any) -> dict[str, Any]:
         """Plugin settings pointing every URL at the stand-in."""
-        return {"environment": "test", "api_url": f"{self.base_url}/test/FCTEL/rest",
-                "oauth_url": f"{self.base_url}/anaf-oauth2/v1",
-                "validate_url": f"{self.base_url}/prod/FCTEL/rest",
-                "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                "redirect_uri": "https://billing.example.ro/efactura/callback",
-                "token_key": token_key, "timeout_seconds": 1.0, **overrides}
+        return {
+            "environment": "test",
+            "api_url": f"{self.base_url}/test/FCTEL/rest",
+            "oauth_url": f"{self.base_url}/anaf-oauth2/v1",
+            "validate_url": f"{self.base_url}/prod/FCTEL/rest",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "redirect_uri": "https://billing.example.ro/efactura/callback",
+            "token_key": token_key,
+            "timeout_seconds": 1.0,
+            **overrides,
+        }
 
     def __enter__(self) -> AnafStandIn:
         self.thread.start()

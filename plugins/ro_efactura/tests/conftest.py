@@ -11,13 +11,38 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
-
 from praho.core.tax import TaxDecision, TaxRequest
 from praho.core.testing import StaticTaxRegime, StaticTestPlugin
+from sqlalchemy.orm import Session
 
-EU = {"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR", "HR", "HU", "IE",
-      "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "SE", "SI", "SK"}
+EU = {
+    "AT",
+    "BE",
+    "BG",
+    "CY",
+    "CZ",
+    "DE",
+    "DK",
+    "EE",
+    "EL",
+    "ES",
+    "FI",
+    "FR",
+    "HR",
+    "HU",
+    "IE",
+    "IT",
+    "LT",
+    "LU",
+    "LV",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "SE",
+    "SI",
+    "SK",
+}
 
 
 @dataclass
@@ -33,12 +58,20 @@ class ReverseChargeTestRegime(StaticTaxRegime):
         buyer = request.buyer
         if buyer.country != request.seller.country:
             if buyer.country in EU and buyer.is_business and buyer.vat_id:
-                return TaxDecision("AE", Decimal(0), "test regime: EU B2B reverse charge",
-                                   exemption_code="VATEX-EU-AE",
-                                   exemption_reason="Taxare inversa (art. 196 Directiva 2006/112/CE)")
-            return TaxDecision("O", Decimal(0), "test regime: outside the scope of RO VAT",
-                               exemption_code="VATEX-EU-O",
-                               exemption_reason="Neimpozabil in Romania (art. 278 Cod fiscal)")
+                return TaxDecision(
+                    "AE",
+                    Decimal(0),
+                    "test regime: EU B2B reverse charge",
+                    exemption_code="VATEX-EU-AE",
+                    exemption_reason="Taxare inversa (art. 196 Directiva 2006/112/CE)",
+                )
+            return TaxDecision(
+                "O",
+                Decimal(0),
+                "test regime: outside the scope of RO VAT",
+                exemption_code="VATEX-EU-O",
+                exemption_reason="Neimpozabil in Romania (art. 278 Cod fiscal)",
+            )
         return super().decide(session, request)
 
 

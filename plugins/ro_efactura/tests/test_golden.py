@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-
 from praho.plugins.ro_efactura.formats import CIUS_RO
 from praho.plugins.ro_efactura.tests.scenarios import SCENARIOS
 from praho.plugins.ro_efactura.validation import validate_all, xmlschema_problems
@@ -72,8 +71,9 @@ def test_reverse_charge_has_exemption_code_and_both_vat_ids(praho_factory):
     assert category.findtext(f"{CBC}ID") == "AE"
     assert category.findtext(f"{CBC}Percent") == "0.00"
     assert category.findtext(f"{CBC}TaxExemptionReasonCode") == "VATEX-EU-AE"
-    vat_ids = [e.text for e in root.iter(f"{CBC}CompanyID")
-               if e.getparent().tag == f"{CAC}PartyTaxScheme"]
+    vat_ids = [
+        e.text for e in root.iter(f"{CBC}CompanyID") if e.getparent().tag == f"{CAC}PartyTaxScheme"
+    ]
     assert vat_ids == ["RO14399840", "DE136695976"]
 
 
@@ -84,8 +84,10 @@ def test_non_eu_has_no_vat_identifiers_and_no_rate(praho_factory):
     assert root.find(f".//{CAC}ClassifiedTaxCategory/{CBC}Percent") is None
 
 
-@pytest.mark.parametrize("scenario,expected", [("individual_with_cnp", "1850315320037"),
-                                               ("individual_without_cnp", "0000000000000")])
+@pytest.mark.parametrize(
+    "scenario,expected",
+    [("individual_with_cnp", "1850315320037"), ("individual_without_cnp", "0000000000000")],
+)
 def test_individual_buyer_is_identified_by_cnp_or_zeros(praho_factory, scenario, expected):
     root = _tree(CIUS_RO.render(SCENARIOS[scenario](praho_factory)))
     legal = root.find(f"{CAC}AccountingCustomerParty/{CAC}Party/{CAC}PartyLegalEntity")

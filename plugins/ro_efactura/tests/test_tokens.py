@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from praho.plugins.ro_efactura.anaf_client import TokenSet
 from praho.plugins.ro_efactura.errors import AnafAuthError
 from praho.plugins.ro_efactura.settings import EfacturaSettings, parse_settings
@@ -34,15 +33,23 @@ def test_missing_or_short_key_is_a_clear_error():
 
 
 def test_secrets_never_appear_in_reprs(praho_session):
-    tokens = TokenSet("access-secret", "refresh-secret", NOW + timedelta(days=90), NOW + timedelta(days=365))
+    tokens = TokenSet(
+        "access-secret", "refresh-secret", NOW + timedelta(days=90), NOW + timedelta(days=365)
+    )
     row = store_tokens(praho_session, "14399840", tokens, settings=SETTINGS, now=NOW)
     for text in (repr(tokens), repr(row), repr(SETTINGS)):
         assert "secret" not in text.replace("client_secret=***", "")
 
 
 def test_settings_are_parsed_and_checked():
-    parsed = parse_settings({"environment": "prod", "timeout_seconds": "12.5",
-                             "report_foreign_buyers": "true", "api_url": None})
+    parsed = parse_settings(
+        {
+            "environment": "prod",
+            "timeout_seconds": "12.5",
+            "report_foreign_buyers": "true",
+            "api_url": None,
+        }
+    )
     assert parsed.base_url == "https://api.anaf.ro/prod/FCTEL/rest"
     assert parsed.timeout_seconds == 12.5 and parsed.report_foreign_buyers
     from praho.core.errors import PluginError

@@ -8,8 +8,6 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
-
 from praho.core.clock import utcnow
 from praho.core.errors import InvalidTransition
 from praho.core.models import Invoice
@@ -17,27 +15,34 @@ from praho.core.services.issuing import void_document
 from praho.plugins.ro_efactura.models import EfacturaSubmission, EfacturaToken, SubmissionState
 from praho.plugins.ro_efactura.runs import poll_due, submit_pending
 from praho.plugins.ro_efactura.tests import scenarios
+from sqlalchemy import select
 
 S = SubmissionState
 
 
 def _submission(db, invoice_id) -> EfacturaSubmission:
     with db.transaction() as session:
-        found = session.execute(select(EfacturaSubmission).where(
-            EfacturaSubmission.invoice_id == invoice_id)).scalar_one()
-        found.events  # load the history before the session closes
+        found = session.execute(
+            select(EfacturaSubmission).where(EfacturaSubmission.invoice_id == invoice_id)
+        ).scalar_one()
+        assert found.events is not None  # load the history before the session closes
         return found
 
 
 def _run(db, client, settings, *, polls=0, now=None):
     submit_pending(db.transaction, client=client, settings=settings, now=now)
     for n in range(polls):
-        poll_due(db.transaction, client=client, settings=settings,
-                 now=(now or utcnow()) + timedelta(hours=n + 1))
+        poll_due(
+            db.transaction,
+            client=client,
+            settings=settings,
+            now=(now or utcnow()) + timedelta(hours=n + 1),
+        )
 
 
 def test_happy_path_upload_poll_accept_and_store_signed_zip(
-        praho_committing, committed, authorized, anaf, anaf_client, efactura_settings):
+    praho_committing, committed, authorized, anaf, anaf_client, efactura_settings
+):
     invoice_id = committed(scenarios.domestic_21)
     assert _submission(praho_committing, invoice_id).state == S.PENDING  # queued by invoice_issued
     submit_pending(praho_committing.transaction, client=anaf_client, settings=efactura_settings)
@@ -48,17 +53,28 @@ def test_happy_path_upload_poll_accept_and_store_signed_zip(
     assert anaf.state.uploads[0].body == uploaded.xml
 
     later = utcnow() + timedelta(minutes=5)
-    poll_due(praho_committing.transaction, client=anaf_client, settings=efactura_settings, now=later)
+    poll_due(
+        praho_committing.transaction, client=anaf_client, settings=efactura_settings, now=later
+    )
     assert _submission(praho_committing, invoice_id).state == S.PROCESSING  # "in prelucrare"
-    poll_due(praho_committing.transaction, client=anaf_client, settings=efactura_settings,
-             now=later + timedelta(hours=1))
+    poll_due(
+        praho_committing.transaction,
+        client=anaf_client,
+        settings=efactura_settings,
+        now=later + timedelta(hours=1),
+    )
     accepted = _submission(praho_committing, invoice_id)
     assert accepted.state == S.ACCEPTED and accepted.download_id
     assert accepted.response_sha256 == hashlib.sha256(accepted.response_zip).hexdigest()
     names = zipfile.ZipFile(io.BytesIO(accepted.response_zip)).namelist()
     assert any("semnatura" in n for n in names) and f"{accepted.upload_index}.xml" in names
-    assert [e.to_state for e in accepted.events] == ["pending", "uploading", "uploaded",
-                                                      "processing", "accepted"]
+    assert [e.to_state for e in accepted.events] == [
+        "pending",
+        "uploading",
+        "uploaded",
+        "processing",
+        "accepted",
+    ]
     # Accepted by ANAF: the document can no longer be voided, only credited.
     with praho_committing.transaction() as session:
         with pytest.raises(InvalidTransition, match="credit note"):
@@ -66,11 +82,13 @@ def test_happy_path_upload_poll_accept_and_store_signed_zip(
 
 
 def test_credit_note_b2c_and_foreign_buyer_use_the_right_endpoint_and_parameters(
-        praho_committing, committed, authorized, anaf, anaf_client, efactura_settings):
-    committed(scenarios.credit_note)          # an invoice and its credit note
+    praho_committing, committed, authorized, anaf, anaf_client, efactura_settings
+):
+    committed(scenarios.credit_note)  # an invoice and its credit note
     committed(scenarios.individual_with_cnp)  # B2C
-    foreign_settings = efactura_settings.__class__(**{**efactura_settings.__dict__,
-                                                      "report_foreign_buyers": True})
+    foreign_settings = efactura_settings.__class__(
+        **{**efactura_settings.__dict__, "report_foreign_buyers": True}
+    )
     with praho_committing.transaction() as session:
         from praho.core.testing import PrahoFactory
         from praho.plugins.ro_efactura.submissions import queue_submission
@@ -78,8 +96,11 @@ def test_credit_note_b2c_and_foreign_buyer_use_the_right_endpoint_and_parameters
         document = scenarios.reverse_charge(PrahoFactory(session))
         assert queue_submission(session, document, settings=foreign_settings, now=utcnow())
     submit_pending(praho_committing.transaction, client=anaf_client, settings=foreign_settings)
-    seen = sorted((path.rsplit("/", 1)[-1], tuple(sorted(params.items())))
-                  for method, path, params in anaf.state.requests if "upload" in path)
+    seen = sorted(
+        (path.rsplit("/", 1)[-1], tuple(sorted(params.items())))
+        for method, path, params in anaf.state.requests
+        if "upload" in path
+    )
     assert seen == [
         ("upload", (("cif", "14399840"), ("extern", "DA"), ("standard", "UBL"))),
         ("upload", (("cif", "14399840"), ("standard", "CN"))),
@@ -89,7 +110,8 @@ def test_credit_note_b2c_and_foreign_buyer_use_the_right_endpoint_and_parameters
 
 
 def test_rejected_document_keeps_anafs_error_list(
-        praho_committing, committed, authorized, anaf, anaf_client, efactura_settings):
+    praho_committing, committed, authorized, anaf, anaf_client, efactura_settings
+):
     anaf.state.outcome, anaf.state.processing_polls = "nok", 0
     invoice_id = committed(scenarios.domestic_21)
     _run(praho_committing, anaf_client, efactura_settings, polls=1)
@@ -100,18 +122,24 @@ def test_rejected_document_keeps_anafs_error_list(
 
 
 def test_refused_upload_is_rejected_and_can_be_retried(
-        praho_committing, committed, authorized, anaf, anaf_client, efactura_settings):
+    praho_committing, committed, authorized, anaf, anaf_client, efactura_settings
+):
     invoice_id = committed(scenarios.domestic_21)
     with praho_committing.transaction() as session:
         submission = session.execute(select(EfacturaSubmission)).scalar_one()
         submission.seller_cui = "99999999"  # a CUI without SPV rights
-        session.add(EfacturaToken(**{c: getattr(session.execute(select(EfacturaToken)).scalar_one(), c)
-                                     for c in ("environment", "access_expires_at", "refresh_expires_at")},
-                                  cui="99999999", created_at=utcnow(),
-                                  access_token_enc=_sealed("99999999", authorized.access_token,
-                                                           efactura_settings),
-                                  refresh_token_enc=_sealed("99999999", authorized.refresh_token,
-                                                            efactura_settings)))
+        session.add(
+            EfacturaToken(
+                **{
+                    c: getattr(session.execute(select(EfacturaToken)).scalar_one(), c)
+                    for c in ("environment", "access_expires_at", "refresh_expires_at")
+                },
+                cui="99999999",
+                created_at=utcnow(),
+                access_token_enc=_sealed("99999999", authorized.access_token, efactura_settings),
+                refresh_token_enc=_sealed("99999999", authorized.refresh_token, efactura_settings),
+            )
+        )
     _run(praho_committing, anaf_client, efactura_settings)
     rejected = _submission(praho_committing, invoice_id)
     assert rejected.state == S.REJECTED
@@ -119,8 +147,9 @@ def test_refused_upload_is_rejected_and_can_be_retried(
     from praho.plugins.ro_efactura.submissions import retry_submission
 
     with praho_committing.transaction() as session:
-        retried = retry_submission(session, session.get(EfacturaSubmission, rejected.id), actor=None,
-                                   now=utcnow())
+        retried = retry_submission(
+            session, session.get(EfacturaSubmission, rejected.id), actor=None, now=utcnow()
+        )
         assert retried.state == S.PENDING
 
 
@@ -131,9 +160,12 @@ def _sealed(cui, token, settings):
 
 
 def test_access_token_near_expiry_is_refreshed_before_the_upload(
-        praho_committing, committed, authorized, anaf, anaf_client, efactura_settings):
+    praho_committing, committed, authorized, anaf, anaf_client, efactura_settings
+):
     with praho_committing.transaction() as session:
-        session.execute(select(EfacturaToken)).scalar_one().access_expires_at = utcnow() + timedelta(days=2)
+        session.execute(select(EfacturaToken)).scalar_one().access_expires_at = (
+            utcnow() + timedelta(days=2)
+        )
     invoice_id = committed(scenarios.domestic_21)
     _run(praho_committing, anaf_client, efactura_settings)
     assert _submission(praho_committing, invoice_id).state == S.UPLOADED
@@ -145,7 +177,8 @@ def test_access_token_near_expiry_is_refreshed_before_the_upload(
 
 
 def test_token_revoked_at_anaf_is_refreshed_once_and_the_upload_retried(
-        praho_committing, committed, authorized, anaf, anaf_client, efactura_settings):
+    praho_committing, committed, authorized, anaf, anaf_client, efactura_settings
+):
     invoice_id = committed(scenarios.domestic_21)
     anaf.state.revoke_access_tokens()  # ANAF answers 401 to the stored access token
     _run(praho_committing, anaf_client, efactura_settings)
@@ -155,7 +188,8 @@ def test_token_revoked_at_anaf_is_refreshed_once_and_the_upload_retried(
 
 
 def test_expired_refresh_token_leaves_the_document_pending_with_a_clear_error(
-        praho_committing, committed, authorized, anaf, anaf_client, efactura_settings):
+    praho_committing, committed, authorized, anaf, anaf_client, efactura_settings
+):
     with praho_committing.transaction() as session:
         row = session.execute(select(EfacturaToken)).scalar_one()
         row.access_expires_at = row.refresh_expires_at = utcnow() - timedelta(days=1)
@@ -169,7 +203,8 @@ def test_expired_refresh_token_leaves_the_document_pending_with_a_clear_error(
 
 @pytest.mark.parametrize("fault", ["503", "429"])
 def test_refused_requests_release_the_claim_and_are_sent_later(
-        praho_committing, committed, authorized, anaf, anaf_client, efactura_settings, fault):
+    praho_committing, committed, authorized, anaf, anaf_client, efactura_settings, fault
+):
     anaf.state.faults["upload"] = [fault]
     invoice_id = committed(scenarios.domestic_21)
     _run(praho_committing, anaf_client, efactura_settings)
@@ -181,7 +216,8 @@ def test_refused_requests_release_the_claim_and_are_sent_later(
 
 
 def test_timeout_after_the_request_left_is_resolved_from_the_message_list(
-        praho_committing, committed, authorized, anaf, anaf_client, efactura_settings):
+    praho_committing, committed, authorized, anaf, anaf_client, efactura_settings
+):
     anaf.state.faults["upload"] = ["timeout"]
     anaf.state.processing_polls = 0
     invoice_id = committed(scenarios.domestic_21)
@@ -198,17 +234,26 @@ def test_timeout_after_the_request_left_is_resolved_from_the_message_list(
 
 
 def test_lost_upload_is_sent_again_only_after_the_grace_period(
-        praho_committing, committed, authorized, anaf, anaf_client, efactura_settings):
+    praho_committing, committed, authorized, anaf, anaf_client, efactura_settings
+):
     anaf.state.faults["upload"] = ["lost"]  # the connection dies, ANAF never stored the file
     invoice_id = committed(scenarios.domestic_21)
     start = utcnow()
     _run(praho_committing, anaf_client, efactura_settings, now=start)
     assert _submission(praho_committing, invoice_id).state == S.UNKNOWN
-    poll_due(praho_committing.transaction, client=anaf_client, settings=efactura_settings,
-             now=start + timedelta(hours=1))
+    poll_due(
+        praho_committing.transaction,
+        client=anaf_client,
+        settings=efactura_settings,
+        now=start + timedelta(hours=1),
+    )
     assert _submission(praho_committing, invoice_id).state == S.UNKNOWN  # still waiting
-    poll_due(praho_committing.transaction, client=anaf_client, settings=efactura_settings,
-             now=start + timedelta(hours=25))
+    poll_due(
+        praho_committing.transaction,
+        client=anaf_client,
+        settings=efactura_settings,
+        now=start + timedelta(hours=25),
+    )
     assert _submission(praho_committing, invoice_id).state == S.PENDING
     _run(praho_committing, anaf_client, efactura_settings, now=start + timedelta(hours=25))
     assert _submission(praho_committing, invoice_id).state == S.UPLOADED
@@ -216,7 +261,8 @@ def test_lost_upload_is_sent_again_only_after_the_grace_period(
 
 
 def test_5xx_on_upload_is_an_unknown_outcome(
-        praho_committing, committed, authorized, anaf, anaf_client, efactura_settings):
+    praho_committing, committed, authorized, anaf, anaf_client, efactura_settings
+):
     anaf.state.faults["upload"] = ["502"]
     invoice_id = committed(scenarios.domestic_21)
     _run(praho_committing, anaf_client, efactura_settings)
@@ -224,23 +270,31 @@ def test_5xx_on_upload_is_an_unknown_outcome(
 
 
 def test_status_quota_and_5xx_back_off_without_changing_state(
-        praho_committing, committed, authorized, anaf, anaf_client, efactura_settings):
+    praho_committing, committed, authorized, anaf, anaf_client, efactura_settings
+):
     invoice_id = committed(scenarios.domestic_21)
     _run(praho_committing, anaf_client, efactura_settings)
     anaf.state.faults["stareMesaj"] = ["429", "500"]
     start = utcnow() + timedelta(minutes=2)
-    poll_due(praho_committing.transaction, client=anaf_client, settings=efactura_settings, now=start)
+    poll_due(
+        praho_committing.transaction, client=anaf_client, settings=efactura_settings, now=start
+    )
     first = _submission(praho_committing, invoice_id)
     assert first.state == S.UPLOADED and "429" in first.last_error
-    poll_due(praho_committing.transaction, client=anaf_client, settings=efactura_settings,
-             now=first.next_poll_at)
+    poll_due(
+        praho_committing.transaction,
+        client=anaf_client,
+        settings=efactura_settings,
+        now=first.next_poll_at,
+    )
     second = _submission(praho_committing, invoice_id)
     assert second.state == S.UPLOADED and "500" in second.last_error
     assert second.next_poll_at - first.next_poll_at > first.next_poll_at - start  # backoff grows
 
 
 def test_document_failing_validation_is_never_uploaded(
-        praho_committing, authorized, anaf, anaf_client, efactura_settings):
+    praho_committing, authorized, anaf, anaf_client, efactura_settings
+):
     from praho.core.testing import PrahoFactory
 
     with praho_committing.transaction() as session:
@@ -251,8 +305,13 @@ def test_document_failing_validation_is_never_uploaded(
         from praho.core.services.invoicing import create_draft
         from praho.core.services.issuing import issue_document
 
-        draft = create_draft(session, customer=customer, seller=bad_seller, now=scenarios.NOW,
-                             lines=[scenarios._line("Hosting", "1", "10.00")])
+        draft = create_draft(
+            session,
+            customer=customer,
+            seller=bad_seller,
+            now=scenarios.NOW,
+            lines=[scenarios._line("Hosting", "1", "10.00")],
+        )
         invoice_id = issue_document(session, draft, now=scenarios.NOW).id
     _run(praho_committing, anaf_client, efactura_settings)
     invalid = _submission(praho_committing, invoice_id)
