@@ -237,7 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if endpoint == "stareMesaj":
             return self._status(params.get("id_incarcare", ""))
-        if endpoint == "listaMesajeFactura":
+        if endpoint in ("listaMesajeFactura", "listaMesajePaginatieFactura"):
             return self._list(params)
         if endpoint == "descarcare":
             return self._download(params.get("id", ""))
@@ -300,6 +300,18 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "eroare": f"Nu exista mesaje in ultimele {params.get('zile')} zile",
                     "titlu": "Lista Mesaje",
+                },
+            )
+        if "pagina" in params:
+            page, size = int(params["pagina"]), 1
+            total_pages = len(messages)
+            return self._json(
+                200,
+                {
+                    "mesaje": messages[(page - 1) * size : page * size],
+                    "numar_total_pagini": total_pages,
+                    "index_pagina_curenta": page,
+                    "cui": params["cif"],
                 },
             )
         self._json(

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
-
 from praho.core.models import DocumentKind
 from praho.plugins.ro_efactura.models import EfacturaSubmission
 from praho.plugins.ro_efactura.tests import scenarios
+from sqlalchemy import select
 
 
 def _queued(session):
@@ -21,8 +20,12 @@ def test_b2b_b2c_and_credit_notes_are_queued_with_their_deadline(praho_factory, 
     person = scenarios.individual_without_cnp(praho_factory)
     queued = _queued(praho_session)
     invoice = queued[credit.original_invoice.full_number]
-    assert (invoice.standard, invoice.b2c, invoice.extern, invoice.state) == ("UBL", False, False,
-                                                                             "pending")
+    assert (invoice.standard, invoice.b2c, invoice.extern, invoice.state) == (
+        "UBL",
+        False,
+        False,
+        "pending",
+    )
     assert invoice.deadline == date(2026, 3, 9) and invoice.seller_cui == "14399840"
     assert queued[credit.full_number].standard == "CN"
     assert queued[person.full_number].b2c is True
