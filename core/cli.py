@@ -192,6 +192,39 @@ def invoice_show(number: str, as_json: bool) -> None:
     click.echo(f"  total {format_amount(data['total_minor'], data['currency'], 'en')} {data['currency']}")
 
 
+@invoice_group.command("xml")
+@click.argument("number")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="file to write (default: stdout)")
+@click.option("--format", "format_id", help="e-invoice format id (default: the only one registered)")
+@praho_command
+def invoice_xml(number: str, output: str | None, format_id: str | None) -> None:
+    """Write a document as an electronic invoice (e.g. UBL CIUS-RO), validated first."""
+    from praho.core.plugins import get_registry
+
+    formats = get_registry().objects("register_einvoice_formats")
+    if not formats:
+        raise click.ClickException("no e-invoice format is registered (enable a plugin such as ro_efactura)")
+    if format_id is None and len(formats) > 1:
+        raise click.ClickException(f"several formats are registered; choose --format {sorted(formats)}")
+    chosen = formats.get(format_id) if format_id else next(iter(formats.values()))
+    if chosen is None:
+        raise click.ClickException(f"unknown format {format_id!r}; registered: {sorted(formats)}")
+    with database().transaction() as session:
+        xml = chosen.render(get_document(session, number))
+    problems = chosen.validate(xml)
+    if output:
+        with open(output, "wb") as handle:
+            handle.write(xml)
+        click.echo(f"wrote {output} ({chosen.id}, {len(xml)} bytes)", err=True)
+    else:
+        click.echo(xml.decode("utf-8"), nl=False)
+    if problems:
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        raise click.ClickException(f"{number}: the {chosen.id} XML fails validation "
+                                   f"({len(problems)} problem(s))")
+
+
 # --- audit ------------------------------------------------------------------
 
 

@@ -1,0 +1,257 @@
+"""Submissions in the database: what must be reported, queueing, vetoes, retries, deadlines.
+
+What is reported (Law 296/2023, OUG 120/2021 as amended, OUG 89/2025):
+
+- invoices and credit notes of a seller established in Romania to Romanian buyers,
+  companies (B2B, ``upload``) and private persons (B2C since 2025, ``uploadb2c``);
+- NOT proformas (not fiscal documents), drafts, documents of a seller outside Romania;
+- buyers outside Romania only when ``report_foreign_buyers`` is on (optional in law),
+  uploaded with ``extern=DA``.
+
+Functions here flush and never commit; the network-facing work is in :mod:`.transmission`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from praho.core.errors import NotFound
+from praho.core.models.invoices import DocumentKind, Invoice
+from praho.core.services.audit import Actor, record_audit
+from praho.plugins.ro_efactura.deadlines import submission_deadline, working_days_left
+from praho.plugins.ro_efactura.models import EfacturaEvent, EfacturaSubmission, SubmissionState
+from praho.plugins.ro_efactura.rendering import document_type_code
+from praho.plugins.ro_efactura.settings import EfacturaSettings
+from praho.plugins.ro_efactura.states import NEEDS_ATTENTION, OPEN, TRANSMITTED, move
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+S = SubmissionState
+# A claim older than this whose worker never recorded an answer is an unknown outcome.
+STALE_CLAIM = timedelta(minutes=15)
+
+
+def exclusion_reason(invoice: Invoice, settings: EfacturaSettings) -> str | None:
+    """Why a document is not reported to SPV, or None when it must be."""
+    seller = invoice.seller_snapshot or {}
+    buyer = invoice.buyer_snapshot or {}
+    if invoice.kind == DocumentKind.PROFORMA:
+        return "proformas are not fiscal documents"
+    if not invoice.full_number:
+        return "drafts are not reported"
+    if seller.get("country") != "RO" or not seller.get("cui"):
+        return "the seller is not established in Romania (no Romanian CUI)"
+    if buyer.get("country") != "RO" and not settings.report_foreign_buyers:
+        return "the buyer is outside Romania (optional; enable report_foreign_buyers)"
+    return None
+
+
+def is_b2c(invoice: Invoice) -> bool:
+    """A private person without a VAT id: uploaded through ``uploadb2c``."""
+    buyer = invoice.buyer_snapshot or {}
+    return buyer.get("kind") == "individual" and not buyer.get("vat_id")
+
+
+def queue_submission(
+    session: Session, invoice: Invoice, *, settings: EfacturaSettings, now: datetime
+) -> EfacturaSubmission | None:
+    """Create the pending submission of an issued document (idempotent), or None if excluded."""
+    existing = submission_for(session, invoice.id)
+    if existing is not None:
+        return existing
+    if exclusion_reason(invoice, settings) is not None:
+        return None
+    assert invoice.issue_date is not None
+    buyer = invoice.buyer_snapshot or {}
+    submission = EfacturaSubmission(
+        invoice_id=invoice.id,
+        document_number=invoice.full_number,
+        seller_cui=str((invoice.seller_snapshot or {})["cui"]),
+        standard="CN" if invoice.kind == DocumentKind.CREDIT_NOTE else "UBL",
+        b2c=is_b2c(invoice),
+        extern=buyer.get("country") != "RO",
+        self_billed=invoice.kind == DocumentKind.INVOICE and document_type_code(invoice) == "389",
+        environment=settings.environment,
+        state=S.PENDING,
+        issue_date=invoice.issue_date,
+        deadline=submission_deadline(invoice.issue_date),
+        attempts=0,
+        poll_count=0,
+        anaf_errors=[],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(submission)
+    session.add(
+        EfacturaEvent(
+            submission=submission,
+            at=now,
+            from_state=None,
+            to_state=str(S.PENDING),
+            detail={"deadline": submission.deadline.isoformat()},
+        )
+    )
+    session.flush()
+    return submission
+
+
+def submission_for(session: Session, invoice_id: int) -> EfacturaSubmission | None:
+    """The submission of a document, if it has one."""
+    return session.execute(
+        select(EfacturaSubmission).where(EfacturaSubmission.invoice_id == invoice_id)
+    ).scalar_one_or_none()
+
+
+def get_submission(session: Session, number_or_id: str) -> EfacturaSubmission:
+    """A submission by document number (or submission id)."""
+    query = select(EfacturaSubmission).where(EfacturaSubmission.document_number == number_or_id)
+    found = session.execute(query).scalar_one_or_none()
+    if found is None and number_or_id.isdigit():
+        found = session.get(EfacturaSubmission, int(number_or_id))
+    if found is None:
+        raise NotFound(f"no e-Factura submission for {number_or_id}")
+    return found
+
+
+def void_vetoes(session: Session, invoice: Invoice) -> list[str]:
+    """Reasons to refuse voiding: ANAF has (or may have) the document."""
+    submission = submission_for(session, invoice.id)
+    if submission is None or submission.state not in TRANSMITTED:
+        return []
+    where = f" (upload index {submission.upload_index})" if submission.upload_index else ""
+    return [
+        f"it was transmitted to ANAF e-Factura{where}, state {submission.state}; "
+        "correct it with a credit note"
+    ]
+
+
+def cancel_for_void(session: Session, invoice: Invoice, *, now: datetime) -> None:
+    """A voided document that was never transmitted is not sent any more."""
+    submission = submission_for(session, invoice.id)
+    if submission is not None and submission.state in {S.PENDING, S.INVALID, S.REJECTED}:
+        session.add(move(submission, S.CANCELLED, now=now, reason="document voided"))
+        session.flush()
+
+
+def retry_submission(
+    session: Session, submission: EfacturaSubmission, *, actor: Actor | None, now: datetime
+) -> EfacturaSubmission:
+    """Queue a rejected or invalid submission again (after fixing what was outside the XML)."""
+    session.add(
+        move(
+            submission,
+            S.PENDING,
+            now=now,
+            reason="retry requested",
+            previous_errors=submission.anaf_errors,
+        )
+    )
+    submission.last_error = None
+    submission.next_poll_at = None
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="efactura.retried",
+        object_type="invoice",
+        object_id=submission.document_number,
+        now=now,
+        data={"attempts": submission.attempts},
+    )
+    return submission
+
+
+def ids_in_state(
+    session: Session, state: SubmissionState, *, limit: int, due_before: datetime | None = None
+) -> list[int]:
+    """Submission ids in a state (oldest first), optionally only those due for a poll."""
+    query = select(EfacturaSubmission.id).where(EfacturaSubmission.state == state)
+    if due_before is not None:
+        query = query.where(
+            (EfacturaSubmission.next_poll_at.is_(None))
+            | (EfacturaSubmission.next_poll_at <= due_before)
+        )
+    return list(session.execute(query.order_by(EfacturaSubmission.id).limit(limit)).scalars())
+
+
+def mark_stale_claims_unknown(session: Session, *, now: datetime) -> int:
+    """Claims whose worker died before recording ANAF's answer become UNKNOWN outcomes."""
+    stale = (
+        session.execute(
+            select(EfacturaSubmission).where(
+                EfacturaSubmission.state == S.UPLOADING,
+                EfacturaSubmission.claimed_at < now - STALE_CLAIM,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for submission in stale:
+        submission.last_error = "the worker stopped after claiming the upload; outcome unknown"
+        submission.next_poll_at = now
+        session.add(move(submission, S.UNKNOWN, now=now, reason="stale claim"))
+    session.flush()
+    return len(stale)
+
+
+@dataclass(frozen=True)
+class DeadlineAlert:
+    """A document not yet accepted by ANAF and close to (or past) its deadline."""
+
+    document_number: str
+    state: str
+    deadline: date
+    working_days_left: int
+    last_error: str | None
+
+    def __str__(self) -> str:
+        when = (
+            f"{-self.working_days_left} working day(s) LATE"
+            if self.working_days_left < 0
+            else f"{self.working_days_left} working day(s) left"
+        )
+        why = f": {self.last_error}" if self.last_error else ""
+        return f"{self.document_number} ({self.state}) deadline {self.deadline}, {when}{why}"
+
+
+def deadline_alerts(
+    session: Session, *, today: date, settings: EfacturaSettings, mark: bool = False
+) -> list[DeadlineAlert]:
+    """Unaccepted documents within ``alert_working_days`` of their deadline, most urgent first.
+
+    With ``mark``, each is stamped ``alerted_on = today`` and not returned again that day.
+    """
+    horizon = today + timedelta(days=3 * settings.alert_working_days + 7)
+    rows = (
+        session.execute(
+            select(EfacturaSubmission)
+            .where(
+                EfacturaSubmission.state.in_([str(s) for s in OPEN | NEEDS_ATTENTION]),
+                EfacturaSubmission.deadline <= horizon,
+            )
+            .order_by(EfacturaSubmission.deadline, EfacturaSubmission.id)
+        )
+        .scalars()
+        .all()
+    )
+    alerts = []
+    for submission in rows:
+        left = working_days_left(today, submission.deadline)
+        if left > settings.alert_working_days:
+            continue
+        if mark and submission.alerted_on == today:
+            continue
+        alerts.append(
+            DeadlineAlert(
+                submission.document_number,
+                str(submission.state),
+                submission.deadline,
+                left,
+                submission.last_error,
+            )
+        )
+        if mark:
+            submission.alerted_on = today
+    session.flush()
+    return alerts
