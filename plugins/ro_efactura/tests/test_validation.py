@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,19 +15,12 @@ from praho.plugins.ro_efactura.validation import (
     validate_xsd,
 )
 
-REPO = Path(__file__).resolve().parents[3]
-SHARED_CANDIDATES = (
-    [Path(os.environ["PRAHO_SHARED_DIR"])] if os.environ.get("PRAHO_SHARED_DIR") else []
-)
-SHARED_CANDIDATES += [REPO.parent / "shared", REPO.parent.parent / "shared"]
-EFACTURA = next(
-    (c / "efactura" for c in SHARED_CANDIDATES if (c / "efactura").exists()),
-    SHARED_CANDIDATES[-1] / "efactura",
-)
-EXAMPLES = EFACTURA / "en16931" / "ubl" / "examples"
-UNIT_TESTS = EFACTURA / "en16931" / "test"
+# Official CEN artefacts copied into the tests (official/README.md), so CI needs nothing
+# outside the repository.
+OFFICIAL = Path(__file__).parent / "official"
+EXAMPLES = OFFICIAL / "examples"
+UNIT_TESTS = OFFICIAL
 GOLDEN = Path(__file__).parent / "golden"
-needs_shared = pytest.mark.skipif(not EXAMPLES.exists(), reason=f"{EXAMPLES} not present")
 VEFA = "{http://difi.no/xsd/vefa/validator/1.0}"
 # A spread over the rule families (syntax, core, each VAT category, code lists).
 UNIT_SAMPLE = [
@@ -50,10 +42,9 @@ UNIT_SAMPLE = [
 ]
 
 
-@needs_shared
 @pytest.mark.parametrize(
     "path",
-    sorted(EXAMPLES.glob("*"), key=lambda p: p.name) if EXAMPLES.exists() else [],
+    sorted(EXAMPLES.glob("*"), key=lambda p: p.name),
     ids=lambda p: p.name,
 )
 def test_official_en16931_examples_pass_xsd_and_cen(path):
@@ -74,7 +65,6 @@ def _unit_cases(path: Path):
         yield etree.tostring(document).decode(), errors, success, warnings
 
 
-@needs_shared
 @pytest.mark.parametrize("relative", UNIT_SAMPLE)
 def test_official_unit_cases_fire_the_rule_they_state(relative):
     path = UNIT_TESTS / relative
