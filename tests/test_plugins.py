@@ -30,7 +30,7 @@ PENDING_CAPABILITY_HOOKS = {
     "subscription_activated", "subscription_cancelled", "subscription_reactivated",
     "subscription_renewed", "subscription_suspended", "subscription_terminated",
     "invoice_paid", "payment_failed", "payment_succeeded", "refund_completed",
-    "register_payment_gateways", "register_webhook_sources", "register_einvoice_formats",
+    "register_payment_gateways", "register_webhook_sources",
     "register_admin_views",
 }
 HOOK_NAMES = sorted(
