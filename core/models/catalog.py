@@ -32,6 +32,8 @@ class TaxClass(StrEnum):
 
     STANDARD = "standard"
     REDUCED = "reduced"
+    # A country's second (lower) reduced rate, e.g. Romania's 5% until 2025-07-31.
+    REDUCED_2 = "reduced_2"
     ZERO = "zero"
     EXEMPT = "exempt"
 
