@@ -70,7 +70,7 @@ def rates_show(on: str | None, currency: str | None, as_json: bool) -> None:
             day = rate.rate_date if rate else None
         else:
             day, rows = rates_for_tax_point(session, tax_point, settings.rate_day_rule)
-        data = [{"currency": r.currency, "rate_date": r.rate_date.isoformat(), "rate": str(r.rate.normalize()),
+        data = [{"currency": r.currency, "rate_date": r.rate_date.isoformat(), "rate": f"{r.rate.normalize():f}",
                  "published": str(r.published_value), "multiplier": r.multiplier} for r in rows]
         fetch = last_fetch(session)
         fetch_line = (f"last fetch {fetch.started_at:%Y-%m-%d %H:%M} UTC: "

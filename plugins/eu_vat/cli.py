@@ -78,7 +78,7 @@ def rates_show(on: str | None, country: str | None, as_json: bool) -> None:
     """Show the rates in force on a date."""
     day = _date_option(on)
     with database().transaction() as session:
-        rows = [{"country": r.country, "tax_class": r.tax_class, "rate": str(r.rate.normalize()),
+        rows = [{"country": r.country, "tax_class": r.tax_class, "rate": f"{r.rate.normalize():f}",
                  "valid_from": r.valid_from.isoformat(),
                  "valid_to": r.valid_to.isoformat() if r.valid_to else None, "reference": r.reference}
                 for r in rules_on(session, day, country)]
@@ -127,5 +127,5 @@ def rates_add(country: str, tax_class: str, rate: str, valid_from: str, referenc
         record_audit(session, actor=CLI_ACTOR, action="vat_rate.added", object_type="vat_rule",
                      object_id=f"{rule.country}/{rule.tax_class}/{rule.valid_from}", now=now,
                      data={"rate": str(rule.rate), "reference": rule.reference})
-        click.echo(f"{rule.country} {rule.tax_class} {rule.rate.normalize()}% from {rule.valid_from} "
+        click.echo(f"{rule.country} {rule.tax_class} {rule.rate.normalize():f}% from {rule.valid_from} "
                    f"({rule.reference})")

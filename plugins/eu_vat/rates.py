@@ -167,7 +167,7 @@ def sync_vat_rules(session: Session, rows: list[RateRow] | None = None, *,
             report.added.append(row)
         elif stored.rate != row.rate:
             conflicts.append(f"{row.country} {row.tax_class} from {row.valid_from}: stored rate "
-                             f"{stored.rate.normalize()}%, file says {row.rate.normalize()}%")
+                             f"{stored.rate.normalize():f}%, file says {row.rate.normalize():f}%")
         elif stored.valid_to != row.valid_to:
             if stored.valid_to is None:
                 report.closed.append(row)
