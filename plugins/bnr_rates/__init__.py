@@ -10,12 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from celery.schedules import crontab
-
 from praho.core.hookspecs import hookimpl
 from praho.core.tasks import PeriodicTask
 from praho.plugins.bnr_rates import tasks
 from praho.plugins.bnr_rates.service import quote_rate
-from praho.plugins.bnr_rates.settings import EXTENSION_KEY, BnrSettings, current_settings, parse_settings
+from praho.plugins.bnr_rates.settings import (
+    EXTENSION_KEY,
+    BnrSettings,
+    current_settings,
+    parse_settings,
+)
 
 
 @hookimpl
@@ -34,9 +38,15 @@ def resolve_exchange_rate(session: Any, currency: str, on_date: Any) -> Any:
 def register_periodic_tasks(app: Any) -> list[Any]:
     """Fetch the feed on banking-day afternoons (BNR publishes around 13:00 Bucharest time)."""
     settings = app.extensions.get(EXTENSION_KEY) or BnrSettings()
-    return [PeriodicTask(name="bnr-rates-fetch", task=tasks.TASK_NAME,
-                         schedule=crontab(minute=settings.fetch_minutes, hour=settings.fetch_hours,
-                                          day_of_week="mon-fri"))]
+    return [
+        PeriodicTask(
+            name="bnr-rates-fetch",
+            task=tasks.TASK_NAME,
+            schedule=crontab(
+                minute=settings.fetch_minutes, hour=settings.fetch_hours, day_of_week="mon-fri"
+            ),
+        )
+    ]
 
 
 @hookimpl

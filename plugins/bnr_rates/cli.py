@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-
 from praho.core.cli import database, praho_command
 from praho.core.clock import business_date, parse_date, utcnow
 from praho.plugins.bnr_rates.service import (
@@ -26,8 +25,12 @@ def rates_group() -> None:
 
 @rates_group.command("fetch")
 @click.option("--url", help="feed URL (default: the configured BNR feed)")
-@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="import a saved feed file instead (e.g. the yearly nbrfxrates2025.xml)")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="import a saved feed file instead (e.g. the yearly nbrfxrates2025.xml)",
+)
 @praho_command
 def rates_fetch(url: str | None, path: Path | None) -> None:
     """Fetch the BNR feed and store new rates; a bad feed changes nothing and exits 1."""
@@ -52,7 +55,9 @@ def rates_fetch(url: str | None, path: Path | None) -> None:
 
 
 @rates_group.command("show")
-@click.option("--date", "on", help="tax point (YYYY-MM-DD): show the rates an invoice of that day uses")
+@click.option(
+    "--date", "on", help="tax point (YYYY-MM-DD): show the rates an invoice of that day uses"
+)
 @click.option("--currency", help="only this currency, e.g. EUR")
 @click.option("--json", "as_json", is_flag=True)
 @praho_command
@@ -70,20 +75,51 @@ def rates_show(on: str | None, currency: str | None, as_json: bool) -> None:
             day = rate.rate_date if rate else None
         else:
             day, rows = rates_for_tax_point(session, tax_point, settings.rate_day_rule)
-        data = [{"currency": r.currency, "rate_date": r.rate_date.isoformat(), "rate": f"{r.rate.normalize():f}",
-                 "published": str(r.published_value), "multiplier": r.multiplier} for r in rows]
+        data = [
+            {
+                "currency": r.currency,
+                "rate_date": r.rate_date.isoformat(),
+                "rate": f"{r.rate.normalize():f}",
+                "published": str(r.published_value),
+                "multiplier": r.multiplier,
+            }
+            for r in rows
+        ]
         fetch = last_fetch(session)
-        fetch_line = (f"last fetch {fetch.started_at:%Y-%m-%d %H:%M} UTC: "
-                      + ("ok" if fetch.ok else f"FAILED ({fetch.error})")) if fetch else "never fetched"
+        fetch_line = (
+            (
+                f"last fetch {fetch.started_at:%Y-%m-%d %H:%M} UTC: "
+                + ("ok" if fetch.ok else f"FAILED ({fetch.error})")
+            )
+            if fetch
+            else "never fetched"
+        )
     if not data:
-        raise click.ClickException(f"no BNR rate {settings.rate_day_rule.replace('_', ' ')} {tax_point}"
-                                   + (f" for {currency.upper()}" if currency else "")
-                                   + f"; run `praho rates fetch` ({fetch_line})")
+        raise click.ClickException(
+            f"no BNR rate {settings.rate_day_rule.replace('_', ' ')} {tax_point}"
+            + (f" for {currency.upper()}" if currency else "")
+            + f"; run `praho rates fetch` ({fetch_line})"
+        )
     if as_json:
-        click.echo(json.dumps({"tax_point": tax_point.isoformat(), "rule": str(settings.rate_day_rule),
-                               "rates": data}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "tax_point": tax_point.isoformat(),
+                    "rule": str(settings.rate_day_rule),
+                    "rates": data,
+                },
+                indent=2,
+            )
+        )
         return
-    click.echo(f"tax point {tax_point} uses BNR rates of {day} (rule: {settings.rate_day_rule}); {fetch_line}")
+    click.echo(
+        f"tax point {tax_point} uses BNR rates of {day} (rule: {settings.rate_day_rule}); "
+        f"{fetch_line}"
+    )
     for row in data:
-        published = f"{row['published']} per {row['multiplier']}" if row["multiplier"] != 1 else row["published"]
+        published = (
+            f"{row['published']} per {row['multiplier']}"
+            if row["multiplier"] != 1
+            else row["published"]
+        )
         click.echo(f"  {row['currency']}  {row['rate']:>14} RON  (published {published})")

@@ -20,7 +20,6 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
-
 from praho.core.errors import PrahoError
 
 NAMESPACES = ("http://www.bnr.ro/xsd", "https://www.bnr.ro/xsd")
@@ -104,9 +103,15 @@ class BnrFeed:
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, remove_comments=True,
-                           remove_pis=True)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
 
 
 def describe_html(body: bytes) -> str:
@@ -133,7 +138,9 @@ def _rate(element: etree._Element, day: date) -> BnrRate:
     try:
         value = Decimal((element.text or "").strip())
     except InvalidOperation:
-        raise BnrFeedInvalid(f"BNR feed: Cube {day}: {currency} rate {element.text!r} is not a number") from None
+        raise BnrFeedInvalid(
+            f"BNR feed: Cube {day}: {currency} rate {element.text!r} is not a number"
+        ) from None
     if not value.is_finite() or value <= 0:
         raise BnrFeedInvalid(f"BNR feed: Cube {day}: {currency} rate {value} is not positive")
     return BnrRate(currency, value, int(multiplier_text))
@@ -142,23 +149,30 @@ def _rate(element: etree._Element, day: date) -> BnrRate:
 def parse_bnr_feed(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> BnrFeed:
     """Parse a BNR feed body, or raise a :class:`BnrFeedError` subclass saying what was wrong."""
     if len(body) > max_bytes:
-        raise BnrFeedTooLarge(f"BNR feed: body of {len(body)} bytes exceeds the limit of {max_bytes}")
+        raise BnrFeedTooLarge(
+            f"BNR feed: body of {len(body)} bytes exceeds the limit of {max_bytes}"
+        )
     if not body.strip():
         raise BnrFeedEmpty("BNR feed: the response body is empty; stored rates are kept")
     head = body[:512].lstrip().lower()
     if head.startswith(b"<html") or head.startswith(b"<!doctype html"):
-        raise BnrFeedNotXml(f"BNR feed: got {describe_html(body)} instead of the rates XML; "
-                            "stored rates are kept")
+        raise BnrFeedNotXml(
+            f"BNR feed: got {describe_html(body)} instead of the rates XML; stored rates are kept"
+        )
     if b"<!DOCTYPE" in body[:4096].upper():
         raise BnrFeedInvalid("BNR feed: a DOCTYPE is not allowed in the rates XML")
     try:
         root = etree.fromstring(body, _parser())
     except etree.XMLSyntaxError as error:
-        raise BnrFeedNotXml(f"BNR feed: not well-formed XML ({error.msg}); stored rates are kept") from None
+        raise BnrFeedNotXml(
+            f"BNR feed: not well-formed XML ({error.msg}); stored rates are kept"
+        ) from None
     qname = etree.QName(root)
     if qname.localname != "DataSet" or qname.namespace not in NAMESPACES:
-        raise BnrFeedNotXml(f"BNR feed: root element {root.tag!r} is not a BNR DataSet "
-                            f"(namespace {' or '.join(NAMESPACES)})")
+        raise BnrFeedNotXml(
+            f"BNR feed: root element {root.tag!r} is not a BNR DataSet "
+            f"(namespace {' or '.join(NAMESPACES)})"
+        )
     ns = {"b": qname.namespace}
     publishing = root.findtext("b:Header/b:PublishingDate", namespaces=ns)
     if publishing is None:
@@ -182,7 +196,11 @@ def parse_bnr_feed(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> BnrFee
             raise BnrFeedInvalid(f"BNR feed: Cube {day} lists a currency twice")
         cubes.append(BnrCube(day, rates))
     if not cubes:
-        raise BnrFeedNoRates("BNR feed: no Cube element (no banking day in this document); "
-                             "stored rates are kept")
-    return BnrFeed(qname.namespace, _date(publishing, "PublishingDate"),
-                   tuple(sorted(cubes, key=lambda c: c.day)))
+        raise BnrFeedNoRates(
+            "BNR feed: no Cube element (no banking day in this document); stored rates are kept"
+        )
+    return BnrFeed(
+        qname.namespace,
+        _date(publishing, "PublishingDate"),
+        tuple(sorted(cubes, key=lambda c: c.day)),
+    )

@@ -8,7 +8,6 @@ from typing import Any
 
 from celery.schedules import crontab
 from flask import current_app, has_app_context
-
 from praho.core.errors import PluginError
 
 EXTENSION_KEY = "praho.bnr_rates"
@@ -69,7 +68,9 @@ def parse_settings(raw: dict[str, Any]) -> BnrSettings:
         raise PluginError(f"bnr_rates setting feed_url: expected an http(s) URL, got {url!r}")
     rule = str(get("rate_day_rule")).strip().lower()
     if rule not in set(RateDayRule):
-        raise PluginError(f"bnr_rates setting rate_day_rule: expected before or on_or_before, got {rule!r}")
+        raise PluginError(
+            f"bnr_rates setting rate_day_rule: expected before or on_or_before, got {rule!r}"
+        )
     hours, minutes = str(get("fetch_hours")).strip(), str(get("fetch_minutes")).strip()
     try:
         crontab(minute=minutes, hour=hours, day_of_week="mon-fri")
@@ -77,9 +78,13 @@ def parse_settings(raw: dict[str, Any]) -> BnrSettings:
         raise PluginError(f"bnr_rates settings fetch_hours/fetch_minutes: {error}") from None
     return BnrSettings(
         feed_url=url,
-        timeout_seconds=_number("timeout_seconds", get("timeout_seconds"), minimum=0.1, integer=False),
+        timeout_seconds=_number(
+            "timeout_seconds", get("timeout_seconds"), minimum=0.1, integer=False
+        ),
         rate_day_rule=RateDayRule(rule),
-        max_rate_age_days=_number("max_rate_age_days", get("max_rate_age_days"), minimum=1, integer=True),
+        max_rate_age_days=_number(
+            "max_rate_age_days", get("max_rate_age_days"), minimum=1, integer=True
+        ),
         max_body_bytes=_number("max_body_bytes", get("max_body_bytes"), minimum=1024, integer=True),
         fetch_hours=hours,
         fetch_minutes=minutes,

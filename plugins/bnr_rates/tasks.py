@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from celery import shared_task
-
 from praho.core.clock import utcnow
 from praho.core.tasks import task_transaction
 from praho.plugins.bnr_rates.service import fetch_rates
@@ -21,12 +20,19 @@ def fetch_bnr_rates(url: str | None = None) -> dict[str, Any]:
     """Fetch and store today's rates; a failure is logged and the stored rates are kept."""
     with task_transaction() as session:
         fetch = fetch_rates(session, settings=current_settings(), url=url, now=utcnow())
-        summary = {"ok": fetch.ok, "url": fetch.url, "error": fetch.error,
-                   "last_rate_date": fetch.last_rate_date.isoformat() if fetch.last_rate_date else None,
-                   "rates_added": fetch.rates_added}
+        summary = {
+            "ok": fetch.ok,
+            "url": fetch.url,
+            "error": fetch.error,
+            "last_rate_date": fetch.last_rate_date.isoformat() if fetch.last_rate_date else None,
+            "rates_added": fetch.rates_added,
+        }
     if fetch.ok:
-        logger.info("BNR rates fetched: %s new, newest banking day %s", fetch.rates_added,
-                    fetch.last_rate_date)
+        logger.info(
+            "BNR rates fetched: %s new, newest banking day %s",
+            fetch.rates_added,
+            fetch.last_rate_date,
+        )
     else:
         logger.warning("BNR rates fetch failed (%s): %s", fetch.error_code, fetch.error)
     return summary

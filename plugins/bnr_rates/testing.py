@@ -54,11 +54,17 @@ class BnrStandIn:
     def url(self) -> str:
         """The feed URL."""
         assert self._server is not None, "stand-in not started"
-        host, port = self._server.server_address[:2]
+        host, port = str(self._server.server_address[0]), int(self._server.server_address[1])
         return f"http://{host}:{port}{FEED_PATH}"
 
-    def serve(self, body: bytes, *, status: int = 200, content_type: str = "text/xml",
-              headers: dict[str, str] | None = None) -> None:
+    def serve(
+        self,
+        body: bytes,
+        *,
+        status: int = 200,
+        content_type: str = "text/xml",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Answer the next requests with this body."""
         self.response = StubResponse(body, status, content_type, dict(headers or {}))
 

@@ -6,8 +6,6 @@ import json
 from datetime import date
 
 import click
-from sqlalchemy import select
-
 from praho.core.cli import CLI_ACTOR, database, praho_command
 from praho.core.clock import business_date, parse_date, utcnow
 from praho.core.models.seller import Seller
@@ -16,6 +14,7 @@ from praho.plugins.eu_vat.rates import RATE_CLASSES, add_vat_rule, rules_on, syn
 from praho.plugins.eu_vat.settings import current_settings
 from praho.plugins.eu_vat.verification import verify_vat_number
 from praho.plugins.eu_vat.vies import client_for
+from sqlalchemy import select
 
 
 def _date_option(value: str | None) -> date:
@@ -41,12 +40,18 @@ def vat_check(vat_id: str, no_cache: bool, as_json: bool) -> None:
     """Verify VAT_ID (e.g. DE136695976) with VIES and log the consultation."""
     settings = current_settings()
     with database().transaction() as session:
-        requester = settings.vies_requester_vat_id or session.scalars(
-            select(Seller.vat_id).where(Seller.is_default.is_(True))).first()
-        result = verify_vat_number(session, vat_id, client=client_for(settings.vies_url,
-                                                                      settings.vies_timeout_seconds),
-                                   settings=settings, requester_vat_id=requester,
-                                   use_cache=not no_cache)
+        requester = (
+            settings.vies_requester_vat_id
+            or session.scalars(select(Seller.vat_id).where(Seller.is_default.is_(True))).first()
+        )
+        result = verify_vat_number(
+            session,
+            vat_id,
+            client=client_for(settings.vies_url, settings.vies_timeout_seconds),
+            settings=settings,
+            requester_vat_id=requester,
+            use_cache=not no_cache,
+        )
         evidence = result.evidence()
     if as_json:
         click.echo(json.dumps(evidence, indent=2, ensure_ascii=False))
@@ -60,8 +65,10 @@ def vat_check(vat_id: str, no_cache: bool, as_json: bool) -> None:
             line += f", {evidence['name']}"
         click.echo(line)
     if result.status == "unverified":
-        raise click.ClickException(f"VIES could not verify {result.vat_id}: {result.fault_code} "
-                                   f"({result.fault_detail}); nothing was marked invalid")
+        raise click.ClickException(
+            f"VIES could not verify {result.vat_id}: {result.fault_code} "
+            f"({result.fault_detail}); nothing was marked invalid"
+        )
 
 
 @vat_group.group("rates")
@@ -78,20 +85,31 @@ def rates_show(on: str | None, country: str | None, as_json: bool) -> None:
     """Show the rates in force on a date."""
     day = _date_option(on)
     with database().transaction() as session:
-        rows = [{"country": r.country, "tax_class": r.tax_class, "rate": f"{r.rate.normalize():f}",
-                 "valid_from": r.valid_from.isoformat(),
-                 "valid_to": r.valid_to.isoformat() if r.valid_to else None, "reference": r.reference}
-                for r in rules_on(session, day, country)]
+        rows = [
+            {
+                "country": r.country,
+                "tax_class": r.tax_class,
+                "rate": f"{r.rate.normalize():f}",
+                "valid_from": r.valid_from.isoformat(),
+                "valid_to": r.valid_to.isoformat() if r.valid_to else None,
+                "reference": r.reference,
+            }
+            for r in rules_on(session, day, country)
+        ]
     if not rows:
-        raise click.ClickException(f"no VAT rates in force on {day}" + (f" for {country}" if country else ""))
+        raise click.ClickException(
+            f"no VAT rates in force on {day}" + (f" for {country}" if country else "")
+        )
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     click.echo(f"VAT rates in force on {day}:")
     for row in rows:
         until = row["valid_to"] or "open"
-        click.echo(f"  {row['country']}  {row['tax_class']:<10} {row['rate']:>6}%  "
-                   f"{row['valid_from']} .. {until:<10}  {row['reference']}")
+        click.echo(
+            f"  {row['country']}  {row['tax_class']:<10} {row['rate']:>6}%  "
+            f"{row['valid_from']} .. {until:<10}  {row['reference']}"
+        )
 
 
 @rates_group.command("sync")
@@ -102,13 +120,25 @@ def rates_sync() -> None:
     with database().transaction() as session:
         report = sync_vat_rules(session, now=now)
         if report.added or report.closed:
-            record_audit(session, actor=CLI_ACTOR, action="vat_rates.synced", object_type="vat_rules",
-                         object_id="data-file", now=now,
-                         data={"added": [f"{r.country} {r.tax_class} {r.rate} from {r.valid_from}"
-                                         for r in report.added],
-                               "closed": [f"{r.country} {r.tax_class} to {r.valid_to}" for r in report.closed]})
-    click.echo(f"rates synced: {len(report.added)} added, {len(report.closed)} closed, "
-               f"{report.unchanged} unchanged")
+            record_audit(
+                session,
+                actor=CLI_ACTOR,
+                action="vat_rates.synced",
+                object_type="vat_rules",
+                object_id="data-file",
+                now=now,
+                data={
+                    "added": [
+                        f"{r.country} {r.tax_class} {r.rate} from {r.valid_from}"
+                        for r in report.added
+                    ],
+                    "closed": [f"{r.country} {r.tax_class} to {r.valid_to}" for r in report.closed],
+                },
+            )
+    click.echo(
+        f"rates synced: {len(report.added)} added, {len(report.closed)} closed, "
+        f"{report.unchanged} unchanged"
+    )
 
 
 @rates_group.command("add")
@@ -122,10 +152,25 @@ def rates_add(country: str, tax_class: str, rate: str, valid_from: str, referenc
     """Record a rate change announced before the data file knows it."""
     now = utcnow()
     with database().transaction() as session:
-        rule = add_vat_rule(session, country=country, tax_class=tax_class, rate=rate,
-                            valid_from=valid_from, reference=reference, now=now)
-        record_audit(session, actor=CLI_ACTOR, action="vat_rate.added", object_type="vat_rule",
-                     object_id=f"{rule.country}/{rule.tax_class}/{rule.valid_from}", now=now,
-                     data={"rate": str(rule.rate), "reference": rule.reference})
-        click.echo(f"{rule.country} {rule.tax_class} {rule.rate.normalize():f}% from {rule.valid_from} "
-                   f"({rule.reference})")
+        rule = add_vat_rule(
+            session,
+            country=country,
+            tax_class=tax_class,
+            rate=rate,
+            valid_from=valid_from,
+            reference=reference,
+            now=now,
+        )
+        record_audit(
+            session,
+            actor=CLI_ACTOR,
+            action="vat_rate.added",
+            object_type="vat_rule",
+            object_id=f"{rule.country}/{rule.tax_class}/{rule.valid_from}",
+            now=now,
+            data={"rate": str(rule.rate), "reference": rule.reference},
+        )
+        click.echo(
+            f"{rule.country} {rule.tax_class} {rule.rate.normalize():f}% from {rule.valid_from} "
+            f"({rule.reference})"
+        )

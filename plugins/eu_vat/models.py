@@ -15,11 +15,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
-
 from praho.core.db import Base, ExactDecimal, UTCDateTime
 from praho.core.models.base import IdMixin
+from sqlalchemy import Boolean, Date, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
 
 class VatRule(IdMixin, Base):
@@ -43,7 +42,8 @@ class VatRule(IdMixin, Base):
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
     def __repr__(self) -> str:
-        return f"<VatRule {self.country} {self.tax_class} {self.rate} {self.valid_from}..{self.valid_to}>"
+        period = f"{self.valid_from}..{self.valid_to or ''}"
+        return f"<VatRule {self.country} {self.tax_class} {self.rate} {period}>"
 
 
 class ViesOutcome(StrEnum):
@@ -58,7 +58,9 @@ class ViesCheck(IdMixin, Base):
     """One VIES consultation and its answer; valid and invalid answers double as the cache."""
 
     __tablename__ = "eu_vat_vies_checks"
-    __table_args__ = (Index("ix_eu_vat_vies_checks_lookup", "country_code", "vat_number", "checked_at"),)
+    __table_args__ = (
+        Index("ix_eu_vat_vies_checks_lookup", "country_code", "vat_number", "checked_at"),
+    )
 
     # VIES member-state code (EL for Greece) and the number without prefix.
     country_code: Mapped[str] = mapped_column(String(2))

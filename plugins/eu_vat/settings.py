@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Any
 
 from flask import current_app, has_app_context
-
 from praho.core.errors import PluginError
 
 EXTENSION_KEY = "praho.eu_vat"
@@ -47,7 +46,9 @@ class EuVatSettings:
     # VAT id sent as requester to obtain a consultation number; empty: the seller's own.
     vies_requester_vat_id: str = ""
     exempt_code: str = "VATEX-EU-132"
-    exempt_reason: str = "Scutit de TVA / Exempt from VAT (art. 292 Cod fiscal, art. 132 Directive 2006/112/EC)"
+    exempt_reason: str = (
+        "Scutit de TVA / Exempt from VAT (art. 292 Cod fiscal, art. 132 Directive 2006/112/EC)"
+    )
 
 
 def _bool(name: str, value: Any) -> bool:
@@ -86,7 +87,9 @@ def parse_settings(raw: dict[str, Any]) -> EuVatSettings:
 
     policy = str(get("vies_outage_policy")).strip().lower()
     if policy not in set(OutagePolicy):
-        raise PluginError(f"eu_vat setting vies_outage_policy: expected wait or fallback, got {policy!r}")
+        raise PluginError(
+            f"eu_vat setting vies_outage_policy: expected wait or fallback, got {policy!r}"
+        )
     url = str(get("vies_url")).strip()
     if not url.startswith(("http://", "https://")):
         raise PluginError(f"eu_vat setting vies_url: expected an http(s) URL, got {url!r}")
@@ -95,15 +98,19 @@ def parse_settings(raw: dict[str, Any]) -> EuVatSettings:
         oss_registered=_bool("oss_registered", get("oss_registered")),
         vies_enabled=_bool("vies_enabled", get("vies_enabled")),
         vies_url=url,
-        vies_timeout_seconds=_number("vies_timeout_seconds", get("vies_timeout_seconds"),
-                                     minimum=0.1, integer=False),
-        vies_valid_cache_days=_number("vies_valid_cache_days", get("vies_valid_cache_days"),
-                                      minimum=0, integer=True),
-        vies_invalid_cache_hours=_number("vies_invalid_cache_hours", get("vies_invalid_cache_hours"),
-                                         minimum=0, integer=True),
+        vies_timeout_seconds=_number(
+            "vies_timeout_seconds", get("vies_timeout_seconds"), minimum=0.1, integer=False
+        ),
+        vies_valid_cache_days=_number(
+            "vies_valid_cache_days", get("vies_valid_cache_days"), minimum=0, integer=True
+        ),
+        vies_invalid_cache_hours=_number(
+            "vies_invalid_cache_hours", get("vies_invalid_cache_hours"), minimum=0, integer=True
+        ),
         vies_outage_policy=OutagePolicy(policy),
-        vies_fallback_max_age_days=_number("vies_fallback_max_age_days",
-                                           get("vies_fallback_max_age_days"), minimum=0, integer=True),
+        vies_fallback_max_age_days=_number(
+            "vies_fallback_max_age_days", get("vies_fallback_max_age_days"), minimum=0, integer=True
+        ),
         vies_requester_vat_id=requester,
         exempt_code=str(get("exempt_code")).strip(),
         exempt_reason=str(get("exempt_reason")).strip()[:300],

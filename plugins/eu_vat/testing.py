@@ -21,7 +21,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from lxml import etree
-
 from praho.plugins.eu_vat.rates import EU_MEMBER_STATES
 from praho.plugins.eu_vat.vies import WSDL_PATH
 
@@ -46,8 +45,9 @@ TEST_NUMBER_MAP = {
 }
 FAULT_CODES = sorted({o for o in TEST_NUMBER_MAP.values() if o not in (VALID, INVALID)})
 VIES_COUNTRY_CODES = (EU_MEMBER_STATES - {"GR"}) | {"EL", "XI"}
-_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                               huge_tree=False, remove_blank_text=True)
+_SAFE_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_blank_text=True
+)
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
@@ -96,7 +96,7 @@ class ViesStandIn:
     def url(self) -> str:
         """The endpoint address (what the real WSDL's soap:address points to)."""
         assert self._server is not None, "stand-in not started"
-        host, port = self._server.server_address[:2]
+        host, port = str(self._server.server_address[0]), int(self._server.server_address[1])
         return f"http://{host}:{port}/taxation_customs/vies/services/checkVatService"
 
     @property
@@ -104,7 +104,9 @@ class ViesStandIn:
         """Where the stand-in serves its WSDL."""
         return f"{self.url}?wsdl"
 
-    def set_outcome(self, vat_id: str, outcome: str, *, trader: StandInTrader | None = None) -> None:
+    def set_outcome(
+        self, vat_id: str, outcome: str, *, trader: StandInTrader | None = None
+    ) -> None:
         """Answer ``outcome`` (VALID, INVALID or a fault code) for a full id such as DE136695976."""
         self.outcomes[vat_id.upper()] = outcome
         if trader is not None:
@@ -192,7 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         wsdl = WSDL_PATH.read_bytes().replace(
             b"http://ec.europa.eu/taxation_customs/vies/services/checkVatService",
-            self.standin.url.encode())
+            self.standin.url.encode(),
+        )
         self._send(200, "text/xml; charset=UTF-8", wsdl)
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
@@ -221,12 +224,18 @@ class _Handler(BaseHTTPRequestHandler):
         standin.requests.append({"operation": operation, **fields})
         outcome = standin.outcome_for(fields["countryCode"], fields["vatNumber"])
         requester_country = fields.get("requesterCountryCode")
-        if operation == "checkVatApprox" and requester_country and requester_country not in VIES_COUNTRY_CODES:
+        if (
+            operation == "checkVatApprox"
+            and requester_country
+            and requester_country not in VIES_COUNTRY_CODES
+        ):
             outcome = "INVALID_REQUESTER_INFO"
         if outcome not in (VALID, INVALID):
             self._send(500, "text/xml; charset=UTF-8", soap_fault(outcome))
             return
-        trader = standin.traders.get(f"{fields['countryCode']}{fields['vatNumber']}".upper(), StandInTrader())
+        trader = standin.traders.get(
+            f"{fields['countryCode']}{fields['vatNumber']}".upper(), StandInTrader()
+        )
         self._send(200, "text/xml; charset=UTF-8", _response(operation, fields, outcome, trader))
 
 
@@ -250,8 +259,10 @@ def write_manifest(directory: Any, plugins: dict[str, dict[str, Any]]) -> Any:
     for name, settings in plugins.items():
         parts.append(f'[[plugin]]\nname = "{name}"\nmodule = "praho.plugins.{name}"\n')
         if settings:
-            parts.append("[plugin.settings]\n" + "".join(
-                f"{key} = {toml_value(value)}\n" for key, value in settings.items()))
+            parts.append(
+                "[plugin.settings]\n"
+                + "".join(f"{key} = {toml_value(value)}\n" for key, value in settings.items())
+            )
     path = Path(directory) / "plugin_manifest.toml"
     path.write_text("\n".join(parts), encoding="utf-8")
     return path

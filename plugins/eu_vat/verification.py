@@ -13,14 +13,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core.clock import resolve_now
 from praho.core.errors import FieldError
 from praho.plugins.eu_vat.models import ViesCheck, ViesOutcome
 from praho.plugins.eu_vat.settings import EuVatSettings
 from praho.plugins.eu_vat.vies import ViesClient, ViesUnavailable
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 # VIES uses EL for Greece; ISO 3166 says GR.
 VIES_CODE_FOR_COUNTRY = {"GR": "EL"}
@@ -49,17 +48,23 @@ class Verification:
     def evidence(self) -> dict[str, Any]:
         """JSON facts kept on the document (request date, consultation number, ...)."""
         check = self.check
-        data: dict[str, Any] = {"vat_id": self.vat_id, "status": str(self.status), "source": self.source,
-                                "checked_at": self.checked_at.isoformat()}
+        data: dict[str, Any] = {
+            "vat_id": self.vat_id,
+            "status": str(self.status),
+            "source": self.source,
+            "checked_at": self.checked_at.isoformat(),
+        }
         if check is not None:
-            data.update({
-                "request_date": check.request_date.isoformat() if check.request_date else None,
-                "request_identifier": check.request_identifier,
-                "requester_vat_id": check.requester_vat_id,
-                "checked_at": check.checked_at.isoformat(),
-                "name": check.name,
-                "consultation_id": check.id,
-            })
+            data.update(
+                {
+                    "request_date": check.request_date.isoformat() if check.request_date else None,
+                    "request_identifier": check.request_identifier,
+                    "requester_vat_id": check.requester_vat_id,
+                    "checked_at": check.checked_at.isoformat(),
+                    "name": check.name,
+                    "consultation_id": check.id,
+                }
+            )
         if self.fault_code:
             data["fault_code"] = self.fault_code
             data["fault_detail"] = self.fault_detail
@@ -78,8 +83,12 @@ def split_vat_id(vat_id: str) -> tuple[str, str]:
 def _cached(session: Session, country: str, number: str, now: datetime) -> ViesCheck | None:
     return session.scalars(
         select(ViesCheck)
-        .where(ViesCheck.country_code == country, ViesCheck.vat_number == number,
-               ViesCheck.outcome != ViesOutcome.FAULT, ViesCheck.expires_at > now)
+        .where(
+            ViesCheck.country_code == country,
+            ViesCheck.vat_number == number,
+            ViesCheck.outcome != ViesOutcome.FAULT,
+            ViesCheck.expires_at > now,
+        )
         .order_by(ViesCheck.checked_at.desc(), ViesCheck.id.desc())
         .limit(1)
     ).first()
@@ -90,16 +99,26 @@ def last_answer(session: Session, vat_id: str) -> ViesCheck | None:
     country, number = split_vat_id(vat_id)
     return session.scalars(
         select(ViesCheck)
-        .where(ViesCheck.country_code == country, ViesCheck.vat_number == number,
-               ViesCheck.outcome != ViesOutcome.FAULT)
+        .where(
+            ViesCheck.country_code == country,
+            ViesCheck.vat_number == number,
+            ViesCheck.outcome != ViesOutcome.FAULT,
+        )
         .order_by(ViesCheck.checked_at.desc(), ViesCheck.id.desc())
         .limit(1)
     ).first()
 
 
-def verify_vat_number(session: Session, vat_id: str, *, client: ViesClient, settings: EuVatSettings,
-                      requester_vat_id: str | None = None, use_cache: bool = True,
-                      now: datetime | None = None) -> Verification:
+def verify_vat_number(
+    session: Session,
+    vat_id: str,
+    *,
+    client: ViesClient,
+    settings: EuVatSettings,
+    requester_vat_id: str | None = None,
+    use_cache: bool = True,
+    now: datetime | None = None,
+) -> Verification:
     """Verify ``vat_id`` with VIES unless a fresh answer is cached; log the consultation.
 
     Returns UNVERIFIED (with the fault code) when VIES fails; it never raises for an
@@ -118,23 +137,51 @@ def verify_vat_number(session: Session, vat_id: str, *, client: ViesClient, sett
     try:
         answer = client.check(country, number, requester=requester)
     except ViesUnavailable as failure:
-        session.add(ViesCheck(country_code=country, vat_number=number, outcome=ViesOutcome.FAULT,
-                              fault_code=failure.fault_code, fault_message=failure.detail[:300],
-                              requester_vat_id=requester_text, checked_at=moment, expires_at=None))
+        session.add(
+            ViesCheck(
+                country_code=country,
+                vat_number=number,
+                outcome=ViesOutcome.FAULT,
+                fault_code=failure.fault_code,
+                fault_message=failure.detail[:300],
+                requester_vat_id=requester_text,
+                checked_at=moment,
+                expires_at=None,
+            )
+        )
         session.flush()
-        return Verification(full, VatNumberStatus.UNVERIFIED, "unavailable", moment,
-                            fault_code=failure.fault_code, fault_detail=failure.detail)
-    keep = (timedelta(days=settings.vies_valid_cache_days) if answer.valid
-            else timedelta(hours=settings.vies_invalid_cache_hours))
+        return Verification(
+            full,
+            VatNumberStatus.UNVERIFIED,
+            "unavailable",
+            moment,
+            fault_code=failure.fault_code,
+            fault_detail=failure.detail,
+        )
+    keep = (
+        timedelta(days=settings.vies_valid_cache_days)
+        if answer.valid
+        else timedelta(hours=settings.vies_invalid_cache_hours)
+    )
     check = ViesCheck(
-        country_code=country, vat_number=number,
-        outcome=ViesOutcome.VALID if answer.valid else ViesOutcome.INVALID, valid=answer.valid,
+        country_code=country,
+        vat_number=number,
+        outcome=ViesOutcome.VALID if answer.valid else ViesOutcome.INVALID,
+        valid=answer.valid,
         name=(answer.name or None) and answer.name[:300],
         address=(answer.address or None) and answer.address[:500],
-        request_date=answer.request_date, request_identifier=answer.request_identifier,
-        requester_vat_id=requester_text, checked_at=moment, expires_at=moment + keep,
+        request_date=answer.request_date,
+        request_identifier=answer.request_identifier,
+        requester_vat_id=requester_text,
+        checked_at=moment,
+        expires_at=moment + keep,
     )
     session.add(check)
     session.flush()
-    return Verification(full, VatNumberStatus.VALID if answer.valid else VatNumberStatus.INVALID,
-                        "live", moment, check)
+    return Verification(
+        full,
+        VatNumberStatus.VALID if answer.valid else VatNumberStatus.INVALID,
+        "live",
+        moment,
+        check,
+    )

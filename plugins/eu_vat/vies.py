@@ -19,19 +19,29 @@ from pathlib import Path
 import requests
 import zeep
 import zeep.exceptions
-from zeep.transports import Transport
-
 from praho.core.errors import PrahoError
+from zeep.transports import Transport
 
 WSDL_PATH = Path(__file__).resolve().parent / "checkVatService.wsdl"
 BINDING = "{urn:ec.europa.eu:taxud:vies:services:checkVat}checkVatBinding"
 # Fault strings the service documents (WSDL and the EC technical information page);
 # SERVER_BUSY is the older service's name for the concurrency faults.
-KNOWN_FAULTS = frozenset({
-    "INVALID_INPUT", "INVALID_REQUESTER_INFO", "SERVICE_UNAVAILABLE", "MS_UNAVAILABLE", "TIMEOUT",
-    "VAT_BLOCKED", "IP_BLOCKED", "GLOBAL_MAX_CONCURRENT_REQ", "GLOBAL_MAX_CONCURRENT_REQ_TIME",
-    "MS_MAX_CONCURRENT_REQ", "MS_MAX_CONCURRENT_REQ_TIME", "SERVER_BUSY",
-})
+KNOWN_FAULTS = frozenset(
+    {
+        "INVALID_INPUT",
+        "INVALID_REQUESTER_INFO",
+        "SERVICE_UNAVAILABLE",
+        "MS_UNAVAILABLE",
+        "TIMEOUT",
+        "VAT_BLOCKED",
+        "IP_BLOCKED",
+        "GLOBAL_MAX_CONCURRENT_REQ",
+        "GLOBAL_MAX_CONCURRENT_REQ_TIME",
+        "MS_MAX_CONCURRENT_REQ",
+        "MS_MAX_CONCURRENT_REQ_TIME",
+        "SERVER_BUSY",
+    }
+)
 # Our own codes for failures that never reached a SOAP answer.
 NETWORK_TIMEOUT = "NETWORK_TIMEOUT"
 NETWORK_ERROR = "NETWORK_ERROR"
@@ -80,20 +90,29 @@ class ViesClient:
         self.url = url
         self.timeout = timeout
         transport = Transport(timeout=timeout, operation_timeout=timeout)
-        settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True,
-                                 forbid_external=True, xml_huge_tree=False)
+        settings = zeep.Settings(
+            strict=True,
+            forbid_dtd=True,
+            forbid_entities=True,
+            forbid_external=True,
+            xml_huge_tree=False,
+        )
         self._client = zeep.Client(str(WSDL_PATH), transport=transport, settings=settings)
         self._service = self._client.create_service(BINDING, url)
 
-    def check(self, country_code: str, vat_number: str, *,
-              requester: tuple[str, str] | None = None) -> ViesAnswer:
+    def check(
+        self, country_code: str, vat_number: str, *, requester: tuple[str, str] | None = None
+    ) -> ViesAnswer:
         """Ask VIES about one number; with a requester (our own VAT id) VIES also returns a
         consultation number, the proof of the check a tax audit asks for."""
         try:
             if requester:
                 result = self._service.checkVatApprox(
-                    countryCode=country_code, vatNumber=vat_number,
-                    requesterCountryCode=requester[0], requesterVatNumber=requester[1])
+                    countryCode=country_code,
+                    vatNumber=vat_number,
+                    requesterCountryCode=requester[0],
+                    requesterVatNumber=requester[1],
+                )
                 name, address = result.traderName, result.traderAddress
                 identifier = _disclosed(result.requestIdentifier)
             else:
@@ -105,16 +124,22 @@ class ViesClient:
                 raise ViesUnavailable(text, "SOAP fault from VIES") from None
             if _FAULT_CODE.fullmatch(text):
                 raise ViesUnavailable(text, "SOAP fault not documented by VIES") from None
-            raise ViesUnavailable(UNKNOWN_FAULT, f"answer was not a VIES result: {text[:100]!r}") from None
+            raise ViesUnavailable(
+                UNKNOWN_FAULT, f"answer was not a VIES result: {text[:100]!r}"
+            ) from None
         except zeep.exceptions.TransportError as error:
-            raise ViesUnavailable(f"HTTP_{error.status_code}",
-                                   "VIES answered without a SOAP envelope (error page or empty body)") from None
+            raise ViesUnavailable(
+                f"HTTP_{error.status_code}",
+                "VIES answered without a SOAP envelope (error page or empty body)",
+            ) from None
         except requests.Timeout:
             raise ViesUnavailable(NETWORK_TIMEOUT, f"no answer within {self.timeout:g} s") from None
         except requests.RequestException as error:
             raise ViesUnavailable(NETWORK_ERROR, type(error).__name__) from None
         except (zeep.exceptions.Error, ValueError) as error:
-            raise ViesUnavailable(BAD_RESPONSE, f"unreadable answer: {type(error).__name__}") from None
+            raise ViesUnavailable(
+                BAD_RESPONSE, f"unreadable answer: {type(error).__name__}"
+            ) from None
         if result.valid is None:
             raise ViesUnavailable(BAD_RESPONSE, "answer without a 'valid' element")
         return ViesAnswer(

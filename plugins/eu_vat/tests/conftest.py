@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from praho.plugins.eu_vat.settings import EXTENSION_KEY, parse_settings
 from praho.plugins.eu_vat.testing import ViesStandIn, write_manifest
 
@@ -67,12 +66,16 @@ def eu_seller(praho_factory):
 def make_customer(praho_factory, eu_seller):
     """A customer in ``country``: a company with ``vat_id``, or an individual."""
 
-    def build(country: str = "RO", *, vat_id: str | None = None, business: bool = True,
-              **extra: Any) -> Any:
+    def build(
+        country: str = "RO", *, vat_id: str | None = None, business: bool = True, **extra: Any
+    ) -> Any:
         values: dict[str, Any] = {"country": country, "vat_id": vat_id}
         if country == "RO":
-            values.update(county="RO-CJ", city="Cluj-Napoca",
-                          cui=(vat_id[2:] if vat_id else "14399840") if business else None)
+            values.update(
+                county="RO-CJ",
+                city="Cluj-Napoca",
+                cui=(vat_id[2:] if vat_id else "14399840") if business else None,
+            )
         else:
             values.update(county=None, city="Berlin" if country == "DE" else "City", cui=None)
         if not business:
@@ -81,3 +84,12 @@ def make_customer(praho_factory, eu_seller):
         return praho_factory.customer(**values)
 
     return build
+
+
+@pytest.fixture
+def eu_seller_committed(praho_committing):
+    """A committed default seller on eu_vat (for CLI tests that open their own transactions)."""
+    from praho.core.testing import PrahoFactory
+
+    with praho_committing.transaction() as session:
+        PrahoFactory(session).seller(tax_regime="eu_vat", code="EU-SELLER")

@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 import zeep
-from sqlalchemy import func, select
-
 from praho.core.app import create_app
 from praho.core.errors import FieldError, PluginError
 from praho.core.testing import config_for_tests
@@ -25,7 +23,12 @@ from praho.plugins.eu_vat.testing import (
     StandInTrader,
     write_manifest,
 )
-from praho.plugins.eu_vat.verification import VatNumberStatus, last_answer, split_vat_id, verify_vat_number
+from praho.plugins.eu_vat.verification import (
+    VatNumberStatus,
+    last_answer,
+    split_vat_id,
+    verify_vat_number,
+)
 from praho.plugins.eu_vat.vies import (
     BINDING,
     NETWORK_ERROR,
@@ -34,6 +37,7 @@ from praho.plugins.eu_vat.vies import (
     ViesClient,
     ViesUnavailable,
 )
+from sqlalchemy import func, select
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 CONTRACT_SHA256 = "290da52b6a5317b3c35027909f69a1da4893e444521c2d54fe0cf9bef52d6d8b"
@@ -52,7 +56,9 @@ def test_stand_in_serves_the_real_wsdl_and_zeep_can_use_it(vies):
     wsdl = requests.get(vies.wsdl_url, timeout=5)
     assert wsdl.status_code == 200 and b"checkVatApprox" in wsdl.content
     remote = zeep.Client(vies.wsdl_url)
-    answer = remote.bind("checkVatService", "checkVatPort").checkVat(countryCode="DE", vatNumber="100")
+    answer = remote.bind("checkVatService", "checkVatPort").checkVat(
+        countryCode="DE", vatNumber="100"
+    )
     assert answer.valid is True
     assert remote.wsdl.bindings[BINDING].name.localname == "checkVatBinding"
 
@@ -81,9 +87,16 @@ def test_official_test_numbers(client, vies, number, outcome, with_requester):
 
 def test_every_documented_fault_code_is_covered():
     assert set(FAULT_CODES) == {
-        "INVALID_INPUT", "SERVICE_UNAVAILABLE", "MS_UNAVAILABLE", "TIMEOUT", "VAT_BLOCKED",
-        "IP_BLOCKED", "GLOBAL_MAX_CONCURRENT_REQ", "GLOBAL_MAX_CONCURRENT_REQ_TIME",
-        "MS_MAX_CONCURRENT_REQ", "MS_MAX_CONCURRENT_REQ_TIME",
+        "INVALID_INPUT",
+        "SERVICE_UNAVAILABLE",
+        "MS_UNAVAILABLE",
+        "TIMEOUT",
+        "VAT_BLOCKED",
+        "IP_BLOCKED",
+        "GLOBAL_MAX_CONCURRENT_REQ",
+        "GLOBAL_MAX_CONCURRENT_REQ_TIME",
+        "MS_MAX_CONCURRENT_REQ",
+        "MS_MAX_CONCURRENT_REQ_TIME",
     }
 
 
@@ -95,7 +108,9 @@ def test_invalid_input_and_invalid_requester_are_faults(client):
 
 
 def test_trader_name_and_address_are_returned(client, vies):
-    vies.set_outcome("FR40303265045", VALID, trader=StandInTrader("SOCIETE EXEMPLE", "1 RUE X\n75001 PARIS"))
+    vies.set_outcome(
+        "FR40303265045", VALID, trader=StandInTrader("SOCIETE EXEMPLE", "1 RUE X\n75001 PARIS")
+    )
     answer = client.check("FR", "40303265045", requester=("RO", "14399840"))
     assert (answer.name, answer.address) == ("SOCIETE EXEMPLE", "1 RUE X\n75001 PARIS")
 
@@ -116,13 +131,26 @@ def test_refused_connection_is_a_network_error():
     assert caught.value.fault_code == NETWORK_ERROR
 
 
-@pytest.mark.parametrize("status,content_type,body,code", [
-    (503, "text/html", b"<html><head><title>503</title></head><body>down</body></html>", "UNKNOWN_FAULT"),
-    (504, "text/html", b"<html>\n<head><title>504 Gateway Time-out</title></head>\n<body>\n<hr><center>"
-                       b"nginx</center>\n</body>\n</html>\n", "HTTP_504"),
-    (500, "text/xml", b"", "HTTP_500"),
-    (200, "text/xml", b"<not-soap/>", "BAD_RESPONSE"),
-])
+@pytest.mark.parametrize(
+    "status,content_type,body,code",
+    [
+        (
+            503,
+            "text/html",
+            b"<html><head><title>503</title></head><body>down</body></html>",
+            "UNKNOWN_FAULT",
+        ),
+        (
+            504,
+            "text/html",
+            b"<html>\n<head><title>504 Gateway Time-out</title></head>\n<body>\n<hr><center>"
+            b"nginx</center>\n</body>\n</html>\n",
+            "HTTP_504",
+        ),
+        (500, "text/xml", b"", "HTTP_500"),
+        (200, "text/xml", b"<not-soap/>", "BAD_RESPONSE"),
+    ],
+)
 def test_error_pages_are_unavailable_never_invalid(client, vies, status, content_type, body, code):
     vies.http_error = (status, content_type, body)
     with pytest.raises(ViesUnavailable) as caught:
@@ -142,8 +170,15 @@ def test_split_vat_id():
 
 
 def _verify(session, client, vat_id, *, settings=None, now=NOW, use_cache=True):
-    return verify_vat_number(session, vat_id, client=client, settings=settings or EuVatSettings(),
-                             requester_vat_id="RO14399840", use_cache=use_cache, now=now)
+    return verify_vat_number(
+        session,
+        vat_id,
+        client=client,
+        settings=settings or EuVatSettings(),
+        requester_vat_id="RO14399840",
+        use_cache=use_cache,
+        now=now,
+    )
 
 
 def test_valid_answer_is_cached_for_the_configured_days(praho_session, client, vies):
@@ -153,21 +188,32 @@ def test_valid_answer_is_cached_for_the_configured_days(praho_session, client, v
     assert (first.status, first.source) == (VatNumberStatus.VALID, "live")
     assert first.check.request_identifier.startswith("WAPI")
     assert first.check.requester_vat_id == "RO14399840"
-    again = _verify(praho_session, client, "DE136695976", settings=settings, now=NOW + timedelta(days=6))
+    again = _verify(
+        praho_session, client, "DE136695976", settings=settings, now=NOW + timedelta(days=6)
+    )
     assert (again.source, again.check.id) == ("cache", first.check.id)
     assert vies.calls_for("DE136695976") == 1
-    later = _verify(praho_session, client, "DE136695976", settings=settings, now=NOW + timedelta(days=8))
+    later = _verify(
+        praho_session, client, "DE136695976", settings=settings, now=NOW + timedelta(days=8)
+    )
     assert later.source == "live" and vies.calls_for("DE136695976") == 2
 
 
 def test_invalid_answer_is_cached_for_the_configured_hours(praho_session, client, vies):
     vies.set_outcome("NL004495445B01", INVALID)
     settings = EuVatSettings(vies_invalid_cache_hours=12)
-    assert _verify(praho_session, client, "NL004495445B01", settings=settings).status == VatNumberStatus.INVALID
-    cached = _verify(praho_session, client, "NL004495445B01", settings=settings, now=NOW + timedelta(hours=11))
+    assert (
+        _verify(praho_session, client, "NL004495445B01", settings=settings).status
+        == VatNumberStatus.INVALID
+    )
+    cached = _verify(
+        praho_session, client, "NL004495445B01", settings=settings, now=NOW + timedelta(hours=11)
+    )
     assert cached.source == "cache"
     vies.set_outcome("NL004495445B01", VALID)  # registered meanwhile
-    fresh = _verify(praho_session, client, "NL004495445B01", settings=settings, now=NOW + timedelta(hours=13))
+    fresh = _verify(
+        praho_session, client, "NL004495445B01", settings=settings, now=NOW + timedelta(hours=13)
+    )
     assert (fresh.status, fresh.source) == (VatNumberStatus.VALID, "live")
 
 
@@ -178,8 +224,12 @@ def test_a_fault_is_logged_never_cached_and_never_invalid(praho_session, client,
     vies.set_outcome("DE136695976", fault)
     result = _verify(praho_session, client, "DE136695976")
     assert result.status == VatNumberStatus.UNVERIFIED and result.fault_code == fault
-    assert last_answer(praho_session, "DE136695976").valid is True, "the fault did not replace the answer"
-    logged = praho_session.scalars(select(ViesCheck).where(ViesCheck.outcome == ViesOutcome.FAULT)).all()
+    assert last_answer(praho_session, "DE136695976").valid is True, (
+        "the fault did not replace the answer"
+    )
+    logged = praho_session.scalars(
+        select(ViesCheck).where(ViesCheck.outcome == ViesOutcome.FAULT)
+    ).all()
     assert [(c.fault_code, c.valid, c.expires_at) for c in logged] == [(fault, None, None)]
     # A second attempt asks VIES again: faults are not cached.
     _verify(praho_session, client, "DE136695976")
@@ -199,25 +249,37 @@ def test_use_cache_false_always_asks(praho_session, client, vies):
 
 
 def test_settings_from_environment_strings():
-    parsed = parse_settings({"oss_registered": "true", "vies_timeout_seconds": "2.5",
-                             "vies_valid_cache_days": "3", "vies_outage_policy": "WAIT",
-                             "vies_requester_vat_id": "ro 14399840"})
+    parsed = parse_settings(
+        {
+            "oss_registered": "true",
+            "vies_timeout_seconds": "2.5",
+            "vies_valid_cache_days": "3",
+            "vies_outage_policy": "WAIT",
+            "vies_requester_vat_id": "ro 14399840",
+        }
+    )
     assert parsed.oss_registered is True and parsed.vies_timeout_seconds == 2.5
     assert parsed.vies_valid_cache_days == 3 and parsed.vies_outage_policy == "wait"
     assert parsed.vies_requester_vat_id == "RO14399840"
     assert parse_settings({}) == EuVatSettings()
 
 
-@pytest.mark.parametrize("settings,message", [
-    ({"vies_outage_policy": "retry"}, "vies_outage_policy"),
-    ({"vies_url": "ftp://x"}, "vies_url"),
-    ({"vies_timeout_seconds": "fast"}, "vies_timeout_seconds"),
-    ({"vies_valid_cache_days": -1}, "vies_valid_cache_days"),
-    ({"oss_registered": "maybe"}, "oss_registered"),
-    ({"oss_registred": True}, "unknown settings"),
-])
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"vies_outage_policy": "retry"}, "vies_outage_policy"),
+        ({"vies_url": "ftp://x"}, "vies_url"),
+        ({"vies_timeout_seconds": "fast"}, "vies_timeout_seconds"),
+        ({"vies_valid_cache_days": -1}, "vies_valid_cache_days"),
+        ({"oss_registered": "maybe"}, "oss_registered"),
+        ({"oss_registred": True}, "unknown settings"),
+    ],
+)
 def test_bad_settings_stop_start_up(tmp_path, praho_database_url, settings, message):
     manifest = write_manifest(tmp_path, {"eu_vat": settings})
     with pytest.raises(PluginError, match=message):
-        create_app(config_for_tests(praho_database_url, PLUGIN_MANIFEST=str(manifest),
-                                    LOAD_ENTRY_POINTS=False))
+        create_app(
+            config_for_tests(
+                praho_database_url, PLUGIN_MANIFEST=str(manifest), LOAD_ENTRY_POINTS=False
+            )
+        )
