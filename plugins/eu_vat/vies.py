@@ -104,7 +104,21 @@ class ViesClient:
         self, country_code: str, vat_number: str, *, requester: tuple[str, str] | None = None
     ) -> ViesAnswer:
         """Ask VIES about one number; with a requester (our own VAT id) VIES also returns a
-        consultation number, the proof of the check a tax audit asks for."""
+        consultation number, the proof of the check a tax audit asks for.
+
+        If VIES refuses the requester (INVALID_REQUESTER_INFO: our own number mistyped in
+        the settings), the customer is still checked without one rather than failing.
+        """
+        try:
+            return self._check(country_code, vat_number, requester)
+        except ViesUnavailable as failure:
+            if requester and failure.fault_code == "INVALID_REQUESTER_INFO":
+                return self._check(country_code, vat_number, None)
+            raise
+
+    def _check(
+        self, country_code: str, vat_number: str, requester: tuple[str, str] | None
+    ) -> ViesAnswer:
         try:
             if requester:
                 result = self._service.checkVatApprox(

@@ -100,11 +100,17 @@ def test_every_documented_fault_code_is_covered():
     }
 
 
-def test_invalid_input_and_invalid_requester_are_faults(client):
+def test_invalid_input_is_a_fault(client):
     with pytest.raises(ViesUnavailable, match="INVALID_INPUT"):
         client.check("XX", "123456789")
-    with pytest.raises(ViesUnavailable, match="INVALID_REQUESTER_INFO"):
-        client.check("DE", "100", requester=("US", "123"))
+    with pytest.raises(ViesUnavailable, match="INVALID_INPUT"):
+        client.check("DE", "")
+
+
+def test_a_refused_requester_falls_back_to_checkvat(client, vies):
+    answer = client.check("DE", "100", requester=("US", "123"))
+    assert answer.valid is True and answer.request_identifier is None
+    assert [r["operation"] for r in vies.requests] == ["checkVatApprox", "checkVat"]
 
 
 def test_trader_name_and_address_are_returned(client, vies):
