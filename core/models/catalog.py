@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-
 from praho.core.db import Base, MinorUnits
 from praho.core.models.base import IdMixin, TimestampMixin
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
 class ProductKind(StrEnum):
@@ -32,6 +31,8 @@ class TaxClass(StrEnum):
 
     STANDARD = "standard"
     REDUCED = "reduced"
+    # A country's second (lower) reduced rate, e.g. Romania's 5% until 2025-07-31.
+    REDUCED_2 = "reduced_2"
     ZERO = "zero"
     EXEMPT = "exempt"
 

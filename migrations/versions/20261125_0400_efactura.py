@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import praho.core.db
 
 revision = '0400_efactura'
-down_revision = '0001_core'
+down_revision = "0300_eu_vat_bnr_rates"
 branch_labels = None
 depends_on = None
 
