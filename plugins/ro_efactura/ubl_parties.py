@@ -160,16 +160,20 @@ def seller_party(root: etree._Element, seller: dict[str, Any], *, not_subject_to
 
 
 def buyer_legal_id(buyer: dict[str, Any]) -> str | None:
-    """BT-47: the CUI of a Romanian company, the CNP (or 13 zeros) of a Romanian person."""
-    if (
-        buyer.get("kind") == "individual"
-        and buyer.get("country") == "RO"
-        and not buyer.get("vat_id")
-    ):
-        return buyer.get("cnp") or ANONYMOUS_CNP
+    """BT-47, which CIUS-RO requires when the buyer has no VAT id (BR-RO-120).
+
+    A Romanian company: its CUI. A person: the CNP when known, otherwise thirteen zeros
+    (ANAF's convention for buyers without a Romanian identifier, residents or not). A
+    foreign company without a VAT id: its registration number when we have it, else the
+    same thirteen zeros, so the document stays valid when foreign buyers are reported.
+    """
     if buyer.get("cui"):
         return str(buyer["cui"])
-    return None
+    if buyer.get("kind") == "individual" and not buyer.get("vat_id"):
+        return buyer.get("cnp") or ANONYMOUS_CNP
+    if buyer.get("vat_id"):
+        return None
+    return buyer.get("trade_register") or ANONYMOUS_CNP
 
 
 def buyer_party(root: etree._Element, buyer: dict[str, Any], *, not_subject_to_vat: bool) -> None:
