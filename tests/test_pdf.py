@@ -168,7 +168,7 @@ def test_invoice_in_english_on_request(praho_factory, praho_session, seller, tmp
     text = pdf_text(render_document_pdf(praho_session, invoice, language="en"), tmp_path)
     for item in ("INVOICE", "Series and number PRH2026-000001", "Issue date 2 March 2026",
                  "Due date 16 March 2026", "SUPPLIER", "CUSTOMER", "VAT ID: RO14399840",
-                 "Trade Register No.: J40/1234/2015", "Sector 1, Bucharest, 010011",
+                 "Trade Reg. No.: J40/1234/2015", "Sector 1, Bucharest, 010011",
                  "Iași, Iași County, 700063", "Romania",
                  "Dedicated server unit 1 1,234.56 1,234.56 21%",
                  "S – Standard rated 21% 1,234.56 259.26",

