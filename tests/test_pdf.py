@@ -4,6 +4,7 @@ PDFs are read back with poppler's ``pdftotext`` and ``pdffonts`` (what an audito
 see), not by inspecting our own HTML.
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -29,8 +30,9 @@ NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 ROMANIAN_LETTERS = "ăâîșțĂÂÎȘȚ"
 CEDILLA_LOOKALIKES = "şţŞŢ"
 
-pytestmark = pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("pdffonts"),
-                                reason="needs poppler-utils (pdftotext, pdffonts)")
+pytestmark = pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in ("pdftotext", "pdffonts", "pdfinfo")),
+    reason="needs poppler-utils (pdftotext, pdffonts, pdfinfo)")
 
 
 class DatedRegime(StaticTaxRegime):
@@ -419,10 +421,20 @@ def test_void_document_is_marked_void(praho_factory, praho_session, seller, tmp_
     assert "Rest de plată" not in text
 
 
-def test_rendering_changes_nothing(praho_factory, praho_session, seller):
+def test_rendering_changes_nothing_and_is_reproducible(praho_factory, praho_session, seller,
+                                                       tmp_path):
     invoice = praho_factory.invoice(romanian_customer(praho_factory))
-    render_document_pdf(praho_session, invoice)
+    first = render_document_pdf(praho_session, invoice)
     assert not praho_session.dirty and not praho_session.new
+    # Same document, same state: the same bytes (no render-time clock or random id inside).
+    assert render_document_pdf(praho_session, invoice) == first
+    path = tmp_path / "info.pdf"
+    path.write_bytes(first)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, check=True, text=True,
+                          env={**os.environ, "TZ": "UTC"}).stdout
+    assert re.search(r"^Title:\s+FACTURĂ PRH2026-000001$", info, re.M)
+    assert re.search(r"^Author:\s+PRAHO Hosting SRL$", info, re.M)
+    assert re.search(r"^CreationDate:\s+Mon Mar\s+2 10:00:00 2026 UTC$", info, re.M)  # issued_at
 
 
 # --- the command line ---------------------------------------------------------------------
