@@ -224,6 +224,35 @@ def invoice_xml(number: str, output: str | None, format_id: str | None) -> None:
         raise click.ClickException(f"{number}: the {chosen.id} XML fails validation "
                                    f"({len(problems)} problem(s))")
 
+@invoice_group.command("pdf")
+@click.argument("number")
+@click.option("-o", "--output", metavar="FILE",
+              help="where to write the PDF ('-' for standard output) [default: NUMBER.pdf]")
+@click.option("--language", type=click.Choice(["ro", "en"]),
+              help="language of the printout [default: the document's language]")
+@praho_command
+def invoice_pdf(number: str, output: str | None, language: str | None) -> None:
+    """Render invoice, proforma or credit note NUMBER (or id) as a PDF."""
+    # Imported here so the command group stays the only change to this module's imports.
+    import re
+    from pathlib import Path
+
+    from praho.core.services.pdf import render_document_pdf
+
+    with database().transaction() as session:
+        invoice = get_document(session, number)
+        pdf = render_document_pdf(session, invoice, language=language)
+        name = invoice.full_number or f"draft-{invoice.id}"
+    if output == "-":
+        click.echo(pdf, nl=False)
+        return
+    target = Path(output or re.sub(r"[^A-Za-z0-9._-]", "_", name) + ".pdf")
+    try:
+        target.write_bytes(pdf)
+    except OSError as error:
+        raise click.ClickException(f"cannot write {target}: {error.strerror}") from None
+    click.echo(f"wrote {target} ({len(pdf)} bytes, {name})")
+
 
 # --- audit ------------------------------------------------------------------
 
