@@ -63,7 +63,7 @@ def main() -> None:
 
 def register_core_commands(app: Any) -> None:
     """Attach the core commands to ``app.cli`` (the ``praho`` group finds them there)."""
-    for command in (db_group, invoice_group, audit_group, import_command, worker, beat):
+    for command in (db_group, invoice_group, audit_group, import_command, demo_command, worker, beat):
         app.cli.add_command(command)
 
 
@@ -274,6 +274,37 @@ def audit_verify() -> None:
     for problem in report.problems:
         click.echo(problem, err=True)
     raise click.ClickException(f"audit chain broken: {len(report.problems)} problem(s)")
+
+
+# --- demo -------------------------------------------------------------------
+
+
+@click.command("demo")
+@click.option("--date", "on_date", help="the demo's 'today' (YYYY-MM-DD), default: today")
+@praho_command
+def demo_command(on_date: str | None) -> None:
+    """Create a demo hosting company (customers, plans, documents) and bill it.
+
+    Upgrades the database first, so ``praho demo`` works on a brand-new machine.
+    """
+    from praho.core import demo
+    from praho.core.clock import business_date, noon_of, parse_date, utcnow
+
+    migrations.upgrade(database().engine)
+    now = noon_of(parse_date(on_date)) if on_date else utcnow()
+    with database().transaction() as session:
+        ensure_reference_data(session)
+        if demo.demo_exists(session):
+            click.echo("demo data already present; nothing to do (use a fresh PRAHO_INSTANCE_PATH)")
+            return
+        report = demo.create_demo_company(session, today=business_date(now))
+        demo.issue_demo_documents(session, report, now=now)
+    click.echo(f"demo company created: {report.customers} customers, {report.products} products, "
+               f"{report.prices} prices")
+    click.echo(f"documents issued: {', '.join(report.documents)}")
+    for note in report.notes:
+        click.echo(note)
+    click.echo("next: praho invoice list, praho invoice pdf NUMBER, praho run (back office at /admin)")
 
 
 # --- import -----------------------------------------------------------------
