@@ -25,6 +25,10 @@ from praho.core.xmlinput import UntrustedXMLError, parse_untrusted_xml
 
 NAMESPACES = ("http://www.bnr.ro/xsd", "https://www.bnr.ro/xsd")
 DEFAULT_MAX_BYTES = 5_000_000
+# What the rates table can hold (published_value NUMERIC(14, 4)); BNR publishes 4 decimals.
+MAX_RATE_DIGITS = 10
+MAX_DECIMALS = 4
+MAX_MULTIPLIER = 1_000_000
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _TITLE = re.compile(rb"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
 
@@ -122,7 +126,8 @@ def _rate(element: etree._Element, day: date) -> BnrRate:
     if not _CURRENCY.fullmatch(currency):
         raise BnrFeedInvalid(f"BNR feed: Cube {day}: Rate with currency {currency!r}")
     multiplier_text = (element.get("multiplier") or "1").strip()
-    if not multiplier_text.isdigit() or int(multiplier_text) < 1:
+    if (not multiplier_text.isdigit() or len(multiplier_text) > 7
+            or not 1 <= int(multiplier_text) <= MAX_MULTIPLIER):
         raise BnrFeedInvalid(f"BNR feed: Cube {day}: {currency} multiplier {multiplier_text!r}")
     try:
         value = Decimal((element.text or "").strip())
@@ -132,6 +137,12 @@ def _rate(element: etree._Element, day: date) -> BnrRate:
         ) from None
     if not value.is_finite() or value <= 0:
         raise BnrFeedInvalid(f"BNR feed: Cube {day}: {currency} rate {value} is not positive")
+    exponent = value.as_tuple().exponent
+    if value.adjusted() >= MAX_RATE_DIGITS or (isinstance(exponent, int) and exponent < -MAX_DECIMALS):
+        raise BnrFeedInvalid(
+            f"BNR feed: Cube {day}: {currency} rate {str(value)[:40]} is out of range "
+            f"(at most {MAX_RATE_DIGITS} digits and {MAX_DECIMALS} decimals)"
+        )
     return BnrRate(currency, value, int(multiplier_text))
 
 
