@@ -57,13 +57,13 @@ NOT_SECRET_SETTINGS = frozenset({"SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPON
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
                 re.DOTALL), "-----[REDACTED PRIVATE KEY]-----"),
-    (re.compile(r"\b((?:sk|rk)_(?:live|test)_)[A-Za-z0-9]{6,}"), r"\1" + REDACTED),
-    (re.compile(r"\b(whsec_)[A-Za-z0-9+/=_-]{6,}"), r"\1" + REDACTED),
-    (re.compile(r"\b((?:pi|seti|pm|src|cs)_[A-Za-z0-9]+_secret_)[A-Za-z0-9]+"), r"\1" + REDACTED),
+    (re.compile(r"((?:sk|rk)_(?:live|test)_)[A-Za-z0-9]{6,}"), r"\1" + REDACTED),
+    (re.compile(r"(whsec_)[A-Za-z0-9+/=_-]{6,}"), r"\1" + REDACTED),
+    (re.compile(r"((?:pi|seti|pm|src|cs)_[A-Za-z0-9]+_secret_)[A-Za-z0-9]+"), r"\1" + REDACTED),
     (re.compile(r"\b(Bearer|Basic|Token|Digest)(\s+)[A-Za-z0-9._~+/=:-]{6,}", re.IGNORECASE),
      r"\1\2" + REDACTED),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
-    (re.compile(r"\bA21AA[A-Za-z0-9_-]{16,}"), REDACTED),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
+    (re.compile(r"A21AA[A-Za-z0-9_-]{16,}"), REDACTED),
     (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@]*:)([^\s@/]+)@"), r"\1" + REDACTED + "@"),
     (re.compile(
         r"""(?ix)
@@ -74,7 +74,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         (["']?)([^\s"'&,;}\]]+)    # the value
         """), r"\1\2\3" + REDACTED),
 ]
-_PAN = re.compile(r"(?<![\d-])[2-6](?:[ -]?\d){12,18}(?![\d-])")
+# Runs of digit groups; _pan() finds a card number inside (windows start at a separator).
+_PAN = re.compile(r"(?<![A-Za-z0-9_])\d(?:[ -]?\d){12,}(?![A-Za-z0-9_])")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -90,8 +91,22 @@ def _luhn_ok(digits: str) -> bool:
 
 
 def _pan(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group(0))
-    return REDACTED_PAN if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group(0)
+    """Redact a Luhn-valid card number (13-19 digits, issuer prefix 2-6) inside the match.
+
+    The match may carry neighbouring digit groups ("2 4242 4242 4242 4242 0"): windows
+    starting at the match or after a separator are tried, longest first.
+    """
+    text = match.group(0)
+    positions = [index for index, char in enumerate(text) if char.isdigit()]
+    digits = "".join(text[index] for index in positions)
+    for start, at in enumerate(positions):
+        if at and text[at - 1] not in " -" or digits[start] not in "23456":
+            continue
+        for length in range(min(len(digits) - start, 19), 12, -1):
+            if _luhn_ok(digits[start:start + length]):
+                end = positions[start + length - 1] + 1
+                return text[:at] + REDACTED_PAN + text[end:]
+    return text
 
 
 class Redactor:
