@@ -234,6 +234,7 @@ def uploaded(praho_factory, praho_session, praho_app):
     return submission, client, adapter, settings
 
 
+@pytest.mark.slow
 @fuzz_settings(factor=2)
 @given(status_answer=answers, download_answer=answers)
 def test_polling_with_hostile_answers_never_crashes(uploaded, praho_session, status_answer,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,6 +55,7 @@ def _audit_count(session) -> int:
     return session.query(AuditEvent).count()
 
 
+@pytest.mark.slow
 @fuzz_settings(factor=3)
 @given(changes=st.dictionaries(st.sampled_from(CUSTOMER_FIELDS + ["colour"]), hostile_values,
                                max_size=6))
@@ -151,6 +153,7 @@ def _run_import(session, row_counts, data) -> None:
         session.expunge_all()
 
 
+@pytest.mark.slow
 @fuzz_settings(factor=3)
 @given(data=import_documents())
 def test_import_accepts_or_rejects_cleanly(praho_session, praho_factory, row_counts, data):
@@ -159,6 +162,7 @@ def test_import_accepts_or_rejects_cleanly(praho_session, praho_factory, row_cou
     _run_import(praho_session, row_counts, data)
 
 
+@pytest.mark.slow
 @fuzz_settings(factor=2)
 @given(data=import_documents(), cut=st.integers(0, 2000),
        noise=st.sampled_from(["", "}", "]", ",", '"', "{", '"format": 1,', "\\u0000"]))
@@ -184,6 +188,7 @@ line_specs = st.tuples(
 )
 
 
+@pytest.mark.slow
 @fuzz_settings(factor=2)
 @given(specs=st.lists(line_specs, min_size=1, max_size=6), currency=st.sampled_from(
     ["RON", "EUR", "USD"]), prepaid=st.integers(0, 10**6))
