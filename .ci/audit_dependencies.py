@@ -64,7 +64,8 @@ def classify(report: dict[str, Any], runtime: Iterable[str]) -> tuple[list[str],
     for dependency in report.get("dependencies", []):
         for vuln in dependency.get("vulns") or []:
             fixes = ", ".join(vuln.get("fix_versions") or []) or "no fix released"
-            line = f"{dependency['name']} {dependency.get('version', '?')}: {vuln['id']} (fix: {fixes})"
+            version = dependency.get("version", "?")
+            line = f"{dependency['name']} {version}: {vuln['id']} (fix: {fixes})"
             target = in_runtime if canonical(dependency["name"]) in runtime_names else others
             target.append(line)
     return in_runtime, others

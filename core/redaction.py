@@ -64,7 +64,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
      r"\1\2" + REDACTED),
     (re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
     (re.compile(r"A21AA[A-Za-z0-9_-]{16,}"), REDACTED),
-    (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@]*:)([^\s@/]+)@"), r"\1" + REDACTED + "@"),
+    (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@]*:)([^\s@/]+)@"),
+     r"\1" + REDACTED + "@"),
     (re.compile(
         r"""(?ix)
         (["']?[a-z0-9_-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|signing[_-]?key)

@@ -274,7 +274,7 @@ def configured_max_amount() -> int:
 
 
 def configured_max_document_amount() -> int:
-    """``PRAHO_MAX_DOCUMENT_AMOUNT_MINOR`` (any document total) of the current app, or the default."""
+    """``PRAHO_MAX_DOCUMENT_AMOUNT_MINOR`` (any document total) of the current app, or default."""
     return _configured("MAX_DOCUMENT_AMOUNT_MINOR", DEFAULT_MAX_DOCUMENT_AMOUNT_MINOR)
 
 

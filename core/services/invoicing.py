@@ -69,11 +69,12 @@ def create_draft(
             errors.check(v.iso_date, name, day)
     if period_start and period_end and period_end < period_start:
         errors.errors.append(FieldError("period_end", "is before period_start"))
-    nets = []
+    nets: list[int] = []
     for position, line in enumerate(lines):
         try:
-            nets.append(validate_line(session, line, doc_currency or customer.currency)
-                        ["net_amount_minor"])
+            net = validate_line(session, line, doc_currency or customer.currency)["net_amount_minor"]
+            assert isinstance(net, int)
+            nets.append(net)
         except ValidationFailed as failed:
             errors.errors.extend(failed.prefixed(f"lines[{position}].").errors)
     if not errors.errors:

@@ -138,7 +138,8 @@ def _rate(element: etree._Element, day: date) -> BnrRate:
     if not value.is_finite() or value <= 0:
         raise BnrFeedInvalid(f"BNR feed: Cube {day}: {currency} rate {value} is not positive")
     exponent = value.as_tuple().exponent
-    if value.adjusted() >= MAX_RATE_DIGITS or (isinstance(exponent, int) and exponent < -MAX_DECIMALS):
+    too_fine = isinstance(exponent, int) and exponent < -MAX_DECIMALS
+    if value.adjusted() >= MAX_RATE_DIGITS or too_fine:
         raise BnrFeedInvalid(
             f"BNR feed: Cube {day}: {currency} rate {str(value)[:40]} is out of range "
             f"(at most {MAX_RATE_DIGITS} digits and {MAX_DECIMALS} decimals)"

@@ -584,7 +584,9 @@ def _lifetime(value: Any, default: timedelta) -> timedelta:
         value = int(value)
     text = str(value).strip()
     if not text.isdigit() or len(text) > 10:
-        raise AnafAuthError(f"ANAF's token endpoint returned an unusable lifetime {_text(text, 40)!r}")
+        raise AnafAuthError(
+            f"ANAF's token endpoint returned an unusable lifetime {_text(text, 40)!r}"
+        )
     return timedelta(seconds=int(text))
 
 

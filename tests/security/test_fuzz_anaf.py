@@ -34,6 +34,7 @@ from praho.plugins.ro_efactura.settings import EfacturaSettings
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 ERRORS_NS = "mfp:anaf:dgti:efactura:mesajEroriFactuta:v1"
+TOKEN_KEY = "S2V5LWZvci10ZXN0cy1vbmx5LW5ldmVyLWluLXByb2R1Y3Rpb24hIQ"  # test-only key
 
 
 class CannedAdapter(BaseAdapter):
@@ -127,7 +128,8 @@ headers = st.fixed_dictionaries({}, optional={
     "Retry-After": text_values, "Content-Type": st.sampled_from(["application/json", "text/xml"]),
     "Content-Length": st.sampled_from(["0", "5", str(10**12), "abc"])})
 answers = st.tuples(statuses, headers, bodies) | st.sampled_from(
-    [requests.ConnectionError("reset"), requests.ReadTimeout("slow"), requests.ConnectTimeout("no")])
+    [requests.ConnectionError("reset"), requests.ReadTimeout("slow"),
+     requests.ConnectTimeout("no")])
 
 
 def _storable(text: str | None) -> bool:
@@ -219,7 +221,7 @@ def uploaded(praho_factory, praho_session, praho_app):
     from praho.plugins.ro_efactura.tokens import store_tokens
 
     client, adapter = _client()
-    settings = with_overrides(client.settings, token_key="S2V5LWZvci10ZXN0cy1vbmx5LW5ldmVyLWluLXByb2R1Y3Rpb24hIQ")
+    settings = with_overrides(client.settings, token_key=TOKEN_KEY)
     client.settings = settings
     invoice = praho_factory.invoice()
     submission = praho_session.execute(

@@ -60,7 +60,8 @@ def _normal(value: object) -> object:
 
 
 @fuzz_settings(factor=5)
-@given(raw=st.binary(max_size=400) | st.text(max_size=400).map(lambda t: t.encode("utf-8", "surrogatepass")))
+@given(raw=st.binary(max_size=400)
+       | st.text(max_size=400).map(lambda t: t.encode("utf-8", "surrogatepass")))
 def test_arbitrary_bytes_parse_or_raise_our_error(raw):
     fuzz_tried("jsoninput: arbitrary bytes (both parsers)")
     for parse in (parse_limited, lambda r: parse_with_positions(r).value):

@@ -77,7 +77,7 @@ def _names(node: ast.AST) -> list[str]:
 
 
 def _sensitive(node: ast.AST) -> bool:
-    if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, bool | int)):
+    if isinstance(node, ast.Constant) and not isinstance(node.value, str):
         return False
     return any(SENSITIVE_NAME.search(name) and not name[:1].isupper() for name in _names(node))
 

@@ -76,8 +76,8 @@ def test_manifest_env_references_read_secrets_files(tmp_path):
     secret_file = tmp_path / "client_secret"
     secret_file.write_text(SECRET)
     table = {"env": "PRAHO_EFACTURA_CLIENT_SECRET"}
-    assert resolve_setting(table, "plugin", {"PRAHO_EFACTURA_CLIENT_SECRET_FILE": str(secret_file)}) \
-        == SECRET
+    environ = {"PRAHO_EFACTURA_CLIENT_SECRET_FILE": str(secret_file)}
+    assert resolve_setting(table, "plugin", environ) == SECRET
     with pytest.raises(PluginError, match="inside the project folder"):
         resolve_setting(table, "plugin", {"PRAHO_EFACTURA_CLIENT_SECRET_FILE":
                                           str(PROJECT_ROOT / "README.md")})
