@@ -162,3 +162,17 @@ def test_crc_errors_are_ours():
     data[at] = ord("j")
     with pytest.raises(UntrustedZipError, match="readable"):
         read_untrusted_zip(bytes(data))
+
+
+def test_efactura_validator_never_hands_a_doctype_to_the_schematron(tmp_path):
+    """`praho efactura validate FILE` parses files from anywhere: no entity reaches Saxon."""
+    from praho.plugins.ro_efactura.validation import validate_all
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    attack = (f'<?xml version="1.0"?><!DOCTYPE Invoice [<!ENTITY x SYSTEM "file://{secret}">]>'
+              '<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2">&x;'
+              "</Invoice>").encode()
+    problems = validate_all(attack)
+    assert [(p.rule_id, "DOCTYPE" in p.message) for p in problems] == [("XML", True)]
+    assert "TOP-SECRET" not in " ".join(str(p) for p in problems)
