@@ -21,7 +21,8 @@ SECRET_PATTERNS = {
     "Slack token": re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
     "password in a URL": re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@'\"]+:(?!\{)[^\s@/'\"$]{6,}@(?!127\.0\.0\.1|localhost)"),
     "production secret assignment": re.compile(
-        r"\bPRAHO_[A-Z_]*(?:SECRET|PASSWORD|TOKEN_KEY)[A-Z_]*\s*=\s*['\"]?[A-Za-z0-9+/=_-]{24,}"),
+        r"\bPRAHO_[A-Z_]*(?:SECRET|PASSWORD|TOKEN_KEY)[A-Z_]*(?<!_FILE)\s*=\s*['\"]?"
+        r"(?![/$])[A-Za-z0-9+/=_-]{24,}"),
 }
 
 
@@ -55,6 +56,10 @@ def test_the_scan_would_find_a_committed_key(tmp_path):
     sample = "STRIPE_KEY = '" + "sk_" + "live_" + "a1B2c3D4e5F6g7H8i9J0k1L2" + "'"
     assert SECRET_PATTERNS["Stripe secret or restricted key"].search(sample)
     assert not SECRET_PATTERNS["password in a URL"].search("postgresql+psycopg://postgres@127.0.0.1/x")
+    assert not SECRET_PATTERNS["production secret assignment"].search(
+        "PRAHO_SECRET_KEY_FILE=/run/secrets/praho_secret_key")
+    assert SECRET_PATTERNS["production secret assignment"].search(
+        "PRAHO_SECRET_KEY=" + "Zm9vYmFyYmF6cXV4cXV1eGNvcmdl")
 
 
 # Names that hold a signature, token, secret, digest or MAC. Comparing one with == or !=
