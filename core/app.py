@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, jsonify
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from praho.core import immutability
+from praho.core import immutability, redaction
 from praho.core.config import finalize_settings, load_settings
 from praho.core.db import Database
 from praho.core.errors import PrahoError
@@ -54,6 +54,10 @@ def create_app(config: dict[str, Any] | None = None, *,
     registry = build_registry(Path(manifest) if manifest else None, app=app, extra_plugins=plugins,
                               load_entry_points=app.config.get("LOAD_ENTRY_POINTS", True))
     app.extensions["praho.plugins"] = registry
+    # Every log record of the process is redacted from here on (secrets, tokens, cards).
+    redaction.install_log_redaction(
+        redaction.secret_values(app.config) + redaction.secret_values(registry.settings)
+    )
 
     loaders = [FileSystemLoader(str(TEMPLATE_DIR))]
     loaders += registry.collect("register_templates")

@@ -321,11 +321,13 @@ def import_command(file: str, dry_run: bool) -> None:
     """
     from pathlib import Path
 
-    from praho.core.jsoninput import JSONInputError, parse_with_positions
+    from praho.core.jsoninput import MAX_FILE_BYTES, JSONInputError, parse_with_positions
     from praho.core.services.importer import ImportFailed, import_data
 
     try:
-        parsed = parse_with_positions(Path(file).read_bytes())
+        with Path(file).open("rb") as handle:
+            # One byte past the limit is enough for the parser to refuse an oversized file.
+            parsed = parse_with_positions(handle.read(MAX_FILE_BYTES + 1))
     except JSONInputError as error:
         raise click.ClickException(f"{file}: {error}") from None
     session = database().session_factory()

@@ -4,13 +4,19 @@ The defaults run everything on one machine with nothing installed: a SQLite file
 the instance folder and Celery tasks executed eagerly in-process. Production sets
 ``PRAHO_ENV=production``, a real ``PRAHO_SECRET_KEY``, ``PRAHO_DATABASE_URL`` and
 ``PRAHO_BROKER_URL``.
+
+Any setting may come from a secrets file instead: ``PRAHO_<NAME>_FILE=/run/secrets/...``
+(see :mod:`praho.core.credentials`; files inside the project folder are refused).
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 from pathlib import Path
 from typing import Any, Mapping
+
+from praho.core.credentials import SecretSourceError, env_or_file
 
 # Name, default, parser. The Flask config key is the name without the PRAHO_ prefix.
 _DEV_SECRET = "dev-insecure-secret-key"  # noqa: S105 - refused in production below
@@ -29,6 +35,10 @@ def _int(text: str) -> int:
     return int(text.strip())
 
 
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
 SETTINGS: dict[str, tuple[Any, Any]] = {
     "ENV": ("development", str),
     "SECRET_KEY": (_DEV_SECRET, str),
@@ -39,6 +49,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "PLUGIN_MANIFEST": (None, str),
     "DEFAULT_CURRENCY": ("RON", str),
     "MAX_AMOUNT_MINOR": (100_000_000, _int),
+    "MAX_DOCUMENT_AMOUNT_MINOR": (100_000_000, _int),
     "LOG_LEVEL": ("INFO", str),
     "SQL_ECHO": (False, _bool),
     "BILLING_CHUNK_SIZE": (500, _int),
@@ -60,12 +71,15 @@ class ConfigError(RuntimeError):
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Read every known ``PRAHO_*`` variable, parse it, and fill in defaults."""
+    """Read every known ``PRAHO_*`` variable (or its ``_FILE`` twin), parse it, fill in defaults."""
     env = os.environ if environ is None else environ
     settings: dict[str, Any] = {}
     for name, (default, parse) in SETTINGS.items():
-        raw = env.get(f"PRAHO_{name}")
-        if raw is None or raw == "":
+        try:
+            raw = env_or_file(f"PRAHO_{name}", env)
+        except SecretSourceError as exc:
+            raise ConfigError(str(exc)) from None
+        if raw is None:
             settings[name] = default
             continue
         try:
@@ -86,13 +100,14 @@ def finalize_settings(settings: dict[str, Any], instance_path: str) -> dict[str,
     settings["CELERY_EAGER"] = not settings.get("BROKER_URL")
     if settings["ENV"] == "production":
         secret = settings.get("SECRET_KEY") or ""
-        if secret == _DEV_SECRET or len(secret) < 32:
+        if hmac.compare_digest(_bytes(secret), _bytes(_DEV_SECRET)) or len(secret) < 32:
             raise ConfigError(
                 "PRAHO_SECRET_KEY: production needs a random secret of at least 32 characters "
                 "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
         if settings["DATABASE_URL"].startswith("sqlite"):
             raise ConfigError("PRAHO_DATABASE_URL: production needs PostgreSQL, not SQLite")
-    if settings["MAX_AMOUNT_MINOR"] <= 0:
-        raise ConfigError("PRAHO_MAX_AMOUNT_MINOR: must be a positive number of minor units")
+    for bound in ("MAX_AMOUNT_MINOR", "MAX_DOCUMENT_AMOUNT_MINOR"):
+        if settings[bound] <= 0:
+            raise ConfigError(f"PRAHO_{bound}: must be a positive number of minor units")
     return settings

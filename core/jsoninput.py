@@ -7,6 +7,14 @@ Two entry points:
   (``Decimal``, never ``float``).
 * :func:`parse_with_positions` for files people edit (imports): the same rules, plus
   the line and column of every value, so an error can say "line 14, column 9".
+
+Both refuse, with :class:`JSONInputError` (a :class:`~praho.core.errors.PrahoError`, so a
+web layer answers 400 with the reason): bodies over the size limit, input that is not
+UTF-8, nesting deeper than the limit, duplicate keys, ``NaN``/``Infinity``, numbers
+written with more than 100 characters (Python would otherwise spend its time on a
+million-digit integer), and strings holding NUL or a lone UTF-16 surrogate (PostgreSQL
+cannot store either, and no honest sender produces them). Unknown fields are the
+caller's business: each consumer lists the fields it accepts (see the importer).
 """
 
 from __future__ import annotations
@@ -18,13 +26,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from praho.core.errors import PrahoError
+
 Path = tuple[str | int, ...]
 # The JSON number grammar (RFC 8259 section 6).
 _NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")
+MAX_NUMBER_LENGTH = 100
+MAX_FILE_BYTES = 50 * 1_048_576
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
-class JSONInputError(ValueError):
+class JSONInputError(PrahoError, ValueError):
     """The input is not acceptable JSON; ``line``/``column`` locate it when known."""
+
+    code = "invalid_json"
 
     def __init__(self, reason: str, line: int | None = None, column: int | None = None) -> None:
         where = f"line {line}, column {column}: " if line is not None else ""
@@ -34,46 +49,83 @@ class JSONInputError(ValueError):
         self.column = column
 
 
+def _check_string(text: str) -> None:
+    if _UNSTORABLE.search(text):
+        raise JSONInputError("a string contains NUL or a lone UTF-16 surrogate (\\u0000, \\ud800)")
+
+
+def _number_text(text: str) -> str:
+    if len(text) > MAX_NUMBER_LENGTH:
+        raise JSONInputError(f"a number is written with more than {MAX_NUMBER_LENGTH} characters")
+    return text
+
+
+def _parse_int(text: str) -> int:
+    return int(_number_text(text))
+
+
+def _parse_decimal(text: str) -> Decimal:
+    return Decimal(_number_text(text))
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise JSONInputError(f"duplicate key {key!r}")
+            raise JSONInputError(f"duplicate key {_short(key)}")
         result[key] = value
     return result
+
+
+def _short(key: str) -> str:
+    shown = repr(key)
+    return shown if len(shown) <= 60 else shown[:60] + "..."
 
 
 def _reject_constant(name: str) -> Any:
     raise JSONInputError(f"{name} is not allowed")
 
 
-def _depth(value: Any, limit: int) -> None:
+def _walk(value: Any, limit: int) -> None:
+    """Check the depth limit and every key and string of a parsed value (no recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
             raise JSONInputError(f"nesting deeper than {limit} levels")
         if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
+            for key, child in item.items():
+                _check_string(key)
+                stack.append((child, depth + 1))
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, str):
+            _check_string(item)
 
 
 def parse_limited(raw: bytes | str, *, max_bytes: int = 1_048_576, max_depth: int = 32) -> Any:
     """Parse JSON with a size limit, a depth limit, no duplicate keys and exact numbers."""
-    size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
-    if size > max_bytes:
-        raise JSONInputError(f"body of {size} bytes exceeds the limit of {max_bytes}")
+    if isinstance(raw, bytes | bytearray | memoryview):
+        if len(raw) > max_bytes:
+            raise JSONInputError(f"body of {len(raw)} bytes exceeds the limit of {max_bytes}")
+        try:
+            raw = bytes(raw).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise JSONInputError(f"body is not UTF-8 (byte {exc.start})") from None
+    elif not isinstance(raw, str):
+        raise JSONInputError(f"expected bytes or text, got {type(raw).__name__}")
+    else:
+        size = len(raw.encode("utf-8", "surrogatepass"))
+        if size > max_bytes:
+            raise JSONInputError(f"body of {size} bytes exceeds the limit of {max_bytes}")
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicates, parse_float=Decimal,
-                           parse_constant=_reject_constant)
+        value = json.loads(raw, object_pairs_hook=_no_duplicates, parse_float=_parse_decimal,
+                           parse_int=_parse_int, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise JSONInputError(exc.msg, exc.lineno, exc.colno) from None
-    except UnicodeDecodeError:
-        raise JSONInputError("body is not UTF-8") from None
     except RecursionError:
         raise JSONInputError(f"nesting deeper than {max_depth} levels") from None
-    _depth(value, max_depth)
+    _walk(value, max_depth)
     return value
 
 
@@ -151,7 +203,7 @@ class _Parser:
             key = self.string()
             if key in result:
                 self.i = key_at
-                raise self.fail(f"duplicate key {key!r}")
+                raise self.fail(f"duplicate key {_short(key)}")
             self.skip()
             if self.text[self.i:self.i + 1] != ":":
                 raise self.fail("expected ':' after key")
@@ -186,11 +238,15 @@ class _Parser:
 
     def string(self) -> str:
         decoder = json.decoder.scanstring
+        start = self.i
         try:
             text, end = decoder(self.text, self.i + 1, True)
         except json.JSONDecodeError as exc:
             self.i = exc.pos
             raise self.fail(exc.msg) from None
+        if _UNSTORABLE.search(text):
+            self.i = start
+            raise self.fail("a string contains NUL or a lone UTF-16 surrogate")
         self.i = end
         return text
 
@@ -198,6 +254,8 @@ class _Parser:
         match = _NUMBER.match(self.text, self.i)
         if not match or match.end() == self.i:
             raise self.fail(f"unexpected character {self.text[self.i]!r}")
+        if match.end() - self.i > MAX_NUMBER_LENGTH:
+            raise self.fail(f"a number is written with more than {MAX_NUMBER_LENGTH} characters")
         integer, fraction, exponent = match.groups()
         self.i = match.end()
         if fraction or exponent:
@@ -205,17 +263,19 @@ class _Parser:
         return int(integer)
 
 
-def parse_with_positions(raw: bytes | str, *, max_bytes: int = 50 * 1_048_576,
+def parse_with_positions(raw: bytes | str, *, max_bytes: int = MAX_FILE_BYTES,
                          max_depth: int = 32) -> Positioned:
     """Parse JSON remembering where each value starts (for line-precise errors)."""
-    if isinstance(raw, bytes):
+    if isinstance(raw, bytes | bytearray | memoryview):
         if len(raw) > max_bytes:
             raise JSONInputError(f"file of {len(raw)} bytes exceeds the limit of {max_bytes}")
         try:
-            raw = raw.decode("utf-8-sig")
+            raw = bytes(raw).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise JSONInputError(f"not UTF-8 at byte {exc.start}") from None
-    elif len(raw.encode("utf-8")) > max_bytes:
+    elif not isinstance(raw, str):
+        raise JSONInputError(f"expected bytes or text, got {type(raw).__name__}")
+    elif len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
         raise JSONInputError(f"input exceeds the limit of {max_bytes} bytes")
     parser = _Parser(raw, max_depth)
     value = parser.value((), 1)

@@ -2,7 +2,8 @@
 
 Built in :func:`praho.core.app.create_app`, never at import time. The manifest says
 which plugins load, in what order, and with what settings; a setting written as
-``{ env = "PRAHO_X" }`` is read from the environment so secrets stay out of the file.
+``{ env = "PRAHO_X" }`` is read from the environment (or from the secrets file that
+``PRAHO_X_FILE`` names, see :mod:`praho.core.credentials`) so secrets stay out of the file.
 Third-party packages add plugins through the entry point group ``praho.plugins``; the
 manifest may list them too to give them settings or disable them.
 """
@@ -23,7 +24,9 @@ import pluggy
 from flask import current_app, has_app_context
 
 from praho.core import hookspecs
+from praho.core.credentials import SecretSourceError, env_or_file
 from praho.core.errors import PluginError
+from praho.core.redaction import SECRET_SETTING_NAME
 
 ENTRY_POINT_GROUP = "praho.plugins"
 DEFAULT_MANIFEST = Path(__file__).resolve().parent.parent / "plugin_manifest.toml"
@@ -90,11 +93,18 @@ class PluginRegistry:
 
 
 def resolve_setting(value: Any, where: str, environ: dict[str, str] | os._Environ[str]) -> Any:
-    """Replace ``{env = "NAME", default = ...}`` tables by the environment's value."""
+    """Replace ``{env = "NAME", default = ...}`` tables by the environment's value.
+
+    ``NAME_FILE`` may name a secrets file holding the value instead (Docker/Kubernetes).
+    """
     if isinstance(value, dict) and "env" in value and set(value) <= {"env", "default", "required"}:
         name = value["env"]
-        if name in environ and environ[name] != "":
-            return environ[name]
+        try:
+            found = env_or_file(name, environ)
+        except SecretSourceError as exc:
+            raise PluginError(f"{where}: {exc}") from None
+        if found is not None:
+            return found
         if value.get("required"):
             raise PluginError(f"{where}: environment variable {name} is required but not set")
         return value.get("default")
@@ -120,6 +130,7 @@ def read_manifest(path: Path) -> list[PluginSpec]:
         for required in ("name", "module"):
             if not entry.get(required):
                 raise PluginError(f"{where}: '{required}' is required")
+        _refuse_literal_secrets(entry.get("settings", {}), f"{where}.settings")
         specs.append(
             PluginSpec(
                 name=entry["name"],
@@ -135,6 +146,20 @@ def read_manifest(path: Path) -> list[PluginSpec]:
     if duplicates:
         raise PluginError(f"{path.name}: plugin listed twice: {sorted(duplicates)}")
     return specs
+
+
+def _refuse_literal_secrets(settings: Any, where: str) -> None:
+    """A secret-named setting must be an ``{ env = ... }`` reference, never a literal value."""
+    if not isinstance(settings, dict):
+        return
+    for key, value in settings.items():
+        if isinstance(value, dict) and "env" not in value:
+            _refuse_literal_secrets(value, f"{where}.{key}")
+        elif isinstance(value, str) and value and SECRET_SETTING_NAME.search(str(key)):
+            raise PluginError(
+                f"{where}.{key}: a secret must not be written in the manifest; use "
+                f'{{ env = "PRAHO_..." }} and set the variable (or its _FILE twin)'
+            )
 
 
 def _entry_point_specs(known: set[str]) -> list[PluginSpec]:

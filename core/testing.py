@@ -224,6 +224,54 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 # ---------------------------------------------------------------------------
+# Fuzzing (hypothesis): shared settings and the count of inputs tried
+# ---------------------------------------------------------------------------
+
+FUZZ_EXAMPLES_ENV = "PRAHO_FUZZ_EXAMPLES"
+FUZZ_REPORT_ENV = "PRAHO_FUZZ_REPORT"
+FUZZ_TRIED: dict[str, int] = {}
+
+
+def fuzz_settings(factor: float = 1.0) -> Any:
+    """Hypothesis settings for a fuzz target: ``PRAHO_FUZZ_EXAMPLES`` (default 40) x ``factor``.
+
+    Runs are derandomized (the same inputs every run, so CI is stable) unless
+    ``PRAHO_FUZZ_RANDOM`` is set; long runs set ``PRAHO_FUZZ_EXAMPLES=20000``.
+    """
+    from hypothesis import HealthCheck, settings
+
+    examples = int(os.environ.get(FUZZ_EXAMPLES_ENV, "40"))
+    return settings(
+        max_examples=max(1, int(examples * factor)),
+        deadline=None,
+        derandomize=not os.environ.get("PRAHO_FUZZ_RANDOM"),
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                               HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
+
+
+def fuzz_tried(target: str) -> None:
+    """Count one input run against a fuzz target (printed at the end of the run)."""
+    FUZZ_TRIED[target] = FUZZ_TRIED.get(target, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print how many inputs each fuzz target ran; save them to ``PRAHO_FUZZ_REPORT``."""
+    if not FUZZ_TRIED:
+        return
+    terminalreporter.write_sep("-", "fuzz inputs tried per target")
+    for target, count in sorted(FUZZ_TRIED.items()):
+        terminalreporter.write_line(f"{target:<48} {count:>9}")
+    report = os.environ.get(FUZZ_REPORT_ENV)
+    if report:
+        import json
+
+        with open(report, "w", encoding="utf-8") as handle:
+            json.dump(dict(sorted(FUZZ_TRIED.items())), handle, indent=2)
+
+
+# ---------------------------------------------------------------------------
 # Object builders
 # ---------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ trail for the length of their whole transaction.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,6 +67,13 @@ def record_audit(
     session.add(audit_event)
     session.info.setdefault(_PENDING_KEY, []).append(audit_event)
     return audit_event
+
+
+def same_digest(first: str | None, second: str | None) -> bool:
+    """Compare two hex digests in constant time (None never matches)."""
+    if first is None or second is None:
+        return False
+    return hmac.compare_digest(first.encode("ascii", "replace"), second.encode("ascii", "replace"))
 
 
 def event_hash(audit_event: AuditEvent, prev_hash: str) -> str:
@@ -162,9 +170,9 @@ def verify_audit_chain(session: Session, *, batch_size: int = 5000) -> ChainRepo
             seq = audit_event.seq or 0
             if seq != expected_seq:
                 problems.append(f"gap: expected seq {expected_seq}, found {seq} (events deleted?)")
-            if audit_event.prev_hash != prev_hash:
+            if not same_digest(audit_event.prev_hash, prev_hash):
                 problems.append(f"seq {seq}: link to previous event broken")
-            if event_hash(audit_event, audit_event.prev_hash or "") != audit_event.hash:
+            if not same_digest(event_hash(audit_event, audit_event.prev_hash or ""), audit_event.hash):
                 problems.append(f"seq {seq}: content does not match its hash (event altered)")
             prev_hash = audit_event.hash or ""
             expected_seq = seq + 1

@@ -21,13 +21,14 @@ def create_product(session: Session, *, code: str, name: str, kind: str = Produc
                    unit_code: str = "C62") -> Product:
     """Create a product after validating its fields."""
     c = v.Collector()
-    c.check(v.text, "code", code, max_length=60)
-    c.check(v.text, "name", name, max_length=v.LIMITS["item_name"])
-    c.check(v.text, "name_en", name_en, max_length=v.LIMITS["item_name"], required=False)
+    code = c.check(v.code, "code", code, max_length=60)
+    name = c.check(v.text, "name", name, max_length=v.LIMITS["item_name"])
+    name_en = c.check(v.text, "name_en", name_en, max_length=v.LIMITS["item_name"], required=False)
+    description = c.check(v.text, "description", description, max_length=2000, required=False)
     c.check(v.choice, "kind", kind, ProductKind)
     c.check(v.choice, "tax_class", tax_class, TaxClass)
-    if not (isinstance(unit_code, str) and 1 <= len(unit_code) <= 3 and unit_code.isalnum()):
-        c.errors.append(FieldError("unit_code", "must be a UN/ECE Rec. 20 code such as C62 or MON"))
+    c.check(v.boolean, "electronic_service", electronic_service)
+    c.check(v.unit_code, "unit_code", unit_code)
     c.raise_if_any()
     if session.execute(select(Product.id).where(Product.code == code)).first():
         raise ValidationFailed([FieldError("code", f"product {code!r} already exists")])
@@ -44,11 +45,17 @@ def create_price(session: Session, *, product: Product, code: str, currency: str
                  nickname: str | None = None, now: datetime | None = None) -> Price:
     """Create a price with its first version."""
     c = v.Collector()
-    c.check(v.text, "code", code, max_length=80)
+    code = c.check(v.code, "code", code, max_length=80)
     c.check(v.currency, "currency", currency)
     c.check(v.amount_minor, "unit_amount_minor", unit_amount_minor)
-    if interval_months is not None and (not isinstance(interval_months, int) or not 1 <= interval_months <= 120):
+    effective_from = c.check(v.iso_date, "effective_from", effective_from)
+    nickname = c.check(v.text, "nickname", nickname, max_length=100, required=False)
+    if interval_months is not None and (isinstance(interval_months, bool)
+                                        or not isinstance(interval_months, int)
+                                        or not 1 <= interval_months <= 120):
         c.errors.append(FieldError("interval_months", "must be 1 to 120 months, or empty for one-time"))
+    if not isinstance(product, Product):
+        c.errors.append(FieldError("product", "must be a catalog product"))
     c.raise_if_any()
     if session.execute(select(Price.id).where(Price.code == code)).first():
         raise ValidationFailed([FieldError("code", f"price {code!r} already exists")])
@@ -70,9 +77,11 @@ def add_price_version(session: Session, price: Price, *, unit_amount_minor: int,
     A version already in effect is never edited: a change is always a new dated row.
     """
     moment = resolve_now(now)
-    v.amount_minor("unit_amount_minor", unit_amount_minor)
-    v.iso_date("effective_from", effective_from)
-    v.text("note", note, max_length=200, required=False)
+    c = v.Collector()
+    c.check(v.amount_minor, "unit_amount_minor", unit_amount_minor)
+    effective_from = c.check(v.iso_date, "effective_from", effective_from)
+    note = c.check(v.text, "note", note, max_length=200, required=False)
+    c.raise_if_any()
     clash = session.execute(
         select(PriceVersion.id).where(PriceVersion.price_id == price.id,
                                       PriceVersion.effective_from == effective_from)

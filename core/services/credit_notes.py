@@ -147,6 +147,11 @@ def _lines_for_selection(original: Invoice, selection: list[CreditLine] | None) 
     drafts = []
     errors = v.Collector()
     for index, item in enumerate(selection):
+        if not isinstance(item, CreditLine) or isinstance(item.original_line_id, bool) \
+                or not isinstance(item.original_line_id, int):
+            errors.errors.append(FieldError(f"lines[{index}].original_line_id",
+                                            "must be the id of a line of the invoice"))
+            continue
         source = by_id.get(item.original_line_id)
         if source is None:
             errors.errors.append(FieldError(f"lines[{index}].original_line_id",

@@ -77,12 +77,9 @@ def validate_customer(data: CustomerInput) -> dict[str, Any]:
     out["trade_register"] = c.check(v.text, "trade_register", data.trade_register, max_length=40,
                                     required=False)
     out["notes"] = c.check(v.text, "notes", data.notes, max_length=2000, required=False)
-    if not isinstance(data.payment_terms_days, int) or not 0 <= data.payment_terms_days <= 365:
-        c.errors.append(FieldError("payment_terms_days", "must be a whole number of days, 0 to 365"))
-    out["payment_terms_days"] = data.payment_terms_days
-    if not isinstance(data.tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 40 for t in data.tags):
-        c.errors.append(FieldError("tags", "must be a list of short texts"))
-    out["tags"] = sorted(set(data.tags)) if isinstance(data.tags, list) else []
+    out["payment_terms_days"] = c.check(v.integer, "payment_terms_days", data.payment_terms_days,
+                                        minimum=0, maximum=365)
+    out["tags"] = _tags(c, data.tags)
 
     out["cui"] = c.check(v.cui, "cui", data.cui) if data.cui else None
     out["vat_id"] = c.check(v.vat_id, "vat_id", data.vat_id) if data.vat_id else None
@@ -95,9 +92,23 @@ def validate_customer(data: CustomerInput) -> dict[str, Any]:
         c.errors.append(FieldError("vat_id", "does not match the CUI"))
     if out["vat_id"] and country != "GR" and not out["vat_id"].startswith(country) and country in v.EU_COUNTRIES:
         c.errors.append(FieldError("vat_id", f"prefix does not match country {country}"))
-    out["vat_payer"] = bool(out["vat_id"]) if data.vat_payer is None else bool(data.vat_payer)
+    out["vat_payer"] = (bool(out["vat_id"]) if data.vat_payer is None
+                        else c.check(v.boolean, "vat_payer", data.vat_payer))
     c.raise_if_any()
     return out
+
+
+MAX_TAGS = 50
+
+
+def _tags(c: v.Collector, tags: Any) -> list[str]:
+    """Up to 50 distinct short labels, each checked like any other text."""
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+        c.errors.append(FieldError("tags", f"must be a list of at most {MAX_TAGS} short texts"))
+        return []
+    cleaned = [c.check(v.text, f"tags[{index}]", tag, max_length=40)
+               for index, tag in enumerate(tags)]
+    return sorted({tag for tag in cleaned if tag is not None})
 
 
 def _next_code(session: Session) -> str:
@@ -110,8 +121,7 @@ def create_customer(session: Session, data: CustomerInput, *, actor: Actor | Non
     """Validate and create a customer; fires ``customer_created``."""
     moment = resolve_now(now)
     values = validate_customer(data)
-    code = data.code or _next_code(session)
-    v.text("code", code, max_length=40)
+    code = v.code("code", data.code, max_length=40) if data.code else _next_code(session)
     if session.execute(select(Customer.id).where(Customer.code == code)).first():
         raise ValidationFailed([FieldError("code", f"customer code {code!r} already exists")])
     customer = Customer(code=code, status=CustomerStatus.ACTIVE, created_at=moment, attributes={},

@@ -151,22 +151,35 @@ def _import_seller(session: Session, item: Any) -> None:
     _require_keys(item, ("seller",), SELLER_FIELDS,
                   {"code", "legal_name", "cui", "street", "city", "iban", "bank_name", "email"})
     c = v.Collector()
-    values = dict(item)
+    values: dict[str, Any] = {}
+    values["code"] = c.check(v.code, "code", item["code"], max_length=40)
     values["cui"] = c.check(v.cui, "cui", item["cui"])
-    if item.get("vat_id"):
-        values["vat_id"] = c.check(v.vat_id, "vat_id", item["vat_id"])
+    values["vat_id"] = c.check(v.vat_id, "vat_id", item["vat_id"]) if item.get("vat_id") else None
+    if "vat_payer" in item:
+        values["vat_payer"] = c.check(v.boolean, "vat_payer", item["vat_payer"])
+    else:
+        values["vat_payer"] = bool(values["vat_id"])
     values["iban"] = c.check(v.iban, "iban", item["iban"])
     values["email"] = c.check(v.email, "email", item["email"])
     country = c.check(v.country, "country", item.get("country", "RO")) or "RO"
     values["country"] = country
     values["county"] = c.check(v.county, "county", item.get("county"), country_code=country)
-    c.check(v.text, "legal_name", item["legal_name"], max_length=v.LIMITS["party_name"])
-    c.check(v.text, "street", item["street"], max_length=v.LIMITS["street"])
-    c.check(v.text, "city", item["city"], max_length=v.LIMITS["city"])
+    values["legal_name"] = c.check(v.text, "legal_name", item["legal_name"],
+                                   max_length=v.LIMITS["party_name"])
+    values["street"] = c.check(v.text, "street", item["street"], max_length=v.LIMITS["street"])
+    city = c.check(v.text, "city", item["city"], max_length=v.LIMITS["city"])
+    values["city"] = c.check(v.bucharest_city, "city", city, values["county"]) if city else None
+    for name, limit, required in (("bank_name", 100, True), ("trade_register", 40, False),
+                                  ("share_capital", 60, False),
+                                  ("postal_code", v.LIMITS["postal_code"], False),
+                                  ("phone", 40, False), ("tax_regime", 40, False)):
+        values[name] = c.check(v.text, name, item.get(name), max_length=limit, required=required)
+    if values["tax_regime"] is None:
+        values.pop("tax_regime")
     c.raise_if_any()
     for seller in session.execute(select(Seller).where(Seller.is_default.is_(True))).scalars():
         seller.is_default = False
-    existing = session.execute(select(Seller).where(Seller.code == item["code"])).scalar_one_or_none()
+    existing = session.execute(select(Seller).where(Seller.code == values["code"])).scalar_one_or_none()
     if existing is None:
         session.add(Seller(is_default=True, **values))
     else:
@@ -174,6 +187,13 @@ def _import_seller(session: Session, item: Any) -> None:
             setattr(existing, key, value)
         existing.is_default = True
     session.flush()
+
+
+def _reference(field: str, value: Any) -> str:
+    """A code that refers to a record defined earlier (checked as text before any query)."""
+    code = v.text(field, value, max_length=80)
+    assert code is not None
+    return code
 
 
 def _import_customer(session: Session, item: Any, actor: Actor | None, now: datetime) -> None:
@@ -196,7 +216,8 @@ PRICE_FIELDS = {"code", "product", "currency", "interval_months", "nickname", "v
 
 def _import_price(session: Session, item: Any, actor: Actor | None, now: datetime) -> None:
     _require_keys(item, (), PRICE_FIELDS, {"code", "product", "currency", "versions"})
-    product = session.execute(select(Product).where(Product.code == item["product"])).scalar_one_or_none()
+    product_code = _reference("product", item["product"])
+    product = session.execute(select(Product).where(Product.code == product_code)).scalar_one_or_none()
     if product is None:
         raise FieldError("product", f"no product {item['product']!r} (define it under products)")
     versions = item["versions"]
@@ -229,7 +250,8 @@ LINE_FIELDS = {"item_name", "description", "quantity", "unit_price", "unit_code"
 
 def _import_document(session: Session, item: Any, now: datetime) -> None:
     _require_keys(item, (), DOCUMENT_FIELDS, {"customer", "lines"})
-    customer = session.execute(select(Customer).where(Customer.code == item["customer"])).scalar_one_or_none()
+    customer_code = _reference("customer", item["customer"])
+    customer = session.execute(select(Customer).where(Customer.code == customer_code)).scalar_one_or_none()
     if customer is None:
         raise FieldError("customer", f"no customer {item['customer']!r}")
     kind = v.choice("kind", item.get("kind", "invoice"), [DocumentKind.INVOICE, DocumentKind.PROFORMA])
@@ -244,14 +266,16 @@ def _import_document(session: Session, item: Any, now: datetime) -> None:
             raise failed.prefixed(f"lines[{index}].") from None
         product_id = price_id = None
         if line.get("product"):
-            product = session.execute(select(Product).where(Product.code == line["product"])).scalar_one_or_none()
+            code = _reference(f"lines[{index}].product", line["product"])
+            product = session.execute(select(Product).where(Product.code == code)).scalar_one_or_none()
             if product is None:
-                raise FieldError(f"lines[{index}].product", f"no product {line['product']!r}")
+                raise FieldError(f"lines[{index}].product", f"no product {code!r}")
             product_id = product.id
         if line.get("price"):
-            price = session.execute(select(Price).where(Price.code == line["price"])).scalar_one_or_none()
+            code = _reference(f"lines[{index}].price", line["price"])
+            price = session.execute(select(Price).where(Price.code == code)).scalar_one_or_none()
             if price is None:
-                raise FieldError(f"lines[{index}].price", f"no price {line['price']!r}")
+                raise FieldError(f"lines[{index}].price", f"no price {code!r}")
             price_id = price.id
         periods: dict[str, date] = {}
         for key in ("period_start", "period_end"):

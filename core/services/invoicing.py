@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
-from praho.core.models.catalog import Product
+from praho.core.models.catalog import Price, Product, TaxClass
 from praho.core.models.customers import Customer, CustomerStatus
 from praho.core.models.invoices import (
     DocumentKind,
@@ -63,11 +63,22 @@ def create_draft(
     doc_currency = errors.check(v.currency, "currency", currency or customer.currency)
     errors.check(v.text, "note", note, max_length=v.LIMITS["note"], required=False)
     errors.check(v.amount_minor, "prepaid_minor", prepaid_minor)
+    for name, day in (("tax_point_date", tax_point_date), ("period_start", period_start),
+                      ("period_end", period_end)):
+        if day is not None:
+            errors.check(v.iso_date, name, day)
+    if period_start and period_end and period_end < period_start:
+        errors.errors.append(FieldError("period_end", "is before period_start"))
+    nets: list[int] = []
     for position, line in enumerate(lines):
         try:
-            validate_line(session, line, doc_currency or customer.currency)
+            net = validate_line(session, line, doc_currency or customer.currency)["net_amount_minor"]
+            assert isinstance(net, int)
+            nets.append(net)
         except ValidationFailed as failed:
             errors.errors.extend(failed.prefixed(f"lines[{position}].").errors)
+    if not errors.errors:
+        errors.check(v.document_amount, "lines", sum(nets))
     errors.raise_if_any()
     moment = resolve_now(now)
     invoice = Invoice(
@@ -105,18 +116,35 @@ def validate_line(session: Session, line: DraftLine, currency: str) -> dict[str,
     """Check a draft line and compute its amounts; raise ValidationFailed naming each field."""
     errors = v.Collector()
     item_name = errors.check(v.text, "item_name", line.item_name, max_length=v.LIMITS["item_name"])
-    errors.check(v.text, "description", line.description, max_length=v.LIMITS["item_description"],
-                 required=False)
+    description = errors.check(v.text, "description", line.description,
+                               max_length=v.LIMITS["item_description"], required=False)
     quantity = errors.check(v.quantity, "quantity", line.quantity)
-    unit_price = errors.check(v.decimal, "unit_price", line.unit_price, places=6,
-                              minimum=Decimal(0), maximum=Decimal(10) ** 9)
+    unit_price = errors.check(v.unit_price, "unit_price", line.unit_price)
+    errors.check(v.unit_code, "unit_code", line.unit_code)
     errors.check(v.amount_minor, "line_allowance_minor", line.line_allowance_minor)
+    errors.check(v.text, "line_allowance_reason", line.line_allowance_reason,
+                 max_length=v.LIMITS["allowance_reason"], required=False)
+    if line.net_amount_minor is not None:
+        errors.check(v.amount_minor, "net_amount_minor", line.net_amount_minor, allow_negative=True)
     if line.kind not in set(LineKind):
-        errors.errors.append(FieldError("kind", f"{line.kind!r} is not a line kind"))
+        errors.errors.append(FieldError("kind", f"{v.show(line.kind)} is not a line kind"))
+    for name in ("period_start", "period_end"):
+        if getattr(line, name) is not None:
+            errors.check(v.iso_date, name, getattr(line, name))
+    if errors.errors:
+        errors.raise_if_any()
     if line.period_start and line.period_end and line.period_end < line.period_start:
         errors.errors.append(FieldError("period_end", "is before period_start"))
+    if line.tax_class is not None:
+        errors.check(v.choice, "tax_class", line.tax_class, TaxClass)
+    for name, ident in (("product_id", line.product_id), ("price_id", line.price_id)):
+        if ident is not None and (isinstance(ident, bool) or not isinstance(ident, int)):
+            errors.errors.append(FieldError(name, "must be the id of a catalog record"))
+    errors.raise_if_any()
     if line.product_id is not None and session.get(Product, line.product_id) is None:
         errors.errors.append(FieldError("product_id", f"no product {line.product_id}"))
+    if line.price_id is not None and session.get(Price, line.price_id) is None:
+        errors.errors.append(FieldError("price_id", f"no price {line.price_id}"))
     errors.raise_if_any()
 
     gross = (line.net_amount_minor + line.line_allowance_minor
@@ -128,8 +156,8 @@ def validate_line(session: Session, line: DraftLine, currency: str) -> dict[str,
     if line.line_allowance_minor > abs(gross):
         errors.errors.append(FieldError("line_allowance_minor", "exceeds the line amount"))
     errors.raise_if_any()
-    return {"item_name": item_name, "quantity": quantity, "unit_price": unit_price,
-            "gross_amount_minor": gross, "net_amount_minor": net}
+    return {"item_name": item_name, "description": description, "quantity": quantity,
+            "unit_price": unit_price, "gross_amount_minor": gross, "net_amount_minor": net}
 
 
 def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
@@ -137,6 +165,9 @@ def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
     """Add a line to a draft. VAT is decided immediately (and again at issue)."""
     _require_draft(invoice)
     values = validate_line(session, line, invoice.currency)
+    net = values["net_amount_minor"]
+    assert isinstance(net, int)
+    v.document_amount("lines", sum(existing.net_amount_minor for existing in invoice.lines) + net)
     details = dict(line.details)
     if line.tax_class:
         details["tax_class"] = line.tax_class
@@ -144,7 +175,6 @@ def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
         invoice=invoice,
         position=len(invoice.lines) + 1,
         kind=line.kind,
-        description=line.description,
         product_id=line.product_id,
         price_id=line.price_id,
         unit_code=line.unit_code,
@@ -174,7 +204,13 @@ def apply_allowance(session: Session, invoice: Invoice, allowance: DraftAllowanc
     errors = v.Collector()
     errors.check(v.amount_minor, "amount_minor", allowance.amount_minor)
     errors.check(v.text, "reason", allowance.reason, max_length=v.LIMITS["allowance_reason"])
+    errors.check(v.text, "reason_code", allowance.reason_code, max_length=4, required=False)
+    errors.check(v.text, "source", allowance.source, max_length=100, required=False)
+    if allowance.percent is not None:
+        errors.check(v.rate_percent, "percent", allowance.percent)
     errors.raise_if_any()
+    if allowance.is_charge:
+        v.document_amount("charges", preview_totals(invoice).taxable_minor + allowance.amount_minor)
     covered = [
         line for line in invoice.lines
         if not allowance.applies_to_product_ids or line.product_id in allowance.applies_to_product_ids

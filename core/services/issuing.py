@@ -34,7 +34,7 @@ from praho.core.services.audit import Actor, record_audit
 from praho.core.services.invoicing import realign_allowances
 from praho.core.services.numbering import default_series, format_number, take_next_number
 from praho.core.services.taxes import decide_document_taxes
-from praho.core.services.totals import compute_totals
+from praho.core.services.totals import DocumentTotals, compute_totals
 from praho.core.tax import ExchangeRateQuote
 
 HOME_CURRENCY = "RON"
@@ -85,6 +85,23 @@ def _check_issuable(session: Session, invoice: Invoice) -> None:
     if customer.country == "RO" and customer.is_business and not customer.cui:
         errors.errors.append(FieldError("customer.cui", "a Romanian company needs its CUI"))
     errors.raise_if_any()
+    # Before anything is touched: the amounts as drafted must fit the document bound
+    # (VAT is re-decided at the tax point and checked again after).
+    _check_document_amounts(compute_totals(invoice.lines, invoice.allowances,
+                                           prepaid_minor=invoice.prepaid_minor))
+
+
+def _check_document_amounts(totals: DocumentTotals) -> None:
+    errors = v.Collector()
+    for name, value in (("lines", totals.lines_net_minor), ("taxable", totals.taxable_minor),
+                        ("vat", totals.vat_minor), ("total", totals.total_minor),
+                        ("payable", totals.payable_minor)):
+        errors.check(v.document_amount, name, value)
+    if totals.total_minor < 0:
+        errors.errors.append(FieldError("total", "must not be negative"))
+    if totals.payable_minor < 0:
+        errors.errors.append(FieldError("prepaid_minor", "exceeds the document total"))
+    errors.raise_if_any()
 
 
 def issue_document(
@@ -107,12 +124,7 @@ def issue_document(
 
     quote = _exchange_rate(session, invoice)
     totals = compute_totals(invoice.lines, invoice.allowances, prepaid_minor=invoice.prepaid_minor)
-    errors = v.Collector()
-    errors.check(v.amount_minor, "total", totals.total_minor)
-    errors.check(v.amount_minor, "taxable", totals.taxable_minor)
-    if totals.payable_minor < 0:
-        errors.errors.append(FieldError("prepaid_minor", "exceeds the document total"))
-    errors.raise_if_any()
+    _check_document_amounts(totals)
 
     for group in totals.groups:
         session.add(InvoiceTaxSubtotal(

@@ -6,9 +6,9 @@ elements: RON per ``multiplier`` units (100 for HUF, JPY, KRW, ISK, IDR), 4 deci
 Both namespaces are accepted: ``http://www.bnr.ro/xsd`` and, since 2026-07-31,
 ``https://www.bnr.ro/xsd``.
 
-The parser is defensive: entity resolution, DTDs and network access are off, any DOCTYPE
-is refused (no XXE, no billion laughs), and bodies above a size limit are refused before
-parsing. What the feed URL has really returned on bad days (an nginx 504 page, an
+The parser is defensive (:func:`praho.core.xmlinput.parse_untrusted_xml`): entity
+resolution, DTDs and network access are off, any DOCTYPE is refused (no XXE, no billion
+laughs), and bodies above a size limit are refused before parsing. What the feed URL has really returned on bad days (an nginx 504 page, an
 "Object moved" page, an empty body) each gives a typed error with a readable reason.
 """
 
@@ -21,9 +21,14 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 from praho.core.errors import PrahoError
+from praho.core.xmlinput import UntrustedXMLError, parse_untrusted_xml
 
 NAMESPACES = ("http://www.bnr.ro/xsd", "https://www.bnr.ro/xsd")
 DEFAULT_MAX_BYTES = 5_000_000
+# What the rates table can hold (published_value NUMERIC(14, 4)); BNR publishes 4 decimals.
+MAX_RATE_DIGITS = 10
+MAX_DECIMALS = 4
+MAX_MULTIPLIER = 1_000_000
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _TITLE = re.compile(rb"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
 
@@ -102,18 +107,6 @@ class BnrFeed:
         return sum(len(c.rates) for c in self.cubes)
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
 def describe_html(body: bytes) -> str:
     """A short description of an HTML body (its title) for error messages."""
     match = _TITLE.search(body[:4096])
@@ -133,7 +126,8 @@ def _rate(element: etree._Element, day: date) -> BnrRate:
     if not _CURRENCY.fullmatch(currency):
         raise BnrFeedInvalid(f"BNR feed: Cube {day}: Rate with currency {currency!r}")
     multiplier_text = (element.get("multiplier") or "1").strip()
-    if not multiplier_text.isdigit() or int(multiplier_text) < 1:
+    if (not multiplier_text.isdigit() or len(multiplier_text) > 7
+            or not 1 <= int(multiplier_text) <= MAX_MULTIPLIER):
         raise BnrFeedInvalid(f"BNR feed: Cube {day}: {currency} multiplier {multiplier_text!r}")
     try:
         value = Decimal((element.text or "").strip())
@@ -143,6 +137,13 @@ def _rate(element: etree._Element, day: date) -> BnrRate:
         ) from None
     if not value.is_finite() or value <= 0:
         raise BnrFeedInvalid(f"BNR feed: Cube {day}: {currency} rate {value} is not positive")
+    exponent = value.as_tuple().exponent
+    too_fine = isinstance(exponent, int) and exponent < -MAX_DECIMALS
+    if value.adjusted() >= MAX_RATE_DIGITS or too_fine:
+        raise BnrFeedInvalid(
+            f"BNR feed: Cube {day}: {currency} rate {str(value)[:40]} is out of range "
+            f"(at most {MAX_RATE_DIGITS} digits and {MAX_DECIMALS} decimals)"
+        )
     return BnrRate(currency, value, int(multiplier_text))
 
 
@@ -162,10 +163,12 @@ def parse_bnr_feed(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> BnrFee
     if b"<!DOCTYPE" in body[:4096].upper():
         raise BnrFeedInvalid("BNR feed: a DOCTYPE is not allowed in the rates XML")
     try:
-        root = etree.fromstring(body, _parser())
-    except etree.XMLSyntaxError as error:
+        root = parse_untrusted_xml(body, max_bytes=max_bytes, what="BNR feed")
+    except UntrustedXMLError as error:
+        if error.reason == "doctype":
+            raise BnrFeedInvalid("BNR feed: a DOCTYPE is not allowed in the rates XML") from None
         raise BnrFeedNotXml(
-            f"BNR feed: not well-formed XML ({error.msg}); stored rates are kept"
+            f"BNR feed: not well-formed XML ({error.message}); stored rates are kept"
         ) from None
     qname = etree.QName(root)
     if qname.localname != "DataSet" or qname.namespace not in NAMESPACES:

@@ -78,6 +78,28 @@ class ViesAnswer:
     request_identifier: str | None
 
 
+MAX_ANSWER_BYTES = 256 * 1024  # a VIES answer is about 1 KB
+
+
+class _BoundedTransport(Transport):  # type: ignore[misc]
+    """zeep's transport, reading at most ``MAX_ANSWER_BYTES`` of an answer (input from
+    outside: a broken or hostile endpoint must not fill the worker's memory)."""
+
+    def post(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
+        response = self.session.post(
+            address, data=message, headers=headers, timeout=self.operation_timeout, stream=True
+        )
+        body = bytearray()
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            body += chunk
+            if len(body) > MAX_ANSWER_BYTES:
+                response.close()
+                raise ViesUnavailable(BAD_RESPONSE, f"answer larger than {MAX_ANSWER_BYTES} bytes")
+        response._content = bytes(body)
+        response._content_consumed = True
+        return response
+
+
 def _disclosed(value: object) -> str | None:
     text = str(value).strip() if value is not None else ""
     return None if text in _UNDISCLOSED else text
@@ -89,7 +111,7 @@ class ViesClient:
     def __init__(self, url: str, timeout: float) -> None:
         self.url = url
         self.timeout = timeout
-        transport = Transport(timeout=timeout, operation_timeout=timeout)
+        transport = _BoundedTransport(timeout=timeout, operation_timeout=timeout)
         settings = zeep.Settings(
             strict=True,
             forbid_dtd=True,

@@ -11,22 +11,39 @@ Every call maps ANAF's answers onto typed results and typed errors:
 - :class:`AnafAuthError`: 401/403, or the token endpoint refused the grant.
 
 Tokens and the client secret are never logged; URLs logged here carry no secrets.
+
+ANAF's answers are input from outside: bodies are read up to a size limit, XML goes
+through :func:`praho.core.xmlinput.parse_untrusted_xml` (no entities, no DTD, no
+network), JSON through :func:`praho.core.jsoninput.parse_limited`, the response zip
+through :func:`praho.core.xmlinput.read_untrusted_zip` (zip-bomb limits), and every
+value kept from an answer is checked (indexes are digits) or cleaned
+(:func:`praho.core.validation.external_text`) before it reaches the database or a log.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import zipfile
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
 from lxml import etree
+from praho.core.jsoninput import JSONInputError, parse_limited
+from praho.core.validation import external_text
+from praho.core.xmlinput import (
+    UntrustedXMLError,
+    UntrustedZipError,
+    ZipLimits,
+    parse_untrusted_xml,
+    read_untrusted_zip,
+)
 from praho.plugins.ro_efactura.errors import (
     AnafAuthError,
+    AnafError,
     AnafOutcomeUnknown,
     AnafRateLimited,
     AnafRejected,
@@ -45,7 +62,16 @@ QUOTA_MARKERS = ("s-au facut deja", "limita", "depasit")
 NO_MESSAGES = "nu exista mesaje"
 STATE_OK, STATE_NOK, STATE_PROCESSING = "ok", "nok", "in prelucrare"
 STATE_NOT_TAKEN = "XML cu erori nepreluat de sistem"
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+# Limits for ANAF's answers: headers and JSON lists are small; a response zip holds one
+# invoice (at most the 10 MB upload limit) and the Ministry's signature.
+MAX_ANSWER_BYTES = 2 * 1024 * 1024
+MAX_ARCHIVE_BYTES = 24 * 1024 * 1024
+ARCHIVE_LIMITS = ZipLimits(max_bytes=MAX_ARCHIVE_BYTES, max_entries=8,
+                           max_entry_bytes=12 * 1024 * 1024, max_total_bytes=24 * 1024 * 1024)
+MAX_ERRORS = 200
+MAX_MESSAGES = 10_000
+MAX_TOKEN_LENGTH = 16 * 1024
+_ANAF_ID = re.compile(r"\d{1,40}")
 
 
 @dataclass(frozen=True)
@@ -187,7 +213,9 @@ class AnafClient:
                 data=form,
                 timeout=self.settings.timeout_seconds,
                 auth=(self.settings.client_id, self.settings.client_secret),
+                stream=True,
             )
+            _read_limited(response, MAX_ANSWER_BYTES, "token", AnafUnavailable)
         except requests.RequestException as exc:
             raise AnafUnavailable(
                 f"ANAF token endpoint unreachable: {type(exc).__name__}"
@@ -198,24 +226,24 @@ class AnafClient:
             raise AnafUnavailable(f"ANAF token endpoint answered HTTP {response.status_code}")
         body = _json(response)
         if response.status_code != 200 or "access_token" not in body:
-            reason = (
+            reason = _text(
                 body.get("error_description") or body.get("error") or f"HTTP {response.status_code}"
             )
             raise AnafAuthError(
                 f"ANAF refused the {form['grant_type']} grant: {reason}; "
                 "authorize again with `praho efactura authorize`"
             )
-        lifetime = timedelta(
-            seconds=int(body.get("expires_in") or DEFAULT_ACCESS_LIFETIME.total_seconds())
+        access_token = _token(body.get("access_token"), "access_token")
+        refresh_token = (
+            _token(body["refresh_token"], "refresh_token")
+            if body.get("refresh_token")
+            else form.get("refresh_token", "")
         )
-        refresh_lifetime = (
-            timedelta(seconds=int(body["refresh_token_expires_in"]))
-            if body.get("refresh_token_expires_in")
-            else REFRESH_TOKEN_LIFETIME
-        )
+        lifetime = _lifetime(body.get("expires_in"), DEFAULT_ACCESS_LIFETIME)
+        refresh_lifetime = _lifetime(body.get("refresh_token_expires_in"), REFRESH_TOKEN_LIFETIME)
         return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=body.get("refresh_token") or form.get("refresh_token", ""),
+            access_token=access_token,
+            refresh_token=refresh_token,
             access_expires_at=now + lifetime,
             refresh_expires_at=now + refresh_lifetime,
         )
@@ -251,7 +279,10 @@ class AnafClient:
                 data=xml,
                 headers=self._auth(token) | {"Content-Type": "text/plain"},
                 timeout=self.settings.timeout_seconds,
+                stream=True,
             )
+            # The file has left: an answer we cannot read leaves the outcome unknown.
+            _read_limited(response, MAX_ANSWER_BYTES, "upload", AnafOutcomeUnknown)
         except requests.RequestException as exc:
             if _never_connected(exc):
                 raise AnafUnavailable(f"ANAF upload unreachable: {type(exc).__name__}") from None
@@ -264,14 +295,26 @@ class AnafClient:
                 "file was sent; the outcome is unknown"
             )
         self._raise_for_refusal(response, "upload")
-        header = _xml(response, "upload")
+        try:
+            header = _xml(response, "upload")
+        except AnafRejected as unreadable:
+            raise AnafOutcomeUnknown(
+                f"{unreadable.message}; the file was sent, so the outcome is unknown"
+            ) from None
         errors = _error_messages(header)
         if header.get("ExecutionStatus") != "0" or not header.get("index_incarcare"):
             raise AnafRejected(
                 "ANAF refused the upload: " + "; ".join(errors or ["no index returned"]), errors
             )
+        index = header.get("index_incarcare", "")
+        if not _ANAF_ID.fullmatch(index):
+            raise AnafOutcomeUnknown(
+                f"ANAF accepted the upload with an unreadable index {_text(index, 60)!r}; "
+                "the outcome is unknown"
+            )
+        date_response = header.get("dateResponse")
         return UploadReceipt(
-            index=header.get("index_incarcare", ""), date_response=header.get("dateResponse")
+            index=index, date_response=_text(date_response, 40) if date_response else None
         )
 
     def message_status(self, upload_index: str, *, token: str) -> MessageStatus:
@@ -281,8 +324,16 @@ class AnafClient:
         errors = _error_messages(header)
         if errors and any(marker in e.lower() for e in errors for marker in QUOTA_MARKERS):
             raise AnafRateLimited("ANAF stareMesaj daily limit: " + "; ".join(errors))
+        state = header.get("stare")
+        download_id = header.get("id_descarcare")
+        if download_id is not None and not _ANAF_ID.fullmatch(download_id):
+            raise AnafRejected(
+                f"ANAF stareMesaj returned an unreadable download id {_text(download_id, 60)!r}"
+            )
         return MessageStatus(
-            state=header.get("stare"), download_id=header.get("id_descarcare"), errors=errors
+            state=_text(state, 100) if state is not None else None,
+            download_id=download_id,
+            errors=errors,
         )
 
     def list_messages(
@@ -293,10 +344,10 @@ class AnafClient:
         if kind_filter:
             params["filtru"] = kind_filter
         response = self._get("listaMesajeFactura", params, token)
-        if _json(response).get("eroare", "").lower().startswith(NO_MESSAGES):
+        if str(_json(response).get("eroare", "")).lower().startswith(NO_MESSAGES):
             return []
         body = _json_or_error(response, "listaMesajeFactura")
-        return [_message(m) for m in body.get("mesaje") or []]
+        return _messages(body, "listaMesajeFactura")
 
     def list_messages_page(
         self,
@@ -320,13 +371,17 @@ class AnafClient:
         body = _json_or_error(
             self._get("listaMesajePaginatieFactura", params, token), "listaMesajePaginatieFactura"
         )
-        return [_message(m) for m in body.get("mesaje") or []], int(
-            body.get("numar_total_pagini") or 1
-        )
+        pages = body.get("numar_total_pagini") or 1
+        if isinstance(pages, bool) or not isinstance(pages, int) or not 1 <= pages <= MAX_MESSAGES:
+            raise AnafRejected(
+                f"ANAF listaMesajePaginatieFactura: numar_total_pagini {_text(pages, 40)!r} "
+                "is not a page count"
+            )
+        return _messages(body, "listaMesajePaginatieFactura"), pages
 
     def download(self, download_id: str, *, token: str) -> ResponseArchive:
         """GET descarcare: the response zip (errors come back as JSON with HTTP 200)."""
-        response = self._get("descarcare", {"id": download_id}, token)
+        response = self._get("descarcare", {"id": download_id}, token, limit=MAX_ARCHIVE_BYTES)
         if not response.content.startswith(b"PK"):
             _json_or_error(response, "descarcare")
             raise AnafRejected("ANAF descarcare returned something other than a zip")
@@ -341,14 +396,25 @@ class AnafClient:
                 data=xml,
                 headers={"Content-Type": "text/plain"},
                 timeout=self.settings.timeout_seconds,
+                stream=True,
             )
+            _read_limited(response, MAX_ANSWER_BYTES, "validare", AnafUnavailable)
         except requests.RequestException as exc:
             raise AnafUnavailable(f"ANAF validator unreachable: {type(exc).__name__}") from None
         self._raise_for_refusal(response, "validare")
         body = _json(response)
-        messages = [m.get("message", "") for m in body.get("Messages") or []]
+        entries = body.get("Messages") or []
+        if not isinstance(entries, list):
+            raise AnafRejected("ANAF validare: Messages is not a list")
+        messages = [
+            _text(m.get("message", "") if isinstance(m, dict) else m, 1000)
+            for m in entries[:MAX_ERRORS]
+        ]
+        trace_id = body.get("trace_id")
         return RemoteValidation(
-            ok=body.get("stare") == "ok", messages=messages, trace_id=body.get("trace_id")
+            ok=body.get("stare") == "ok",
+            messages=messages,
+            trace_id=_text(trace_id, 100) if trace_id is not None else None,
         )
 
     # --- plumbing ---------------------------------------------------------
@@ -357,12 +423,19 @@ class AnafClient:
     def _auth(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
-    def _get(self, endpoint: str, params: dict[str, str], token: str) -> requests.Response:
+    def _get(
+        self, endpoint: str, params: dict[str, str], token: str, *, limit: int = MAX_ANSWER_BYTES
+    ) -> requests.Response:
         url = f"{self.settings.base_url}/{endpoint}"
         try:
             response = self.http.get(
-                url, params=params, headers=self._auth(token), timeout=self.settings.timeout_seconds
+                url,
+                params=params,
+                headers=self._auth(token),
+                timeout=self.settings.timeout_seconds,
+                stream=True,
             )
+            _read_limited(response, limit, endpoint, AnafRejected)
         except requests.RequestException as exc:
             raise AnafUnavailable(f"ANAF {endpoint} unreachable: {type(exc).__name__}") from None
         if response.status_code >= 500:
@@ -383,33 +456,48 @@ class AnafClient:
             raise AnafAuthError(f"ANAF {endpoint} refused the token (HTTP {status})")
         if status == 400:
             body = _json(response)
-            raise AnafRejected(f"ANAF {endpoint}: {body.get('message') or 'bad request'}")
+            raise AnafRejected(f"ANAF {endpoint}: {_text(body.get('message') or 'bad request')}")
         if status != 200:
             raise AnafUnavailable(f"ANAF {endpoint} answered HTTP {status}")
 
 
 def parse_archive(raw: bytes) -> ResponseArchive:
-    """Open a descarcare zip and read ANAF's error list when it holds one."""
+    """Open a descarcare zip (within zip-bomb limits) and read ANAF's error list if any."""
     try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            files = {
-                info.filename: archive.read(info)
-                for info in archive.infolist()
-                if not info.is_dir()
-            }
-    except zipfile.BadZipFile:
-        raise AnafRejected("ANAF's response archive is not a valid zip") from None
+        files = read_untrusted_zip(raw, limits=ARCHIVE_LIMITS, what="ANAF's response archive")
+    except UntrustedZipError as error:
+        raise AnafRejected(error.message) from None
     errors: list[str] = []
     for name, data in files.items():
         if "semnatura" in name.lower():
             continue
         try:
-            root = etree.fromstring(data, parser=_PARSER)
-        except etree.XMLSyntaxError:
+            root = parse_untrusted_xml(data, max_bytes=ARCHIVE_LIMITS.max_entry_bytes,
+                                       what=f"ANAF archive entry {name!r}")
+        except UntrustedXMLError:
             continue
         if "mesajEroriFactuta" in (etree.QName(root).namespace or ""):
-            errors += [e.get("errorMessage", "") for e in root.iter("{*}Error")]
-    return ResponseArchive(raw=raw, files=files, errors=errors)
+            errors += [_text(e.get("errorMessage", ""), 1000) for e in root.iter("{*}Error")]
+    return ResponseArchive(raw=raw, files=files, errors=errors[:MAX_ERRORS])
+
+
+def _read_limited(
+    response: requests.Response, limit: int, endpoint: str, error: type[AnafError]
+) -> None:
+    """Read a streamed answer, refusing more than ``limit`` bytes; requests then serves
+    ``.content`` and ``.json()`` from what was read."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise error(f"ANAF {endpoint} answered {declared} bytes; the limit is {limit}")
+    body = bytearray()
+    for chunk in response.iter_content(chunk_size=64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            response.close()
+            raise error(f"ANAF {endpoint} answered more than {limit} bytes")
+    response._content = bytes(body)
+    response._content_consumed = True
 
 
 def _never_connected(exc: requests.RequestException) -> bool:
@@ -439,8 +527,8 @@ def _retry_after(response: requests.Response) -> float | None:
 
 def _json(response: requests.Response) -> dict[str, Any]:
     try:
-        body = response.json()
-    except ValueError:
+        body = parse_limited(response.content, max_bytes=MAX_ARCHIVE_BYTES)
+    except JSONInputError:
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -450,7 +538,7 @@ def _json_or_error(response: requests.Response, endpoint: str) -> dict[str, Any]
     if not body:
         raise AnafRejected(f"ANAF {endpoint} answered something that is not JSON")
     if body.get("eroare"):
-        message = str(body["eroare"])
+        message = _text(body["eroare"], 1000)
         if any(marker in message.lower() for marker in QUOTA_MARKERS):
             raise AnafRateLimited(f"ANAF {endpoint}: {message}")
         raise AnafRejected(f"ANAF {endpoint}: {message}", [message])
@@ -459,21 +547,62 @@ def _json_or_error(response: requests.Response, endpoint: str) -> dict[str, Any]
 
 def _xml(response: requests.Response, endpoint: str) -> etree._Element:
     try:
-        return etree.fromstring(response.content, parser=_PARSER)
-    except etree.XMLSyntaxError:
-        raise AnafRejected(f"ANAF {endpoint} answered something that is not XML") from None
+        return parse_untrusted_xml(
+            response.content, max_bytes=MAX_ANSWER_BYTES, what=f"ANAF {endpoint} answer"
+        )
+    except UntrustedXMLError as error:
+        raise AnafRejected(
+            f"ANAF {endpoint} answered something that is not usable XML ({error.message})"
+        ) from None
 
 
 def _error_messages(header: etree._Element) -> list[str]:
-    return [e.get("errorMessage", "") for e in header.iter("{*}Errors")]
+    return [
+        _text(e.get("errorMessage", ""), 1000) for e in header.iter("{*}Errors")
+    ][:MAX_ERRORS]
+
+
+def _text(value: Any, max_length: int = 500) -> str:
+    """A value from ANAF made safe to store and log (no control characters, bounded)."""
+    return external_text(value, max_length=max_length)
+
+
+def _token(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_TOKEN_LENGTH \
+            or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise AnafAuthError(f"ANAF's token endpoint returned an unusable {name}")
+    return value
+
+
+def _lifetime(value: Any, default: timedelta) -> timedelta:
+    """``expires_in`` seconds from ANAF (a number or a numeric string), else the default."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, Decimal):
+        if not value.is_finite() or value.adjusted() > 10 or value != value.to_integral_value():
+            raise AnafAuthError("ANAF's token endpoint returned an unusable lifetime")
+        value = int(value)
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 10:
+        raise AnafAuthError(
+            f"ANAF's token endpoint returned an unusable lifetime {_text(text, 40)!r}"
+        )
+    return timedelta(seconds=int(text))
+
+
+def _messages(body: dict[str, Any], endpoint: str) -> list[SpvMessage]:
+    entries = body.get("mesaje") or []
+    if not isinstance(entries, list) or not all(isinstance(m, dict) for m in entries):
+        raise AnafRejected(f"ANAF {endpoint}: mesaje is not a list of messages")
+    return [_message(m) for m in entries[:MAX_MESSAGES]]
 
 
 def _message(entry: dict[str, Any]) -> SpvMessage:
     return SpvMessage(
-        id=str(entry.get("id", "")),
-        upload_index=str(entry.get("id_solicitare", "")),
-        kind=str(entry.get("tip", "")),
-        created=str(entry.get("data_creare", "")),
-        cif=str(entry.get("cif", "")),
-        details=str(entry.get("detalii", "")),
+        id=_text(entry.get("id", ""), 40),
+        upload_index=_text(entry.get("id_solicitare", ""), 40),
+        kind=_text(entry.get("tip", ""), 100),
+        created=_text(entry.get("data_creare", ""), 40),
+        cif=_text(entry.get("cif", ""), 20),
+        details=_text(entry.get("detalii", ""), 1000),
     )

@@ -17,6 +17,7 @@ Polling and resolving are ordinary services (flush, never commit).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -358,7 +359,9 @@ def resolve_unknown(
 
 def _is_our_document(submission: EfacturaSubmission, archive: ResponseArchive) -> bool:
     document = archive.document or b""
-    if submission.xml_sha256 and hashlib.sha256(document).hexdigest() == submission.xml_sha256:
+    if submission.xml_sha256 and hmac.compare_digest(
+        hashlib.sha256(document).hexdigest(), submission.xml_sha256
+    ):
         return True
     return f"<cbc:ID>{submission.document_number}</cbc:ID>".encode() in document
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+from praho.core.xmlinput import UntrustedXMLError, parse_untrusted_xml
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 XSD_FILES = {
@@ -39,6 +40,7 @@ UBL_ROOTS = {
     "{urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2}CreditNote": "CreditNote",
 }
 _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+MAX_XML_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,12 @@ class Problem:
 
 
 def parse_xml(xml: bytes | str) -> etree._Element:
-    """Parse untrusted XML without entities or network access."""
-    data = xml.encode("utf-8") if isinstance(xml, str) else xml
-    return etree.fromstring(data, parser=_SAFE_PARSER)
+    """Parse untrusted XML: no entities, DTD or network access, at most ANAF's 10 MB limit.
+
+    Raises :class:`praho.core.xmlinput.UntrustedXMLError` (a DOCTYPE is refused, so the
+    schematron engine never sees one either).
+    """
+    return parse_untrusted_xml(xml, max_bytes=MAX_XML_BYTES, what="e-Factura XML")
 
 
 # --- XSD --------------------------------------------------------------------
@@ -195,8 +200,8 @@ def validate_all(xml: bytes | str, layers: Iterable[str] = LAYERS) -> list[Probl
     wanted = tuple(layers)
     try:
         tree = parse_xml(xml)
-    except etree.XMLSyntaxError as exc:
-        return [Problem("xsd", "XML", f"not well-formed XML: {exc}")]
+    except UntrustedXMLError as exc:
+        return [Problem("xsd", "XML", f"not usable XML: {exc.message}")]
     problems: list[Problem] = []
     if "xsd" in wanted:
         problems += validate_xsd(tree)
