@@ -136,11 +136,25 @@ def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
              now: datetime | None = None) -> InvoiceLine:
     """Add a line to a draft. VAT is decided immediately (and again at issue)."""
     _require_draft(invoice)
+    record = build_line(session, invoice, line)
+    session.add(record)
+    decide_document_taxes(session, invoice, lines=[record],
+                          tax_point=invoice.tax_point_date or business_date(resolve_now(now)))
+    session.flush()
+    return record
+
+
+def build_line(session: Session, invoice: Invoice, line: DraftLine) -> InvoiceLine:
+    """Validate a draft line and attach it to ``invoice`` as its next line, VAT not yet decided.
+
+    Writes nothing by itself; :func:`add_line` adds and flushes it. The billing run uses
+    it to build many documents in memory before writing them in bulk.
+    """
     values = validate_line(session, line, invoice.currency)
     details = dict(line.details)
     if line.tax_class:
         details["tax_class"] = line.tax_class
-    record = InvoiceLine(
+    return InvoiceLine(
         invoice=invoice,
         position=len(invoice.lines) + 1,
         kind=line.kind,
@@ -157,11 +171,6 @@ def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
         details=details,
         **values,
     )
-    session.add(record)
-    decide_document_taxes(session, invoice, lines=[record],
-                          tax_point=invoice.tax_point_date or business_date(resolve_now(now)))
-    session.flush()
-    return record
 
 
 def apply_allowance(session: Session, invoice: Invoice, allowance: DraftAllowance) -> list[InvoiceAllowance]:
@@ -171,6 +180,17 @@ def apply_allowance(session: Session, invoice: Invoice, allowance: DraftAllowanc
     VAT is then computed on the discounted groups (EN 16931).
     """
     _require_draft(invoice)
+    created = allowance_records(invoice, allowance)
+    session.add_all(created)
+    session.flush()
+    return created
+
+
+def allowance_records(invoice: Invoice, allowance: DraftAllowance) -> list[InvoiceAllowance]:
+    """Validate an allowance and attach its per-VAT-group records to ``invoice``; writes nothing.
+
+    See :func:`apply_allowance` for the rules.
+    """
     errors = v.Collector()
     errors.check(v.amount_minor, "amount_minor", allowance.amount_minor)
     errors.check(v.text, "reason", allowance.reason, max_length=v.LIMITS["allowance_reason"])
@@ -207,9 +227,7 @@ def apply_allowance(session: Session, invoice: Invoice, allowance: DraftAllowanc
             details={**allowance.details, "line_positions": [l.position for l in by_group[key]],
                      "requested_minor": allowance.amount_minor},
         )
-        session.add(record)
         created.append(record)
-    session.flush()
     return created
 
 
