@@ -24,7 +24,7 @@ payment layer applies to the next invoices.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -372,10 +372,11 @@ def apply_changes(session: Session, subscription: Subscription, changes: list[It
     result = ChangeResult(plan)
     with session.begin_nested():
         result.items = _change_items(session, subscription, changes, plan, moment)
+        _bind_new_items(plan, result.items)
         if plan.settlement == "invoice":
             result.documents.append(_issue_invoice(session, subscription, plan, moment, actor))
         elif plan.settlement == "pending":
-            result.pending = _store_pending(session, subscription, plan, result.items, moment)
+            result.pending = _store_pending(session, subscription, plan, moment)
         elif plan.settlement == "credit_note":
             result.documents += issue_proration_credit(session, subscription, plan, moment, actor)
         data = {"changes": [{"item_id": item.id, "price_id": item.price_id, "quantity": str(item.quantity),
@@ -418,6 +419,16 @@ def _change_items(session: Session, subscription: Subscription, changes: list[It
     return touched
 
 
+def _bind_new_items(plan: ProrationPlan, items: list[SubscriptionItem]) -> None:
+    """Lines of add-ons created by the change now name their item (later credits find them)."""
+    plan.lines = [
+        line if line.subscription_item_id is not None else replace(
+            line, subscription_item_id=items[line.change_index].id,
+            details={**line.details, "subscription_item_id": items[line.change_index].id})
+        for line in plan.lines
+    ]
+
+
 def _issue_invoice(session: Session, subscription: Subscription, plan: ProrationPlan, moment: datetime,
                    actor: Actor | None) -> Invoice:
     customer = session.get(Customer, subscription.customer_id)
@@ -433,17 +444,16 @@ def _issue_invoice(session: Session, subscription: Subscription, plan: Proration
 
 
 def _store_pending(session: Session, subscription: Subscription, plan: ProrationPlan,
-                   items: list[SubscriptionItem], moment: datetime) -> list[PendingProration]:
+                   moment: datetime) -> list[PendingProration]:
     rows = []
     for line in plan.lines:
-        item_id = line.subscription_item_id or items[line.change_index].id
         rows.append(PendingProration(
-            subscription_id=subscription.id, subscription_item_id=item_id, created_at=moment,
+            subscription_id=subscription.id, subscription_item_id=line.subscription_item_id, created_at=moment,
             item_name=line.item_name, description=line.description, product_id=line.product_id,
             price_id=line.price_id, quantity=line.quantity, unit_price=line.unit_price,
             unit_code=line.unit_code, net_amount_minor=line.amount_minor, currency=subscription.currency,
             period_start=line.period_start, period_end=line.period_end,
-            details={**line.details, "subscription_item_id": item_id}))
+            details=line.details))
     session.add_all(rows)
     session.flush()
     return rows

@@ -262,7 +262,6 @@ def resume_subscription(session: Session, subscription: Subscription, *, bill_no
     """Resume a paused subscription; a new period starts today unless prepaid time remains."""
     moment = resolve_now(now)
     subscription = lock_subscription(session, subscription)
-    check_transition(subscription, S.ACTIVE)
     if subscription.status != S.PAUSED:
         raise InvalidTransition(f"subscription {subscription.id} is {subscription.status}, not paused")
     paused = _last_event(session, subscription, "paused")
