@@ -151,7 +151,7 @@ def bill_subscriptions(session: Session, subscription_ids: list[int], *, now: da
                                    document.currency))
             else:
                 report.add(outcome_or_document)
-                if outcome_or_document.outcome == OutcomeKind.FAILED:
+                if outcome_or_document.outcome in (OutcomeKind.FAILED, OutcomeKind.ALREADY_BILLED):
                     failed.add(outcome_or_document.subscription_id)
         remaining = [s.id for s in subscriptions if s.id not in failed and _still_due(s, ctx.issue_date)]
         if not remaining:
