@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from praho.core.app import create_app
 from praho.core.billing_runner import run_in_process, start_run
 from praho.core.billing_tasks import CHUNK_TASK
-from praho.core.models import BillingRun, Invoice, JournalEntry, Subscription, SubscriptionPeriod
+from praho.core.models import AuditEvent, BillingRun, Invoice, JournalEntry, Subscription, SubscriptionPeriod
 from praho.core.services import ledger
+from praho.core.services.audit import verify_audit_chain
 from praho.core.testing import PrahoFactory, StaticTestPlugin, at, config_for_tests
 
 RENEWAL = at("2026-02-28", 3)
@@ -46,6 +47,9 @@ def assert_billed_exactly_once(database, subscription_ids, periods_each):
         assert sorted(i.number for i in invoices) == list(range(1, len(invoices) + 1))
         assert session.execute(select(func.count(JournalEntry.id))).scalar_one() == len(invoices)
         assert ledger.unbalanced_currencies(ledger.trial_balance(session).items()) == {}
+        issued_events = select(func.count(AuditEvent.id)).where(AuditEvent.action == "invoice.issued")
+        assert session.execute(issued_events).scalar_one() == len(invoices)
+        assert verify_audit_chain(session).ok
         due = session.execute(select(Subscription.next_billing_date).where(Subscription.id.in_(subscription_ids)))
         assert set(due.scalars()) == {date(2026, 3, 31)}
 

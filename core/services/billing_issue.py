@@ -25,8 +25,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from praho.core import validation as v
 from praho.core.clock import business_date
@@ -53,7 +54,8 @@ from praho.core.models.ledger import Account, AccountCode, JournalEntry, Journal
 from praho.core.models.seller import Seller
 from praho.core.models.subscriptions import PendingProration, Subscription, SubscriptionPeriod
 from praho.core.pricing import DraftAllowance, DraftLine
-from praho.core.services.audit import Actor, record_audit
+from praho.core.services.audit import Actor, record_audit_batch
+from praho.core.services.bulk_sql import insert_rows, update_rows
 from praho.core.services.invoicing import allowance_records, build_line, realign_allowances
 from praho.core.services.issuing import HOME_CURRENCY, party_snapshot, vat_in_ron
 from praho.core.services.numbering import default_series, format_number, take_number_block
@@ -77,6 +79,7 @@ class IssueContext:
     rates: dict[str, ExchangeRateQuote | None] = field(default_factory=dict)
     snapshots: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     series: dict[DocumentKind, DocumentSeries] = field(default_factory=dict)
+    sellers: dict[int, Seller] = field(default_factory=dict)
     accounts_ready: bool = False
 
     def __post_init__(self) -> None:
@@ -84,11 +87,13 @@ class IssueContext:
         self.issue_date = business_date(self.now)
 
     def seller(self, seller_id: int) -> Seller:
-        """A seller by id (the session's identity map keeps it)."""
-        seller = self.session.get(Seller, seller_id)
-        if seller is None:
-            raise ValidationFailed([FieldError("seller_id", f"no seller {seller_id}")])
-        return seller
+        """A seller by id, held for the run (the identity map alone would let it go)."""
+        if seller_id not in self.sellers:
+            seller = self.session.get(Seller, seller_id)
+            if seller is None:
+                raise ValidationFailed([FieldError("seller_id", f"no seller {seller_id}")])
+            self.sellers[seller_id] = seller
+        return self.sellers[seller_id]
 
     def snapshot(self, party: Customer | Seller) -> dict[str, Any]:
         """The party snapshot frozen on documents, computed once per party per run."""
@@ -265,11 +270,8 @@ def write_documents(ctx: IssueContext, prepared: list[PreparedDocument]) -> list
     if not prepared:
         return []
     session, now = ctx.session, ctx.now
-    invoice_table = Invoice.__table__
-    invoice_ids = list(session.execute(
-        insert(invoice_table).returning(invoice_table.c.id, sort_by_parameter_order=True),
-        [_invoice_row(ctx, doc) for doc in prepared],
-    ).scalars())
+    invoice_ids = insert_rows(session, Invoice.__table__, [_invoice_row(ctx, doc) for doc in prepared],
+                              return_ids=True)
     line_rows: list[dict[str, Any]] = []
     allowance_rows: list[dict[str, Any]] = []
     subtotal_rows: list[dict[str, Any]] = []
@@ -283,11 +285,10 @@ def write_documents(ctx: IssueContext, prepared: list[PreparedDocument]) -> list
              "exemption_code": g.exemption_code, "exemption_reason": g.exemption_reason}
             for g in doc.totals.groups
         ]
-    session.execute(insert(InvoiceLine.__table__), line_rows)
-    if allowance_rows:
-        session.execute(insert(InvoiceAllowance.__table__), allowance_rows)
-    session.execute(insert(InvoiceTaxSubtotal.__table__), subtotal_rows)
-    session.execute(insert(SubscriptionPeriod.__table__), [
+    insert_rows(session, InvoiceLine.__table__, line_rows)
+    insert_rows(session, InvoiceAllowance.__table__, allowance_rows)
+    insert_rows(session, InvoiceTaxSubtotal.__table__, subtotal_rows)
+    insert_rows(session, SubscriptionPeriod.__table__, [
         {"subscription_id": doc.subscription.id, "period_start": doc.renewal.period.start,
          "period_end": doc.renewal.period.end, "invoice_id": invoice_id,
          "billing_run_id": doc.billing_run_id, "total_minor": doc.totals.total_minor,
@@ -297,18 +298,20 @@ def write_documents(ctx: IssueContext, prepared: list[PreparedDocument]) -> list
     numbers = _assign_numbers(ctx, prepared, invoice_ids)
     _post_entries(ctx, prepared, invoice_ids, numbers)
     issued = []
+    audit = []
     for doc, invoice_id in zip(prepared, invoice_ids, strict=True):
         full_number = numbers[invoice_id]
         kind = str(doc.invoice.kind)
-        record_audit(session, actor=ctx.actor, action=f"{kind}.issued", object_type="invoice",
-                     object_id=full_number, amount_minor=doc.totals.total_minor,
-                     currency=doc.invoice.currency, now=now,
-                     data={"customer_id": doc.customer.id, "vat_minor": doc.totals.vat_minor})
-        _advance(doc, now)
+        audit.append({"action": f"{kind}.issued", "object_type": "invoice", "object_id": full_number,
+                      "amount_minor": doc.totals.total_minor, "currency": doc.invoice.currency,
+                      "data": {"customer_id": doc.customer.id, "vat_minor": doc.totals.vat_minor}})
         for row in doc.renewal.pending:
             row.invoice_id = invoice_id
         issued.append(IssuedDocument(doc.subscription.id, doc.renewal.period.start, invoice_id,
                                      full_number, kind, doc.totals.total_minor, doc.invoice.currency))
+    _advance(ctx, prepared)
+    # Last, so the audit chain is locked only for the end of the transaction, like numbering.
+    record_audit_batch(session, audit, actor=ctx.actor, now=now)
     session.flush()
     return issued
 
@@ -391,16 +394,11 @@ def _assign_numbers(ctx: IssueContext, prepared: list[PreparedDocument],
         block = take_number_block(ctx.session, series, year, len(ids))
         for invoice_id, number in zip(ids, block, strict=True):
             numbers[invoice_id] = format_number(series, year, number)
-            rows.append({"b_id": invoice_id, "b_series": series.id, "b_number": number,
-                         "b_full": numbers[invoice_id]})
-    table = Invoice.__table__
-    ctx.session.execute(
-        update(table).where(table.c.id == bindparam("b_id")).values(
-            status=str(DocumentStatus.ISSUED), series_id=bindparam("b_series"), fiscal_year=year,
-            number=bindparam("b_number"), full_number=bindparam("b_full"),
-            issued_at=ctx.now, locked_at=ctx.now),
-        rows,
-    )
+            rows.append({"id": invoice_id, "series_id": series.id, "number": number,
+                         "full_number": numbers[invoice_id]})
+    update_rows(ctx.session, Invoice.__table__, rows, constants={
+        "status": str(DocumentStatus.ISSUED), "fiscal_year": year, "issued_at": ctx.now,
+        "locked_at": ctx.now})
     return numbers
 
 
@@ -418,15 +416,12 @@ def _post_entries(ctx: IssueContext, prepared: list[PreparedDocument], invoice_i
         if needed - known:
             raise LedgerError(f"invoice_issued: unknown accounts {sorted(needed - known)}")
         ctx.accounts_ready = True
-    entry_table = JournalEntry.__table__
-    entry_ids = list(session.execute(
-        insert(entry_table).returning(entry_table.c.id, sort_by_parameter_order=True),
-        [{"entry_date": ctx.issue_date, "posted_at": ctx.now, "kind": "invoice_issued",
+    entry_ids = insert_rows(session, JournalEntry.__table__, [
+        {"entry_date": ctx.issue_date, "posted_at": ctx.now, "kind": "invoice_issued",
           "memo": f"invoice {numbers[invoice_id]}"[:300], "source_type": "invoice",
           "source_id": invoice_id, "idempotency_key": f"document-issued:{invoice_id}",
           "reversal_of_id": None}
-         for _doc, invoice_id in postable],
-    ).scalars())
+        for _doc, invoice_id in postable], return_ids=True)
     line_rows = []
     for (doc, invoice_id), entry_id in zip(postable, entry_ids, strict=True):
         totals, currency = doc.totals, doc.invoice.currency
@@ -437,18 +432,26 @@ def _post_entries(ctx: IssueContext, prepared: list[PreparedDocument], invoice_i
                 line_rows.append({"entry_id": entry_id, "account_code": str(account),
                                   "customer_id": doc.customer.id, "invoice_id": invoice_id,
                                   "currency": currency, "amount_minor": amount, "description": None})
-    session.execute(insert(JournalLine.__table__), line_rows)
+    insert_rows(session, JournalLine.__table__, line_rows)
 
 
-def _advance(doc: PreparedDocument, now: datetime) -> None:
-    """Move the subscription into the billed period and remember what each item cost."""
-    subscription, period = doc.subscription, doc.renewal.period
-    subscription.current_period_start = period.start
-    subscription.current_period_end = period.end
-    subscription.next_billing_date = period.end
-    subscription.updated_at = now
-    for charge in doc.renewal.charges:
-        remember_charge(charge)
+def _advance(ctx: IssueContext, prepared: list[PreparedDocument]) -> None:
+    """Move each subscription into its billed period; remember what each item cost.
+
+    One UPDATE for the whole batch; the loaded objects get the same values as committed
+    state so the session does not write them again.
+    """
+    rows = []
+    for doc in prepared:
+        subscription, period = doc.subscription, doc.renewal.period
+        rows.append({"id": subscription.id, "current_period_start": period.start,
+                     "current_period_end": period.end, "next_billing_date": period.end})
+        for key in ("current_period_start", "current_period_end", "next_billing_date"):
+            set_committed_value(subscription, key, rows[-1][key])
+        set_committed_value(subscription, "updated_at", ctx.now)
+        for charge in doc.renewal.charges:
+            remember_charge(charge)
+    update_rows(ctx.session, Subscription.__table__, rows, constants={"updated_at": ctx.now})
 
 
 def remember_charge(charge: ItemCharge) -> None:
