@@ -169,7 +169,8 @@ def run_inline(count: int, chunk_size: int, profile: bool) -> float:
     check(url, count)
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(45)
+        stats = pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))
+        stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 45)
         print(out.getvalue())
     return elapsed
 
@@ -211,7 +212,7 @@ def run_workers(count: int, workers: int, chunk_size: int) -> float:
             for chunk_id in chunk_ids:
                 celery.send_task(CHUNK_TASK, args=[chunk_id], queue=QUEUE)
             while not progress_of(database, run_id)[2]:
-                time.sleep(0.05)
+                time.sleep(0.25)
             elapsed = time.perf_counter() - started
             database.dispose()
     finally:

@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import event, select
@@ -91,14 +92,15 @@ def record_audit_batch(session: Session, events: list[dict[str, Any]], *, actor:
     ).scalar_one()
     rows = []
     for values in events:
-        row = AuditEvent(occurred_at=moment, actor_type=actor.type, actor_id=actor.id,
-                         action=values["action"], object_type=values["object_type"],
-                         object_id=str(values["object_id"]), amount_minor=values.get("amount_minor"),
-                         currency=values.get("currency"), data=values.get("data") or {})
+        # A plain namespace carries what event_hash reads; no ORM object is needed.
+        row = SimpleNamespace(occurred_at=moment, actor_type=actor.type, actor_id=actor.id,
+                              action=values["action"], object_type=values["object_type"],
+                              object_id=str(values["object_id"]), amount_minor=values.get("amount_minor"),
+                              currency=values.get("currency"), data=values.get("data") or {})
         head.last_seq += 1
         row.seq = head.last_seq
         row.prev_hash = head.last_hash
-        row.hash = event_hash(row, head.last_hash)
+        row.hash = event_hash(row, head.last_hash)  # type: ignore[arg-type]
         head.last_hash = row.hash
         rows.append({"seq": row.seq, "occurred_at": moment, "actor_type": str(actor.type),
                      "actor_id": actor.id, "action": row.action, "object_type": row.object_type,

@@ -21,8 +21,11 @@ Runs, chunks and their summaries are in :mod:`praho.core.services.billing_run`.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -59,8 +62,6 @@ log = logging.getLogger("praho.billing")
 # A subscription the run has not seen for a long time (the run was down for months) is
 # caught up one period at a time, at most this many periods per run.
 MAX_PERIODS_PER_RUN = 24
-PLUGIN_PRICING_HOOKS = ("resolve_subscription_price", "collect_renewal_charges",
-                        "collect_renewal_allowances")
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,31 @@ def bill_subscriptions(session: Session, subscription_ids: list[int], *, now: da
     Subscriptions that are not due (or are locked by another worker right now) are
     reported as skipped. With ``billing_run_id`` the outcomes are stored as well.
     """
-    moment = resolve_now(now)
+    with _collector_paused():
+        return _bill(session, subscription_ids, now=resolve_now(now), actor=actor,
+                     billing_run_id=billing_run_id, chunk_id=chunk_id, context=context)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a batch is built.
+
+    A chunk's thousands of objects live until it is written anyway; letting full
+    collections rescan them (and the session's loaded rows) mid-chunk cost more than
+    the chunk's own work in profiles. Collection resumes, and catches up, afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _bill(session: Session, subscription_ids: list[int], *, now: datetime, actor: Actor | None,
+          billing_run_id: int | None, chunk_id: int | None, context: IssueContext | None) -> BillingReport:
+    moment = now
     ctx = context or IssueContext(session, moment, actor)
     report = BillingReport()
     remaining = list(dict.fromkeys(subscription_ids))
@@ -203,7 +228,7 @@ def _prepare_one(ctx: IssueContext, subscription: Subscription, customer: Custom
     if subscription.status == SubscriptionStatus.TRIALING:
         end_trial(session, subscription, now=now, actor=ctx.actor)
     # Plugins may write while they answer; a savepoint keeps a failure's writes out.
-    isolate = any(has_implementations(name) for name in PLUGIN_PRICING_HOOKS)
+    isolate = ctx.plugins_answer
     try:
         if isolate:
             with session.begin_nested():

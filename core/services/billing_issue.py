@@ -60,10 +60,13 @@ from praho.core.services.invoicing import allowance_records, build_line, realign
 from praho.core.services.issuing import HOME_CURRENCY, party_snapshot, vat_in_ron
 from praho.core.services.numbering import default_series, format_number, take_number_block
 from praho.core.services.renewal import CatalogCache, ItemCharge, RenewalLines, renewal_lines
-from praho.core.services.subscription_state import hooks
+from praho.core.services.subscription_state import has_implementations, hooks
 from praho.core.services.taxes import apply_decision, buyer_party, regime_for, seller_party
 from praho.core.services.totals import DocumentTotals, compute_totals
 from praho.core.tax import ExchangeRateQuote, TaxDecision, TaxRequest
+
+# Hooks through which plugins take part in building a renewal document.
+PLUGIN_PRICING_HOOKS = ("resolve_subscription_price", "collect_renewal_charges", "collect_renewal_allowances")
 
 
 @dataclass
@@ -81,10 +84,14 @@ class IssueContext:
     series: dict[DocumentKind, DocumentSeries] = field(default_factory=dict)
     sellers: dict[int, Seller] = field(default_factory=dict)
     accounts_ready: bool = False
+    plugins_answer: bool = field(init=False)
+    hooks: Any = field(init=False)
 
     def __post_init__(self) -> None:
         self.catalog = CatalogCache(self.session)
         self.issue_date = business_date(self.now)
+        self.plugins_answer = any(has_implementations(name) for name in PLUGIN_PRICING_HOOKS)
+        self.hooks = hooks()
 
     def seller(self, seller_id: int) -> Seller:
         """A seller by id, held for the run (the identity map alone would let it go)."""
@@ -109,6 +116,62 @@ class IssueContext:
         return self.series[kind]
 
 
+@dataclass(slots=True)
+class DraftDocumentLine:
+    """A line of a document being built in memory: the attributes of :class:`InvoiceLine`."""
+
+    position: int
+    kind: str
+    item_name: str
+    description: str | None
+    product_id: int | None
+    price_id: int | None
+    quantity: Decimal
+    unit_code: str
+    unit_price: Decimal
+    gross_amount_minor: int
+    line_allowance_minor: int
+    line_allowance_reason: str | None
+    net_amount_minor: int
+    tax_category: str
+    tax_rate: Decimal
+    period_start: date | None
+    period_end: date | None
+    details: dict[str, Any]
+    tax_exemption_code: str | None = None
+    tax_exemption_reason: str | None = None
+    tax_note: str | None = None
+
+
+@dataclass(slots=True)
+class DraftDocument:
+    """A renewal document being built in memory, with the attributes of :class:`Invoice`.
+
+    This is the ``invoice`` the renewal hooks receive in the billing run and in
+    previews. It is never stored (``id`` is None): the issued document reaches plugins
+    through ``invoice_issued`` and ``subscription_renewed``.
+    """
+
+    kind: str
+    customer_id: int
+    seller_id: int
+    currency: str
+    language: str
+    payment_terms_days: int
+    period_start: date
+    period_end: date
+    subscription_id: int
+    attributes: dict[str, Any]
+    status: str = DocumentStatus.DRAFT
+    id: int | None = None
+    prepaid_minor: int = 0
+    tax_point_date: date | None = None
+    tax_regime: str | None = None
+    tax_evidence: dict[str, Any] = field(default_factory=dict)
+    lines: list[DraftDocumentLine] = field(default_factory=list)
+    allowances: list[InvoiceAllowance] = field(default_factory=list)
+
+
 @dataclass
 class PreparedDocument:
     """A document fully computed in memory, waiting to be written."""
@@ -116,7 +179,7 @@ class PreparedDocument:
     subscription: Subscription
     customer: Customer
     renewal: RenewalLines
-    invoice: Invoice
+    invoice: DraftDocument
     totals: DocumentTotals
     quote: ExchangeRateQuote | None
     billing_run_id: int | None = None
@@ -149,24 +212,23 @@ def prepare_document(ctx: IssueContext, subscription: Subscription, customer: Cu
         raise InvalidTransition(f"customer {customer.code} is {customer.status}; cannot bill")
     renewal = renewal_lines(session, subscription, customer, period_start, now=now,
                             catalog=ctx.catalog, pending=pending)
-    invoice = Invoice(
-        kind=renewal.kind, status=DocumentStatus.DRAFT, customer_id=customer.id,
-        seller_id=subscription.seller_id, currency=subscription.currency,
-        language=customer.language, payment_terms_days=customer.payment_terms_days,
-        period_start=renewal.period.start, period_end=renewal.period.last_day,
-        subscription_id=subscription.id, prepaid_minor=0, created_at=now, tax_evidence={},
+    invoice = DraftDocument(
+        kind=renewal.kind, customer_id=customer.id, seller_id=subscription.seller_id,
+        currency=subscription.currency, language=customer.language,
+        payment_terms_days=customer.payment_terms_days, period_start=renewal.period.start,
+        period_end=renewal.period.last_day, subscription_id=subscription.id,
         attributes={"subscription": {"id": subscription.id,
                                      "period_start": renewal.period.start.isoformat(),
                                      "period_end": renewal.period.end.isoformat()}},
     )
     _add_lines(session, invoice, renewal.lines)
-    for extra in hooks().collect_renewal_charges(
+    for extra in ctx.hooks.collect_renewal_charges(
             session=session, subscription=subscription, period_start=renewal.period.start,
             period_end=renewal.period.end, invoice=invoice, now=now):
         _add_lines(session, invoice, list(extra or []), prefix="plugin_lines")
     invoice.tax_point_date = ctx.issue_date
     decide_taxes_cached(ctx, invoice)
-    for allowances in hooks().collect_renewal_allowances(session=session, subscription=subscription,
+    for allowances in ctx.hooks.collect_renewal_allowances(session=session, subscription=subscription,
                                                          invoice=invoice, now=now):
         for allowance in allowances or []:
             if not isinstance(allowance, DraftAllowance):
@@ -184,21 +246,22 @@ def prepare_document(ctx: IssueContext, subscription: Subscription, customer: Cu
                             invoice=invoice, totals=totals, quote=quote, billing_run_id=billing_run_id)
 
 
-def _add_lines(session: Session, invoice: Invoice, lines: list[DraftLine], prefix: str = "lines") -> None:
+def _add_lines(session: Session, invoice: DraftDocument, lines: list[DraftLine],
+               prefix: str = "lines") -> None:
     errors: list[FieldError] = []
     for position, line in enumerate(lines):
         if not isinstance(line, DraftLine):
             errors.append(FieldError(f"{prefix}[{position}]", f"a plugin returned {line!r}"))
             continue
         try:
-            build_line(session, invoice, line)
+            build_line(session, invoice, line, factory=DraftDocumentLine)
         except ValidationFailed as failed:
             errors.extend(failed.prefixed(f"{prefix}[{position}].").errors)
     if errors:
         raise ValidationFailed(errors)
 
 
-def _check_issuable(customer: Customer, invoice: Invoice) -> None:
+def _check_issuable(customer: Customer, invoice: DraftDocument) -> None:
     """The checks issue_document makes before issuing."""
     errors = v.Collector()
     if not invoice.lines:
@@ -208,7 +271,7 @@ def _check_issuable(customer: Customer, invoice: Invoice) -> None:
     errors.raise_if_any()
 
 
-def decide_taxes_cached(ctx: IssueContext, invoice: Invoice) -> None:
+def decide_taxes_cached(ctx: IssueContext, invoice: Any) -> None:
     """decide_document_taxes with a run-wide memo keyed by the complete tax request."""
     seller = ctx.seller(invoice.seller_id)
     customer = ctx.session.get(Customer, invoice.customer_id)
@@ -234,7 +297,7 @@ def decide_taxes_cached(ctx: IssueContext, invoice: Invoice) -> None:
     invoice.tax_evidence = evidence
 
 
-def _tax_inputs(ctx: IssueContext, line: InvoiceLine) -> tuple[str, bool, str | None]:
+def _tax_inputs(ctx: IssueContext, line: Any) -> tuple[str, bool, str | None]:
     """Tax class, electronic-service flag and product code, as taxes.decide_document_taxes reads them."""
     product = ctx.catalog.product(line.product_id) if line.product_id else None
     tax_class = line.details.get("tax_class") or (product.tax_class if product else TaxClass.STANDARD)
@@ -247,7 +310,7 @@ def exchange_rate(ctx: IssueContext, currency: str) -> ExchangeRateQuote | None:
     if currency == HOME_CURRENCY:
         return None
     if currency not in ctx.rates:
-        ctx.rates[currency] = hooks().resolve_exchange_rate(
+        ctx.rates[currency] = ctx.hooks.resolve_exchange_rate(
             session=ctx.session, currency=currency, on_date=ctx.issue_date)
     quote = ctx.rates[currency]
     if quote is None:
@@ -353,7 +416,7 @@ def _invoice_row(ctx: IssueContext, doc: PreparedDocument) -> dict[str, Any]:
     }
 
 
-def _line_row(line: InvoiceLine, invoice_id: int) -> dict[str, Any]:
+def _line_row(line: DraftDocumentLine, invoice_id: int) -> dict[str, Any]:
     return {
         "invoice_id": invoice_id, "position": line.position, "kind": str(line.kind),
         "item_name": line.item_name, "description": line.description,

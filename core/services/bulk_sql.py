@@ -56,11 +56,21 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    encoded: dict[int, str] = {}  # the same dict on many rows (a seller snapshot) is encoded once
+
+    def value(row: dict[str, Any], column: str) -> Any:
+        item = row[column]
+        if column not in as_json or item is None:
+            return item
+        key = id(item)
+        if key not in encoded:
+            encoded[key] = json.dumps(item)
+        return encoded[key]
+
     try:
         with cursor.copy(statement) as copy:
             for row in rows:
-                copy.write_row([json.dumps(row[c]) if c in as_json and row[c] is not None else row[c]
-                                for c in columns])
+                copy.write_row([value(row, c) for c in columns])
     except dbapi.IntegrityError as error:
         # Raised like an INSERT's error, so callers handle both the same way.
         raise IntegrityError(statement, None, error) from error

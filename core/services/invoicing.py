@@ -7,8 +7,10 @@ Issuing, voiding and crediting live in :mod:`praho.core.services.issuing` and
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -144,18 +146,19 @@ def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
     return record
 
 
-def build_line(session: Session, invoice: Invoice, line: DraftLine) -> InvoiceLine:
-    """Validate a draft line and attach it to ``invoice`` as its next line, VAT not yet decided.
+def build_line(session: Session, invoice: Any, line: DraftLine,
+               factory: Callable[..., Any] = InvoiceLine) -> Any:
+    """Validate a draft line and append it to ``invoice.lines``, VAT not yet decided.
 
-    Writes nothing by itself; :func:`add_line` adds and flushes it. The billing run uses
-    it to build many documents in memory before writing them in bulk.
+    Writes nothing by itself; :func:`add_line` adds and flushes it. The billing run
+    builds documents in memory with a lighter ``factory`` (same attributes as
+    :class:`InvoiceLine`) before writing them in bulk.
     """
     values = validate_line(session, line, invoice.currency)
     details = dict(line.details)
     if line.tax_class:
         details["tax_class"] = line.tax_class
-    return InvoiceLine(
-        invoice=invoice,
+    record = factory(
         position=len(invoice.lines) + 1,
         kind=line.kind,
         description=line.description,
@@ -171,6 +174,8 @@ def build_line(session: Session, invoice: Invoice, line: DraftLine) -> InvoiceLi
         details=details,
         **values,
     )
+    invoice.lines.append(record)
+    return record
 
 
 def apply_allowance(session: Session, invoice: Invoice, allowance: DraftAllowance) -> list[InvoiceAllowance]:
@@ -186,7 +191,7 @@ def apply_allowance(session: Session, invoice: Invoice, allowance: DraftAllowanc
     return created
 
 
-def allowance_records(invoice: Invoice, allowance: DraftAllowance) -> list[InvoiceAllowance]:
+def allowance_records(invoice: Any, allowance: DraftAllowance) -> list[InvoiceAllowance]:
     """Validate an allowance and attach its per-VAT-group records to ``invoice``; writes nothing.
 
     See :func:`apply_allowance` for the rules.
@@ -214,7 +219,6 @@ def allowance_records(invoice: Invoice, allowance: DraftAllowance) -> list[Invoi
         if part == 0:
             continue
         record = InvoiceAllowance(
-            invoice=invoice,
             is_charge=allowance.is_charge,
             amount_minor=part,
             base_amount_minor=sum(l.net_amount_minor for l in by_group[key]) if allowance.percent else None,
@@ -228,6 +232,7 @@ def allowance_records(invoice: Invoice, allowance: DraftAllowance) -> list[Invoi
                      "requested_minor": allowance.amount_minor},
         )
         created.append(record)
+    invoice.allowances.extend(created)
     return created
 
 
