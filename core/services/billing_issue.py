@@ -358,6 +358,12 @@ def write_documents(ctx: IssueContext, prepared: list[PreparedDocument]) -> list
          "currency": doc.invoice.currency, "claimed_at": now}
         for doc, invoice_id in zip(prepared, invoice_ids, strict=True)
     ])
+    _advance(ctx, prepared)
+    for doc, invoice_id in zip(prepared, invoice_ids, strict=True):
+        for row in doc.renewal.pending:
+            row.invoice_id = invoice_id
+    session.flush()
+    # From here to the commit the series counter is locked: only what needs the numbers.
     numbers = _assign_numbers(ctx, prepared, invoice_ids)
     _post_entries(ctx, prepared, invoice_ids, numbers)
     issued = []
@@ -368,14 +374,9 @@ def write_documents(ctx: IssueContext, prepared: list[PreparedDocument]) -> list
         audit.append({"action": f"{kind}.issued", "object_type": "invoice", "object_id": full_number,
                       "amount_minor": doc.totals.total_minor, "currency": doc.invoice.currency,
                       "data": {"customer_id": doc.customer.id, "vat_minor": doc.totals.vat_minor}})
-        for row in doc.renewal.pending:
-            row.invoice_id = invoice_id
         issued.append(IssuedDocument(doc.subscription.id, doc.renewal.period.start, invoice_id,
                                      full_number, kind, doc.totals.total_minor, doc.invoice.currency))
-    _advance(ctx, prepared)
-    # Last, so the audit chain is locked only for the end of the transaction, like numbering.
     record_audit_batch(session, audit, actor=ctx.actor, now=now)
-    session.flush()
     return issued
 
 

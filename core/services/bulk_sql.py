@@ -56,21 +56,20 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    json_positions = [i for i, column in enumerate(columns) if column in as_json]
     encoded: dict[int, str] = {}  # the same dict on many rows (a seller snapshot) is encoded once
-
-    def value(row: dict[str, Any], column: str) -> Any:
-        item = row[column]
-        if column not in as_json or item is None:
-            return item
-        key = id(item)
-        if key not in encoded:
-            encoded[key] = json.dumps(item)
-        return encoded[key]
-
     try:
         with cursor.copy(statement) as copy:
             for row in rows:
-                copy.write_row([value(row, c) for c in columns])
+                values = [row[column] for column in columns]
+                for position in json_positions:
+                    item = values[position]
+                    if item is not None:
+                        key = id(item)
+                        if key not in encoded:
+                            encoded[key] = json.dumps(item)
+                        values[position] = encoded[key]
+                copy.write_row(values)
     except dbapi.IntegrityError as error:
         # Raised like an INSERT's error, so callers handle both the same way.
         raise IntegrityError(statement, None, error) from error
