@@ -59,8 +59,9 @@ def billing_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--strict", is_flag=True, help="exit with status 1 when any subscription failed")
 @praho_command
-def billing_run(run_date: str | None, chunk_size: int | None, inline: bool, as_json: bool,
-                strict: bool) -> None:
+def billing_run(
+    run_date: str | None, chunk_size: int | None, inline: bool, as_json: bool, strict: bool
+) -> None:
     """Bill every subscription due, with a progress bar and a summary."""
     day = _date_option(run_date)
     db: Database = database()
@@ -71,11 +72,14 @@ def billing_run(run_date: str | None, chunk_size: int | None, inline: bool, as_j
         run_id = run_in_process(db, now=now, actor=CLI_ACTOR, chunk_size=chunk_size)
     else:
         with click.progressbar(length=1, label="billing chunks", show_pos=True) as bar:
+
             def progress(done: int, total: int) -> None:
                 bar.length = max(total, 1)
                 bar.update(done - bar.pos)
 
-            run_id = run_in_process(db, now=now, actor=CLI_ACTOR, chunk_size=chunk_size, progress=progress)
+            run_id = run_in_process(
+                db, now=now, actor=CLI_ACTOR, chunk_size=chunk_size, progress=progress
+            )
     summary = _run_summary(db, run_id)
     _print_summary(summary, as_json)
     if strict and summary["counts"].get("failed"):
@@ -86,8 +90,13 @@ def _run_summary(db: Database, run_id: int) -> dict[str, Any]:
     with db.transaction() as session:
         run = session.get(BillingRun, run_id)
         assert run is not None
-        return {"run_id": run.id, "run_date": run.run_date.isoformat(), "status": str(run.status),
-                "due": run.subscriptions_due, **run.summary}
+        return {
+            "run_id": run.id,
+            "run_date": run.run_date.isoformat(),
+            "status": str(run.status),
+            "due": run.subscriptions_due,
+            **run.summary,
+        }
 
 
 def _on_workers(db: Database, *, now: Any, chunk_size: int | None, show: bool) -> int:
@@ -98,8 +107,9 @@ def _on_workers(db: Database, *, now: Any, chunk_size: int | None, show: bool) -
     for chunk_id in chunk_ids:
         bill_chunk_task.delay(chunk_id)
     done, total, finished = progress_of(db, run_id)
-    with click.progressbar(length=max(total, 1), label=f"run {run_id} on the workers", show_pos=True,
-                           hidden=not show) as bar:
+    with click.progressbar(
+        length=max(total, 1), label=f"run {run_id} on the workers", show_pos=True, hidden=not show
+    ) as bar:
         while not finished:
             time.sleep(0.5)
             done, total, finished = progress_of(db, run_id)
@@ -121,8 +131,11 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         if counts.get(label):
             click.echo(f"  {label.replace('_', ' ')}: {counts[label]}")
     for failure in summary["failures"]:
-        click.echo(f"  FAILED subscription {failure['subscription_id']} (period {failure['period_start']}): "
-                   f"{failure['error']}: {failure['reason']}")
+        click.echo(
+            f"  FAILED subscription {failure['subscription_id']} "
+            f"(period {failure['period_start']}): "
+            f"{failure['error']}: {failure['reason']}"
+        )
 
 
 @billing_group.command("status")
@@ -148,33 +161,59 @@ def billing_status(run_id: int | None, as_json: bool) -> None:
 @click.argument("subscription_id", type=int)
 @click.option("--new-price", help="preview a plan change to this price code")
 @click.option("--quantity", help="new quantity for the plan change")
-@click.option("--proration", type=click.Choice(["invoice_now", "next_invoice", "none"]),
-              default="invoice_now", show_default=True)
+@click.option(
+    "--proration",
+    type=click.Choice(["invoice_now", "next_invoice", "none"]),
+    default="invoice_now",
+    show_default=True,
+)
 @click.option("--date", "at_date", help="as of this day (YYYY-MM-DD); default: now")
 @click.option("--json", "as_json", is_flag=True)
 @praho_command
-def billing_preview(subscription_id: int, new_price: str | None, quantity: str | None, proration: str,
-                    at_date: str | None, as_json: bool) -> None:
+def billing_preview(
+    subscription_id: int,
+    new_price: str | None,
+    quantity: str | None,
+    proration: str,
+    at_date: str | None,
+    as_json: bool,
+) -> None:
     """Show the next document of a subscription, or what a plan change would cost now."""
     day = _date_option(at_date)
     now = noon_of(day) if day else utcnow()
     with database().transaction() as session:
         subscription = get_subscription(session, subscription_id)
         if new_price:
-            price = session.execute(select(Price).where(Price.code == new_price)).scalar_one_or_none()
+            price = session.execute(
+                select(Price).where(Price.code == new_price)
+            ).scalar_one_or_none()
             if price is None:
                 raise FieldError("new_price", f"no price {new_price!r}")
-            change = preview_change(session, subscription, new_price=price, quantity=quantity,
-                                    proration=proration, now=now)
-            data = {"subscription_id": subscription.id, "settlement": change.settlement,
-                    "credit_minor": change.plan.credit_minor, "charge_minor": change.plan.charge_minor,
-                    "net_minor": change.plan.net_minor, "notes": change.notes,
-                    "next_period_net_minor": change.next_period_net_minor,
-                    "document": _document_data(change.document)}
+            change = preview_change(
+                session,
+                subscription,
+                new_price=price,
+                quantity=quantity,
+                proration=proration,
+                now=now,
+            )
+            data = {
+                "subscription_id": subscription.id,
+                "settlement": change.settlement,
+                "credit_minor": change.plan.credit_minor,
+                "charge_minor": change.plan.charge_minor,
+                "net_minor": change.plan.net_minor,
+                "notes": change.notes,
+                "next_period_net_minor": change.next_period_net_minor,
+                "document": _document_data(change.document),
+            }
         else:
             preview = preview_next_invoice(session, subscription, now=now)
-            data = {"subscription_id": subscription.id, "reason": preview.reason,
-                    "document": _document_data(preview.document)}
+            data = {
+                "subscription_id": subscription.id,
+                "reason": preview.reason,
+                "document": _document_data(preview.document),
+            }
         session.rollback()
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
@@ -186,12 +225,23 @@ def _document_data(document: PreviewDocument | None) -> dict[str, Any] | None:
     if document is None:
         return None
     return {
-        "kind": document.kind, "currency": document.currency, "issue_date": document.issue_date.isoformat(),
-        "lines": [{"item": l.item_name, "description": l.description, "quantity": str(l.quantity),
-                   "unit_price": str(l.unit_price), "net_minor": l.net_amount_minor,
-                   "vat": f"{l.tax_category} {l.tax_rate.normalize()}%"} for l in document.lines],
+        "kind": document.kind,
+        "currency": document.currency,
+        "issue_date": document.issue_date.isoformat(),
+        "lines": [
+            {
+                "item": ln.item_name,
+                "description": ln.description,
+                "quantity": str(ln.quantity),
+                "unit_price": str(ln.unit_price),
+                "net_minor": ln.net_amount_minor,
+                "vat": f"{ln.tax_category} {ln.tax_rate.normalize()}%",
+            }
+            for ln in document.lines
+        ],
         "allowances": [{"reason": r, "amount_minor": a} for r, a in document.allowances],
-        "taxable_minor": document.taxable_minor, "vat_minor": document.vat_minor,
+        "taxable_minor": document.taxable_minor,
+        "vat_minor": document.vat_minor,
         "total_minor": document.total_minor,
     }
 
@@ -199,8 +249,11 @@ def _document_data(document: PreviewDocument | None) -> dict[str, Any] | None:
 def _print_preview(data: dict[str, Any], subscription_id: int) -> None:
     document = data.get("document")
     if "settlement" in data:
-        click.echo(f"subscription {subscription_id}: change settles as {data['settlement']} "
-                   f"(credit {data['credit_minor']}, charge {data['charge_minor']}, net {data['net_minor']})")
+        click.echo(
+            f"subscription {subscription_id}: change settles as {data['settlement']} "
+            f"(credit {data['credit_minor']}, charge {data['charge_minor']}, "
+            f"net {data['net_minor']})"
+        )
         for note in data["notes"]:
             click.echo(f"  {note}")
     if document is None:
@@ -210,12 +263,19 @@ def _print_preview(data: dict[str, Any], subscription_id: int) -> None:
     currency = document["currency"]
     click.echo(f"{document['kind']} on {document['issue_date']}:")
     for line in document["lines"]:
-        click.echo(f"  {line['item']:<40} {line['quantity']:>8} x {line['unit_price']:>12} = "
-                   f"{format_amount(line['net_minor'], currency, 'en'):>12}  VAT {line['vat']}")
+        click.echo(
+            f"  {line['item']:<40} {line['quantity']:>8} x {line['unit_price']:>12} = "
+            f"{format_amount(line['net_minor'], currency, 'en'):>12}  VAT {line['vat']}"
+        )
     for allowance in document["allowances"]:
-        click.echo(f"  discount {allowance['reason']}: -{format_amount(allowance['amount_minor'], currency, 'en')}")
-    click.echo(f"  total {format_amount(document['total_minor'], currency, 'en')} {currency} "
-               f"(VAT {format_amount(document['vat_minor'], currency, 'en')})")
+        click.echo(
+            f"  discount {allowance['reason']}: "
+            f"-{format_amount(allowance['amount_minor'], currency, 'en')}"
+        )
+    click.echo(
+        f"  total {format_amount(document['total_minor'], currency, 'en')} {currency} "
+        f"(VAT {format_amount(document['vat_minor'], currency, 'en')})"
+    )
 
 
 @billing_group.command("simulate")
@@ -235,9 +295,13 @@ def billing_simulate(from_date: str, to_date: str, keep_copy: bool, as_json: boo
 
     def show(day: SimulatedDay) -> None:
         if not as_json and (day.issued or day.ended or day.failed):
-            amounts = ", ".join(f"{format_amount(a, c, 'en')} {c}" for c, a in sorted(day.amounts.items()))
-            click.echo(f"{day.day}: issued {day.issued} ({amounts or '0'}), ended {day.ended}, "
-                       f"failed {day.failed}")
+            amounts = ", ".join(
+                f"{format_amount(a, c, 'en')} {c}" for c, a in sorted(day.amounts.items())
+            )
+            click.echo(
+                f"{day.day}: issued {day.issued} ({amounts or '0'}), ended {day.ended}, "
+                f"failed {day.failed}"
+            )
             for failure in day.failures:
                 click.echo(f"    subscription {failure['subscription_id']}: {failure['reason']}")
 
@@ -249,17 +313,32 @@ def billing_simulate(from_date: str, to_date: str, keep_copy: bool, as_json: boo
             drop_copy(copy_url)
     totals = report.amounts_by_currency()
     if as_json:
-        click.echo(json.dumps({"from": start.isoformat(), "to": end.isoformat(),
-                               "documents_issued": report.documents_issued, "amounts": totals,
-                               "days": [{"day": d.day.isoformat(), "issued": d.issued, "ended": d.ended,
-                                         "failed": d.failed, "amounts": d.amounts} for d in report.days
-                                        if d.issued or d.ended or d.failed],
-                               "copy": copy_url if keep_copy else None}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "from": start.isoformat(),
+                    "to": end.isoformat(),
+                    "documents_issued": report.documents_issued,
+                    "amounts": totals,
+                    "days": [
+                        {
+                            "day": d.day.isoformat(),
+                            "issued": d.issued,
+                            "ended": d.ended,
+                            "failed": d.failed,
+                            "amounts": d.amounts,
+                        }
+                        for d in report.days
+                        if d.issued or d.ended or d.failed
+                    ],
+                    "copy": copy_url if keep_copy else None,
+                },
+                indent=2,
+            )
+        )
         return
     click.echo(f"simulated {start} to {end}: {report.documents_issued} document(s)")
     for currency, amount in sorted(totals.items()):
         click.echo(f"  {format_amount(amount, currency, 'en'):>16} {currency}")
     if keep_copy:
         click.echo(f"copy kept at {copy_url}")
-
-

@@ -33,15 +33,18 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def start_run(database: Database, *, now: datetime, actor: Actor | None = None,
-              chunk_size: int | None = None) -> tuple[int, list[int]]:
+def start_run(
+    database: Database, *, now: datetime, actor: Actor | None = None, chunk_size: int | None = None
+) -> tuple[int, list[int]]:
     """Create a run and its chunks in one transaction; returns (run id, chunk ids)."""
     with database.transaction() as session:
         run = start_billing_run(session, now=now, actor=actor, chunk_size=chunk_size)
         return run.id, pending_chunk_ids(session, run.id)
 
 
-def bill_chunk(database: Database, chunk_id: int, *, actor: Actor | None = None) -> BillingReport | None:
+def bill_chunk(
+    database: Database, chunk_id: int, *, actor: Actor | None = None
+) -> BillingReport | None:
     """Bill one chunk in its own transaction, then run :func:`after_chunk_committed`."""
     with database.transaction() as session:
         report = bill_run_chunk(session, chunk_id, worker=worker_name(), actor=actor)
@@ -52,7 +55,9 @@ def bill_chunk(database: Database, chunk_id: int, *, actor: Actor | None = None)
     return report
 
 
-def after_chunk_committed(database: Database, run_id: int, report: BillingReport | None) -> BillingRun | None:
+def after_chunk_committed(
+    database: Database, run_id: int, report: BillingReport | None
+) -> BillingRun | None:
     """What follows a chunk once its documents are committed; the run's single seam.
 
     Payment collection joins the billing run here, and only here: for every document in
@@ -69,8 +74,14 @@ def after_chunk_committed(database: Database, run_id: int, report: BillingReport
         return finish_billing_run(session, run_id)
 
 
-def run_in_process(database: Database, *, now: datetime, actor: Actor | None = None,
-                   chunk_size: int | None = None, progress: ProgressCallback | None = None) -> int:
+def run_in_process(
+    database: Database,
+    *,
+    now: datetime,
+    actor: Actor | None = None,
+    chunk_size: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> int:
     """Start a run and bill every chunk here, one transaction each; returns the run id."""
     run_id, chunk_ids = start_run(database, now=now, actor=actor, chunk_size=chunk_size)
     total = len(chunk_ids)

@@ -92,8 +92,13 @@ def check_range(start: date, end: date) -> None:
         raise FieldError("to", f"at most {MAX_SIMULATED_DAYS} days can be simulated at once")
 
 
-def simulate(database: Database, start: date, end: date, *,
-             on_day: Callable[[SimulatedDay], None] | None = None) -> SimulationReport:
+def simulate(
+    database: Database,
+    start: date,
+    end: date,
+    *,
+    on_day: Callable[[SimulatedDay], None] | None = None,
+) -> SimulationReport:
     """Run the billing run for each day from ``start`` to ``end`` against ``database``.
 
     Each day commits on its own, as the nightly run does. Use a copy (see
@@ -107,10 +112,15 @@ def simulate(database: Database, start: date, end: date, *,
             session.info[SIMULATION_FLAG] = True
             run: BillingRun = run_billing(session, now=noon_of(day))
             counts = run.summary["counts"]
-            result = SimulatedDay(day=day, run_id=run.id, issued=counts.get("issued", 0),
-                                  ended=counts.get("ended", 0), failed=counts.get("failed", 0),
-                                  amounts=dict(run.summary["amounts"]),
-                                  failures=list(run.summary["failures"]))
+            result = SimulatedDay(
+                day=day,
+                run_id=run.id,
+                issued=counts.get("issued", 0),
+                ended=counts.get("ended", 0),
+                failed=counts.get("failed", 0),
+                amounts=dict(run.summary["amounts"]),
+                failures=list(run.summary["failures"]),
+            )
         report.days.append(result)
         if on_day:
             on_day(result)
@@ -173,24 +183,44 @@ def _copy_postgres(url: str) -> str:
     env = {**os.environ}
     if parsed.password:
         env["PGPASSWORD"] = str(parsed.password)
-    common = ["--host", parsed.host or "localhost", "--port", str(parsed.port or 5432),
-              "--username", parsed.username or "postgres", "--no-password"]
+    common = [
+        "--host",
+        parsed.host or "localhost",
+        "--port",
+        str(parsed.port or 5432),
+        "--username",
+        parsed.username or "postgres",
+        "--no-password",
+    ]
     try:
-        dump = subprocess.Popen(["pg_dump", "--format=custom", *common, parsed.database or ""],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        restore = subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", *common,
-                                  "--dbname", copy_name],
-                                 stdin=dump.stdout, capture_output=True, env=env, timeout=3600, check=False)
+        dump = subprocess.Popen(  # noqa: S603 - fixed program, arguments from the database URL
+            ["pg_dump", "--format=custom", *common, parsed.database or ""],  # noqa: S607
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        restore = subprocess.run(  # noqa: S603 - fixed program, arguments from the database URL
+            ["pg_restore", "--no-owner", "--exit-on-error", *common, "--dbname", copy_name],  # noqa: S607
+            stdin=dump.stdout,
+            capture_output=True,
+            env=env,
+            timeout=3600,
+            check=False,
+        )
         assert dump.stdout is not None
         dump.stdout.close()
         dump_errors = dump.stderr.read().decode() if dump.stderr else ""
         dump.wait(timeout=60)
     except FileNotFoundError as exc:
         drop_copy(parsed.set(database=copy_name).render_as_string(hide_password=False))
-        raise SimulationError(f"{exc.filename} not found: install the PostgreSQL client tools "
-                              "(postgresql-client)") from None
+        raise SimulationError(
+            f"{exc.filename} not found: install the PostgreSQL client tools (postgresql-client)"
+        ) from None
     if dump.returncode != 0 or restore.returncode != 0:
         drop_copy(parsed.set(database=copy_name).render_as_string(hide_password=False))
-        raise SimulationError(f"copying the database failed: {dump_errors.strip()} "
-                              f"{restore.stderr.decode().strip()}"[:500])
+        raise SimulationError(
+            f"copying the database failed: {dump_errors.strip()} {restore.stderr.decode().strip()}"[
+                :500
+            ]
+        )
     return parsed.set(database=copy_name).render_as_string(hide_password=False)

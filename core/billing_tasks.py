@@ -30,15 +30,24 @@ def run_billing_task(run_date: str | None = None, chunk_size: int | None = None)
     """Start today's run (or ``run_date``'s) and fan its chunks out to the workers."""
     now = noon_of(parse_date(run_date)) if run_date else utcnow()
     database = current_app.extensions["praho.db"]
-    run_id, chunk_ids = start_run(database, now=now, actor=task_actor(RUN_TASK), chunk_size=chunk_size)
+    run_id, chunk_ids = start_run(
+        database, now=now, actor=task_actor(RUN_TASK), chunk_size=chunk_size
+    )
     for chunk_id in chunk_ids:
         bill_chunk_task.delay(chunk_id)
     log.info("billing run %s: %d chunk(s) dispatched", run_id, len(chunk_ids))
     return {"run_id": run_id, "chunks": len(chunk_ids)}
 
 
-@shared_task(name=CHUNK_TASK, acks_late=True, bind=True, autoretry_for=(OperationalError,),
-             retry_backoff=True, retry_backoff_max=60, max_retries=8)
+@shared_task(
+    name=CHUNK_TASK,
+    acks_late=True,
+    bind=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=8,
+)
 def bill_chunk_task(self: Any, chunk_id: int) -> dict[str, Any]:
     """Bill one chunk in its own transaction (retried on lost connections and deadlocks)."""
     database = current_app.extensions["praho.db"]

@@ -88,7 +88,8 @@ def build_beat_schedule(app: Flask) -> dict[str, dict[str, Any]]:
 CORE_PERIODIC_TASKS: list[PeriodicTask] = [
     # The billing run, every night at 02:00 Bucharest time. Running it more often is
     # harmless: each subscription-period is billed once whatever the number of runs.
-    PeriodicTask(name="billing-run-daily", task="praho.billing.run", schedule=crontab(hour=2, minute=0)),
+    PeriodicTask(name="billing-run-daily", task="praho.billing.run",
+                 schedule=crontab(hour=2, minute=0)),
 ]
 # Modules whose @shared_task functions the core provides.
 CORE_TASK_MODULES: list[str] = ["praho.core.billing_tasks"]

@@ -323,9 +323,9 @@ class PrahoFactory:
         overrides.setdefault("now", DEFAULT_NOW)
         return create_draft(self.session, customer=customer, lines=draft_lines, **overrides)
 
-    def subscription(self, price: Any = None, customer: Any = None, *, start: str | date = "2026-01-31",
-                     quantity: int | str = 1, addons: list[Any] | tuple[Any, ...] = (),
-                     **overrides: Any) -> Any:
+    def subscription(self, price: Any = None, customer: Any = None, *,
+                     start: str | date = "2026-01-31", quantity: int | str = 1,
+                     addons: list[Any] | tuple[Any, ...] = (), **overrides: Any) -> Any:
         """A subscription to ``price`` (a 50.00 RON monthly price by default), first period billed.
 
         ``start`` is the first day; ``now`` defaults to 09:00 in Bucharest that day.
@@ -337,8 +337,8 @@ class PrahoFactory:
         customer = customer or self.customer()
         items = [ItemSpec(price, quantity)] + [ItemSpec(addon) for addon in addons]
         overrides.setdefault("now", at(start_day, 9))
-        return create_subscription(self.session, customer=customer, items=items, start_date=start_day,
-                                   **overrides)
+        return create_subscription(self.session, customer=customer, items=items,
+                                   start_date=start_day, **overrides)
 
     def invoice(self, customer: Any = None, lines: list[tuple[str, str, str]] | None = None,
                 now: datetime = DEFAULT_NOW, **overrides: Any) -> Any:

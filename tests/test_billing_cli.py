@@ -16,7 +16,10 @@ def billed(praho_committing):
     with praho_committing.transaction() as session:
         factory = PrahoFactory(session)
         euro = factory.price(currency="EUR", unit_amount_minor=1000)
-        ids = [factory.subscription(start="2026-01-31").id, factory.subscription(euro, start="2026-01-31").id]
+        ids = [
+            factory.subscription(start="2026-01-31").id,
+            factory.subscription(euro, start="2026-01-31").id,
+        ]
         broken = factory.subscription(start="2026-01-31")
         session.get(Customer, broken.customer_id).cui = None
         ids.append(broken.id)
@@ -34,7 +37,10 @@ def test_billing_run_prints_progress_and_summary(praho_app, billed):
     assert "completed_with_failures" in result.output
     assert "documents issued:  2" in result.output
     assert "60.50 RON" in result.output and "12.10 EUR" in result.output
-    assert f"FAILED subscription {billed[2]} (period 2026-02-28): validation_failed: customer.cui" in result.output
+    assert (
+        f"FAILED subscription {billed[2]} (period 2026-02-28): validation_failed: customer.cui"
+        in result.output
+    )
     status = _invoke(praho_app, "billing", "status", "--json")
     summary = json.loads(status.output)
     assert summary["counts"] == {"issued": 2, "failed": 1} and summary["due"] == 3
@@ -54,11 +60,17 @@ def test_billing_preview_and_simulate(praho_app, billed, praho_committing):
     assert "invoice on 2026-02-28" in preview.output and "total 60.50 RON" in preview.output
     missing = _invoke(praho_app, "billing", "preview", "999999")
     assert missing.exit_code == 1 and "no subscription 999999" in missing.output
-    simulated = _invoke(praho_app, "billing", "simulate", "--from", "2026-02-01", "--to", "2026-03-31", "--json")
+    simulated = _invoke(
+        praho_app, "billing", "simulate", "--from", "2026-02-01", "--to", "2026-03-31", "--json"
+    )
     assert simulated.exit_code == 0, simulated.output
     data = json.loads(simulated.output)
     assert data["documents_issued"] == 4 and data["amounts"] == {"RON": 2 * 6050, "EUR": 2 * 1210}
     with praho_committing.transaction() as session:
-        assert session.execute(select(func.count(Invoice.id))).scalar_one() == 3  # live data untouched
-    backwards = _invoke(praho_app, "billing", "simulate", "--from", "2026-03-01", "--to", "2026-02-01")
+        assert (
+            session.execute(select(func.count(Invoice.id))).scalar_one() == 3
+        )  # live data untouched
+    backwards = _invoke(
+        praho_app, "billing", "simulate", "--from", "2026-03-01", "--to", "2026-02-01"
+    )
     assert backwards.exit_code == 1 and "before" in backwards.output

@@ -29,22 +29,53 @@ def _chain(start: date, months: int, anchor: int, count: int) -> list[date]:
 
 def test_anchor_31_is_kept_across_short_months():
     assert _chain(date(2026, 1, 31), 1, 31, 5) == [
-        date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30),
-        date(2026, 5, 31), date(2026, 6, 30)]
+        date(2026, 1, 31),
+        date(2026, 2, 28),
+        date(2026, 3, 31),
+        date(2026, 4, 30),
+        date(2026, 5, 31),
+        date(2026, 6, 30),
+    ]
 
 
 def test_leap_february_gets_the_29th():
-    assert _chain(date(2028, 1, 31), 1, 31, 2) == [date(2028, 1, 31), date(2028, 2, 29), date(2028, 3, 31)]
-    assert _chain(date(2028, 1, 30), 1, 30, 2) == [date(2028, 1, 30), date(2028, 2, 29), date(2028, 3, 30)]
+    assert _chain(date(2028, 1, 31), 1, 31, 2) == [
+        date(2028, 1, 31),
+        date(2028, 2, 29),
+        date(2028, 3, 31),
+    ]
+    assert _chain(date(2028, 1, 30), 1, 30, 2) == [
+        date(2028, 1, 30),
+        date(2028, 2, 29),
+        date(2028, 3, 30),
+    ]
 
 
 def test_quarterly_half_yearly_yearly_and_custom_cycles():
     assert _chain(date(2026, 1, 31), 3, 31, 4) == [
-        date(2026, 1, 31), date(2026, 4, 30), date(2026, 7, 31), date(2026, 10, 31), date(2027, 1, 31)]
-    assert _chain(date(2026, 8, 31), 6, 31, 2) == [date(2026, 8, 31), date(2027, 2, 28), date(2027, 8, 31)]
+        date(2026, 1, 31),
+        date(2026, 4, 30),
+        date(2026, 7, 31),
+        date(2026, 10, 31),
+        date(2027, 1, 31),
+    ]
+    assert _chain(date(2026, 8, 31), 6, 31, 2) == [
+        date(2026, 8, 31),
+        date(2027, 2, 28),
+        date(2027, 8, 31),
+    ]
     assert _chain(date(2028, 2, 29), 12, 29, 4) == [
-        date(2028, 2, 29), date(2029, 2, 28), date(2030, 2, 28), date(2031, 2, 28), date(2032, 2, 29)]
-    assert _chain(date(2026, 11, 15), 5, 15, 2) == [date(2026, 11, 15), date(2027, 4, 15), date(2027, 9, 15)]
+        date(2028, 2, 29),
+        date(2029, 2, 28),
+        date(2030, 2, 28),
+        date(2031, 2, 28),
+        date(2032, 2, 29),
+    ]
+    assert _chain(date(2026, 11, 15), 5, 15, 2) == [
+        date(2026, 11, 15),
+        date(2027, 4, 15),
+        date(2027, 9, 15),
+    ]
 
 
 def test_add_months_goes_backwards_too():
@@ -53,7 +84,14 @@ def test_add_months_goes_backwards_too():
 
 
 def test_cycle_names_and_numbers():
-    assert [cycle_months(x) for x in ("monthly", "quarterly", "half-yearly", "yearly", 5, "7")] == [1, 3, 6, 12, 5, 7]
+    assert [cycle_months(x) for x in ("monthly", "quarterly", "half-yearly", "yearly", 5, "7")] == [
+        1,
+        3,
+        6,
+        12,
+        5,
+        7,
+    ]
     assert cycle_label(3) == "quarterly" and cycle_label(5) == "every 5 months"
     for bad in ("fortnightly", 0, 121, None, True):
         with pytest.raises(FieldError, match="billing_cycle"):

@@ -38,9 +38,12 @@ def test_five_months_replayed_on_a_copy(praho_committing):
     try:
         report = simulate(copy, date(2026, 2, 1), date(2026, 6, 30), on_day=seen.append)
         with copy.transaction() as session:
-            periods = session.execute(select(Invoice.period_start, Invoice.total_minor)
-                                      .order_by(Invoice.id)).all()
-            statuses = sorted(str(s) for s in session.execute(select(Subscription.status)).scalars())
+            periods = session.execute(
+                select(Invoice.period_start, Invoice.total_minor).order_by(Invoice.id)
+            ).all()
+            statuses = sorted(
+                str(s) for s in session.execute(select(Subscription.status)).scalars()
+            )
     finally:
         copy.dispose()
         drop_copy(copy_url)
@@ -57,9 +60,15 @@ def test_five_months_replayed_on_a_copy(praho_committing):
     assert len(seen) == len(report.days) == 150
     assert report.documents_issued == 7
     assert report.amounts_by_currency() == {"RON": 5 * 6050 + 2 * 16940}
-    assert [p for p, _ in periods][3:] == [date(2026, 2, 14), date(2026, 2, 28), date(2026, 3, 31),
-                                          date(2026, 4, 30), date(2026, 5, 14), date(2026, 5, 31),
-                                          date(2026, 6, 30)]
+    assert [p for p, _ in periods][3:] == [
+        date(2026, 2, 14),
+        date(2026, 2, 28),
+        date(2026, 3, 31),
+        date(2026, 4, 30),
+        date(2026, 5, 14),
+        date(2026, 5, 31),
+        date(2026, 6, 30),
+    ]
     assert statuses == ["active", "active", "active", "cancelled"]
     with praho_committing.transaction() as session:
         assert session.execute(select(func.count(Invoice.id))).scalar_one() == live_documents

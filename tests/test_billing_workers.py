@@ -19,7 +19,14 @@ from sqlalchemy import func, select
 from praho.core.app import create_app
 from praho.core.billing_runner import run_in_process, start_run
 from praho.core.billing_tasks import CHUNK_TASK
-from praho.core.models import AuditEvent, BillingRun, Invoice, JournalEntry, Subscription, SubscriptionPeriod
+from praho.core.models import (
+    AuditEvent,
+    BillingRun,
+    Invoice,
+    JournalEntry,
+    Subscription,
+    SubscriptionPeriod,
+)
 from praho.core.services import ledger
 from praho.core.services.audit import verify_audit_chain
 from praho.core.testing import PrahoFactory, StaticTestPlugin, at, config_for_tests
@@ -33,24 +40,33 @@ def _subscriptions(database, count):
         factory = PrahoFactory(session)
         price = factory.price()
         customer = factory.customer()
-        return [factory.subscription(price, customer=customer, start="2026-01-31").id for _ in range(count)]
+        return [
+            factory.subscription(price, customer=customer, start="2026-01-31").id
+            for _ in range(count)
+        ]
 
 
 def assert_billed_exactly_once(database, subscription_ids, periods_each):
     """One document per subscription-period, gapless numbers, one entry per document."""
     with database.transaction() as session:
         invoices = session.execute(select(Invoice)).scalars().all()
-        claims = session.execute(select(SubscriptionPeriod.subscription_id, SubscriptionPeriod.period_start)).all()
+        claims = session.execute(
+            select(SubscriptionPeriod.subscription_id, SubscriptionPeriod.period_start)
+        ).all()
         assert len(claims) == len(set(claims)) == len(subscription_ids) * periods_each
         per_period = {(i.subscription_id, i.period_start) for i in invoices}
         assert len(per_period) == len(invoices) == len(claims)
         assert sorted(i.number for i in invoices) == list(range(1, len(invoices) + 1))
         assert session.execute(select(func.count(JournalEntry.id))).scalar_one() == len(invoices)
         assert ledger.unbalanced_currencies(ledger.trial_balance(session).items()) == {}
-        issued_events = select(func.count(AuditEvent.id)).where(AuditEvent.action == "invoice.issued")
+        issued_events = select(func.count(AuditEvent.id)).where(
+            AuditEvent.action == "invoice.issued"
+        )
         assert session.execute(issued_events).scalar_one() == len(invoices)
         assert verify_audit_chain(session).ok
-        due = session.execute(select(Subscription.next_billing_date).where(Subscription.id.in_(subscription_ids)))
+        due = session.execute(
+            select(Subscription.next_billing_date).where(Subscription.id.in_(subscription_ids))
+        )
         assert set(due.scalars()) == {date(2026, 3, 31)}
 
 
@@ -126,8 +142,13 @@ def _start_worker(tmp_path, url, marker, crash_at, log_name):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     log = open(tmp_path / log_name, "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, str(script), url, REDIS_URL, str(marker), crash_at],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, str(script), url, REDIS_URL, str(marker), crash_at],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
 
 
 def _wait(predicate, timeout, what):
@@ -142,12 +163,16 @@ def _wait(predicate, timeout, what):
 @pytest.mark.redis
 @pytest.mark.slow
 @pytest.mark.parametrize("crash_at", ["prepare", "write"])
-def test_worker_killed_mid_chunk_then_rerun_gives_zero_duplicates(praho_committing, tmp_path, crash_at):
+def test_worker_killed_mid_chunk_then_rerun_gives_zero_duplicates(
+    praho_committing, tmp_path, crash_at
+):
     if not REDIS_URL:
         pytest.skip("needs Redis: set PRAHO_TEST_REDIS_URL")
     ids = _subscriptions(praho_committing, 40)
-    producer = create_app(config_for_tests(praho_committing.url, BROKER_URL=REDIS_URL),
-                          plugins=[("static_test", StaticTestPlugin())])
+    producer = create_app(
+        config_for_tests(praho_committing.url, BROKER_URL=REDIS_URL),
+        plugins=[("static_test", StaticTestPlugin())],
+    )
     celery = producer.extensions["celery"]
     with celery.connection_for_write() as connection:
         connection.default_channel.queue_purge("praho-test-billing")

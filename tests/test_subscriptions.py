@@ -77,14 +77,25 @@ def praho_plugins(recorder):
 
 
 def _counts(session):
-    return {model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
-            for model in (Subscription, SubscriptionItem, SubscriptionEvent, SubscriptionPeriod, Invoice)}
+    return {
+        model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
+        for model in (
+            Subscription,
+            SubscriptionItem,
+            SubscriptionEvent,
+            SubscriptionPeriod,
+            Invoice,
+        )
+    }
 
 
 def test_create_bills_the_first_period_and_activates(praho_factory, praho_session, recorder):
     subscription = praho_factory.subscription(start="2026-01-31")
     assert subscription.status == S.ACTIVE
-    assert (subscription.current_period_start, subscription.current_period_end) == (date(2026, 1, 31), date(2026, 2, 28))
+    assert (subscription.current_period_start, subscription.current_period_end) == (
+        date(2026, 1, 31),
+        date(2026, 2, 28),
+    )
     assert subscription.next_billing_date == date(2026, 2, 28)
     assert subscription.anchor_day == 31
     invoice = praho_session.execute(select(Invoice)).scalar_one()
@@ -105,22 +116,40 @@ def test_hook_subscription_activated(praho_factory, praho_session, recorder):
     assert trial.status == S.ACTIVE and ("activated", trial.id) in recorder.calls
     invoice = praho_session.execute(select(Invoice)).scalar_one()
     assert (invoice.period_start, invoice.period_end) == (date(2026, 3, 15), date(2026, 4, 14))
-    events = [e.event for e in praho_session.execute(select(SubscriptionEvent).order_by(SubscriptionEvent.id)).scalars()]
+    events = [
+        e.event
+        for e in praho_session.execute(
+            select(SubscriptionEvent).order_by(SubscriptionEvent.id)
+        ).scalars()
+    ]
     assert events == ["created", "trial_ended"]
 
 
-def test_anchor_day_gives_a_partial_first_period_charged_by_the_second(praho_factory, praho_session):
+def test_anchor_day_gives_a_partial_first_period_charged_by_the_second(
+    praho_factory, praho_session
+):
     subscription = praho_factory.subscription(start="2026-03-15", anchor_day=1)
     invoice = praho_session.execute(select(Invoice)).scalar_one()
     line = invoice.lines[0]
     # 15 March to 1 April is 17 days minus the daylight-saving hour, of a March of 31 days minus it.
-    assert line.details["partial_period"] == {"seconds": 17 * 86400 - 3600, "full_seconds": 31 * 86400 - 3600,
-                                              "full_start": "2026-03-01", "full_end": "2026-04-01"}
+    assert line.details["partial_period"] == {
+        "seconds": 17 * 86400 - 3600,
+        "full_seconds": 31 * 86400 - 3600,
+        "full_start": "2026-03-01",
+        "full_end": "2026-04-01",
+    }
     assert line.unit_price == Decimal("27.388964")  # 50.00 x 1465200 / 2674800, 6 decimals
     assert line.net_amount_minor == 2739
     assert subscription.next_billing_date == date(2026, 4, 1)
     run_billing(praho_session, now=at("2026-04-01"))
-    assert praho_session.execute(select(Invoice).order_by(Invoice.id.desc())).scalars().first().lines[0].net_amount_minor == 5000
+    assert (
+        praho_session.execute(select(Invoice).order_by(Invoice.id.desc()))
+        .scalars()
+        .first()
+        .lines[0]
+        .net_amount_minor
+        == 5000
+    )
 
 
 def test_every_transition_in_the_table_and_only_those(praho_factory):
@@ -132,7 +161,11 @@ def test_every_transition_in_the_table_and_only_those(praho_factory):
         else:
             with pytest.raises(InvalidTransition, match=f"cannot become {target}"):
                 check_transition(subscription, target)
-    assert SUBSCRIPTION_TRANSITIONS[S.CANCELLED] == SUBSCRIPTION_TRANSITIONS[S.TERMINATED] == frozenset()
+    assert (
+        SUBSCRIPTION_TRANSITIONS[S.CANCELLED]
+        == SUBSCRIPTION_TRANSITIONS[S.TERMINATED]
+        == frozenset()
+    )
 
 
 def test_hook_subscription_cancelled(praho_factory, praho_session, recorder):
@@ -162,19 +195,27 @@ def test_undo_cancellation_keeps_billing(praho_factory, praho_session):
 
 def test_cancel_now_ends_at_once_and_cannot_be_undone(praho_factory, praho_session, recorder):
     subscription = praho_factory.subscription(start="2026-01-31")
-    cancel_subscription(praho_session, subscription, at_period_end=False, reason="closed", now=at("2026-02-10"))
+    cancel_subscription(
+        praho_session, subscription, at_period_end=False, reason="closed", now=at("2026-02-10")
+    )
     assert subscription.status == S.CANCELLED and subscription.ended_at == at("2026-02-10")
     assert ("cancelled", subscription.id, False) in recorder.calls
-    for refused in (lambda: resume_subscription(praho_session, subscription, now=at("2026-02-11")),
-                    lambda: suspend_subscription(praho_session, subscription, reason="manual", now=at("2026-02-11")),
-                    lambda: cancel_subscription(praho_session, subscription, now=at("2026-02-11"))):
+    for refused in (
+        lambda: resume_subscription(praho_session, subscription, now=at("2026-02-11")),
+        lambda: suspend_subscription(
+            praho_session, subscription, reason="manual", now=at("2026-02-11")
+        ),
+        lambda: cancel_subscription(praho_session, subscription, now=at("2026-02-11")),
+    ):
         with pytest.raises(InvalidTransition):
             refused()
 
 
 def test_hook_subscription_suspended(praho_factory, praho_session, recorder):
     subscription = praho_factory.subscription(start="2026-01-31")
-    mark_past_due(praho_session, subscription, reason="PRH2026-000001 overdue", now=at("2026-02-15"))
+    mark_past_due(
+        praho_session, subscription, reason="PRH2026-000001 overdue", now=at("2026-02-15")
+    )
     assert subscription.status == S.PAST_DUE
     suspend_subscription(praho_session, subscription, reason="non_payment", now=at("2026-02-20"))
     assert subscription.status == S.SUSPENDED and subscription.suspension_reason == "non_payment"
@@ -196,7 +237,9 @@ def test_hook_subscription_reactivated(praho_factory, praho_session, recorder):
 
 def test_late_payment_reactivates_only_a_suspension_for_non_payment(praho_factory, praho_session):
     subscription = praho_factory.subscription(start="2026-01-31")
-    suspend_subscription(praho_session, subscription, reason="abuse", note="spam complaints", now=at("2026-02-05"))
+    suspend_subscription(
+        praho_session, subscription, reason="abuse", note="spam complaints", now=at("2026-02-05")
+    )
     assert reactivate_after_payment(praho_session, subscription, now=at("2026-02-06")) is False
     assert subscription.status == S.SUSPENDED and subscription.suspension_reason == "abuse"
     active = praho_factory.subscription(start="2026-01-31")
@@ -204,17 +247,24 @@ def test_late_payment_reactivates_only_a_suspension_for_non_payment(praho_factor
     assert active.status == S.ACTIVE
 
 
-def test_reactivation_after_the_period_ended_starts_a_new_period_today(praho_factory, praho_session):
+def test_reactivation_after_the_period_ended_starts_a_new_period_today(
+    praho_factory, praho_session
+):
     subscription = praho_factory.subscription(start="2026-01-31")
     suspend_subscription(praho_session, subscription, reason="non_payment", now=at("2026-02-20"))
     run_billing(praho_session, now=at("2026-02-28"))
     run_billing(praho_session, now=at("2026-03-31"))
     reactivate_subscription(praho_session, subscription, reason="paid", now=at("2026-04-10"))
     # Periods that passed while suspended are not billed; the new one runs to the anchor.
-    assert (subscription.current_period_start, subscription.current_period_end) == (date(2026, 4, 10), date(2026, 4, 30))
+    assert (subscription.current_period_start, subscription.current_period_end) == (
+        date(2026, 4, 10),
+        date(2026, 4, 30),
+    )
     invoices = praho_session.execute(select(Invoice).order_by(Invoice.id)).scalars().all()
     assert [(i.period_start, i.period_end) for i in invoices] == [
-        (date(2026, 1, 31), date(2026, 2, 27)), (date(2026, 4, 10), date(2026, 4, 29))]
+        (date(2026, 1, 31), date(2026, 2, 27)),
+        (date(2026, 4, 10), date(2026, 4, 29)),
+    ]
     assert invoices[1].lines[0].details["partial_period"]["full_start"] == "2026-03-31"
 
 
@@ -225,7 +275,10 @@ def test_pause_and_resume_keep_or_restart_the_period(praho_factory, praho_sessio
     assert run_billing(praho_session, now=at("2026-02-28")).summary["counts"] == {}
     resume_subscription(praho_session, subscription, now=at("2026-03-05"))
     assert subscription.status == S.ACTIVE
-    assert (subscription.current_period_start, subscription.next_billing_date) == (date(2026, 3, 5), date(2026, 3, 31))
+    assert (subscription.current_period_start, subscription.next_billing_date) == (
+        date(2026, 3, 5),
+        date(2026, 3, 31),
+    )
     early = praho_factory.subscription(start="2026-01-31")
     pause_subscription(praho_session, early, now=at("2026-02-10"))
     resume_subscription(praho_session, early, now=at("2026-02-12"))
@@ -237,14 +290,20 @@ def test_pause_and_resume_keep_or_restart_the_period(praho_factory, praho_sessio
 def test_hook_subscription_terminated(praho_factory, praho_session, recorder):
     subscription = praho_factory.subscription(start="2026-01-31")
     suspend_subscription(praho_session, subscription, reason="non_payment", now=at("2026-02-20"))
-    terminate_subscription(praho_session, subscription, reason="unpaid for 30 days", now=at("2026-03-20"))
+    terminate_subscription(
+        praho_session, subscription, reason="unpaid for 30 days", now=at("2026-03-20")
+    )
     assert subscription.status == S.TERMINATED and subscription.next_billing_date is None
     assert ("terminated", subscription.id, "unpaid for 30 days") in recorder.calls
     with pytest.raises(InvalidTransition, match="only a suspended or past-due"):
         reactivate_subscription(praho_session, subscription, now=at("2026-03-21"))
     with pytest.raises(FieldError, match="reason"):
-        terminate_subscription(praho_session, praho_factory.subscription(start="2026-01-31"), reason=" ",
-                               now=at("2026-03-21"))
+        terminate_subscription(
+            praho_session,
+            praho_factory.subscription(start="2026-01-31"),
+            reason=" ",
+            now=at("2026-03-21"),
+        )
 
 
 def test_history_records_every_transition(praho_factory, praho_session):
@@ -252,11 +311,21 @@ def test_history_records_every_transition(praho_factory, praho_session):
     mark_past_due(praho_session, subscription, now=at("2026-02-15"))
     suspend_subscription(praho_session, subscription, reason="non_payment", now=at("2026-02-20"))
     reactivate_subscription(praho_session, subscription, now=at("2026-02-21"))
-    rows = praho_session.execute(select(SubscriptionEvent).where(SubscriptionEvent.subscription_id == subscription.id)
-                                 .order_by(SubscriptionEvent.id)).scalars().all()
+    rows = (
+        praho_session.execute(
+            select(SubscriptionEvent)
+            .where(SubscriptionEvent.subscription_id == subscription.id)
+            .order_by(SubscriptionEvent.id)
+        )
+        .scalars()
+        .all()
+    )
     assert [(r.event, r.from_status, r.to_status) for r in rows] == [
-        ("created", None, "active"), ("past_due", "active", "past_due"),
-        ("suspended", "past_due", "suspended"), ("reactivated", "suspended", "active")]
+        ("created", None, "active"),
+        ("past_due", "active", "past_due"),
+        ("suspended", "past_due", "suspended"),
+        ("reactivated", "suspended", "active"),
+    ]
 
 
 def test_bad_input_is_refused_with_reasons_and_nothing_written(praho_factory, praho_session):
@@ -273,7 +342,12 @@ def test_bad_input_is_refused_with_reasons_and_nothing_written(praho_factory, pr
         (dict(items=[ItemSpec(monthly), ItemSpec(eur_yearly)]), "items[1].price"),
         (dict(items=[ItemSpec(monthly)], anchor_day=32), "anchor_day"),
         (dict(items=[ItemSpec(monthly)], trial_days=0), "trial_days"),
-        (dict(items=[ItemSpec(monthly)], trial_end=date(2026, 1, 1), start_date=date(2026, 2, 1)), "trial_end"),
+        (
+            dict(
+                items=[ItemSpec(monthly)], trial_end=date(2026, 1, 1), start_date=date(2026, 2, 1)
+            ),
+            "trial_end",
+        ),
         (dict(items=[ItemSpec(monthly)], billing_cycle="weekly"), "billing_cycle"),
         (dict(items=[ItemSpec(monthly)], start_date=date(2019, 12, 1)), "items[0].price"),
     ]
@@ -281,7 +355,11 @@ def test_bad_input_is_refused_with_reasons_and_nothing_written(praho_factory, pr
         with pytest.raises((ValidationFailed, FieldError)) as failure:
             create_subscription(praho_session, customer=customer, now=at("2026-02-01"), **kwargs)
         error = failure.value
-        fields = {e.field for e in error.errors} if isinstance(error, ValidationFailed) else {error.field}
+        fields = (
+            {e.field for e in error.errors}
+            if isinstance(error, ValidationFailed)
+            else {error.field}
+        )
         assert field_name in fields, (kwargs, error)
     assert _counts(praho_session) == before
 
@@ -291,6 +369,10 @@ def test_first_invoice_failure_writes_nothing(praho_factory, praho_session):
     customer.cui = None  # invalid data slipped in: a Romanian company without its CUI
     before = _counts(praho_session)
     with pytest.raises(BillingFailed, match="CUI"):
-        create_subscription(praho_session, customer=customer, items=[ItemSpec(praho_factory.price())],
-                            now=at("2026-02-01"))
+        create_subscription(
+            praho_session,
+            customer=customer,
+            items=[ItemSpec(praho_factory.price())],
+            now=at("2026-02-01"),
+        )
     assert _counts(praho_session) == before

@@ -95,7 +95,8 @@ def record_audit_batch(session: Session, events: list[dict[str, Any]], *, actor:
         # A plain namespace carries what event_hash reads; no ORM object is needed.
         row = SimpleNamespace(occurred_at=moment, actor_type=actor.type, actor_id=actor.id,
                               action=values["action"], object_type=values["object_type"],
-                              object_id=str(values["object_id"]), amount_minor=values.get("amount_minor"),
+                              object_id=str(values["object_id"]),
+                              amount_minor=values.get("amount_minor"),
                               currency=values.get("currency"), data=values.get("data") or {})
         head.last_seq += 1
         row.seq = head.last_seq
@@ -104,7 +105,8 @@ def record_audit_batch(session: Session, events: list[dict[str, Any]], *, actor:
         head.last_hash = row.hash
         rows.append({"seq": row.seq, "occurred_at": moment, "actor_type": str(actor.type),
                      "actor_id": actor.id, "action": row.action, "object_type": row.object_type,
-                     "object_id": row.object_id, "amount_minor": row.amount_minor, "currency": row.currency,
+                     "object_id": row.object_id, "amount_minor": row.amount_minor,
+                     "currency": row.currency,
                      "data": row.data, "prev_hash": row.prev_hash, "hash": row.hash})
     insert_rows(session, AuditEvent.__table__, rows)
     session.flush()

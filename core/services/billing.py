@@ -52,8 +52,8 @@ from praho.core.services.billing_issue import (
     IssuedDocument,
     PreparedDocument,
     prepare_document,
-    write_documents,
 )
+from praho.core.services.billing_write import write_documents
 from praho.core.services.renewal import pending_prorations
 from praho.core.services.subscription_state import has_implementations, hooks, transition
 
@@ -108,17 +108,31 @@ class BillingReport:
         self.outcomes += other.outcomes
 
 
-def bill_subscriptions(session: Session, subscription_ids: list[int], *, now: datetime,
-                       actor: Actor | None = None, billing_run_id: int | None = None,
-                       chunk_id: int | None = None, context: IssueContext | None = None) -> BillingReport:
+def bill_subscriptions(
+    session: Session,
+    subscription_ids: list[int],
+    *,
+    now: datetime,
+    actor: Actor | None = None,
+    billing_run_id: int | None = None,
+    chunk_id: int | None = None,
+    context: IssueContext | None = None,
+) -> BillingReport:
     """Bill every due period of the given subscriptions; flush, never commit.
 
     Subscriptions that are not due (or are locked by another worker right now) are
     reported as skipped. With ``billing_run_id`` the outcomes are stored as well.
     """
     with _collector_paused():
-        return _bill(session, subscription_ids, now=resolve_now(now), actor=actor,
-                     billing_run_id=billing_run_id, chunk_id=chunk_id, context=context)
+        return _bill(
+            session,
+            subscription_ids,
+            now=resolve_now(now),
+            actor=actor,
+            billing_run_id=billing_run_id,
+            chunk_id=chunk_id,
+            context=context,
+        )
 
 
 @contextmanager
@@ -138,8 +152,16 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _bill(session: Session, subscription_ids: list[int], *, now: datetime, actor: Actor | None,
-          billing_run_id: int | None, chunk_id: int | None, context: IssueContext | None) -> BillingReport:
+def _bill(
+    session: Session,
+    subscription_ids: list[int],
+    *,
+    now: datetime,
+    actor: Actor | None,
+    billing_run_id: int | None,
+    chunk_id: int | None,
+    context: IssueContext | None,
+) -> BillingReport:
     moment = now
     ctx = context or IssueContext(session, moment, actor)
     report = BillingReport()
@@ -151,16 +173,26 @@ def _bill(session: Session, subscription_ids: list[int], *, now: datetime, actor
             found = {s.id for s in subscriptions}
             for subscription_id in remaining:
                 if subscription_id not in found:
-                    report.add(Outcome(subscription_id, OutcomeKind.SKIPPED,
-                                       reason="not due, or being billed by another worker"))
+                    report.add(
+                        Outcome(
+                            subscription_id,
+                            OutcomeKind.SKIPPED,
+                            reason="not due, or being billed by another worker",
+                        )
+                    )
         if not subscriptions:
             break
         customers = _customers(session, subscriptions)
         waiting = pending_prorations(session, [s.id for s in subscriptions])
         prepared = []
         for subscription in subscriptions:
-            result = _prepare_one(ctx, subscription, customers[subscription.customer_id],
-                                  waiting.get(subscription.id, []), billing_run_id)
+            result = _prepare_one(
+                ctx,
+                subscription,
+                customers[subscription.customer_id],
+                waiting.get(subscription.id, []),
+                billing_run_id,
+            )
             if isinstance(result, PreparedDocument):
                 prepared.append(result)
                 continue
@@ -171,14 +203,24 @@ def _bill(session: Session, subscription_ids: list[int], *, now: datetime, actor
             if isinstance(outcome_or_document, IssuedDocument):
                 document = outcome_or_document
                 report.issued.append(document)
-                report.add(Outcome(document.subscription_id, OutcomeKind.ISSUED, document.period_start,
-                                   document.invoice_id, document.full_number, document.total_minor,
-                                   document.currency))
+                report.add(
+                    Outcome(
+                        document.subscription_id,
+                        OutcomeKind.ISSUED,
+                        document.period_start,
+                        document.invoice_id,
+                        document.full_number,
+                        document.total_minor,
+                        document.currency,
+                    )
+                )
             else:
                 report.add(outcome_or_document)
                 if outcome_or_document.outcome in (OutcomeKind.FAILED, OutcomeKind.ALREADY_BILLED):
                     failed.add(outcome_or_document.subscription_id)
-        remaining = [s.id for s in subscriptions if s.id not in failed and _still_due(s, ctx.issue_date)]
+        remaining = [
+            s.id for s in subscriptions if s.id not in failed and _still_due(s, ctx.issue_date)
+        ]
         if not remaining:
             break
     if billing_run_id is not None:
@@ -192,9 +234,11 @@ def _lock_due(session: Session, ids: list[int], run_date: date) -> list[Subscrip
         return []
     query = (
         select(Subscription)
-        .where(Subscription.id.in_(ids),
-               Subscription.status.in_([str(s) for s in BILLABLE_STATUSES]),
-               Subscription.next_billing_date <= run_date)
+        .where(
+            Subscription.id.in_(ids),
+            Subscription.status.in_([str(s) for s in BILLABLE_STATUSES]),
+            Subscription.next_billing_date <= run_date,
+        )
         .order_by(Subscription.id)
         .options(selectinload(Subscription.items))
         .execution_options(populate_existing=True)
@@ -205,26 +249,39 @@ def _lock_due(session: Session, ids: list[int], run_date: date) -> list[Subscrip
 
 
 def _still_due(subscription: Subscription, run_date: date) -> bool:
-    return (subscription.status in BILLABLE_STATUSES and subscription.next_billing_date is not None
-            and subscription.next_billing_date <= run_date)
+    return (
+        subscription.status in BILLABLE_STATUSES
+        and subscription.next_billing_date is not None
+        and subscription.next_billing_date <= run_date
+    )
 
 
 def _customers(session: Session, subscriptions: list[Subscription]) -> dict[int, Customer]:
     ids = {s.customer_id for s in subscriptions}
-    return {c.id: c for c in session.execute(select(Customer).where(Customer.id.in_(ids))).scalars()}
+    return {
+        c.id: c for c in session.execute(select(Customer).where(Customer.id.in_(ids))).scalars()
+    }
 
 
-def _prepare_one(ctx: IssueContext, subscription: Subscription, customer: Customer,
-                 pending: list[PendingProration], billing_run_id: int | None,
-                 ) -> PreparedDocument | Outcome:
+def _prepare_one(
+    ctx: IssueContext,
+    subscription: Subscription,
+    customer: Customer,
+    pending: list[PendingProration],
+    billing_run_id: int | None,
+) -> PreparedDocument | Outcome:
     """Lifecycle moves due today, then the document in memory, or the outcome saying why not."""
     session, now = ctx.session, ctx.now
     period_start = subscription.next_billing_date
     assert period_start is not None
     if subscription.cancel_at_period_end:
         end_at_period_end(session, subscription, now=now, actor=ctx.actor)
-        return Outcome(subscription.id, OutcomeKind.ENDED, period_start,
-                       reason="cancelled at the end of the period")
+        return Outcome(
+            subscription.id,
+            OutcomeKind.ENDED,
+            period_start,
+            reason="cancelled at the end of the period",
+        )
     if subscription.status == SubscriptionStatus.TRIALING:
         end_trial(session, subscription, now=now, actor=ctx.actor)
     # Plugins may write while they answer; a savepoint keeps a failure's writes out.
@@ -232,25 +289,42 @@ def _prepare_one(ctx: IssueContext, subscription: Subscription, customer: Custom
     try:
         if isolate:
             with session.begin_nested():
-                return prepare_document(ctx, subscription, customer, period_start, pending=pending,
-                                        billing_run_id=billing_run_id)
-        return prepare_document(ctx, subscription, customer, period_start, pending=pending,
-                                billing_run_id=billing_run_id)
+                return prepare_document(
+                    ctx,
+                    subscription,
+                    customer,
+                    period_start,
+                    pending=pending,
+                    billing_run_id=billing_run_id,
+                )
+        return prepare_document(
+            ctx,
+            subscription,
+            customer,
+            period_start,
+            pending=pending,
+            billing_run_id=billing_run_id,
+        )
     except PrahoError as error:
         return _failure(subscription.id, period_start, error.code, error.message)
     except DBAPIError:
         if not isolate:
             raise
         log.exception("billing: subscription %s failed in a plugin", subscription.id)
-        return _failure(subscription.id, period_start, "database", "a plugin's database work failed")
+        return _failure(
+            subscription.id, period_start, "database", "a plugin's database work failed"
+        )
     except Exception as error:  # noqa: BLE001 - one subscription's bug must not stop the run
         log.exception("billing: subscription %s failed", subscription.id)
-        return _failure(subscription.id, period_start, "internal_error", f"{type(error).__name__}: {error}")
+        return _failure(
+            subscription.id, period_start, "internal_error", f"{type(error).__name__}: {error}"
+        )
 
 
 def _failure(subscription_id: int, period_start: date, code: str, reason: str) -> Outcome:
-    return Outcome(subscription_id, OutcomeKind.FAILED, period_start, error_code=code[:40],
-                   reason=reason[:500])
+    return Outcome(
+        subscription_id, OutcomeKind.FAILED, period_start, error_code=code[:40], reason=reason[:500]
+    )
 
 
 def _write(ctx: IssueContext, prepared: list[PreparedDocument]) -> list[IssuedDocument | Outcome]:
@@ -275,64 +349,103 @@ def _write(ctx: IssueContext, prepared: list[PreparedDocument]) -> list[IssuedDo
             results += issued
         except IntegrityError as error:
             if _claim_exists(session, subscription_id, period_start):
-                results.append(Outcome(subscription_id, OutcomeKind.ALREADY_BILLED, period_start,
-                                       reason="this period was already billed (claim exists)"))
+                results.append(
+                    Outcome(
+                        subscription_id,
+                        OutcomeKind.ALREADY_BILLED,
+                        period_start,
+                        reason="this period was already billed (claim exists)",
+                    )
+                )
             else:
-                results.append(_failure(subscription_id, period_start, "database", str(error.orig)[:500]))
+                results.append(
+                    _failure(subscription_id, period_start, "database", str(error.orig)[:500])
+                )
         except PrahoError as error:
             results.append(_failure(subscription_id, period_start, error.code, error.message))
         except Exception as error:  # noqa: BLE001 - recorded with its reason, the rest goes on
             log.exception("billing: writing subscription %s failed", subscription_id)
-            results.append(_failure(subscription_id, period_start, "internal_error",
-                                    f"{type(error).__name__}: {error}"))
+            results.append(
+                _failure(
+                    subscription_id,
+                    period_start,
+                    "internal_error",
+                    f"{type(error).__name__}: {error}",
+                )
+            )
     return results
 
 
 def _claim_exists(session: Session, subscription_id: int, period_start: date) -> bool:
-    return session.execute(
-        select(SubscriptionPeriod.id).where(SubscriptionPeriod.subscription_id == subscription_id,
-                                            SubscriptionPeriod.period_start == period_start)
-    ).first() is not None
+    return (
+        session.execute(
+            select(SubscriptionPeriod.id).where(
+                SubscriptionPeriod.subscription_id == subscription_id,
+                SubscriptionPeriod.period_start == period_start,
+            )
+        ).first()
+        is not None
+    )
 
 
-def _fire_issue_hooks(ctx: IssueContext, prepared: list[PreparedDocument],
-                      issued: list[IssuedDocument]) -> None:
+def _fire_issue_hooks(
+    ctx: IssueContext, prepared: list[PreparedDocument], issued: list[IssuedDocument]
+) -> None:
     """invoice_issued and subscription_renewed for each document, if any plugin listens."""
     wants_issued = has_implementations("invoice_issued")
     wants_renewed = has_implementations("subscription_renewed")
     if not (wants_issued or wants_renewed):
         return
     ids = [doc.invoice_id for doc in issued]
-    invoices = {i.id: i for i in ctx.session.execute(select(Invoice).where(Invoice.id.in_(ids))).scalars()}
+    invoices = {
+        i.id: i for i in ctx.session.execute(select(Invoice).where(Invoice.id.in_(ids))).scalars()
+    }
     relay = hooks()
     for document, result in zip(prepared, issued, strict=True):
         invoice = invoices[result.invoice_id]
         if wants_issued:
             relay.invoice_issued(session=ctx.session, invoice=invoice)
         if wants_renewed:
-            relay.subscription_renewed(session=ctx.session, subscription=document.subscription,
-                                       invoice=invoice)
+            relay.subscription_renewed(
+                session=ctx.session, subscription=document.subscription, invoice=invoice
+            )
 
 
-def end_trial(session: Session, subscription: Subscription, *, now: datetime,
-              actor: Actor | None = None) -> None:
+def end_trial(
+    session: Session, subscription: Subscription, *, now: datetime, actor: Actor | None = None
+) -> None:
     """The trial is over: the subscription becomes active (first paid period follows)."""
-    transition(session, subscription, SubscriptionStatus.ACTIVE, event="trial_ended", now=now,
-               actor=actor, reason="trial ended",
-               data={"trial_end": subscription.trial_end.isoformat() if subscription.trial_end else None})
+    transition(
+        session,
+        subscription,
+        SubscriptionStatus.ACTIVE,
+        event="trial_ended",
+        now=now,
+        actor=actor,
+        reason="trial ended",
+        data={"trial_end": subscription.trial_end.isoformat() if subscription.trial_end else None},
+    )
     if subscription.activated_at is None:
         subscription.activated_at = now
         hooks().subscription_activated(session=session, subscription=subscription)
 
 
-def end_at_period_end(session: Session, subscription: Subscription, *, now: datetime,
-                      actor: Actor | None = None) -> None:
+def end_at_period_end(
+    session: Session, subscription: Subscription, *, now: datetime, actor: Actor | None = None
+) -> None:
     """A cancellation scheduled for the period end takes effect: nothing more is billed."""
     period_end = subscription.next_billing_date
     assert period_end is not None
-    transition(session, subscription, SubscriptionStatus.CANCELLED, event="cancellation_effective",
-               now=now, actor=actor, reason=subscription.cancellation_reason or "cancelled at period end",
-               data={"period_end": period_end.isoformat()})
+    transition(
+        session,
+        subscription,
+        SubscriptionStatus.CANCELLED,
+        event="cancellation_effective",
+        now=now,
+        actor=actor,
+        reason=subscription.cancellation_reason or "cancelled at period end",
+        data={"period_end": period_end.isoformat()},
+    )
     subscription.ended_at = start_of_business_day(period_end)
     subscription.next_billing_date = None
     subscription.cancel_at_period_end = False
@@ -340,14 +453,27 @@ def end_at_period_end(session: Session, subscription: Subscription, *, now: date
     hooks().subscription_cancelled(session=session, subscription=subscription, at_period_end=False)
 
 
-def _store_outcomes(session: Session, report: BillingReport, billing_run_id: int,
-                    chunk_id: int | None) -> None:
+def _store_outcomes(
+    session: Session, report: BillingReport, billing_run_id: int, chunk_id: int | None
+) -> None:
     if not report.outcomes:
         return
-    session.execute(insert(BillingOutcome.__table__), [
-        {"billing_run_id": billing_run_id, "chunk_id": chunk_id, "subscription_id": o.subscription_id,
-         "period_start": o.period_start, "outcome": str(o.outcome), "invoice_id": o.invoice_id,
-         "document_number": o.document_number, "total_minor": o.total_minor, "currency": o.currency,
-         "error_code": o.error_code, "reason": o.reason}
-        for o in report.outcomes
-    ])
+    session.execute(
+        insert(BillingOutcome.__table__),
+        [
+            {
+                "billing_run_id": billing_run_id,
+                "chunk_id": chunk_id,
+                "subscription_id": o.subscription_id,
+                "period_start": o.period_start,
+                "outcome": str(o.outcome),
+                "invoice_id": o.invoice_id,
+                "document_number": o.document_number,
+                "total_minor": o.total_minor,
+                "currency": o.currency,
+                "error_code": o.error_code,
+                "reason": o.reason,
+            }
+            for o in report.outcomes
+        ],
+    )

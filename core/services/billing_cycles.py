@@ -36,8 +36,11 @@ def cycle_months(value: int | str) -> int:
     try:
         months = int(value)
     except (TypeError, ValueError):
-        raise FieldError("billing_cycle", f"{value!r} is not a cycle: use monthly, quarterly, "
-                         "half-yearly, yearly or a number of months") from None
+        raise FieldError(
+            "billing_cycle",
+            f"{value!r} is not a cycle: use monthly, quarterly, "
+            "half-yearly, yearly or a number of months",
+        ) from None
     if not 1 <= months <= MAX_CYCLE_MONTHS:
         raise FieldError("billing_cycle", f"must be 1 to {MAX_CYCLE_MONTHS} months")
     return months

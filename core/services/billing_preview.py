@@ -29,17 +29,19 @@ from praho.core.services.proration import (
     ItemChange,
     ProrationBehavior,
     ProrationPlan,
-    addon_items,
-    billed_line,
     compute_proration,
-    plan_change_items,
-    quantity_change_items,
 )
+from praho.core.services.proration_credits import billed_line
 from praho.core.services.renewal import (
     CatalogCache,
     document_kind_for,
     pending_prorations,
     resolve_item_price,
+)
+from praho.core.services.subscription_changes import (
+    addon_items,
+    plan_change_items,
+    quantity_change_items,
 )
 from praho.core.services.totals import DocumentTotals, compute_totals, line_gross_minor
 
@@ -114,30 +116,58 @@ def _discarded(session: Session) -> Iterator[None]:
 
 def _document(invoice: Invoice, totals: DocumentTotals, issue_date: date) -> PreviewDocument:
     return PreviewDocument(
-        kind=str(invoice.kind), currency=invoice.currency, issue_date=issue_date,
-        period_start=invoice.period_start, period_end=invoice.period_end,
-        lines=[PreviewLine(l.item_name, l.description, str(l.kind), Decimal(l.quantity), Decimal(l.unit_price),
-                           l.net_amount_minor, l.tax_category, Decimal(l.tax_rate), l.period_start,
-                           l.period_end) for l in invoice.lines],
-        allowances=[(a.reason, a.amount_minor if not a.is_charge else -a.amount_minor)
-                    for a in invoice.allowances],
+        kind=str(invoice.kind),
+        currency=invoice.currency,
+        issue_date=issue_date,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        lines=[
+            PreviewLine(
+                ln.item_name,
+                ln.description,
+                str(ln.kind),
+                Decimal(ln.quantity),
+                Decimal(ln.unit_price),
+                ln.net_amount_minor,
+                ln.tax_category,
+                Decimal(ln.tax_rate),
+                ln.period_start,
+                ln.period_end,
+            )
+            for ln in invoice.lines
+        ],
+        allowances=[
+            (a.reason, a.amount_minor if not a.is_charge else -a.amount_minor)
+            for a in invoice.allowances
+        ],
         vat_breakdown=[(g.category, g.rate, g.taxable_minor, g.tax_minor) for g in totals.groups],
-        taxable_minor=totals.taxable_minor, vat_minor=totals.vat_minor, total_minor=totals.total_minor,
+        taxable_minor=totals.taxable_minor,
+        vat_minor=totals.vat_minor,
+        total_minor=totals.total_minor,
     )
 
 
-def preview_next_invoice(session: Session, subscription: Subscription, *,
-                         now: datetime | None = None) -> NextInvoicePreview:
+def preview_next_invoice(
+    session: Session, subscription: Subscription, *, now: datetime | None = None
+) -> NextInvoicePreview:
     """The document the billing run will issue next for this subscription (nothing written)."""
     moment = resolve_now(now)
     if subscription.status in FINAL_STATUSES or subscription.next_billing_date is None:
-        return NextInvoicePreview(subscription.id, None, f"the subscription is {subscription.status}")
+        return NextInvoicePreview(
+            subscription.id, None, f"the subscription is {subscription.status}"
+        )
     if subscription.status in ("paused", "suspended"):
-        return NextInvoicePreview(subscription.id, None,
-                                  f"the subscription is {subscription.status}; nothing is billed until it resumes")
+        return NextInvoicePreview(
+            subscription.id,
+            None,
+            f"the subscription is {subscription.status}; nothing is billed until it resumes",
+        )
     if subscription.cancel_at_period_end:
-        return NextInvoicePreview(subscription.id, None,
-                                  f"cancelled: the service ends on {subscription.next_billing_date}")
+        return NextInvoicePreview(
+            subscription.id,
+            None,
+            f"cancelled: the service ends on {subscription.next_billing_date}",
+        )
     billing_day = subscription.next_billing_date
     at = moment if billing_day <= business_date(moment) else noon_of(billing_day)
     customer = session.get(Customer, subscription.customer_id)
@@ -150,11 +180,18 @@ def preview_next_invoice(session: Session, subscription: Subscription, *,
     return NextInvoicePreview(subscription.id, document)
 
 
-def preview_change(session: Session, subscription: Subscription, *, new_price: Price | None = None,
-                   quantity: Decimal | int | str | None = None, item: SubscriptionItem | None = None,
-                   add_price: Price | None = None, remove_item: SubscriptionItem | None = None,
-                   proration: ProrationBehavior | str = ProrationBehavior.INVOICE_NOW,
-                   now: datetime | None = None) -> ChangePreview:
+def preview_change(
+    session: Session,
+    subscription: Subscription,
+    *,
+    new_price: Price | None = None,
+    quantity: Decimal | int | str | None = None,
+    item: SubscriptionItem | None = None,
+    add_price: Price | None = None,
+    remove_item: SubscriptionItem | None = None,
+    proration: ProrationBehavior | str = ProrationBehavior.INVOICE_NOW,
+    now: datetime | None = None,
+) -> ChangePreview:
     """What a plan change, quantity change or add-on change would cost now (nothing written).
 
     Give ``new_price`` (plan change, optional ``quantity``), ``item`` and ``quantity``
@@ -174,18 +211,32 @@ def preview_change(session: Session, subscription: Subscription, *, new_price: P
     return preview
 
 
-def _changes(session: Session, subscription: Subscription, new_price: Price | None,
-             quantity: Decimal | int | str | None, item: SubscriptionItem | None,
-             add_price: Price | None, remove_item: SubscriptionItem | None) -> list[ItemChange]:
+def _changes(
+    session: Session,
+    subscription: Subscription,
+    new_price: Price | None,
+    quantity: Decimal | int | str | None,
+    item: SubscriptionItem | None,
+    add_price: Price | None,
+    remove_item: SubscriptionItem | None,
+) -> list[ItemChange]:
     given = [x is not None for x in (new_price, item, add_price, remove_item)]
     if sum(given) != 1:
-        raise ValidationFailed([FieldError("change", "give exactly one of new_price, item (with quantity), "
-                                                     "add_price or remove_item")])
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "change",
+                    "give exactly one of new_price, item (with quantity), add_price or remove_item",
+                )
+            ]
+        )
     if new_price is not None:
         return plan_change_items(subscription, new_price, quantity)
     if item is not None:
         if quantity is None:
-            raise ValidationFailed([FieldError("quantity", "is required to change an item's quantity")])
+            raise ValidationFailed(
+                [FieldError("quantity", "is required to change an item's quantity")]
+            )
         return quantity_change_items(session, subscription, item, quantity)
     if add_price is not None:
         return addon_items(subscription, add_price, 1 if quantity is None else quantity)
@@ -196,15 +247,23 @@ def _changes(session: Session, subscription: Subscription, new_price: Price | No
     return [ItemChange(current, None, Decimal(0))]
 
 
-def _change_document(session: Session, subscription: Subscription, plan: ProrationPlan,
-                     moment: datetime) -> PreviewDocument:
+def _change_document(
+    session: Session, subscription: Subscription, plan: ProrationPlan, moment: datetime
+) -> PreviewDocument:
     customer = session.get(Customer, subscription.customer_id)
     assert customer is not None
     credit = plan.settlement == "credit_note"
-    invoice = Invoice(kind=DocumentKind.CREDIT_NOTE if credit else document_kind_for(customer),
-                      status=DocumentStatus.DRAFT, customer_id=customer.id, seller_id=subscription.seller_id,
-                      currency=subscription.currency, language=customer.language, tax_evidence={},
-                      attributes={}, tax_point_date=business_date(moment))
+    invoice = Invoice(
+        kind=DocumentKind.CREDIT_NOTE if credit else document_kind_for(customer),
+        status=DocumentStatus.DRAFT,
+        customer_id=customer.id,
+        seller_id=subscription.seller_id,
+        currency=subscription.currency,
+        language=customer.language,
+        tax_evidence={},
+        attributes={},
+        tax_point_date=business_date(moment),
+    )
     sources: dict[int, InvoiceLine] = {}
     for line in plan.lines:
         draft = line.draft()
@@ -213,7 +272,9 @@ def _change_document(session: Session, subscription: Subscription, plan: Prorati
             draft = replace(draft, net_amount_minor=amount if amount < 0 else None)
         build_line(session, invoice, draft)
         if credit and line.kind == "credit" and line.subscription_item_id is not None:
-            found = billed_line(session, subscription, line.subscription_item_id, business_date(moment))
+            found = billed_line(
+                session, subscription, line.subscription_item_id, business_date(moment)
+            )
             if found is not None:
                 sources[len(invoice.lines) - 1] = found[1]
     decide_taxes_cached(IssueContext(session, moment), invoice)
@@ -224,8 +285,9 @@ def _change_document(session: Session, subscription: Subscription, plan: Prorati
     return _document(invoice, totals, business_date(moment))
 
 
-def _next_period_net(session: Session, subscription: Subscription, changes: list[ItemChange],
-                     plan: ProrationPlan) -> int:
+def _next_period_net(
+    session: Session, subscription: Subscription, changes: list[ItemChange], plan: ProrationPlan
+) -> int:
     """Net of the first full period after the change (prices resolved for that period)."""
     changed = {change.item.id: change for change in changes if change.item is not None}
     after: list[tuple[int, Decimal]] = []
@@ -241,11 +303,22 @@ def _next_period_net(session: Session, subscription: Subscription, changes: list
     total = 0
     for price_id, quantity in after:
         probe = SubscriptionItem(price_id=price_id, quantity=quantity)
-        resolved = resolve_item_price(session, subscription, probe, on_date, now=plan.at, catalog=catalog)
-        total += line_gross_minor(quantity, to_major(resolved.unit_amount_minor, subscription.currency),
-                                  subscription.currency)
+        resolved = resolve_item_price(
+            session, subscription, probe, on_date, now=plan.at, catalog=catalog
+        )
+        total += line_gross_minor(
+            quantity,
+            to_major(resolved.unit_amount_minor, subscription.currency),
+            subscription.currency,
+        )
     return total
 
 
-__all__ = ["ChangePreview", "NextInvoicePreview", "PreviewDocument", "PreviewLine",
-           "preview_change", "preview_next_invoice"]
+__all__ = [
+    "ChangePreview",
+    "NextInvoicePreview",
+    "PreviewDocument",
+    "PreviewLine",
+    "preview_change",
+    "preview_next_invoice",
+]

@@ -34,14 +34,21 @@ from praho.core.models.subscriptions import BILLABLE_STATUSES, Subscription
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.billing import BillingReport, bill_subscriptions
 
+MAX_FAILURES_IN_SUMMARY = 1000
+
 
 def find_due_subscription_ids(session: Session, run_date: date) -> list[int]:
     """Ids of the subscriptions due on ``run_date``, in id order."""
-    return list(session.execute(
-        select(Subscription.id).where(Subscription.status.in_([str(s) for s in BILLABLE_STATUSES]),
-                                      Subscription.next_billing_date <= run_date)
-        .order_by(Subscription.id)
-    ).scalars())
+    return list(
+        session.execute(
+            select(Subscription.id)
+            .where(
+                Subscription.status.in_([str(s) for s in BILLABLE_STATUSES]),
+                Subscription.next_billing_date <= run_date,
+            )
+            .order_by(Subscription.id)
+        ).scalars()
+    )
 
 
 def default_chunk_size() -> int:
@@ -53,8 +60,13 @@ def default_chunk_size() -> int:
     return int(SETTINGS["BILLING_CHUNK_SIZE"][0])
 
 
-def start_billing_run(session: Session, *, now: datetime | None = None, actor: Actor | None = None,
-                      chunk_size: int | None = None) -> BillingRun:
+def start_billing_run(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    actor: Actor | None = None,
+    chunk_size: int | None = None,
+) -> BillingRun:
     """Snapshot the subscriptions due at ``now`` and split them into chunks; bills nothing yet.
 
     Each chunk is then billed by :func:`bill_run_chunk` in its own transaction, by any
@@ -66,35 +78,60 @@ def start_billing_run(session: Session, *, now: datetime | None = None, actor: A
         raise FieldError("chunk_size", "must be a whole number from 1 to 100000")
     run_date = business_date(moment)
     due = find_due_subscription_ids(session, run_date)
-    run = BillingRun(run_date=run_date, now=moment, started_at=resolve_now(None),
-                     status=BillingRunStatus.RUNNING, triggered_by=str(actor) if actor else "system",
-                     chunk_size=size, subscriptions_due=len(due),
-                     chunks_total=(len(due) + size - 1) // size, summary={})
+    run = BillingRun(
+        run_date=run_date,
+        now=moment,
+        started_at=resolve_now(None),
+        status=BillingRunStatus.RUNNING,
+        triggered_by=str(actor) if actor else "system",
+        chunk_size=size,
+        subscriptions_due=len(due),
+        chunks_total=(len(due) + size - 1) // size,
+        summary={},
+    )
     session.add(run)
     session.flush()
     if due:
-        session.execute(insert(BillingRunChunk.__table__), [
-            {"billing_run_id": run.id, "position": index, "subscription_ids": due[start:start + size],
-             "status": str(ChunkStatus.PENDING), "attempts": 0}
-            for index, start in enumerate(range(0, len(due), size))
-        ])
-    record_audit(session, actor=actor, action="billing_run.started", object_type="billing_run",
-                 object_id=run.id, now=moment,
-                 data={"run_date": run_date.isoformat(), "due": len(due), "chunks": run.chunks_total})
+        session.execute(
+            insert(BillingRunChunk.__table__),
+            [
+                {
+                    "billing_run_id": run.id,
+                    "position": index,
+                    "subscription_ids": due[start : start + size],
+                    "status": str(ChunkStatus.PENDING),
+                    "attempts": 0,
+                }
+                for index, start in enumerate(range(0, len(due), size))
+            ],
+        )
+    record_audit(
+        session,
+        actor=actor,
+        action="billing_run.started",
+        object_type="billing_run",
+        object_id=run.id,
+        now=moment,
+        data={"run_date": run_date.isoformat(), "due": len(due), "chunks": run.chunks_total},
+    )
     if not due:
         finish_billing_run(session, run.id)
     return run
 
 
-def bill_run_chunk(session: Session, chunk_id: int, *, worker: str | None = None,
-                   actor: Actor | None = None) -> BillingReport | None:
+def bill_run_chunk(
+    session: Session, chunk_id: int, *, worker: str | None = None, actor: Actor | None = None
+) -> BillingReport | None:
     """Bill one chunk of a run; None when it was already done (a redelivered task).
 
     The chunk row is locked for the duration, so the same chunk delivered twice at once
     is billed by one worker while the other waits and then finds it done.
     """
-    query = select(BillingRunChunk).where(BillingRunChunk.id == chunk_id).execution_options(
-        populate_existing=True)
+    query = (
+        select(BillingRunChunk)
+        .where(BillingRunChunk.id == chunk_id)
+        .execution_options(populate_existing=True)
+    )
     if is_postgres(session):
         query = query.with_for_update()
     chunk = session.execute(query).scalar_one_or_none()
@@ -104,8 +141,14 @@ def bill_run_chunk(session: Session, chunk_id: int, *, worker: str | None = None
         return None
     run = session.get(BillingRun, chunk.billing_run_id)
     assert run is not None
-    report = bill_subscriptions(session, list(chunk.subscription_ids), now=run.now, actor=actor,
-                                billing_run_id=run.id, chunk_id=chunk.id)
+    report = bill_subscriptions(
+        session,
+        list(chunk.subscription_ids),
+        now=run.now,
+        actor=actor,
+        billing_run_id=run.id,
+        chunk_id=chunk.id,
+    )
     chunk.status = ChunkStatus.DONE
     chunk.attempts += 1
     chunk.finished_at = resolve_now(None)
@@ -120,8 +163,9 @@ def run_progress(session: Session, run_id: int) -> tuple[int, int]:
     if run is None:
         raise NotFound(f"no billing run {run_id}")
     done = session.execute(
-        select(func.count(BillingRunChunk.id)).where(BillingRunChunk.billing_run_id == run_id,
-                                                     BillingRunChunk.status == ChunkStatus.DONE)
+        select(func.count(BillingRunChunk.id)).where(
+            BillingRunChunk.billing_run_id == run_id, BillingRunChunk.status == ChunkStatus.DONE
+        )
     ).scalar_one()
     return int(done), run.chunks_total
 
@@ -131,7 +175,9 @@ def finish_billing_run(session: Session, run_id: int) -> BillingRun | None:
 
     Returns the run once finished, None while chunks are still pending.
     """
-    query = select(BillingRun).where(BillingRun.id == run_id).execution_options(populate_existing=True)
+    query = (
+        select(BillingRun).where(BillingRun.id == run_id).execution_options(populate_existing=True)
+    )
     if is_postgres(session):
         query = query.with_for_update()
     run = session.execute(query).scalar_one()
@@ -141,38 +187,76 @@ def finish_billing_run(session: Session, run_id: int) -> BillingRun | None:
     if done < total:
         return None
     run.summary = run_summary(session, run_id)
-    run.status = (BillingRunStatus.COMPLETED_WITH_FAILURES if run.summary["counts"].get("failed")
-                  else BillingRunStatus.COMPLETED)
+    run.status = (
+        BillingRunStatus.COMPLETED_WITH_FAILURES
+        if run.summary["counts"].get("failed")
+        else BillingRunStatus.COMPLETED
+    )
     run.finished_at = resolve_now(None)
     session.flush()
-    record_audit(session, actor=None, action="billing_run.finished", object_type="billing_run",
-                 object_id=run.id, now=run.now,
-                 data={"counts": run.summary["counts"], "amounts": run.summary["amounts"]})
+    record_audit(
+        session,
+        actor=None,
+        action="billing_run.finished",
+        object_type="billing_run",
+        object_id=run.id,
+        now=run.now,
+        data={"counts": run.summary["counts"], "amounts": run.summary["amounts"]},
+    )
     return run
 
 
 def run_summary(session: Session, run_id: int) -> dict[str, Any]:
     """Counts per outcome, issued totals per currency and every failure with its reason."""
-    counts = Counter({str(kind): int(n) for kind, n in session.execute(
-        select(BillingOutcome.outcome, func.count(BillingOutcome.id))
-        .where(BillingOutcome.billing_run_id == run_id).group_by(BillingOutcome.outcome))})
-    amounts = {currency: int(total) for currency, total in session.execute(
-        select(BillingOutcome.currency, func.sum(BillingOutcome.total_minor))
-        .where(BillingOutcome.billing_run_id == run_id, BillingOutcome.outcome == OutcomeKind.ISSUED)
-        .group_by(BillingOutcome.currency))}
+    counts = Counter(
+        {
+            str(kind): int(n)
+            for kind, n in session.execute(
+                select(BillingOutcome.outcome, func.count(BillingOutcome.id))
+                .where(BillingOutcome.billing_run_id == run_id)
+                .group_by(BillingOutcome.outcome)
+            )
+        }
+    )
+    amounts = {
+        currency: int(total)
+        for currency, total in session.execute(
+            select(BillingOutcome.currency, func.sum(BillingOutcome.total_minor))
+            .where(
+                BillingOutcome.billing_run_id == run_id,
+                BillingOutcome.outcome == OutcomeKind.ISSUED,
+            )
+            .group_by(BillingOutcome.currency)
+        )
+    }
     failures = [
-        {"subscription_id": o.subscription_id, "period_start": o.period_start.isoformat() if o.period_start else None,
-         "error": o.error_code, "reason": o.reason}
+        {
+            "subscription_id": o.subscription_id,
+            "period_start": o.period_start.isoformat() if o.period_start else None,
+            "error": o.error_code,
+            "reason": o.reason,
+        }
         for o in session.execute(
-            select(BillingOutcome).where(BillingOutcome.billing_run_id == run_id,
-                                         BillingOutcome.outcome == OutcomeKind.FAILED)
-            .order_by(BillingOutcome.subscription_id)).scalars()
+            select(BillingOutcome)
+            .where(
+                BillingOutcome.billing_run_id == run_id,
+                BillingOutcome.outcome == OutcomeKind.FAILED,
+            )
+            .order_by(BillingOutcome.subscription_id)
+            .limit(MAX_FAILURES_IN_SUMMARY)
+        ).scalars()
     ]
+    # Every failure stays in billing_outcomes; the summary lists the first ones.
     return {"counts": dict(counts), "amounts": amounts, "failures": failures}
 
 
-def run_billing(session: Session, *, now: datetime | None = None, actor: Actor | None = None,
-                chunk_size: int | None = None) -> BillingRun:
+def run_billing(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    actor: Actor | None = None,
+    chunk_size: int | None = None,
+) -> BillingRun:
     """Run billing for ``now`` in the caller's transaction and return the finished run.
 
     The same chunks as the distributed run, billed one after the other; suits tests,
@@ -189,8 +273,13 @@ def run_billing(session: Session, *, now: datetime | None = None, actor: Actor |
 
 def pending_chunk_ids(session: Session, run_id: int) -> list[int]:
     """Ids of a run's chunks not done yet, in order."""
-    return list(session.execute(
-        select(BillingRunChunk.id).where(BillingRunChunk.billing_run_id == run_id,
-                                         BillingRunChunk.status == ChunkStatus.PENDING)
-        .order_by(BillingRunChunk.position)
-    ).scalars())
+    return list(
+        session.execute(
+            select(BillingRunChunk.id)
+            .where(
+                BillingRunChunk.billing_run_id == run_id,
+                BillingRunChunk.status == ChunkStatus.PENDING,
+            )
+            .order_by(BillingRunChunk.position)
+        ).scalars()
+    )

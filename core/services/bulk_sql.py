@@ -29,21 +29,26 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
     """``count`` new primary keys for ``table`` (PostgreSQL: from its identity sequence)."""
     if count == 0:
         return []
-    return list(session.execute(
-        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-        {"table": table.name, "n": count},
-    ).scalars())
+    return list(
+        session.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+            ),
+            {"table": table.name, "n": count},
+        ).scalars()
+    )
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], *,
-                return_ids: bool = False) -> list[int]:
+def insert_rows(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, return_ids: bool = False
+) -> list[int]:
     """Insert ``rows`` (dicts with the same keys); returns their new ids, in order, if asked."""
     if not rows:
         return []
     if not is_postgres(session):
         if return_ids:
-            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-            return list(session.execute(statement, list(rows)).scalars())
+            returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            return list(session.execute(returning, list(rows)).scalars())
         session.execute(insert(table), list(rows))
         return []
     ids: list[int] = []
@@ -81,13 +86,24 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
 
 
 # PostgreSQL array types for the columns updated in bulk.
-_ARRAY_TYPES = {"id": "bigint", "series_id": "bigint", "number": "integer", "full_number": "text",
-                "current_period_start": "date", "current_period_end": "date", "next_billing_date": "date",
-                "invoice_id": "bigint"}
+_ARRAY_TYPES = {
+    "id": "bigint",
+    "series_id": "bigint",
+    "number": "integer",
+    "full_number": "text",
+    "current_period_start": "date",
+    "current_period_end": "date",
+    "next_billing_date": "date",
+    "invoice_id": "bigint",
+}
 
 
-def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
-                constants: dict[str, Any] | None = None) -> None:
+def update_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    constants: dict[str, Any] | None = None,
+) -> None:
     """Update many rows by ``id``: each dict has ``id`` and the per-row values; ``constants``
     are the same for every row."""
     if not rows:
@@ -95,16 +111,25 @@ def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     constants = constants or {}
     columns = [c for c in rows[0] if c != "id"]
     if not is_postgres(session):
-        statement = update(table).where(table.c.id == bindparam("b_id")).values(
-            **{c: bindparam(f"b_{c}") for c in columns}, **constants)
-        session.execute(statement, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+        by_id = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(**{c: bindparam(f"b_{c}") for c in columns}, **constants)
+        )
+        session.execute(by_id, [{f"b_{k}": v for k, v in row.items()} for row in rows])
         return
     names = ["id", *columns]
     unnest = ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES[name]}[])" for name in names)
     assignments = [f"{c} = v.{c}" for c in columns] + [f"{c} = :const_{c}" for c in constants]
+    # Table and column names come from the models; every value is a bound parameter.
+    statement = (
+        f"UPDATE {table.name} SET {', '.join(assignments)} "  # noqa: S608
+        f"FROM unnest({unnest}) AS v({', '.join(names)}) WHERE {table.name}.id = v.id"
+    )
     session.execute(
-        text(f"UPDATE {table.name} SET {', '.join(assignments)} "
-             f"FROM unnest({unnest}) AS v({', '.join(names)}) WHERE {table.name}.id = v.id"),
-        {**{name: [row[name] for row in rows] for name in names},
-         **{f"const_{c}": value for c, value in constants.items()}},
+        text(statement),
+        {
+            **{name: [row[name] for row in rows] for name in names},
+            **{f"const_{c}": value for c, value in constants.items()},
+        },
     )

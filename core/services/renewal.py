@@ -41,7 +41,11 @@ class PriceUnavailable(PrahoError):
 
 def document_kind_for(customer: Customer) -> DocumentKind:
     """Invoice, or proforma for customers who pay before the fiscal invoice is issued."""
-    return DocumentKind.PROFORMA if customer.invoice_mode == InvoiceMode.PROFORMA else DocumentKind.INVOICE
+    return (
+        DocumentKind.PROFORMA
+        if customer.invoice_mode == InvoiceMode.PROFORMA
+        else DocumentKind.INVOICE
+    )
 
 
 def period_to_bill(subscription: Subscription, start: date) -> tuple[Period, Period | None]:
@@ -87,39 +91,64 @@ class CatalogCache:
         return self.versions[key]
 
 
-def resolve_item_price(session: Session, subscription: Subscription, item: SubscriptionItem,
-                       on_date: date, *, now: datetime, catalog: CatalogCache) -> ResolvedPrice:
+def resolve_item_price(
+    session: Session,
+    subscription: Subscription,
+    item: SubscriptionItem,
+    on_date: date,
+    *,
+    now: datetime,
+    catalog: CatalogCache,
+) -> ResolvedPrice:
     """The unit price of one item for a period starting on ``on_date``.
 
     Plugins answer first (grandfathering, promotions); the catalog version effective on
     ``on_date`` is the fallback. A price in another currency than the subscription's is
     refused with a reason the finance team can act on.
     """
-    resolved = hooks().resolve_subscription_price(session=session, subscription=subscription,
-                                                  item=item, period_start=on_date, now=now)
+    resolved = hooks().resolve_subscription_price(
+        session=session, subscription=subscription, item=item, period_start=on_date, now=now
+    )
     if resolved is None:
         price = catalog.price(item.price_id)
         version = catalog.version_on(price, on_date)
-        resolved = ResolvedPrice(unit_amount_minor=version.unit_amount_minor, currency=price.currency,
-                                 source="catalog",
-                                 reason=f"price {price.code} version effective {version.effective_from}",
-                                 details={"price_version_id": version.id})
+        resolved = ResolvedPrice(
+            unit_amount_minor=version.unit_amount_minor,
+            currency=price.currency,
+            source="catalog",
+            reason=f"price {price.code} version effective {version.effective_from}",
+            details={"price_version_id": version.id},
+        )
     if resolved.currency != subscription.currency:
         raise PriceUnavailable(
             f"item {item.id}: price resolved in {resolved.currency} ({resolved.source}) but the "
             f"subscription bills in {subscription.currency}"
         )
     if not isinstance(resolved.unit_amount_minor, int) or resolved.unit_amount_minor < 0:
-        raise PriceUnavailable(f"item {item.id}: {resolved.source} returned an invalid amount "
-                               f"{resolved.unit_amount_minor!r}")
+        raise PriceUnavailable(
+            f"item {item.id}: {resolved.source} returned an invalid amount "
+            f"{resolved.unit_amount_minor!r}"
+        )
     return resolved
 
 
 TEXTS = {
-    "ro": {"period": "Perioada", "partial": "perioadă parțială", "unused": "Timp neutilizat",
-           "remaining": "Timp rămas", "seconds": "secunde din", "credit": "Credit"},
-    "en": {"period": "Period", "partial": "partial period", "unused": "Unused time on",
-           "remaining": "Remaining time on", "seconds": "seconds of", "credit": "Credit"},
+    "ro": {
+        "period": "Perioada",
+        "partial": "perioadă parțială",
+        "unused": "Timp neutilizat",
+        "remaining": "Timp rămas",
+        "seconds": "secunde din",
+        "credit": "Credit",
+    },
+    "en": {
+        "period": "Period",
+        "partial": "partial period",
+        "unused": "Unused time on",
+        "remaining": "Remaining time on",
+        "seconds": "seconds of",
+        "credit": "Credit",
+    },
 }
 
 
@@ -159,9 +188,16 @@ class RenewalLines:
     pending: list[PendingProration]
 
 
-def renewal_lines(session: Session, subscription: Subscription, customer: Customer, period_start: date,
-                  *, now: datetime, catalog: CatalogCache,
-                  pending: list[PendingProration] | None = None) -> RenewalLines:
+def renewal_lines(
+    session: Session,
+    subscription: Subscription,
+    customer: Customer,
+    period_start: date,
+    *,
+    now: datetime,
+    catalog: CatalogCache,
+    pending: list[PendingProration] | None = None,
+) -> RenewalLines:
     """Build the plan and add-on lines for the period starting on ``period_start``.
 
     A partial first period (start off the anchor day) is charged as the fraction, by the
@@ -174,7 +210,9 @@ def renewal_lines(session: Session, subscription: Subscription, customer: Custom
     errors: list[FieldError] = []
     for index, item in enumerate(subscription.active_items):
         try:
-            resolved = resolve_item_price(session, subscription, item, period.start, now=now, catalog=catalog)
+            resolved = resolve_item_price(
+                session, subscription, item, period.start, now=now, catalog=catalog
+            )
         except PriceUnavailable as exc:
             errors.append(FieldError(f"items[{index}].price", exc.message))
             continue
@@ -182,52 +220,89 @@ def renewal_lines(session: Session, subscription: Subscription, customer: Custom
         product = catalog.product(price.product_id)
         unit = to_major(resolved.unit_amount_minor, subscription.currency)
         details: dict[str, Any] = {
-            "subscription_id": subscription.id, "subscription_item_id": item.id,
-            "price_source": resolved.source, "price_reason": resolved.reason[:200],
-            "unit_amount_minor": resolved.unit_amount_minor, **resolved.details,
+            "subscription_id": subscription.id,
+            "subscription_item_id": item.id,
+            "price_source": resolved.source,
+            "price_reason": resolved.reason[:200],
+            "unit_amount_minor": resolved.unit_amount_minor,
+            **resolved.details,
         }
-        description = (f"{words['period']} {format_day(period.start)} - {format_day(period.last_day)}, "
-                       f"{cycle_label(subscription.billing_cycle_months)}")
+        description = (
+            f"{words['period']} {format_day(period.start)} - {format_day(period.last_day)}, "
+            f"{cycle_label(subscription.billing_cycle_months)}"
+        )
         if full is not None:
             unit = prorated_unit_price(unit, period.seconds, full.seconds)
-            description += f" ({words['partial']}: {period.seconds} {words['seconds']} {full.seconds})"
-            details["partial_period"] = {"seconds": period.seconds, "full_seconds": full.seconds,
-                                         "full_start": full.start.isoformat(),
-                                         "full_end": full.end.isoformat()}
-        lines.append(DraftLine(
-            item_name=product_name(product, customer.language)[:100], description=description[:200],
-            quantity=item.quantity, unit_price=unit, unit_code=product.unit_code,
-            product_id=product.id, price_id=price.id, period_start=period.start,
-            period_end=period.last_day, kind=LineKind.CHARGE, details=details,
-        ))
+            description += (
+                f" ({words['partial']}: {period.seconds} {words['seconds']} {full.seconds})"
+            )
+            details["partial_period"] = {
+                "seconds": period.seconds,
+                "full_seconds": full.seconds,
+                "full_start": full.start.isoformat(),
+                "full_end": full.end.isoformat(),
+            }
+        lines.append(
+            DraftLine(
+                item_name=product_name(product, customer.language)[:100],
+                description=description[:200],
+                quantity=item.quantity,
+                unit_price=unit,
+                unit_code=product.unit_code,
+                product_id=product.id,
+                price_id=price.id,
+                period_start=period.start,
+                period_end=period.last_day,
+                kind=LineKind.CHARGE,
+                details=details,
+            )
+        )
         charges.append(ItemCharge(item=item, price=resolved, quantity=item.quantity))
     if errors:
         raise ValidationFailed(errors)
     waiting = list(pending or [])
     for row in waiting:
         lines.append(pending_line(row))
-    return RenewalLines(period=period, full_period=full, kind=document_kind_for(customer), lines=lines,
-                        charges=charges, pending=waiting)
+    return RenewalLines(
+        period=period,
+        full_period=full,
+        kind=document_kind_for(customer),
+        lines=lines,
+        charges=charges,
+        pending=waiting,
+    )
 
 
 def pending_line(row: PendingProration) -> DraftLine:
     """A stored proration line as a draft line of the renewal document."""
     return DraftLine(
-        item_name=row.item_name, description=row.description, quantity=row.quantity,
-        unit_price=row.unit_price, unit_code=row.unit_code, product_id=row.product_id,
-        price_id=row.price_id, period_start=row.period_start, period_end=row.period_end,
-        kind=LineKind.PRORATION, net_amount_minor=row.net_amount_minor,
+        item_name=row.item_name,
+        description=row.description,
+        quantity=row.quantity,
+        unit_price=row.unit_price,
+        unit_code=row.unit_code,
+        product_id=row.product_id,
+        price_id=row.price_id,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        kind=LineKind.PRORATION,
+        net_amount_minor=row.net_amount_minor,
         details={**row.details, "pending_proration_id": row.id},
     )
 
 
-def pending_prorations(session: Session, subscription_ids: list[int]) -> dict[int, list[PendingProration]]:
+def pending_prorations(
+    session: Session, subscription_ids: list[int]
+) -> dict[int, list[PendingProration]]:
     """Proration lines waiting for the next document, per subscription."""
     if not subscription_ids:
         return {}
     rows = session.execute(
-        select(PendingProration).where(PendingProration.subscription_id.in_(subscription_ids),
-                                       PendingProration.invoice_id.is_(None))
+        select(PendingProration)
+        .where(
+            PendingProration.subscription_id.in_(subscription_ids),
+            PendingProration.invoice_id.is_(None),
+        )
         .order_by(PendingProration.id)
     ).scalars()
     grouped: dict[int, list[PendingProration]] = {}

@@ -31,8 +31,11 @@ def get_subscription(session: Session, subscription_id: int, *, lock: bool = Fal
     Services that change a subscription lock it first, so an admin change and a billing
     worker never interleave on the same row.
     """
-    query = (select(Subscription).where(Subscription.id == subscription_id)
-             .options(selectinload(Subscription.items)))
+    query = (
+        select(Subscription)
+        .where(Subscription.id == subscription_id)
+        .options(selectinload(Subscription.items))
+    )
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     subscription = session.execute(query).scalar_one_or_none()
@@ -57,22 +60,44 @@ def check_transition(subscription: Subscription, to_status: SubscriptionStatus) 
         )
 
 
-def record_event(session: Session, subscription: Subscription, event: str, *, now: datetime,
-                 actor: Actor | None = None, reason: str | None = None,
-                 from_status: str | None = None, to_status: str | None = None,
-                 data: dict[str, Any] | None = None) -> SubscriptionEvent:
+def record_event(
+    session: Session,
+    subscription: Subscription,
+    event: str,
+    *,
+    now: datetime,
+    actor: Actor | None = None,
+    reason: str | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> SubscriptionEvent:
     """Append one history row (transitions and changes alike)."""
-    row = SubscriptionEvent(subscription_id=subscription.id, occurred_at=now, event=event,
-                            from_status=from_status, to_status=to_status,
-                            reason=reason[:300] if reason else None,
-                            actor=str(actor) if actor else None, data=data or {})
+    row = SubscriptionEvent(
+        subscription_id=subscription.id,
+        occurred_at=now,
+        event=event,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason[:300] if reason else None,
+        actor=str(actor) if actor else None,
+        data=data or {},
+    )
     session.add(row)
     return row
 
 
-def transition(session: Session, subscription: Subscription, to_status: SubscriptionStatus, *,
-               event: str, now: datetime, actor: Actor | None = None, reason: str | None = None,
-               data: dict[str, Any] | None = None) -> SubscriptionEvent:
+def transition(
+    session: Session,
+    subscription: Subscription,
+    to_status: SubscriptionStatus,
+    *,
+    event: str,
+    now: datetime,
+    actor: Actor | None = None,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> SubscriptionEvent:
     """Move a subscription to ``to_status``: check, write history, audit. Hooks are the caller's.
 
     The caller fires the hook because only it knows the hook's arguments (a reason, a
@@ -82,11 +107,26 @@ def transition(session: Session, subscription: Subscription, to_status: Subscrip
     from_status = str(subscription.status)
     subscription.status = to_status
     subscription.updated_at = now
-    row = record_event(session, subscription, event, now=now, actor=actor, reason=reason,
-                       from_status=from_status, to_status=str(to_status), data=data)
-    record_audit(session, actor=actor, action=f"subscription.{event}", object_type="subscription",
-                 object_id=subscription.id, now=now,
-                 data={"from": from_status, "to": str(to_status), "reason": reason, **(data or {})})
+    row = record_event(
+        session,
+        subscription,
+        event,
+        now=now,
+        actor=actor,
+        reason=reason,
+        from_status=from_status,
+        to_status=str(to_status),
+        data=data,
+    )
+    record_audit(
+        session,
+        actor=actor,
+        action=f"subscription.{event}",
+        object_type="subscription",
+        object_id=subscription.id,
+        now=now,
+        data={"from": from_status, "to": str(to_status), "reason": reason, **(data or {})},
+    )
     session.flush()
     return row
 

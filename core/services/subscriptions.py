@@ -1,5 +1,6 @@
 """Creating subscriptions and moving them through their life.
 
+Creation is in :mod:`praho.core.services.subscription_start` (re-exported here).
 Other capabilities call these services: dunning calls :func:`mark_past_due` and
 :func:`suspend_subscription` (reason ``non_payment``); the payment layer calls
 :func:`reactivate_after_payment`, which lifts only a suspension for non-payment. Plan,
@@ -11,9 +12,7 @@ Every function validates everything before its first write; a refused move raise
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,23 +20,23 @@ from sqlalchemy.orm import Session
 
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
-from praho.core.errors import FieldError, InvalidTransition, PrahoError, ValidationFailed
-from praho.core.models.catalog import Price
-from praho.core.models.customers import Customer, CustomerStatus
-from praho.core.models.seller import Seller
+from praho.core.errors import FieldError, InvalidTransition, ValidationFailed
 from praho.core.models.subscriptions import (
     FINAL_STATUSES,
-    ItemRole,
     Subscription,
     SubscriptionEvent,
-    SubscriptionItem,
     SubscriptionStatus,
     SuspensionReason,
 )
 from praho.core.services.audit import Actor, record_audit
-from praho.core.services.billing_cycles import cycle_months, first_period
-from praho.core.services.invoicing import default_seller
-from praho.core.services.renewal import CatalogCache, PriceUnavailable
+from praho.core.services.billing_cycles import first_period
+from praho.core.services.subscription_start import (
+    BillingFailed,
+    ItemSpec,
+    bill_now_or_fail,
+    create_subscription,
+    validate_items,
+)
 from praho.core.services.subscription_state import (
     check_transition,
     hooks,
@@ -47,198 +46,35 @@ from praho.core.services.subscription_state import (
 )
 
 S = SubscriptionStatus
-MAX_TRIAL_DAYS = 730
-
-
-class BillingFailed(PrahoError):
-    """A document that had to be issued right away (first period, final invoice) was not."""
-
-    code = "billing_failed"
-
-
-@dataclass(frozen=True)
-class ItemSpec:
-    """One price to subscribe to: the plan (first item) or an add-on."""
-
-    price: Price | str
-    quantity: Decimal | int | str = 1
-    role: ItemRole | None = None
-
-
-def _resolve_price(session: Session, spec: ItemSpec, field: str, errors: v.Collector) -> Price | None:
-    if isinstance(spec.price, Price):
-        price: Price | None = spec.price
-    else:
-        price = session.execute(select(Price).where(Price.code == str(spec.price))).scalar_one_or_none()
-        if price is None:
-            errors.errors.append(FieldError(field, f"no price {spec.price!r}"))
-            return None
-    assert price is not None
-    if not price.active:
-        errors.errors.append(FieldError(field, f"price {price.code} is not active"))
-    if price.interval_months is None:
-        errors.errors.append(FieldError(field, f"price {price.code} is one-time, not recurring"))
-    return price
-
-
-def validate_items(session: Session, items: list[ItemSpec], *, currency: str | None,
-                   cycle: int | None) -> tuple[list[tuple[Price, Decimal, ItemRole]], str, int]:
-    """Check items for one subscription: prices recurring, one currency, one billing cycle."""
-    errors = v.Collector()
-    if not items:
-        raise ValidationFailed([FieldError("items", "a subscription needs at least one price")])
-    checked: list[tuple[Price, Decimal, ItemRole]] = []
-    for index, spec in enumerate(items):
-        price = _resolve_price(session, spec, f"items[{index}].price", errors)
-        quantity = errors.check(v.quantity, f"items[{index}].quantity", spec.quantity)
-        role = spec.role or (ItemRole.PLAN if index == 0 else ItemRole.ADDON)
-        if price is not None and quantity is not None:
-            checked.append((price, quantity, ItemRole(role)))
-    errors.raise_if_any()
-    currency = currency or checked[0][0].currency
-    cycle = cycle or checked[0][0].interval_months
-    assert cycle is not None
-    for index, (price, _quantity, _role) in enumerate(checked):
-        if price.currency != currency:
-            errors.errors.append(FieldError(f"items[{index}].price",
-                                            f"{price.code} is in {price.currency}, the subscription in {currency}"))
-        if price.interval_months != cycle:
-            errors.errors.append(FieldError(
-                f"items[{index}].price",
-                f"{price.code} bills every {price.interval_months} month(s); the subscription every {cycle}"))
-    errors.raise_if_any()
-    return checked, currency, cycle
-
-
-def create_subscription(
-    session: Session,
-    *,
-    customer: Customer,
-    items: list[ItemSpec],
-    billing_cycle: int | str | None = None,
-    start_date: date | None = None,
-    trial_days: int | None = None,
-    trial_end: date | None = None,
-    anchor_day: int | None = None,
-    seller: Seller | None = None,
-    attributes: dict[str, Any] | None = None,
-    bill_now: bool = True,
-    actor: Actor | None = None,
-    now: datetime | None = None,
-) -> Subscription:
-    """Start a subscription; with ``bill_now`` its first period is invoiced immediately.
-
-    Without a trial the subscription is active at once (``subscription_activated``
-    fires) and its first period starts on ``start_date``; with an anchor day other than
-    the start day, the first period runs to the next anchor date and is charged by the
-    second. With a trial it is ``trialing`` until ``trial_end`` and the first paid period
-    starts then. Creation and the first document are one unit: if the document cannot
-    be issued, :class:`BillingFailed` says why and nothing is written.
-    """
-    moment = resolve_now(now)
-    today = business_date(moment)
-    errors = v.Collector()
-    cycle = errors.check(cycle_months, billing_cycle) if billing_cycle is not None else None
-    start = errors.check(v.iso_date, "start_date", start_date or today)
-    if customer.status != CustomerStatus.ACTIVE:
-        errors.errors.append(FieldError("customer", f"customer {customer.code} is {customer.status}"))
-    if anchor_day is not None and (not isinstance(anchor_day, int) or isinstance(anchor_day, bool)
-                                   or not 1 <= anchor_day <= 31):
-        errors.errors.append(FieldError("anchor_day", "must be a day of the month, 1 to 31"))
-    trial = None
-    if trial_days is not None and trial_end is not None:
-        errors.errors.append(FieldError("trial_days", "give trial_days or trial_end, not both"))
-    elif trial_days is not None:
-        if isinstance(trial_days, bool) or not isinstance(trial_days, int) or not 1 <= trial_days <= MAX_TRIAL_DAYS:
-            errors.errors.append(FieldError("trial_days", f"must be 1 to {MAX_TRIAL_DAYS} days"))
-        elif start is not None:
-            trial = start + timedelta(days=trial_days)
-    elif trial_end is not None:
-        trial = errors.check(v.iso_date, "trial_end", trial_end)
-        if trial is not None and start is not None and trial <= start:
-            errors.errors.append(FieldError("trial_end", "must be after the start date"))
-    if attributes is not None and not isinstance(attributes, dict):
-        errors.errors.append(FieldError("attributes", "must be a mapping"))
-    try:
-        checked, currency, cycle = validate_items(session, items, currency=None, cycle=cycle)
-    except ValidationFailed as failed:
-        errors.errors.extend(failed.errors)
-        checked = []
-    errors.raise_if_any()
-    assert start is not None and cycle is not None
-    seller = seller or default_seller(session)
-    anchor = anchor_day or (trial or start).day
-    first_billed = trial or start
-    _check_prices_exist(session, checked, first_billed, currency, moment)
-
-    with session.begin_nested():
-        if trial is not None:
-            period_start, period_end = start, trial
-        else:
-            period, _full = first_period(start, cycle, anchor)
-            period_start, period_end = period.start, period.end
-        subscription = Subscription(
-            customer_id=customer.id, seller_id=seller.id, currency=currency,
-            status=S.TRIALING if trial else S.ACTIVE, billing_cycle_months=cycle, anchor_day=anchor,
-            start_date=start, current_period_start=period_start, current_period_end=period_end,
-            next_billing_date=first_billed, trial_end=trial, cancel_at_period_end=False,
-            created_at=moment, updated_at=moment, attributes=dict(attributes or {}),
-            activated_at=None if trial else moment,
-        )
-        subscription.items = [
-            SubscriptionItem(price_id=price.id, role=role, quantity=quantity, created_at=moment,
-                             attributes={})
-            for price, quantity, role in checked
-        ]
-        session.add(subscription)
-        session.flush()
-        record_event(session, subscription, "created", now=moment, actor=actor,
-                     to_status=str(subscription.status),
-                     data={"items": [[p.code, str(q)] for p, q, _r in checked], "cycle": cycle,
-                           "anchor_day": anchor, "trial_end": trial.isoformat() if trial else None})
-        record_audit(session, actor=actor, action="subscription.created", object_type="subscription",
-                     object_id=subscription.id, currency=currency, now=moment,
-                     data={"customer": customer.code, "status": str(subscription.status)})
-        if subscription.status == S.ACTIVE:
-            hooks().subscription_activated(session=session, subscription=subscription)
-        if bill_now and first_billed <= today:
-            bill_now_or_fail(session, subscription, now=moment, actor=actor)
-    return subscription
-
-
-def _check_prices_exist(session: Session, checked: list[tuple[Price, Decimal, ItemRole]],
-                        on_date: date, currency: str, moment: datetime) -> None:
-    """Refuse a subscription whose prices have no version on its first billed day."""
-    catalog = CatalogCache(session)
-    errors = []
-    for index, (price, _q, _r) in enumerate(checked):
-        try:
-            catalog.version_on(price, on_date)
-        except PriceUnavailable as exc:
-            errors.append(FieldError(f"items[{index}].price", exc.message))
-    if errors:
-        raise ValidationFailed(errors)
-
-
-def bill_now_or_fail(session: Session, subscription: Subscription, *, now: datetime,
-                     actor: Actor | None = None) -> list[Any]:
-    """Bill whatever of this subscription is due now; raise :class:`BillingFailed` if it fails."""
-    from praho.core.services.billing import bill_subscriptions
-
-    report = bill_subscriptions(session, [subscription.id], now=now, actor=actor)
-    if report.failures:
-        failure = report.failures[0]
-        raise BillingFailed(f"subscription {subscription.id}: the document for the period from "
-                            f"{failure.period_start} could not be issued: {failure.reason}")
-    return report.issued
+__all__ = [
+    "BillingFailed",
+    "ItemSpec",
+    "cancel_subscription",
+    "create_subscription",
+    "mark_past_due",
+    "pause_subscription",
+    "reactivate_after_payment",
+    "reactivate_subscription",
+    "resume_subscription",
+    "suspend_subscription",
+    "terminate_subscription",
+    "undo_cancellation",
+    "validate_items",
+]
 
 
 # --- pause and resume ------------------------------------------------------------
 
 
-def pause_subscription(session: Session, subscription: Subscription, *, reason: str | None = None,
-                       credit_unused: bool = False, actor: Actor | None = None,
-                       now: datetime | None = None) -> Subscription:
+def pause_subscription(
+    session: Session,
+    subscription: Subscription,
+    *,
+    reason: str | None = None,
+    credit_unused: bool = False,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> Subscription:
     """Pause now: the service stops and nothing is billed until :func:`resume_subscription`.
 
     The prepaid rest of the period is kept for the customer (resuming before the period
@@ -250,26 +86,45 @@ def pause_subscription(session: Session, subscription: Subscription, *, reason: 
     check_transition(subscription, S.PAUSED)
     reason_text = v.text("reason", reason, max_length=300, required=False)
     with session.begin_nested():
-        credit = _credit_rest_of_period(session, subscription, credit_unused, "pause", moment, actor)
-        transition(session, subscription, S.PAUSED, event="paused", now=moment, actor=actor,
-                   reason=reason_text, data={"credited_minor": credit})
+        credit = _credit_rest_of_period(
+            session, subscription, credit_unused, "pause", moment, actor
+        )
+        transition(
+            session,
+            subscription,
+            S.PAUSED,
+            event="paused",
+            now=moment,
+            actor=actor,
+            reason=reason_text,
+            data={"credited_minor": credit},
+        )
         subscription.paused_at = moment
     return subscription
 
 
-def resume_subscription(session: Session, subscription: Subscription, *, bill_now: bool = True,
-                        actor: Actor | None = None, now: datetime | None = None) -> Subscription:
+def resume_subscription(
+    session: Session,
+    subscription: Subscription,
+    *,
+    bill_now: bool = True,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> Subscription:
     """Resume a paused subscription; a new period starts today unless prepaid time remains."""
     moment = resolve_now(now)
     subscription = lock_subscription(session, subscription)
     if subscription.status != S.PAUSED:
-        raise InvalidTransition(f"subscription {subscription.id} is {subscription.status}, not paused")
+        raise InvalidTransition(
+            f"subscription {subscription.id} is {subscription.status}, not paused"
+        )
     paused = _last_event(session, subscription, "paused")
     credited = bool(paused and paused.data.get("credited_minor"))
     with session.begin_nested():
         restart = _restart_periods(subscription, business_date(moment), fresh=credited)
-        transition(session, subscription, S.ACTIVE, event="resumed", now=moment, actor=actor,
-                   data=restart)
+        transition(
+            session, subscription, S.ACTIVE, event="resumed", now=moment, actor=actor, data=restart
+        )
         subscription.paused_at = None
         if bill_now:
             bill_now_or_fail(session, subscription, now=moment, actor=actor)
@@ -281,29 +136,47 @@ def _restart_periods(subscription: Subscription, today: date, *, fresh: bool) ->
 
     Periods that passed entirely while the service was off are not billed.
     """
-    if not fresh and subscription.next_billing_date is not None and subscription.next_billing_date > today:
+    if (
+        not fresh
+        and subscription.next_billing_date is not None
+        and subscription.next_billing_date > today
+    ):
         return {"continues_until": subscription.next_billing_date.isoformat()}
     period, _full = first_period(today, subscription.billing_cycle_months, subscription.anchor_day)
     skipped_from = subscription.next_billing_date
     subscription.current_period_start, subscription.current_period_end = period.start, period.end
     subscription.next_billing_date = period.start
-    return {"new_period_start": period.start.isoformat(), "new_period_end": period.end.isoformat(),
-            "not_billed_from": skipped_from.isoformat() if skipped_from else None}
+    return {
+        "new_period_start": period.start.isoformat(),
+        "new_period_end": period.end.isoformat(),
+        "not_billed_from": skipped_from.isoformat() if skipped_from else None,
+    }
 
 
-def _last_event(session: Session, subscription: Subscription, event: str) -> SubscriptionEvent | None:
+def _last_event(
+    session: Session, subscription: Subscription, event: str
+) -> SubscriptionEvent | None:
     return session.execute(
-        select(SubscriptionEvent).where(SubscriptionEvent.subscription_id == subscription.id,
-                                        SubscriptionEvent.event == event)
-        .order_by(SubscriptionEvent.id.desc()).limit(1)
+        select(SubscriptionEvent)
+        .where(
+            SubscriptionEvent.subscription_id == subscription.id, SubscriptionEvent.event == event
+        )
+        .order_by(SubscriptionEvent.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
-def _credit_rest_of_period(session: Session, subscription: Subscription, credit_unused: bool,
-                           why: str, moment: datetime, actor: Actor | None) -> int:
+def _credit_rest_of_period(
+    session: Session,
+    subscription: Subscription,
+    credit_unused: bool,
+    why: str,
+    moment: datetime,
+    actor: Actor | None,
+) -> int:
     if not credit_unused:
         return 0
-    from praho.core.services.proration import credit_unused_time
+    from praho.core.services.proration_credits import credit_unused_time
 
     return credit_unused_time(session, subscription, why=why, now=moment, actor=actor)
 
@@ -311,9 +184,16 @@ def _credit_rest_of_period(session: Session, subscription: Subscription, credit_
 # --- cancellation and termination --------------------------------------------------
 
 
-def cancel_subscription(session: Session, subscription: Subscription, *, at_period_end: bool = True,
-                        reason: str | None = None, credit_unused: bool = False,
-                        actor: Actor | None = None, now: datetime | None = None) -> Subscription:
+def cancel_subscription(
+    session: Session,
+    subscription: Subscription,
+    *,
+    at_period_end: bool = True,
+    reason: str | None = None,
+    credit_unused: bool = False,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> Subscription:
     """Cancel at the end of the paid period (default) or now.
 
     At period end the service runs until ``current_period_end`` and the billing run
@@ -326,60 +206,112 @@ def cancel_subscription(session: Session, subscription: Subscription, *, at_peri
     reason_text = v.text("reason", reason, max_length=300, required=False)
     if at_period_end:
         if subscription.status not in (S.TRIALING, S.ACTIVE, S.PAST_DUE):
-            raise InvalidTransition(f"subscription {subscription.id} is {subscription.status}; "
-                                    "only a running subscription can be cancelled at period end")
+            raise InvalidTransition(
+                f"subscription {subscription.id} is {subscription.status}; "
+                "only a running subscription can be cancelled at period end"
+            )
         if subscription.cancel_at_period_end:
-            raise InvalidTransition(f"subscription {subscription.id} is already cancelled at period end")
+            raise InvalidTransition(
+                f"subscription {subscription.id} is already cancelled at period end"
+            )
         if credit_unused:
-            raise ValidationFailed([FieldError("credit_unused", "only applies to a cancellation now")])
+            raise ValidationFailed(
+                [FieldError("credit_unused", "only applies to a cancellation now")]
+            )
         subscription.cancel_at_period_end = True
         subscription.cancelled_at = moment
         subscription.cancellation_reason = reason_text
         subscription.updated_at = moment
         ends = subscription.next_billing_date
-        record_event(session, subscription, "cancellation_scheduled", now=moment, actor=actor,
-                     reason=reason_text, data={"ends_on": ends.isoformat() if ends else None})
-        record_audit(session, actor=actor, action="subscription.cancellation_scheduled",
-                     object_type="subscription", object_id=subscription.id, now=moment,
-                     data={"reason": reason_text, "ends_on": ends.isoformat() if ends else None})
+        record_event(
+            session,
+            subscription,
+            "cancellation_scheduled",
+            now=moment,
+            actor=actor,
+            reason=reason_text,
+            data={"ends_on": ends.isoformat() if ends else None},
+        )
+        record_audit(
+            session,
+            actor=actor,
+            action="subscription.cancellation_scheduled",
+            object_type="subscription",
+            object_id=subscription.id,
+            now=moment,
+            data={"reason": reason_text, "ends_on": ends.isoformat() if ends else None},
+        )
         session.flush()
-        hooks().subscription_cancelled(session=session, subscription=subscription, at_period_end=True)
+        hooks().subscription_cancelled(
+            session=session, subscription=subscription, at_period_end=True
+        )
         return subscription
     check_transition(subscription, S.CANCELLED)
     with session.begin_nested():
-        credit = _credit_rest_of_period(session, subscription, credit_unused, "cancellation", moment, actor)
+        credit = _credit_rest_of_period(
+            session, subscription, credit_unused, "cancellation", moment, actor
+        )
         _final_invoice(session, subscription, moment, actor)
-        transition(session, subscription, S.CANCELLED, event="cancelled", now=moment, actor=actor,
-                   reason=reason_text, data={"credited_minor": credit})
+        transition(
+            session,
+            subscription,
+            S.CANCELLED,
+            event="cancelled",
+            now=moment,
+            actor=actor,
+            reason=reason_text,
+            data={"credited_minor": credit},
+        )
         subscription.cancelled_at = moment
         subscription.cancellation_reason = reason_text
         subscription.cancel_at_period_end = False
         _end(subscription, moment)
         session.flush()
-        hooks().subscription_cancelled(session=session, subscription=subscription, at_period_end=False)
+        hooks().subscription_cancelled(
+            session=session, subscription=subscription, at_period_end=False
+        )
     return subscription
 
 
-def undo_cancellation(session: Session, subscription: Subscription, *, actor: Actor | None = None,
-                      now: datetime | None = None) -> Subscription:
+def undo_cancellation(
+    session: Session,
+    subscription: Subscription,
+    *,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> Subscription:
     """Keep a subscription whose cancellation at period end has not taken effect yet."""
     moment = resolve_now(now)
     subscription = lock_subscription(session, subscription)
     if not subscription.cancel_at_period_end or subscription.status in FINAL_STATUSES:
-        raise InvalidTransition(f"subscription {subscription.id} has no pending cancellation to undo")
+        raise InvalidTransition(
+            f"subscription {subscription.id} has no pending cancellation to undo"
+        )
     subscription.cancel_at_period_end = False
     subscription.cancelled_at = None
     subscription.cancellation_reason = None
     subscription.updated_at = moment
     record_event(session, subscription, "cancellation_undone", now=moment, actor=actor)
-    record_audit(session, actor=actor, action="subscription.cancellation_undone",
-                 object_type="subscription", object_id=subscription.id, now=moment)
+    record_audit(
+        session,
+        actor=actor,
+        action="subscription.cancellation_undone",
+        object_type="subscription",
+        object_id=subscription.id,
+        now=moment,
+    )
     session.flush()
     return subscription
 
 
-def terminate_subscription(session: Session, subscription: Subscription, *, reason: str,
-                           actor: Actor | None = None, now: datetime | None = None) -> Subscription:
+def terminate_subscription(
+    session: Session,
+    subscription: Subscription,
+    *,
+    reason: str,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> Subscription:
     """End a subscription for good on our side (non-payment, abuse); nothing more is billed."""
     moment = resolve_now(now)
     subscription = lock_subscription(session, subscription)
@@ -388,11 +320,20 @@ def terminate_subscription(session: Session, subscription: Subscription, *, reas
     check_transition(subscription, S.TERMINATED)
     with session.begin_nested():
         _final_invoice(session, subscription, moment, actor)
-        transition(session, subscription, S.TERMINATED, event="terminated", now=moment, actor=actor,
-                   reason=reason_text)
+        transition(
+            session,
+            subscription,
+            S.TERMINATED,
+            event="terminated",
+            now=moment,
+            actor=actor,
+            reason=reason_text,
+        )
         _end(subscription, moment)
         session.flush()
-        hooks().subscription_terminated(session=session, subscription=subscription, reason=reason_text)
+        hooks().subscription_terminated(
+            session=session, subscription=subscription, reason=reason_text
+        )
     return subscription
 
 
@@ -401,9 +342,10 @@ def _end(subscription: Subscription, moment: datetime) -> None:
     subscription.next_billing_date = None
 
 
-def _final_invoice(session: Session, subscription: Subscription, moment: datetime,
-                   actor: Actor | None) -> None:
-    from praho.core.services.proration import invoice_pending_prorations
+def _final_invoice(
+    session: Session, subscription: Subscription, moment: datetime, actor: Actor | None
+) -> None:
+    from praho.core.services.proration_credits import invoice_pending_prorations
 
     invoice_pending_prorations(session, subscription, now=moment, actor=actor)
 
@@ -411,19 +353,38 @@ def _final_invoice(session: Session, subscription: Subscription, moment: datetim
 # --- non-payment: past due, suspension, reactivation -----------------------------------
 
 
-def mark_past_due(session: Session, subscription: Subscription, *, reason: str | None = None,
-                  actor: Actor | None = None, now: datetime | None = None) -> Subscription:
+def mark_past_due(
+    session: Session,
+    subscription: Subscription,
+    *,
+    reason: str | None = None,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> Subscription:
     """An invoice of this subscription is overdue; billing continues (dunning calls this)."""
     moment = resolve_now(now)
     subscription = lock_subscription(session, subscription)
-    transition(session, subscription, S.PAST_DUE, event="past_due", now=moment, actor=actor,
-               reason=v.text("reason", reason, max_length=300, required=False))
+    transition(
+        session,
+        subscription,
+        S.PAST_DUE,
+        event="past_due",
+        now=moment,
+        actor=actor,
+        reason=v.text("reason", reason, max_length=300, required=False),
+    )
     return subscription
 
 
-def suspend_subscription(session: Session, subscription: Subscription, *,
-                         reason: SuspensionReason | str, note: str | None = None,
-                         actor: Actor | None = None, now: datetime | None = None) -> Subscription:
+def suspend_subscription(
+    session: Session,
+    subscription: Subscription,
+    *,
+    reason: SuspensionReason | str,
+    note: str | None = None,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> Subscription:
     """Suspend the service (``non_payment`` from dunning, ``manual``, ``abuse``, ``fraud``).
 
     A suspended subscription is not billed; see :func:`reactivate_subscription`.
@@ -432,8 +393,16 @@ def suspend_subscription(session: Session, subscription: Subscription, *,
     why = SuspensionReason(v.choice("reason", reason, SuspensionReason))
     note_text = v.text("note", note, max_length=300, required=False)
     subscription = lock_subscription(session, subscription)
-    transition(session, subscription, S.SUSPENDED, event="suspended", now=moment, actor=actor,
-               reason=note_text or str(why), data={"suspension_reason": str(why)})
+    transition(
+        session,
+        subscription,
+        S.SUSPENDED,
+        event="suspended",
+        now=moment,
+        actor=actor,
+        reason=note_text or str(why),
+        data={"suspension_reason": str(why)},
+    )
     subscription.suspended_at = moment
     subscription.suspension_reason = why
     session.flush()
@@ -441,9 +410,15 @@ def suspend_subscription(session: Session, subscription: Subscription, *,
     return subscription
 
 
-def reactivate_subscription(session: Session, subscription: Subscription, *, reason: str = "manual",
-                            bill_now: bool = True, actor: Actor | None = None,
-                            now: datetime | None = None) -> Subscription:
+def reactivate_subscription(
+    session: Session,
+    subscription: Subscription,
+    *,
+    reason: str = "manual",
+    bill_now: bool = True,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> Subscription:
     """Lift a suspension (or a past-due mark); ``subscription_reactivated`` fires for a suspension.
 
     Prepaid time that remains continues; if the period ended while suspended, a new
@@ -454,25 +429,46 @@ def reactivate_subscription(session: Session, subscription: Subscription, *, rea
     assert reason_text is not None
     subscription = lock_subscription(session, subscription)
     if subscription.status not in (S.SUSPENDED, S.PAST_DUE):
-        raise InvalidTransition(f"subscription {subscription.id} is {subscription.status}; "
-                                "only a suspended or past-due subscription can be reactivated")
+        raise InvalidTransition(
+            f"subscription {subscription.id} is {subscription.status}; "
+            "only a suspended or past-due subscription can be reactivated"
+        )
     was_suspended = subscription.status == S.SUSPENDED
     with session.begin_nested():
-        restart = _restart_periods(subscription, business_date(moment), fresh=False) if was_suspended else {}
-        transition(session, subscription, S.ACTIVE, event="reactivated", now=moment, actor=actor,
-                   reason=reason_text, data={"suspension_reason": subscription.suspension_reason, **restart})
+        restart = (
+            _restart_periods(subscription, business_date(moment), fresh=False)
+            if was_suspended
+            else {}
+        )
+        transition(
+            session,
+            subscription,
+            S.ACTIVE,
+            event="reactivated",
+            now=moment,
+            actor=actor,
+            reason=reason_text,
+            data={"suspension_reason": subscription.suspension_reason, **restart},
+        )
         subscription.suspended_at = None
         subscription.suspension_reason = None
         session.flush()
         if was_suspended:
-            hooks().subscription_reactivated(session=session, subscription=subscription, reason=reason_text)
+            hooks().subscription_reactivated(
+                session=session, subscription=subscription, reason=reason_text
+            )
         if bill_now and was_suspended:
             bill_now_or_fail(session, subscription, now=moment, actor=actor)
     return subscription
 
 
-def reactivate_after_payment(session: Session, subscription: Subscription, *,
-                             actor: Actor | None = None, now: datetime | None = None) -> bool:
+def reactivate_after_payment(
+    session: Session,
+    subscription: Subscription,
+    *,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> bool:
     """A late payment arrived: lift a past-due mark or a suspension for non-payment only.
 
     A subscription suspended for another reason (abuse, fraud, manual) stays suspended.
