@@ -269,3 +269,31 @@ def test_plan_change_refuses_other_currencies_cycles_and_no_ops(
     with pytest.raises(FieldError, match="proration"):
         change_plan(praho_session, subscription, prices["pro"], proration="later", now=CHANGE)
     assert len(_invoices(praho_session)) == 1
+
+
+def test_ending_a_subscription_invoices_the_waiting_proration_lines(praho_factory, praho_session, prices):
+    subscription = praho_factory.subscription(prices["basic"], start="2026-01-31")
+    change_plan(praho_session, subscription, prices["pro"], proration="next_invoice", now=CHANGE)
+    cancel_subscription(praho_session, subscription, at_period_end=False, now=at("2026-02-20"))
+    final = _invoices(praho_session)[-1]
+    assert [(ln.kind, ln.net_amount_minor) for ln in final.lines] == [
+        ("proration", -2411),
+        ("proration", 4821),
+    ]
+    assert final.subscription_id == subscription.id and final.total_minor == 2916
+    pending = praho_session.execute(select(PendingProration)).scalars().all()
+    assert {p.invoice_id for p in pending} == {final.id}
+
+
+def test_pause_with_credit_then_resume_starts_a_fresh_period(praho_factory, praho_session, prices):
+    from praho.core.services.subscriptions import pause_subscription, resume_subscription
+
+    subscription = praho_factory.subscription(prices["basic"], start="2026-01-31")
+    pause_subscription(praho_session, subscription, credit_unused=True, now=CHANGE)
+    credit_note = _invoices(praho_session)[-1]
+    assert credit_note.kind == DocumentKind.CREDIT_NOTE and credit_note.taxable_minor == 2411
+    resume_subscription(praho_session, subscription, now=at("2026-02-16"))
+    renewal = _invoices(praho_session)[-1]
+    # The credited time is not given back: a new period starts on the resume day.
+    assert (renewal.period_start, renewal.period_end) == (date(2026, 2, 16), date(2026, 2, 27))
+    assert subscription.next_billing_date == date(2026, 2, 28)

@@ -376,3 +376,12 @@ def test_first_invoice_failure_writes_nothing(praho_factory, praho_session):
             now=at("2026-02-01"),
         )
     assert _counts(praho_session) == before
+
+
+def test_a_trial_cancelled_before_it_ends_is_never_billed(praho_factory, praho_session, recorder):
+    trial = praho_factory.subscription(start="2026-03-01", trial_days=14)
+    cancel_subscription(praho_session, trial, reason="not convinced", now=at("2026-03-05"))
+    run = run_billing(praho_session, now=at("2026-03-15"))
+    assert run.summary["counts"] == {"ended": 1}
+    assert trial.status == S.CANCELLED and ("activated", trial.id) not in recorder.calls
+    assert praho_session.execute(select(func.count(Invoice.id))).scalar_one() == 0
