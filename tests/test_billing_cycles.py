@@ -12,7 +12,6 @@ from praho.core.services.billing_cycles import (
     cycle_label,
     cycle_months,
     first_period,
-    fraction,
     next_anchor_after,
     period_end,
     prorated_unit_price,
@@ -125,9 +124,6 @@ def test_period_seconds_follow_bucharest_daylight_saving():
     assert march.seconds_left(at("2026-04-02")) == 0
 
 
-def test_prorated_unit_price_and_fraction():
-    assert fraction(1, 4) == Decimal("0.25")
+def test_prorated_unit_price():
     assert prorated_unit_price(Decimal("100.00"), 1, 3) == Decimal("33.333333")
     assert prorated_unit_price(Decimal("100.00"), 2, 3) == Decimal("66.666667")
-    with pytest.raises(ValueError):
-        fraction(1, 0)

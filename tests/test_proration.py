@@ -271,7 +271,9 @@ def test_plan_change_refuses_other_currencies_cycles_and_no_ops(
     assert len(_invoices(praho_session)) == 1
 
 
-def test_ending_a_subscription_invoices_the_waiting_proration_lines(praho_factory, praho_session, prices):
+def test_ending_a_subscription_invoices_the_waiting_proration_lines(
+    praho_factory, praho_session, prices
+):
     subscription = praho_factory.subscription(prices["basic"], start="2026-01-31")
     change_plan(praho_session, subscription, prices["pro"], proration="next_invoice", now=CHANGE)
     cancel_subscription(praho_session, subscription, at_period_end=False, now=at("2026-02-20"))

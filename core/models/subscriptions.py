@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from praho.core.db import Base, ExactDecimal, JSONDocument, MinorUnits, UTCDateTime
@@ -195,7 +195,6 @@ class PendingProration(IdMixin, Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     # Set when a renewal document picked the line up.
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
-    note: Mapped[str | None] = mapped_column(Text)
 
 
 __all__ = [

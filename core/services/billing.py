@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -95,18 +94,6 @@ class BillingReport:
         """Outcomes that failed, with their reasons."""
         return [o for o in self.outcomes if o.outcome == OutcomeKind.FAILED]
 
-    def amounts_by_currency(self) -> dict[str, int]:
-        """Total of the documents issued, per currency (minor units)."""
-        totals: dict[str, int] = defaultdict(int)
-        for document in self.issued:
-            totals[document.currency] += document.total_minor
-        return dict(totals)
-
-    def merge(self, other: BillingReport) -> None:
-        """Add another report's documents and outcomes to this one."""
-        self.issued += other.issued
-        self.outcomes += other.outcomes
-
 
 def bill_subscriptions(
     session: Session,
@@ -162,8 +149,7 @@ def _bill(
     chunk_id: int | None,
     context: IssueContext | None,
 ) -> BillingReport:
-    moment = now
-    ctx = context or IssueContext(session, moment, actor)
+    ctx = context or IssueContext(session, now, actor)
     report = BillingReport()
     remaining = list(dict.fromkeys(subscription_ids))
     failed: set[int] = set()

@@ -125,13 +125,6 @@ def first_period(start: date, months: int, anchor_day: int) -> tuple[Period, Per
     return Period(start, end), Period(add_months(end, -months, anchor_day), end)
 
 
-def fraction(seconds: int, total_seconds: int) -> Decimal:
-    """``seconds / total_seconds`` as an exact Decimal (both integers)."""
-    if total_seconds <= 0:
-        raise ValueError("a period must last more than zero seconds")
-    return Decimal(seconds) / Decimal(total_seconds)
-
-
 def prorated_unit_price(unit_price: Decimal, seconds: int, total_seconds: int) -> Decimal:
     """A unit price for part of a period, to 6 decimals (half-up).
 

@@ -21,7 +21,7 @@ from praho.core.errors import FieldError, ValidationFailed
 from praho.core.models.catalog import Price
 from praho.core.models.customers import Customer
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, InvoiceLine
-from praho.core.models.subscriptions import FINAL_STATUSES, Subscription, SubscriptionItem
+from praho.core.models.subscriptions import Subscription, SubscriptionItem
 from praho.core.money import to_major
 from praho.core.services.billing_issue import IssueContext, decide_taxes_cached, prepare_document
 from praho.core.services.invoicing import build_line
@@ -152,7 +152,7 @@ def preview_next_invoice(
 ) -> NextInvoicePreview:
     """The document the billing run will issue next for this subscription (nothing written)."""
     moment = resolve_now(now)
-    if subscription.status in FINAL_STATUSES or subscription.next_billing_date is None:
+    if subscription.is_final or subscription.next_billing_date is None:
         return NextInvoicePreview(
             subscription.id, None, f"the subscription is {subscription.status}"
         )

@@ -22,7 +22,6 @@ from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, InvalidTransition, ValidationFailed
 from praho.core.models.subscriptions import (
-    FINAL_STATUSES,
     Subscription,
     SubscriptionEvent,
     SubscriptionStatus,
@@ -283,7 +282,7 @@ def undo_cancellation(
     """Keep a subscription whose cancellation at period end has not taken effect yet."""
     moment = resolve_now(now)
     subscription = lock_subscription(session, subscription)
-    if not subscription.cancel_at_period_end or subscription.status in FINAL_STATUSES:
+    if not subscription.cancel_at_period_end or subscription.is_final:
         raise InvalidTransition(
             f"subscription {subscription.id} has no pending cancellation to undo"
         )

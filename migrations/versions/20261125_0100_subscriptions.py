@@ -187,7 +187,6 @@ def upgrade() -> None:
     sa.Column('period_end', sa.Date(), nullable=False),
     sa.Column('details', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('invoice_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('note', sa.Text(), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_pending_prorations_invoice_id_invoices')),
     sa.ForeignKeyConstraint(['price_id'], ['prices.id'], name=op.f('fk_pending_prorations_price_id_prices')),
