@@ -299,3 +299,17 @@ def test_pause_with_credit_then_resume_starts_a_fresh_period(praho_factory, prah
     # The credited time is not given back: a new period starts on the resume day.
     assert (renewal.period_start, renewal.period_end) == (date(2026, 2, 16), date(2026, 2, 27))
     assert subscription.next_billing_date == date(2026, 2, 28)
+
+
+def test_a_paid_and_converted_proforma_period_is_credited_on_its_invoice(
+    praho_factory, praho_session, prices
+):
+    from praho.core.services.credit_notes import convert_proforma
+
+    customer = praho_factory.customer(invoice_mode=InvoiceMode.PROFORMA)
+    subscription = praho_factory.subscription(prices["pro"], customer=customer, start="2026-01-31")
+    proforma = _invoices(praho_session)[0]
+    invoice = convert_proforma(praho_session, proforma, now=at("2026-02-02"))
+    assert invoice.subscription_id == subscription.id
+    [credit_note] = change_plan(praho_session, subscription, prices["basic"], now=CHANGE).documents
+    assert credit_note.original_invoice_id == invoice.id and credit_note.total_minor == 2916

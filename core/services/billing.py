@@ -30,7 +30,8 @@ from datetime import date, datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from praho.core.clock import resolve_now, start_of_business_day
 from praho.core.db import is_postgres
@@ -42,6 +43,7 @@ from praho.core.models.subscriptions import (
     BILLABLE_STATUSES,
     PendingProration,
     Subscription,
+    SubscriptionItem,
     SubscriptionPeriod,
     SubscriptionStatus,
 )
@@ -53,6 +55,7 @@ from praho.core.services.billing_issue import (
     prepare_document,
 )
 from praho.core.services.billing_write import write_documents
+from praho.core.services.bulk_sql import ids_in
 from praho.core.services.renewal import pending_prorations
 from praho.core.services.subscription_state import has_implementations, hooks, transition
 
@@ -221,17 +224,30 @@ def _lock_due(session: Session, ids: list[int], run_date: date) -> list[Subscrip
     query = (
         select(Subscription)
         .where(
-            Subscription.id.in_(ids),
+            ids_in(session, Subscription.id, ids),
             Subscription.status.in_([str(s) for s in BILLABLE_STATUSES]),
             Subscription.next_billing_date <= run_date,
         )
         .order_by(Subscription.id)
-        .options(selectinload(Subscription.items))
         .execution_options(populate_existing=True)
     )
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True, of=Subscription)
-    return list(session.execute(query).scalars())
+    subscriptions = list(session.execute(query).scalars())
+    # The items of the whole batch in one query (one array parameter, not an IN list).
+    items: dict[int, list[SubscriptionItem]] = {s.id: [] for s in subscriptions}
+    if subscriptions:
+        found = session.execute(
+            select(SubscriptionItem)
+            .where(ids_in(session, SubscriptionItem.subscription_id, list(items)))
+            .order_by(SubscriptionItem.id)
+            .execution_options(populate_existing=True)
+        ).scalars()
+        for item in found:
+            items[item.subscription_id].append(item)
+    for subscription in subscriptions:
+        set_committed_value(subscription, "items", items[subscription.id])
+    return subscriptions
 
 
 def _still_due(subscription: Subscription, run_date: date) -> bool:
@@ -245,7 +261,10 @@ def _still_due(subscription: Subscription, run_date: date) -> bool:
 def _customers(session: Session, subscriptions: list[Subscription]) -> dict[int, Customer]:
     ids = {s.customer_id for s in subscriptions}
     return {
-        c.id: c for c in session.execute(select(Customer).where(Customer.id.in_(ids))).scalars()
+        c.id: c
+        for c in session.execute(
+            select(Customer).where(ids_in(session, Customer.id, list(ids)))
+        ).scalars()
     }
 
 
@@ -384,7 +403,10 @@ def _fire_issue_hooks(
         return
     ids = [doc.invoice_id for doc in issued]
     invoices = {
-        i.id: i for i in ctx.session.execute(select(Invoice).where(Invoice.id.in_(ids))).scalars()
+        i.id: i
+        for i in ctx.session.execute(
+            select(Invoice).where(ids_in(ctx.session, Invoice.id, ids))
+        ).scalars()
     }
     relay = hooks()
     for document, result in zip(prepared, issued, strict=True):

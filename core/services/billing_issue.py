@@ -238,7 +238,7 @@ def prepare_document(
     ):
         _add_lines(session, invoice, list(extra or []), prefix="plugin_lines")
     invoice.tax_point_date = ctx.issue_date
-    decide_taxes_cached(ctx, invoice)
+    decide_taxes_cached(ctx, invoice, customer)
     for allowances in ctx.hooks.collect_renewal_allowances(
         session=session, subscription=subscription, invoice=invoice, now=now
     ):
@@ -293,10 +293,10 @@ def _check_issuable(customer: Customer, invoice: DraftDocument) -> None:
     errors.raise_if_any()
 
 
-def decide_taxes_cached(ctx: IssueContext, invoice: Any) -> None:
+def decide_taxes_cached(ctx: IssueContext, invoice: Any, customer: Customer | None = None) -> None:
     """decide_document_taxes with a run-wide memo keyed by the complete tax request."""
     seller = ctx.seller(invoice.seller_id)
-    customer = ctx.session.get(Customer, invoice.customer_id)
+    customer = customer or ctx.session.get(Customer, invoice.customer_id)
     assert customer is not None
     regime = regime_for(seller)
     seller_facts, buyer_facts = seller_party(seller), buyer_party(customer)

@@ -14,11 +14,23 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table, bindparam, insert, text, update
+from sqlalchemy import JSON, BigInteger, Table, any_, bindparam, insert, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from praho.core.db import is_postgres
+
+
+def ids_in(session: Session, column: Any, ids: Sequence[int]) -> Any:
+    """``column IN ids`` as one array parameter on PostgreSQL (``= ANY(:ids)``).
+
+    An expanded IN list is a statement with one placeholder per id, which psycopg parses
+    in Python every time; a chunk's thousand ids made that a visible cost.
+    """
+    if is_postgres(session):
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))
+    return column.in_(list(ids))
 
 
 def _json_columns(table: Table) -> set[str]:

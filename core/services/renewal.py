@@ -29,6 +29,7 @@ from praho.core.services.billing_cycles import (
     first_period,
     prorated_unit_price,
 )
+from praho.core.services.bulk_sql import ids_in
 from praho.core.services.catalog import price_version_on
 from praho.core.services.subscription_state import hooks
 
@@ -300,7 +301,7 @@ def pending_prorations(
     rows = session.execute(
         select(PendingProration)
         .where(
-            PendingProration.subscription_id.in_(subscription_ids),
+            ids_in(session, PendingProration.subscription_id, subscription_ids),
             PendingProration.invoice_id.is_(None),
         )
         .order_by(PendingProration.id)
