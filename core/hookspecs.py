@@ -215,7 +215,8 @@ def resolve_subscription_price(session: Any, subscription: Any, item: Any, perio
 
     :param session: the database session.
     :param subscription: the subscription being renewed.
-    :param item: the subscription item (price and quantity).
+    :param item: the subscription item (price and quantity); when a plan, quantity or
+        add-on change is priced for proration, a proposed item not stored yet (``id`` None).
     :param period_start: the first day of the period being billed.
     :param now: the current instant.
     :return: a :class:`praho.core.pricing.ResolvedPrice` or None. Stops at first non-None result.
