@@ -459,7 +459,8 @@ def main() -> None:
                 "identical tax request in the run, so a slower regime costs once per distinct "
                 "request).",
                 "",
-                f"Machine: {about}.",
+                f"Machine: {about}; load average after the run {os.getloadavg()[0]:.2f} "
+                "(the machine is shared: other processes compete for the same 2 cores).",
                 "",
                 *table,
             ]
