@@ -381,5 +381,12 @@ def beat(celery_args: tuple[str, ...]) -> None:
     celery_app.start(["beat", "--loglevel=INFO", *celery_args])
 
 
+# --- billing ----------------------------------------------------------------
+# The billing commands use praho_command and database above, so they are attached last.
+from praho.core.billing_cli import billing_group  # noqa: E402
+
+main.add_command(billing_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

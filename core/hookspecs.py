@@ -215,7 +215,8 @@ def resolve_subscription_price(session: Any, subscription: Any, item: Any, perio
 
     :param session: the database session.
     :param subscription: the subscription being renewed.
-    :param item: the subscription item (price and quantity).
+    :param item: the subscription item (price and quantity); when a plan, quantity or
+        add-on change is priced for proration, a proposed item not stored yet (``id`` None).
     :param period_start: the first day of the period being billed.
     :param now: the current instant.
     :return: a :class:`praho.core.pricing.ResolvedPrice` or None. Stops at first non-None result.
@@ -231,7 +232,11 @@ def collect_renewal_charges(session: Any, subscription: Any, period_start: Any, 
     :param subscription: the subscription being billed.
     :param period_start: first day of the period billed in advance.
     :param period_end: last day (exclusive) of that period.
-    :param invoice: the draft being built.
+    :param invoice: the draft being built: a
+        :class:`praho.core.services.billing_issue.DraftDocument`, in memory, with the
+        attributes of an Invoice and ``id`` None (the issued document arrives through
+        ``invoice_issued`` and ``subscription_renewed``). Also called by previews, inside
+        a savepoint that is rolled back.
     :param now: the current instant.
     :return: a list of :class:`praho.core.pricing.DraftLine`.
     """
@@ -243,7 +248,7 @@ def collect_renewal_allowances(session: Any, subscription: Any, invoice: Any, no
 
     :param session: the database session.
     :param subscription: the subscription being billed.
-    :param invoice: the draft with its lines.
+    :param invoice: the draft with its lines (VAT decided), as in ``collect_renewal_charges``.
     :param now: the current instant.
     :return: a list of :class:`praho.core.pricing.DraftAllowance`.
     """
@@ -261,6 +266,9 @@ def subscription_activated(session: Any, subscription: Any) -> None:
 @hookspec
 def subscription_renewed(session: Any, subscription: Any, invoice: Any) -> None:
     """A subscription moved to its next period and its document was issued.
+
+    Fires for every period document of the billing run, the first period's included,
+    inside the run's transaction (after ``invoice_issued``).
 
     :param session: the database session.
     :param subscription: the subscription.
@@ -291,6 +299,9 @@ def subscription_reactivated(session: Any, subscription: Any, reason: str) -> No
 @hookspec
 def subscription_cancelled(session: Any, subscription: Any, at_period_end: bool) -> None:
     """A subscription was cancelled now or scheduled to end at its period end.
+
+    A cancellation at period end fires twice: when scheduled (``at_period_end`` True,
+    the service continues) and when the billing run ends it (False: the service ends now).
 
     :param session: the database session.
     :param subscription: the subscription.

@@ -85,9 +85,14 @@ def build_beat_schedule(app: Flask) -> dict[str, dict[str, Any]]:
 
 
 # Core scheduled work; capabilities add theirs here or through plugins.
-CORE_PERIODIC_TASKS: list[PeriodicTask] = []
+CORE_PERIODIC_TASKS: list[PeriodicTask] = [
+    # The billing run, every night at 02:00 Bucharest time. Running it more often is
+    # harmless: each subscription-period is billed once whatever the number of runs.
+    PeriodicTask(name="billing-run-daily", task="praho.billing.run",
+                 schedule=crontab(hour=2, minute=0)),
+]
 # Modules whose @shared_task functions the core provides.
-CORE_TASK_MODULES: list[str] = []
+CORE_TASK_MODULES: list[str] = ["praho.core.billing_tasks"]
 
 
 @contextmanager

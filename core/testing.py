@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -278,6 +278,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 DEFAULT_NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
+def at(day: date | str, hour: int = 12, minute: int = 0) -> datetime:
+    """The instant of a Bucharest wall-clock time on ``day`` (aware UTC), for test clocks."""
+    from praho.core.clock import BUCHAREST
+
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    return datetime.combine(day, time(hour, minute), tzinfo=BUCHAREST).astimezone(UTC)
+
+
 class PrahoFactory:
     """Creates valid objects through the public services, with overridable defaults."""
 
@@ -361,6 +370,23 @@ class PrahoFactory:
                        for name, q, p in specs]
         overrides.setdefault("now", DEFAULT_NOW)
         return create_draft(self.session, customer=customer, lines=draft_lines, **overrides)
+
+    def subscription(self, price: Any = None, customer: Any = None, *,
+                     start: str | date = "2026-01-31", quantity: int | str = 1,
+                     addons: list[Any] | tuple[Any, ...] = (), **overrides: Any) -> Any:
+        """A subscription to ``price`` (a 50.00 RON monthly price by default), first period billed.
+
+        ``start`` is the first day; ``now`` defaults to 09:00 in Bucharest that day.
+        """
+        from praho.core.services.subscriptions import ItemSpec, create_subscription
+
+        start_day = date.fromisoformat(start) if isinstance(start, str) else start
+        price = price or self.price()
+        customer = customer or self.customer()
+        items = [ItemSpec(price, quantity)] + [ItemSpec(addon) for addon in addons]
+        overrides.setdefault("now", at(start_day, 9))
+        return create_subscription(self.session, customer=customer, items=items,
+                                   start_date=start_day, **overrides)
 
     def invoice(self, customer: Any = None, lines: list[tuple[str, str, str]] | None = None,
                 now: datetime = DEFAULT_NOW, **overrides: Any) -> Any:

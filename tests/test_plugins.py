@@ -26,9 +26,6 @@ NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 # Hooks whose capability is being built on another branch; each leaves this set when its
 # implementation and its test_hook_<name> land. The set must end empty.
 PENDING_CAPABILITY_HOOKS = {
-    "collect_renewal_allowances", "collect_renewal_charges", "resolve_subscription_price",
-    "subscription_activated", "subscription_cancelled", "subscription_reactivated",
-    "subscription_renewed", "subscription_suspended", "subscription_terminated",
     "invoice_paid", "payment_failed", "payment_succeeded", "refund_completed",
     "register_payment_gateways", "register_webhook_sources",
     "register_admin_views",

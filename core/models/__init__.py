@@ -1,6 +1,14 @@
 """Every core model, imported here so the metadata is complete for Alembic and tests."""
 
 from praho.core.models.audit import ActorType, AuditChainHead, AuditEvent
+from praho.core.models.billing_runs import (
+    BillingOutcome,
+    BillingRun,
+    BillingRunChunk,
+    BillingRunStatus,
+    ChunkStatus,
+    OutcomeKind,
+)
 from praho.core.models.catalog import Price, PriceVersion, Product, ProductKind, TaxClass
 from praho.core.models.customers import Customer, CustomerKind, CustomerStatus, InvoiceMode
 from praho.core.models.invoices import (
@@ -19,16 +27,35 @@ from praho.core.models.invoices import (
 from praho.core.models.ledger import Account, AccountCode, AccountType, JournalEntry, JournalLine
 from praho.core.models.orders import Order, OrderLine, OrderStatus, RefundState
 from praho.core.models.seller import Seller
+from praho.core.models.subscriptions import (
+    BILLABLE_STATUSES,
+    SUBSCRIPTION_TRANSITIONS,
+    ItemRole,
+    PendingProration,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionItem,
+    SubscriptionPeriod,
+    SubscriptionStatus,
+    SuspensionReason,
+)
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 
 __all__ = [
+    "BILLABLE_STATUSES",
     "MUTABLE_AFTER_ISSUE",
+    "SUBSCRIPTION_TRANSITIONS",
     "Account",
     "AccountCode",
     "AccountType",
     "ActorType",
     "AuditChainHead",
     "AuditEvent",
+    "BillingOutcome",
+    "BillingRun",
+    "BillingRunChunk",
+    "BillingRunStatus",
+    "ChunkStatus",
     "Customer",
     "CustomerKind",
     "CustomerStatus",
@@ -40,13 +67,16 @@ __all__ = [
     "InvoiceLine",
     "InvoiceMode",
     "InvoiceTaxSubtotal",
+    "ItemRole",
     "JournalEntry",
     "JournalLine",
     "LineKind",
     "Order",
     "OrderLine",
     "OrderStatus",
+    "OutcomeKind",
     "PaymentStatus",
+    "PendingProration",
     "Price",
     "PriceVersion",
     "Product",
@@ -54,6 +84,12 @@ __all__ = [
     "RefundState",
     "SeriesCounter",
     "Seller",
+    "Subscription",
+    "SubscriptionEvent",
+    "SubscriptionItem",
+    "SubscriptionPeriod",
+    "SubscriptionStatus",
+    "SuspensionReason",
     "TaxClass",
     "WebhookEvent",
     "WebhookStatus",

@@ -158,6 +158,8 @@ class Invoice(IdMixin, TimestampMixin, Base):
     converted_from_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
     converted_to_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    # The subscription a renewal, proration or proration credit note belongs to.
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"), index=True)
     # Billing period for recurring documents (set by the subscription billing run).
     period_start: Mapped[date | None] = mapped_column(Date)
     period_end: Mapped[date | None] = mapped_column(Date)

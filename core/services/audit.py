@@ -13,6 +13,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import event, select
@@ -74,6 +75,49 @@ def same_digest(first: str | None, second: str | None) -> bool:
     if first is None or second is None:
         return False
     return hmac.compare_digest(first.encode("ascii", "replace"), second.encode("ascii", "replace"))
+
+
+def record_audit_batch(session: Session, events: list[dict[str, Any]], *, actor: Actor | None,
+                       now: datetime) -> None:
+    """Append many audit events at once, sealed into the chain immediately.
+
+    Each dict has ``action``, ``object_type``, ``object_id`` and optionally
+    ``amount_minor``, ``currency`` and ``data``. The chain head is locked here rather
+    than at commit, and the events are written in one bulk insert: the billing run
+    records one event per issued document this way. Events recorded later in the same
+    transaction with :func:`record_audit` are sealed after these, as usual.
+    """
+    if not events:
+        return
+    from praho.core.services.bulk_sql import insert_rows
+
+    actor = actor or SYSTEM
+    moment = resolve_now(now)
+    ensure_chain_head(session)
+    head = session.execute(
+        select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    rows = []
+    for values in events:
+        # A plain namespace carries what event_hash reads; no ORM object is needed.
+        row = SimpleNamespace(occurred_at=moment, actor_type=actor.type, actor_id=actor.id,
+                              action=values["action"], object_type=values["object_type"],
+                              object_id=str(values["object_id"]),
+                              amount_minor=values.get("amount_minor"),
+                              currency=values.get("currency"), data=values.get("data") or {})
+        head.last_seq += 1
+        row.seq = head.last_seq
+        row.prev_hash = head.last_hash
+        row.hash = event_hash(row, head.last_hash)  # type: ignore[arg-type]
+        head.last_hash = row.hash
+        rows.append({"seq": row.seq, "occurred_at": moment, "actor_type": str(actor.type),
+                     "actor_id": actor.id, "action": row.action, "object_type": row.object_type,
+                     "object_id": row.object_id, "amount_minor": row.amount_minor,
+                     "currency": row.currency,
+                     "data": row.data, "prev_hash": row.prev_hash, "hash": row.hash})
+    insert_rows(session, AuditEvent.__table__, rows)
+    session.flush()
 
 
 def event_hash(audit_event: AuditEvent, prev_hash: str) -> str:

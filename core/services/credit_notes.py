@@ -237,6 +237,7 @@ def convert_proforma(session: Session, proforma: Invoice, *, actor: Actor | None
                            now=moment)
     invoice.seller_id = proforma.seller_id
     invoice.converted_from_id = proforma.id
+    invoice.subscription_id = proforma.subscription_id
     invoice.attributes = dict(proforma.attributes or {})
     for line in proforma.lines:
         add_line(session, invoice, DraftLine(

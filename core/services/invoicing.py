@@ -7,8 +7,10 @@ Issuing, voiding and crediting live in :mod:`praho.core.services.issuing` and
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -164,6 +166,22 @@ def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
              now: datetime | None = None) -> InvoiceLine:
     """Add a line to a draft. VAT is decided immediately (and again at issue)."""
     _require_draft(invoice)
+    record = build_line(session, invoice, line)
+    session.add(record)
+    decide_document_taxes(session, invoice, lines=[record],
+                          tax_point=invoice.tax_point_date or business_date(resolve_now(now)))
+    session.flush()
+    return record
+
+
+def build_line(session: Session, invoice: Any, line: DraftLine,
+               factory: Callable[..., Any] = InvoiceLine) -> Any:
+    """Validate a draft line and append it to ``invoice.lines``, VAT not yet decided.
+
+    Writes nothing by itself; :func:`add_line` adds and flushes it. The billing run
+    builds documents in memory with a lighter ``factory`` (same attributes as
+    :class:`InvoiceLine`) before writing them in bulk.
+    """
     values = validate_line(session, line, invoice.currency)
     net = values["net_amount_minor"]
     assert isinstance(net, int)
@@ -171,8 +189,7 @@ def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
     details = dict(line.details)
     if line.tax_class:
         details["tax_class"] = line.tax_class
-    record = InvoiceLine(
-        invoice=invoice,
+    record = factory(
         position=len(invoice.lines) + 1,
         kind=line.kind,
         product_id=line.product_id,
@@ -187,10 +204,7 @@ def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
         details=details,
         **values,
     )
-    session.add(record)
-    decide_document_taxes(session, invoice, lines=[record],
-                          tax_point=invoice.tax_point_date or business_date(resolve_now(now)))
-    session.flush()
+    invoice.lines.append(record)
     return record
 
 
@@ -201,6 +215,17 @@ def apply_allowance(session: Session, invoice: Invoice, allowance: DraftAllowanc
     VAT is then computed on the discounted groups (EN 16931).
     """
     _require_draft(invoice)
+    created = allowance_records(invoice, allowance)
+    session.add_all(created)
+    session.flush()
+    return created
+
+
+def allowance_records(invoice: Any, allowance: DraftAllowance) -> list[InvoiceAllowance]:
+    """Validate an allowance and attach its per-VAT-group records to ``invoice``; writes nothing.
+
+    See :func:`apply_allowance` for the rules.
+    """
     errors = v.Collector()
     errors.check(v.amount_minor, "amount_minor", allowance.amount_minor)
     errors.check(v.text, "reason", allowance.reason, max_length=v.LIMITS["allowance_reason"])
@@ -230,7 +255,6 @@ def apply_allowance(session: Session, invoice: Invoice, allowance: DraftAllowanc
         if part == 0:
             continue
         record = InvoiceAllowance(
-            invoice=invoice,
             is_charge=allowance.is_charge,
             amount_minor=part,
             base_amount_minor=sum(l.net_amount_minor for l in by_group[key]) if allowance.percent else None,
@@ -243,9 +267,8 @@ def apply_allowance(session: Session, invoice: Invoice, allowance: DraftAllowanc
             details={**allowance.details, "line_positions": [l.position for l in by_group[key]],
                      "requested_minor": allowance.amount_minor},
         )
-        session.add(record)
         created.append(record)
-    session.flush()
+    invoice.allowances.extend(created)
     return created
 
 

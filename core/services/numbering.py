@@ -67,6 +67,28 @@ def take_next_number(session: Session, series: DocumentSeries, year: int) -> int
     return counter.last_number
 
 
+def take_number_block(session: Session, series: DocumentSeries, year: int, count: int) -> range:
+    """Lock the series counter once and reserve ``count`` consecutive numbers.
+
+    Same lock and same rollback behaviour as :func:`take_next_number`; a batch issuer
+    (the billing run) calls it once per chunk, at the end of the chunk's transaction,
+    so the lock is held only for the final writes and the commit.
+    """
+    if count < 1:
+        raise ValueError("a number block needs at least one number")
+    first = take_next_number(session, series, year)
+    if count == 1:
+        return range(first, first + 1)
+    counter_year = year if series.reset_yearly else 0
+    counter = session.execute(
+        select(SeriesCounter).where(SeriesCounter.series_id == series.id,
+                                    SeriesCounter.year == counter_year)
+    ).scalar_one()
+    counter.last_number += count - 1
+    session.flush()
+    return range(first, first + count)
+
+
 def format_number(series: DocumentSeries, year: int, number: int) -> str:
     """The printed number: ``PRH2026-000042`` (yearly reset) or ``PRH000042``."""
     digits = f"{number:0{series.padding}d}"

@@ -1,0 +1,81 @@
+"""Time simulation: months of billing replayed on a copy of the data, live data untouched."""
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from praho.core.billing_simulation import check_range, copy_database, drop_copy, simulate
+from praho.core.db import Database
+from praho.core.errors import FieldError
+from praho.core.models import Invoice, Subscription
+from praho.core.services.subscriptions import cancel_subscription
+from praho.core.testing import PrahoFactory, at
+
+
+def _scenario(database):
+    """Four customers with different cycles, a trial and a cancellation, billed on 31 January."""
+    with database.transaction() as session:
+        factory = PrahoFactory(session)
+        monthly = factory.price(unit_amount_minor=5000)
+        quarterly = factory.price(unit_amount_minor=14000, interval_months=3)
+        yearly = factory.price(unit_amount_minor=50000, interval_months=12)
+        factory.subscription(monthly, start="2026-01-31")
+        factory.subscription(quarterly, start="2026-01-31", trial_days=14)
+        factory.subscription(yearly, start="2026-01-31")
+        leaving = factory.subscription(monthly, start="2026-01-31")
+        cancel_subscription(session, leaving, reason="closing the shop", now=at("2026-01-31", 15))
+
+
+def test_five_months_replayed_on_a_copy(praho_committing):
+    _scenario(praho_committing)
+    with praho_committing.transaction() as session:
+        live_documents = session.execute(select(func.count(Invoice.id))).scalar_one()
+    assert live_documents == 3  # monthly, yearly, leaving; the trial is not billed yet
+    copy_url = copy_database(praho_committing.url)
+    copy = Database(copy_url)
+    seen = []
+    try:
+        report = simulate(copy, date(2026, 2, 1), date(2026, 6, 30), on_day=seen.append)
+        with copy.transaction() as session:
+            periods = session.execute(
+                select(Invoice.period_start, Invoice.total_minor).order_by(Invoice.id)
+            ).all()
+            statuses = sorted(
+                str(s) for s in session.execute(select(Subscription.status)).scalars()
+            )
+    finally:
+        copy.dispose()
+        drop_copy(copy_url)
+    busy = {day.day: (day.issued, day.ended) for day in report.days if day.issued or day.ended}
+    assert busy == {
+        date(2026, 2, 14): (1, 0),  # the trial ends, first quarter billed
+        date(2026, 2, 28): (1, 1),  # the cancellation takes effect at the end of the period
+        date(2026, 3, 31): (1, 0),
+        date(2026, 4, 30): (1, 0),
+        date(2026, 5, 14): (1, 0),  # second quarter
+        date(2026, 5, 31): (1, 0),
+        date(2026, 6, 30): (1, 0),
+    }
+    assert len(seen) == len(report.days) == 150
+    assert report.documents_issued == 7
+    assert report.amounts_by_currency() == {"RON": 5 * 6050 + 2 * 16940}
+    assert [p for p, _ in periods][3:] == [
+        date(2026, 2, 14),
+        date(2026, 2, 28),
+        date(2026, 3, 31),
+        date(2026, 4, 30),
+        date(2026, 5, 14),
+        date(2026, 5, 31),
+        date(2026, 6, 30),
+    ]
+    assert statuses == ["active", "active", "active", "cancelled"]
+    with praho_committing.transaction() as session:
+        assert session.execute(select(func.count(Invoice.id))).scalar_one() == live_documents
+
+
+def test_simulation_range_is_checked():
+    with pytest.raises(FieldError, match="before"):
+        check_range(date(2026, 3, 1), date(2026, 2, 1))
+    with pytest.raises(FieldError, match="at most"):
+        check_range(date(2020, 1, 1), date(2031, 1, 1))
