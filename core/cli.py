@@ -63,6 +63,10 @@ def main() -> None:
 
 def register_core_commands(app: Any) -> None:
     """Attach the core commands to ``app.cli`` (the ``praho`` group finds them there)."""
+    # Imported here: billing_cli uses praho_command and database from this module.
+    from praho.core.billing_cli import billing_group
+
+    app.cli.add_command(billing_group)
     for command in (db_group, invoice_group, audit_group, import_command, demo_command, worker, beat):
         app.cli.add_command(command)
 
@@ -379,13 +383,6 @@ def beat(celery_args: tuple[str, ...]) -> None:
         raise click.ClickException("PRAHO_BROKER_URL is not set; beat needs a broker")
     celery_app.conf.beat_schedule = build_beat_schedule(current_app)
     celery_app.start(["beat", "--loglevel=INFO", *celery_args])
-
-
-# --- billing ----------------------------------------------------------------
-# The billing commands use praho_command and database above, so they are attached last.
-from praho.core.billing_cli import billing_group  # noqa: E402
-
-main.add_command(billing_group)
 
 
 if __name__ == "__main__":  # pragma: no cover
