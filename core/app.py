@@ -16,7 +16,7 @@ from praho.core.config import finalize_settings, load_settings
 from praho.core.db import Database
 from praho.core.errors import PrahoError
 from praho.core.plugins import build_registry
-from praho.core.services import audit
+from praho.core.services import audit, mail
 from praho.core.tasks import celery_init_app
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -46,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None, *,
 
     immutability.install_guards()
     audit.install_sealing()
+    mail.install_dispatch()
     database = Database(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
     app.extensions["praho.db"] = database
     app.teardown_appcontext(lambda _exc: database.remove())

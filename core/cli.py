@@ -67,7 +67,8 @@ def register_core_commands(app: Any) -> None:
     from praho.core.billing_cli import billing_group
 
     app.cli.add_command(billing_group)
-    for command in (db_group, invoice_group, audit_group, import_command, demo_command, worker, beat):
+    for command in (db_group, invoice_group, audit_group, import_command, demo_command, mail_group,
+                    worker, beat):
         app.cli.add_command(command)
 
 
@@ -309,6 +310,45 @@ def demo_command(on_date: str | None) -> None:
     for note in report.notes:
         click.echo(note)
     click.echo("next: praho invoice list, praho invoice pdf NUMBER, praho run (back office at /admin)")
+
+
+# --- mail -------------------------------------------------------------------
+
+
+@click.group("mail")
+def mail_group() -> None:
+    """The e-mail outbox."""
+
+
+@mail_group.command("test")
+@click.argument("address")
+@click.option("--language", type=click.Choice(["ro", "en"]), default="ro", show_default=True)
+@praho_command
+def mail_test(address: str, language: str) -> None:
+    """Send a test message to ADDRESS through the configured SMTP server."""
+    from praho.core.clock import utcnow
+    from praho.core.services import mail
+
+    moment = utcnow()
+    with database().transaction() as session:
+        message = mail.queue_email(session, to=address, template="test_message", language=language,
+                                   context={"name": address}, key=f"test:{address}:{moment.isoformat()}",
+                                   now=moment)
+        sent = mail.deliver(session, message, now=moment)
+    if not sent:
+        raise click.ClickException(f"not sent: {message.last_error}")
+    click.echo(f"sent to {address} via {current_app.config['SMTP_HOST']}:{current_app.config['SMTP_PORT']}")
+
+
+@mail_group.command("deliver")
+@praho_command
+def mail_deliver() -> None:
+    """Deliver queued messages that are due now (what the periodic task does)."""
+    from praho.core.services import mail
+
+    with database().transaction() as session:
+        sent = mail.deliver_due(session)
+    click.echo(f"{sent} message(s) sent")
 
 
 # --- import -----------------------------------------------------------------

@@ -90,9 +90,12 @@ CORE_PERIODIC_TASKS: list[PeriodicTask] = [
     # harmless: each subscription-period is billed once whatever the number of runs.
     PeriodicTask(name="billing-run-daily", task="praho.billing.run",
                  schedule=crontab(hour=2, minute=0)),
+    # The e-mail outbox's safety net: retries whatever is still queued, with backoff.
+    PeriodicTask(name="mail-deliver-due", task="praho.mail.deliver_due",
+                 schedule=timedelta(minutes=1)),
 ]
 # Modules whose @shared_task functions the core provides.
-CORE_TASK_MODULES: list[str] = ["praho.core.billing_tasks"]
+CORE_TASK_MODULES: list[str] = ["praho.core.billing_tasks", "praho.core.mail_tasks"]
 
 
 @contextmanager

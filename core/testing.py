@@ -212,6 +212,49 @@ def praho_factory(praho_session: Session) -> PrahoFactory:
     return PrahoFactory(praho_session)
 
 
+@dataclass
+class SmtpServer:
+    """A real local SMTP server (aiosmtpd) that keeps every message it receives."""
+
+    host: str
+    port: int
+    messages: list[Any] = field(default_factory=list)
+
+    def to(self, address: str) -> list[Any]:
+        """Messages addressed to ``address``."""
+        return [m for m in self.messages if address in m["To"]]
+
+
+@pytest.fixture
+def praho_smtp(praho_app: Flask) -> Iterator[SmtpServer]:
+    """An SMTP server on a free port; the test app sends its e-mail there."""
+    import email
+    import email.policy
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = SmtpServer("127.0.0.1", port)
+
+    class Collect:
+        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+            server.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+            return "250 OK"
+
+    controller = Controller(Collect(), hostname="127.0.0.1", port=port)
+    controller.start()
+    previous = {k: praho_app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_STARTTLS")}
+    praho_app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_USER=None, SMTP_STARTTLS=False)
+    try:
+        yield server
+    finally:
+        controller.stop()
+        praho_app.config.update(previous)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip tests marked ``postgres`` unless PRAHO_TEST_DATABASE_URL is PostgreSQL."""
     url = os.environ.get(TEST_DB_ENV, "")

@@ -24,6 +24,7 @@ from praho.core.models.invoices import (
     PaymentStatus,
     SeriesCounter,
 )
+from praho.core.models.mail import EmailMessage, EmailStatus
 from praho.core.models.ledger import Account, AccountCode, AccountType, JournalEntry, JournalLine
 from praho.core.models.orders import Order, OrderLine, OrderStatus, RefundState
 from praho.core.models.seller import Seller
@@ -62,6 +63,8 @@ __all__ = [
     "DocumentKind",
     "DocumentSeries",
     "DocumentStatus",
+    "EmailMessage",
+    "EmailStatus",
     "Invoice",
     "InvoiceAllowance",
     "InvoiceLine",
