@@ -1,0 +1,1 @@
+"""Payments in the core: the gateway contract, payment records and their services."""

@@ -1,0 +1,1 @@
+"""The shared inbound-webhook pipeline: verify, record once, dispatch, retry."""
