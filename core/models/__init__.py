@@ -41,6 +41,19 @@ from praho.core.models.subscriptions import (
     SuspensionReason,
 )
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
+from praho.core.models.payments import (
+    ATTEMPT_TRANSITIONS,
+    AttemptReason,
+    AttemptStatus,
+    IdempotencyRecord,
+    MethodStatus,
+    Payment,
+    PaymentAllocation,
+    PaymentAttempt,
+    PaymentKind,
+    PaymentMethod,
+    PaymentRecordStatus,
+)
 
 __all__ = [
     "BILLABLE_STATUSES",
@@ -96,4 +109,15 @@ __all__ = [
     "TaxClass",
     "WebhookEvent",
     "WebhookStatus",
+    "ATTEMPT_TRANSITIONS",
+    "AttemptReason",
+    "AttemptStatus",
+    "IdempotencyRecord",
+    "MethodStatus",
+    "Payment",
+    "PaymentAllocation",
+    "PaymentAttempt",
+    "PaymentKind",
+    "PaymentMethod",
+    "PaymentRecordStatus",
 ]
