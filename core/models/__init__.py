@@ -42,6 +42,19 @@ from praho.core.models.subscriptions import (
     SuspensionReason,
 )
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
+from praho.core.models.payments import (
+    ATTEMPT_TRANSITIONS,
+    AttemptReason,
+    AttemptStatus,
+    IdempotencyRecord,
+    MethodStatus,
+    Payment,
+    PaymentAllocation,
+    PaymentAttempt,
+    PaymentKind,
+    PaymentMethod,
+    PaymentRecordStatus,
+)
 
 __all__ = [
     "BILLABLE_STATUSES",
@@ -98,4 +111,15 @@ __all__ = [
     "TaxClass",
     "WebhookEvent",
     "WebhookStatus",
+    "ATTEMPT_TRANSITIONS",
+    "AttemptReason",
+    "AttemptStatus",
+    "IdempotencyRecord",
+    "MethodStatus",
+    "Payment",
+    "PaymentAllocation",
+    "PaymentAttempt",
+    "PaymentKind",
+    "PaymentMethod",
+    "PaymentRecordStatus",
 ]
