@@ -4,7 +4,9 @@ Called by :func:`praho.core.billing_runner.after_chunk_committed` once the chunk
 documents are committed, so a declined card can never roll back an issued invoice.
 Invoices of customers with a default method are charged (customer credit first);
 invoices of customers without one are paid from their credit when they have some.
-Every charge is attempt 1 of its invoice, so running this twice charges nothing twice.
+Every charge is attempt 1 of its invoice, so running this twice charges nothing twice;
+a chunk delivered again after its collection died collects what was left
+(:func:`uncollected_documents`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from datetime import datetime
 
 from praho.core.db import Database
 from praho.core.errors import PrahoError
-from praho.core.models.invoices import DocumentKind, Invoice
+from praho.core.models.billing_runs import BillingOutcome, OutcomeKind
+from praho.core.models.invoices import DocumentKind, Invoice, PaymentStatus
 from praho.core.models.ledger import AccountCode, JournalLine
-from praho.core.models.payments import AttemptStatus, MethodStatus, PaymentMethod
+from praho.core.models.payments import AttemptStatus, MethodStatus, PaymentAttempt, PaymentMethod
 from praho.core.services.audit import Actor
 from praho.core.services.billing_issue import IssuedDocument
 from praho.core.services.payments import apply_customer_credit, charge_invoice
@@ -63,6 +66,24 @@ def collect_issued_documents(database: Database, documents: Iterable[IssuedDocum
         elif (customer_id, currency) in with_credit:
             _pay_from_credit(database, invoice_id, now=now, actor=actor, summary=summary)
     return summary
+
+
+def uncollected_documents(database: Database, chunk_id: int) -> list[IssuedDocument]:
+    """Invoices a chunk issued that are unpaid and were never charged (collection died)."""
+    with database.transaction() as session:
+        attempted = select(PaymentAttempt.id).where(PaymentAttempt.invoice_id == Invoice.id)
+        rows = session.execute(
+            select(BillingOutcome.subscription_id, BillingOutcome.period_start, Invoice)
+            .join(Invoice, Invoice.id == BillingOutcome.invoice_id)
+            .where(BillingOutcome.chunk_id == chunk_id,
+                   BillingOutcome.outcome == OutcomeKind.ISSUED,
+                   Invoice.kind == DocumentKind.INVOICE,
+                   Invoice.payment_status == PaymentStatus.UNPAID,
+                   ~attempted.exists())
+        ).all()
+        return [IssuedDocument(subscription_id, period_start, invoice.id, str(invoice.full_number),
+                               invoice.kind, invoice.total_minor, invoice.currency)
+                for subscription_id, period_start, invoice in rows]
 
 
 def _charge(database: Database, invoice_id: int, *, now: datetime, actor: Actor | None,

@@ -253,3 +253,17 @@ def test_success_on_an_invoice_paid_meanwhile_becomes_customer_credit(praho_fact
     assert attempt.status == "processed" and invoice.amount_paid_minor == TOTAL
     assert ledger.customer_credit_balance(praho_session, customer.id, "RON") == TOTAL
     assert_ledger_balanced(praho_session)
+
+
+def test_a_key_whose_first_request_failed_runs_again(praho_factory, praho_session):
+    customer = praho_factory.customer()
+    invoice = praho_factory.invoice(customer)
+    with pytest.raises(FieldError, match="no default payment method"):
+        charge_invoice(praho_session, invoice, now=NOW, reason="manual", idempotency_key="k-4")
+    praho_session.commit()  # a careless caller commits after the error
+    from praho.core.services.payments import add_payment_method
+
+    add_payment_method(praho_session, customer=customer, gateway_id="fake",
+                       setup_reference="tok_success")
+    attempt = charge_invoice(praho_session, invoice, now=NOW, reason="manual", idempotency_key="k-4")
+    assert attempt.status == "processed"

@@ -108,3 +108,26 @@ def test_concurrent_charges_with_one_key_charge_once(praho_app, praho_committing
             assert (kind, found) == ("attempt", attempts[0].id), outcomes
         else:
             assert kind == "refused", outcomes
+
+
+def test_a_redelivered_chunk_collects_what_a_dead_worker_left(praho_committing):
+    from praho.core.billing_runner import bill_chunk, start_run
+    from praho.core.services.billing_run import bill_run_chunk
+
+    with praho_committing.transaction() as session:
+        factory = PrahoFactory(session)
+        subscription_id = factory.subscription(customer=customer_with_card(factory),
+                                               start="2026-01-31").id
+    run_id, (chunk_id,) = start_run(praho_committing, now=RENEWAL, chunk_size=10)
+    # The first worker commits the chunk and dies before collecting.
+    with praho_committing.transaction() as session:
+        bill_run_chunk(session, chunk_id, worker="dead")
+    assert bill_chunk(praho_committing, chunk_id) is None  # redelivered: already billed
+    with praho_committing.transaction() as session:
+        (invoice,) = _renewals(session, subscription_id)
+        assert invoice.payment_status == PaymentStatus.PAID
+        assert len(session.execute(select(PaymentAttempt).where(
+            PaymentAttempt.invoice_id == invoice.id)).scalars().all()) == 1
+    assert bill_chunk(praho_committing, chunk_id) is None  # and again: nothing more
+    with praho_committing.transaction() as session:
+        assert session.execute(select(func.count()).select_from(PaymentAttempt)).scalar_one() == 1

@@ -18,6 +18,7 @@ from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.errors import IdempotencyConflict
 from praho.core.models.payments import IdempotencyRecord
+from praho.core.services.audit import same_digest
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -67,7 +68,7 @@ def claim_key(session: Session, *, key: str, operation: str, params: Mapping[str
         record.created_at, record.expires_at = moment, moment + KEY_LIFETIME
         session.flush()
         return record, True
-    if record.operation != operation or record.fingerprint != digest:
+    if record.operation != operation or not same_digest(record.fingerprint, digest):
         raise IdempotencyConflict(
             f"idempotency key {v.show(key)} was already used with different parameters "
             f"({record.operation}, {record.created_at.isoformat()}); use a new key"

@@ -103,8 +103,12 @@ def charge_invoice(
         record, first = claim_key(session, key=key, operation="charge_invoice", now=moment, params={
             "invoice_id": invoice.id, "method_id": method.id if method else None,
             "reason": str(reason_value)})
-        if not first:
-            return _stored_attempt(session, record.response)
+        stored_id = None if first else record.response.get("attempt_id")
+        stored = session.get(PaymentAttempt, stored_id) if stored_id is not None else None
+        if stored is not None:
+            return stored
+        # A claimed key without an attempt: the first request failed and its caller
+        # committed anyway; this repeat runs the request (same parameters, checked above).
     if reason_value == AttemptReason.RENEWAL:
         existing = _attempt_number(session, invoice.id, 1)
         if existing is not None:
@@ -154,13 +158,6 @@ def charge_invoice(
                      data={"attempt": attempt.key, "error": attempt.error_message})
         return attempt
     return apply_gateway_result(session, attempt, result, now=moment, actor=actor)
-
-
-def _stored_attempt(session: Session, response: dict[str, object]) -> PaymentAttempt:
-    attempt = session.get(PaymentAttempt, response.get("attempt_id"))
-    if attempt is None:
-        raise InvalidTransition("the request with this idempotency key is still being processed")
-    return attempt
 
 
 def _attempt_number(session: Session, invoice_id: int, number: int) -> PaymentAttempt | None:

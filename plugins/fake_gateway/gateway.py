@@ -55,8 +55,10 @@ LAST4 = {"tok_success": "4242", "tok_decline": "0002", "tok_insufficient_funds":
 def behaviour(token: str | None) -> str | None:
     """The magic token a method token starts with, if any."""
     for magic in MAGIC:
-        if token and (token == magic or token.startswith(magic + "_")):
-            return magic
+        if token and token.startswith(magic):
+            rest = token.removeprefix(magic)
+            if not rest or rest.startswith("_"):
+                return magic
     return None
 
 
