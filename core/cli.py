@@ -304,6 +304,8 @@ def demo_command(on_date: str | None) -> None:
             return
         report = demo.create_demo_company(session, today=business_date(now))
         demo.issue_demo_documents(session, report, now=now)
+    with database().transaction() as session:
+        demo.collect_demo_payments(session, report, now=now)
     click.echo(f"demo company created: {report.customers} customers, {report.products} products, "
                f"{report.prices} prices")
     click.echo(f"documents issued: {', '.join(report.documents)}")

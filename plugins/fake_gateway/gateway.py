@@ -26,7 +26,6 @@ import uuid
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from praho.core.clock import utcnow
 from praho.core.money import percent_of
 from praho.core.payments.gateway import (
     CaptureRequest,
@@ -235,7 +234,7 @@ class FakeGateway:
         return GatewayResult(
             status=status, transaction_type=kind, gateway_reference=reference,
             amount_minor=amount, currency=currency, fee_minor=fee, error_code=code,
-            error_message=message, hard_decline=hard, created_at=utcnow(),
+            error_message=message, hard_decline=hard,
             raw={"id": reference, "status": str(status), "fake": True},
         )
 
