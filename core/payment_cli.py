@@ -9,12 +9,12 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
+from praho.core import validation as v
 from praho.core.cli import database, praho_command
 from praho.core.clock import utcnow
 from praho.core.errors import FieldError
 from praho.core.models.audit import ActorType
 from praho.core.models.payments import PaymentAttempt
-from praho.core import validation as v
 from praho.core.money import currency_exponent, format_amount, to_minor
 from praho.core.services.audit import Actor
 from praho.core.services.customers import get_customer
@@ -88,6 +88,7 @@ def attempts_command(status: str | None, limit: int) -> None:
             query = query.where(PaymentAttempt.status == status)
         for attempt in session.execute(query).scalars():
             click.echo(f"{attempt.created_at:%Y-%m-%d %H:%M} {attempt.key} {attempt.gateway_id:<8} "
-                       f"{attempt.status:<9} {format_amount(attempt.amount_minor, attempt.currency)} "
+                       f"{attempt.status:<9} "
+                       f"{format_amount(attempt.amount_minor, attempt.currency)} "
                        f"{attempt.currency} invoice={attempt.invoice_id} "
                        f"{attempt.error_code or ''}")

@@ -56,7 +56,8 @@ def collect_issued_documents(database: Database, documents: Iterable[IssuedDocum
             PaymentMethod.customer_id.in_(customers), PaymentMethod.is_default.is_(True),
             PaymentMethod.status == MethodStatus.ACTIVE)).scalars())
         with_credit = {(c, cur) for c, cur, balance in session.execute(
-            select(JournalLine.customer_id, JournalLine.currency, func.sum(JournalLine.amount_minor))
+            select(JournalLine.customer_id, JournalLine.currency,
+                   func.sum(JournalLine.amount_minor))
             .where(JournalLine.account_code == str(AccountCode.CUSTOMER_CREDIT),
                    JournalLine.customer_id.in_(customers))
             .group_by(JournalLine.customer_id, JournalLine.currency)) if balance < 0}

@@ -76,7 +76,8 @@ def claim_key(session: Session, *, key: str, operation: str, params: Mapping[str
     return record, False
 
 
-def remember_response(session: Session, record: IdempotencyRecord, response: dict[str, Any]) -> None:
+def remember_response(session: Session, record: IdempotencyRecord,
+                      response: dict[str, Any]) -> None:
     """Store what a repeat of the request will be answered with."""
     record.response = dict(response)
     session.flush()
@@ -85,7 +86,8 @@ def remember_response(session: Session, record: IdempotencyRecord, response: dic
 def purge_expired_keys(session: Session, *, now: datetime | None = None) -> int:
     """Delete records past their lifetime; returns how many."""
     moment = resolve_now(now)
-    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= moment))
+    result = session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= moment))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -125,7 +125,8 @@ def charge_invoice(
     used = apply_customer_credit(session, invoice, now=moment, actor=actor)
     attempt = PaymentAttempt(
         key=new_attempt_key(), customer_id=invoice.customer_id, invoice_id=invoice.id,
-        attempt_number=1 if reason_value == AttemptReason.RENEWAL else _next_number(session, invoice.id),
+        attempt_number=(1 if reason_value == AttemptReason.RENEWAL
+                        else _next_number(session, invoice.id)),
         reason=reason_value, currency=invoice.currency, actor=str(actor) if actor else None,
         created_at=moment, raw_response={},
     )
@@ -242,7 +243,8 @@ def apply_gateway_result(session: Session, attempt: PaymentAttempt, result: Gate
     if target is None:
         return attempt  # UNDEFINED: nothing learned
     lock_customer(session, attempt.customer_id)
-    session.execute(select(PaymentAttempt.id).where(PaymentAttempt.id == attempt.id).with_for_update())
+    session.execute(select(PaymentAttempt.id).where(PaymentAttempt.id == attempt.id)
+                    .with_for_update())
     session.refresh(attempt)
     if target == attempt.status:
         return attempt
@@ -255,7 +257,8 @@ def apply_gateway_result(session: Session, attempt: PaymentAttempt, result: Gate
     attempt.status = target
     if result.gateway_reference:
         attempt.gateway_reference = v.external_text(result.gateway_reference, max_length=255)
-    attempt.error_code = v.external_text(result.error_code, max_length=80) if result.error_code else None
+    attempt.error_code = (v.external_text(result.error_code, max_length=80)
+                          if result.error_code else None)
     attempt.error_message = v.external_text(result.error_message) if result.error_message else None
     attempt.hard_decline = bool(result.hard_decline) and target == AttemptStatus.ERROR
     attempt.fee_minor = result.fee_minor
@@ -305,11 +308,13 @@ def find_attempt(session: Session, *, key: str | None = None, gateway_id: str | 
                  gateway_reference: str | None = None) -> PaymentAttempt | None:
     """The attempt with this idempotency key, or with this gateway's reference (webhooks)."""
     if key is not None:
-        return session.execute(select(PaymentAttempt).where(PaymentAttempt.key == key)).scalar_one_or_none()
+        return session.execute(
+            select(PaymentAttempt).where(PaymentAttempt.key == key)).scalar_one_or_none()
     if gateway_id is None or gateway_reference is None:
         raise FieldError("key", "give the attempt key, or the gateway id and its reference")
     return session.execute(select(PaymentAttempt).where(
-        PaymentAttempt.gateway_id == gateway_id, PaymentAttempt.gateway_reference == gateway_reference)
+        PaymentAttempt.gateway_id == gateway_id,
+        PaymentAttempt.gateway_reference == gateway_reference)
         .order_by(PaymentAttempt.id)).scalars().first()
 
 
@@ -352,7 +357,8 @@ def settle_unknown_attempts(session: Session, *, now: datetime | None = None,
             report.failed += 1
             continue
         if result.status == TransactionStatus.UNDEFINED:
-            if attempt.status != AttemptStatus.UNKNOWN or moment - attempt.created_at < UNKNOWN_GIVE_UP:
+            young = moment - attempt.created_at < UNKNOWN_GIVE_UP
+            if attempt.status != AttemptStatus.UNKNOWN or young:
                 report.still_open += 1
                 continue
             result = GatewayResult(TransactionStatus.ERROR, TransactionType.PURCHASE,

@@ -200,7 +200,8 @@ class FakeGateway:
                 raise OutcomeUnknown("timed out before the gateway received the request",
                                      code="timeout")
             result = self._decide(magic, request, kind)
-            moved = request.amount_minor if (result.succeeded and kind == TransactionType.PURCHASE) else 0
+            charged = result.succeeded and kind == TransactionType.PURCHASE
+            moved = request.amount_minor if charged else 0
             self.transactions[request.idempotency_key] = FakeTransaction(params, result, moved)
         if magic == "tok_timeout":
             raise OutcomeUnknown("timed out after the gateway charged", code="timeout")
