@@ -16,10 +16,11 @@ from praho.core.errors import FieldError
 from praho.core.models.audit import ActorType
 from praho.core.models.payments import PaymentAttempt
 from praho.core.money import currency_exponent, format_amount, to_minor
+from praho.core.payment_runner import settle_in_transactions
 from praho.core.services.audit import Actor
 from praho.core.services.customers import get_customer
 from praho.core.services.invoicing import get_document
-from praho.core.services.payments import record_bank_transfer, settle_unknown_attempts
+from praho.core.services.payments import record_bank_transfer
 
 CLI_ACTOR = Actor(ActorType.CLI, "praho-payments")
 
@@ -70,8 +71,7 @@ def _minor(text: str, currency: str, index: int | None = None) -> int:
 @praho_command
 def settle_command() -> None:
     """Ask the gateways about attempts whose outcome is unknown or pending (never re-sends)."""
-    with database().transaction() as session:
-        report = settle_unknown_attempts(session, now=utcnow(), actor=CLI_ACTOR)
+    report = settle_in_transactions(database(), now=utcnow(), actor=CLI_ACTOR)
     click.echo(f"checked {report.checked}: settled {report.settled}, still open "
                f"{report.still_open}, given up {report.given_up}, failed {report.failed}")
 

@@ -24,7 +24,13 @@ from praho.core.models.ledger import AccountCode, JournalLine
 from praho.core.models.payments import AttemptStatus, MethodStatus, PaymentAttempt, PaymentMethod
 from praho.core.services.audit import Actor
 from praho.core.services.billing_issue import IssuedDocument
-from praho.core.services.payments import apply_customer_credit, charge_invoice
+from praho.core.services.payments import (
+    SettleReport,
+    apply_customer_credit,
+    attempts_to_settle,
+    charge_invoice,
+    settle_attempt,
+)
 from sqlalchemy import func, select
 
 log = logging.getLogger("praho.payments")
@@ -122,3 +128,26 @@ def _pay_from_credit(database: Database, invoice_id: int, *, now: datetime, acto
     except PrahoError as exc:
         log.warning("paying invoice %s from credit: %s", invoice_id, exc)
         summary.failed += 1
+
+
+def settle_in_transactions(database: Database, *, now: datetime, actor: Actor | None = None,
+                           limit: int = 500) -> SettleReport:
+    """Settle unknown and pending attempts, each in its own short transaction.
+
+    No row lock is held while a gateway is asked, and one attempt's failure (or a
+    plugin's crash) does not roll back the others.
+    """
+    report = SettleReport()
+    with database.transaction() as session:
+        ids = [a.id for a in attempts_to_settle(session, now=now, limit=limit)]
+    for attempt_id in ids:
+        report.checked += 1
+        try:
+            with database.transaction() as session:
+                attempt = session.get(PaymentAttempt, attempt_id)
+                assert attempt is not None
+                report.add(settle_attempt(session, attempt, now=now, actor=actor))
+        except Exception:  # a plugin's bug: log, count, and go on with the others
+            log.exception("settling attempt %s failed", attempt_id)
+            report.add("failed")
+    return report

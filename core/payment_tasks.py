@@ -10,8 +10,10 @@ from dataclasses import asdict
 from typing import Any
 
 from celery import shared_task
+from flask import current_app
 from praho.core.clock import utcnow
-from praho.core.services.payments import purge_expired_keys, settle_unknown_attempts
+from praho.core.payment_runner import settle_in_transactions
+from praho.core.services.payments import purge_expired_keys
 from praho.core.tasks import task_actor, task_transaction
 
 SETTLE_TASK = "praho.payments.settle_unknown"
@@ -21,8 +23,8 @@ PURGE_KEYS_TASK = "praho.payments.purge_idempotency_keys"
 @shared_task(name=SETTLE_TASK, acks_late=True)
 def settle_unknown_task() -> dict[str, Any]:
     """Ask the gateways about attempts whose outcome is unknown or pending."""
-    with task_transaction() as session:
-        report = settle_unknown_attempts(session, now=utcnow(), actor=task_actor(SETTLE_TASK))
+    database = current_app.extensions["praho.db"]
+    report = settle_in_transactions(database, now=utcnow(), actor=task_actor(SETTLE_TASK))
     return asdict(report)
 
 

@@ -328,53 +328,74 @@ class SettleReport:
     given_up: int = 0
     failed: int = 0
 
+    def add(self, outcome: str) -> None:
+        """Count one :func:`settle_attempt` outcome."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
 
-def settle_unknown_attempts(session: Session, *, now: datetime | None = None,
-                            actor: Actor | None = None, limit: int = 500) -> SettleReport:
-    """Ask the gateways about unknown and pending attempts and record their answers.
 
-    Never re-sends a charge. An unknown attempt the gateway still has no record of after
-    :data:`UNKNOWN_GIVE_UP` becomes an error (``outcome_lost``). Each attempt is applied
-    in its own savepoint, so one failure does not hold back the others.
-    """
+def attempts_to_settle(session: Session, *, now: datetime | None = None,
+                       limit: int = 500) -> list[PaymentAttempt]:
+    """Unknown and pending attempts older than :data:`SETTLE_MIN_AGE`, least recently
+    checked first."""
     moment = resolve_now(now)
-    report = SettleReport()
-    attempts = session.execute(
+    return list(session.execute(
         select(PaymentAttempt).where(
             PaymentAttempt.status.in_([str(s) for s in IN_FLIGHT]),
             PaymentAttempt.created_at <= moment - SETTLE_MIN_AGE,
         ).order_by(PaymentAttempt.last_checked_at.is_not(None), PaymentAttempt.last_checked_at,
                    PaymentAttempt.id).limit(limit)
-    ).scalars().all()
-    for attempt in attempts:
+    ).scalars())
+
+
+def settle_attempt(session: Session, attempt: PaymentAttempt, *, now: datetime | None = None,
+                   actor: Actor | None = None) -> str:
+    """Ask the gateway about one attempt and record the answer; never re-sends the charge.
+
+    Returns ``settled``, ``still_open``, ``given_up`` (unknown to the gateway after
+    :data:`UNKNOWN_GIVE_UP`: recorded as error ``outcome_lost``) or ``failed`` (the
+    gateway could not answer). The gateway is asked before any row is locked.
+    """
+    moment = resolve_now(now)
+    attempt.last_checked_at, attempt.checks = moment, attempt.checks + 1
+    try:
+        result = get_gateway(attempt.gateway_id).get_transaction(attempt.key,
+                                                                 attempt.gateway_reference)
+    except (GatewayError, PluginError) as exc:
+        log.warning("settling %s: %s", attempt.key, exc)
+        session.flush()
+        return "failed"
+    outcome = "settled"
+    if result.status == TransactionStatus.UNDEFINED:
+        young = moment - attempt.created_at < UNKNOWN_GIVE_UP
+        if attempt.status != AttemptStatus.UNKNOWN or young:
+            session.flush()
+            return "still_open"
+        result = GatewayResult(TransactionStatus.ERROR, TransactionType.PURCHASE,
+                               error_code="outcome_lost",
+                               error_message="the gateway never received this request")
+        outcome = "given_up"
+    apply_gateway_result(session, attempt, result, now=moment, actor=actor)
+    return "still_open" if attempt.in_flight else outcome
+
+
+def settle_unknown_attempts(session: Session, *, now: datetime | None = None,
+                            actor: Actor | None = None, limit: int = 500) -> SettleReport:
+    """Settle every attempt :func:`attempts_to_settle` finds, in this one session.
+
+    Each attempt is applied in its own savepoint, so one failure does not hold back the
+    others. Row locks taken for one attempt are held while the next gateway is asked:
+    workers use :func:`praho.core.payment_runner.settle_in_transactions` instead.
+    """
+    moment = resolve_now(now)
+    report = SettleReport()
+    for attempt in attempts_to_settle(session, now=moment, limit=limit):
         report.checked += 1
-        attempt.last_checked_at, attempt.checks = moment, attempt.checks + 1
-        try:
-            result = get_gateway(attempt.gateway_id).get_transaction(attempt.key,
-                                                                     attempt.gateway_reference)
-        except (GatewayError, PluginError) as exc:
-            log.warning("settling %s: %s", attempt.key, exc)
-            report.failed += 1
-            continue
-        if result.status == TransactionStatus.UNDEFINED:
-            young = moment - attempt.created_at < UNKNOWN_GIVE_UP
-            if attempt.status != AttemptStatus.UNKNOWN or young:
-                report.still_open += 1
-                continue
-            result = GatewayResult(TransactionStatus.ERROR, TransactionType.PURCHASE,
-                                   error_code="outcome_lost",
-                                   error_message="the gateway never received this request")
-            report.given_up += 1
         try:
             with session.begin_nested():
-                apply_gateway_result(session, attempt, result, now=moment, actor=actor)
+                outcome = settle_attempt(session, attempt, now=moment, actor=actor)
         except PrahoError as exc:
             log.error("settling %s failed: %s", attempt.key, exc)
-            report.failed += 1
-            continue
-        if attempt.in_flight:
-            report.still_open += 1
-        else:
-            report.settled += 1
+            outcome = "failed"
+        report.add(outcome)
     session.flush()
     return report
