@@ -197,3 +197,16 @@ def test_methods_one_default_removed_never_charged(praho_factory, praho_session)
     with pytest.raises(FieldError, match="gateway_id"):
         add_payment_method(praho_session, customer=customer, gateway_id="nope",
                            setup_reference="tok_success")
+
+
+def test_bad_allocations_write_nothing(praho_factory, praho_session):
+    customer = praho_factory.customer()
+    payment = _transfer(praho_session, customer, 5000, "OP-9")
+    invoice = praho_factory.invoice(customer)
+    stranger = praho_factory.invoice(praho_factory.customer())
+    before = row_counts(praho_session)
+    for args, message in [((invoice, 0), "must be positive"), ((invoice, -1), "must not be negative"),
+                          ((invoice, 5001), "left unallocated"), ((stranger, 100), "another customer")]:
+        with pytest.raises(FieldError, match=message):
+            allocate_payment(praho_session, payment, *args, now=NOW)
+        assert row_counts(praho_session) == before
