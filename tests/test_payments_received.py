@@ -210,3 +210,28 @@ def test_bad_allocations_write_nothing(praho_factory, praho_session):
         with pytest.raises(FieldError, match=message):
             allocate_payment(praho_session, payment, *args, now=NOW)
         assert row_counts(praho_session) == before
+
+
+def test_allocations_are_append_only(praho_factory, praho_session):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from praho.core.errors import AppendOnlyViolation
+    from praho.core.models import PaymentAllocation
+
+    customer = praho_factory.customer()
+    praho_factory.invoice(customer)
+    payment = _transfer(praho_session, customer, 5000, "OP-10")
+    praho_session.commit()
+    allocation = payment.allocations[0]
+    allocation.amount_minor = 1
+    with pytest.raises(AppendOnlyViolation):
+        praho_session.flush()
+    praho_session.rollback()
+    praho_session.delete(praho_session.get(PaymentAllocation, allocation.id))
+    with pytest.raises(AppendOnlyViolation):
+        praho_session.flush()
+    praho_session.rollback()
+    if praho_session.get_bind().dialect.name == "postgresql":  # the trigger, below the ORM
+        with pytest.raises(DBAPIError, match="append-only"), praho_session.begin_nested():
+            praho_session.execute(text("UPDATE payment_allocations SET amount_minor = 1"))
