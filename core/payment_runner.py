@@ -45,18 +45,57 @@ class CollectionSummary:
     unknown: int = 0
     from_credit: int = 0
     failed: int = 0
+    dispatched: int = 0  # sent to the workers as collection tasks
+
+
+# Invoices per collection task when workers collect: small, so the gateway latency of
+# a chunk's charges is spread over every worker.
+COLLECT_TASK_BATCH = 25
 
 
 def collect_issued_documents(database: Database, documents: Iterable[IssuedDocument], *,
                              now: datetime, actor: Actor | None = None) -> CollectionSummary:
-    """Charge or pay from credit each issued invoice (not proformas, not zero totals)."""
-    summary = CollectionSummary()
+    """Collect a chunk's invoices: here, or on the Celery workers when a broker is set.
+
+    Charging waits on the gateway (hundreds of milliseconds per card), so with workers
+    the invoices to collect are sent as ``praho.payments.collect_invoices`` tasks in
+    batches of :data:`COLLECT_TASK_BATCH` and the chunk's worker goes on; the summary
+    then only counts what was dispatched. Without a broker (the embedded default,
+    tests) they are collected here, one transaction each.
+    """
     ids = [d.invoice_id for d in documents if d.kind == DocumentKind.INVOICE and d.total_minor > 0]
+    plan = _plan(database, ids)
+    if not plan or not _workers_collect():
+        return _collect(database, plan, now=now, actor=actor)
+    from praho.core.payment_tasks import collect_invoices_task
+
+    invoice_ids = [invoice_id for invoice_id, _how in plan]
+    for start in range(0, len(invoice_ids), COLLECT_TASK_BATCH):
+        collect_invoices_task.delay(invoice_ids[start:start + COLLECT_TASK_BATCH], now.isoformat())
+    return CollectionSummary(dispatched=len(invoice_ids))
+
+
+def collect_invoice_ids(database: Database, invoice_ids: list[int], *, now: datetime,
+                        actor: Actor | None = None) -> CollectionSummary:
+    """Collect these invoices here (what a collection task does); safe to repeat."""
+    return _collect(database, _plan(database, invoice_ids), now=now, actor=actor)
+
+
+def _workers_collect() -> bool:
+    from flask import current_app, has_app_context
+
+    if not has_app_context() or "celery" not in current_app.extensions:
+        return False
+    return not current_app.extensions["celery"].conf.task_always_eager
+
+
+def _plan(database: Database, ids: list[int]) -> list[tuple[int, str]]:
+    """(invoice id, "charge" or "credit") for the invoices there is a way to collect."""
     if not ids:
-        return summary
+        return []
     with database.transaction() as session:
         rows = session.execute(select(Invoice.id, Invoice.customer_id, Invoice.currency)
-                               .where(Invoice.id.in_(ids))).all()
+                               .where(Invoice.id.in_(ids)).order_by(Invoice.id)).all()
         customers = {customer_id for _id, customer_id, _currency in rows}
         with_method = set(session.execute(select(PaymentMethod.customer_id).where(
             PaymentMethod.customer_id.in_(customers), PaymentMethod.is_default.is_(True),
@@ -67,10 +106,22 @@ def collect_issued_documents(database: Database, documents: Iterable[IssuedDocum
             .where(JournalLine.account_code == str(AccountCode.CUSTOMER_CREDIT),
                    JournalLine.customer_id.in_(customers))
             .group_by(JournalLine.customer_id, JournalLine.currency)) if balance < 0}
+    plan = []
     for invoice_id, customer_id, currency in rows:
         if customer_id in with_method:
-            _charge(database, invoice_id, now=now, actor=actor, summary=summary)
+            plan.append((invoice_id, "charge"))
         elif (customer_id, currency) in with_credit:
+            plan.append((invoice_id, "credit"))
+    return plan
+
+
+def _collect(database: Database, plan: list[tuple[int, str]], *, now: datetime,
+             actor: Actor | None) -> CollectionSummary:
+    summary = CollectionSummary()
+    for invoice_id, how in plan:
+        if how == "charge":
+            _charge(database, invoice_id, now=now, actor=actor, summary=summary)
+        else:
             _pay_from_credit(database, invoice_id, now=now, actor=actor, summary=summary)
     return summary
 
