@@ -65,8 +65,10 @@ def register_core_commands(app: Any) -> None:
     """Attach the core commands to ``app.cli`` (the ``praho`` group finds them there)."""
     # Imported here: billing_cli uses praho_command and database from this module.
     from praho.core.billing_cli import billing_group
+    from praho.core.payment_cli import payments_group
 
     app.cli.add_command(billing_group)
+    app.cli.add_command(payments_group)
     for command in (db_group, invoice_group, audit_group, import_command, demo_command, mail_group,
                     worker, beat):
         app.cli.add_command(command)
@@ -304,6 +306,8 @@ def demo_command(on_date: str | None) -> None:
             return
         report = demo.create_demo_company(session, today=business_date(now))
         demo.issue_demo_documents(session, report, now=now)
+    with database().transaction() as session:
+        demo.collect_demo_payments(session, report, now=now)
     click.echo(f"demo company created: {report.customers} customers, {report.products} products, "
                f"{report.prices} prices")
     click.echo(f"documents issued: {', '.join(report.documents)}")

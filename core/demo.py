@@ -145,3 +145,38 @@ def issue_demo_documents(session: Session, report: DemoReport, *, now: datetime)
             lines=[DraftLine(item_name="Web Hosting Pro (annual)", quantity=1, unit_price="490.00")],  # type: ignore[arg-type]
         ), actor=DEMO_ACTOR, now=now)
         report.documents.append(foreign.full_number or "")
+
+
+def collect_demo_payments(session: Session, report: DemoReport, *, now: datetime) -> None:
+    """Show collection: a card on file charged through the fake gateway, a bank transfer.
+
+    Only when the ``fake`` gateway (NOT a real gateway) is loaded. ``charge_invoice``
+    commits before calling the gateway, so call this in its own transaction.
+    """
+    from praho.core.services.customers import get_customer
+    from praho.core.services.payments import (
+        add_payment_method,
+        available_gateways,
+        charge_invoice,
+        open_invoices,
+        record_bank_transfer,
+    )
+
+    if "fake" not in available_gateways():
+        report.notes.append("no fake gateway loaded: demo payments skipped")
+        return
+    acme = get_customer(session, "ACME")
+    card = add_payment_method(session, customer=acme, gateway_id="fake",
+                              setup_reference="tok_success", actor=DEMO_ACTOR, now=now)
+    for invoice in open_invoices(session, acme.id, "RON"):
+        attempt = charge_invoice(session, invoice, now=now, reason="manual", actor=DEMO_ACTOR)
+        report.notes.append(f"{invoice.full_number}: charged {card.label()} on the fake gateway, "
+                            f"attempt {attempt.status}")
+    dupont = get_customer(session, "DUPONT")
+    for invoice in open_invoices(session, dupont.id, "RON")[:1]:
+        half = invoice.balance_due_minor // 2
+        record_bank_transfer(session, customer=dupont, amount_minor=half, currency="RON",
+                             bank_reference=f"DEMO-OP-{invoice.id}", received_on=now.date(),
+                             allocations=[(invoice, half)], actor=DEMO_ACTOR, now=now)
+        report.notes.append(f"{invoice.full_number}: half paid by bank transfer "
+                            f"({invoice.payment_status})")
