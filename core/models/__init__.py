@@ -41,6 +41,7 @@ from praho.core.models.subscriptions import (
     SuspensionReason,
 )
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
+from praho.core.models.disputes import Dispute, DisputeStatus
 
 __all__ = [
     "BILLABLE_STATUSES",
@@ -96,4 +97,6 @@ __all__ = [
     "TaxClass",
     "WebhookEvent",
     "WebhookStatus",
+    "Dispute",
+    "DisputeStatus",
 ]
