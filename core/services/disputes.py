@@ -54,7 +54,7 @@ def record_dispute(session: Session, report: DisputeReport, *, actor: Actor | No
                      currency=dispute.currency,
                      data={"gateway": report.gateway_id, "reference": report.gateway_reference,
                            "reason": dispute.reason}, now=moment)
-    if report.status is DisputeStatus.OPEN or dispute.status is not DisputeStatus.OPEN:
+    if report.status == DisputeStatus.OPEN or dispute.status != DisputeStatus.OPEN:
         return dispute
     dispute.status = report.status
     dispute.gateway_status = report.gateway_status[:50]
