@@ -28,6 +28,7 @@ from praho.core.models.mail import EmailMessage, EmailStatus
 from praho.core.models.ledger import Account, AccountCode, AccountType, JournalEntry, JournalLine
 from praho.core.models.orders import Order, OrderLine, OrderStatus, RefundState
 from praho.core.models.seller import Seller
+from praho.core.models.task_failures import TaskFailure
 from praho.core.models.subscriptions import (
     BILLABLE_STATUSES,
     SUBSCRIPTION_TRANSITIONS,
@@ -88,6 +89,7 @@ __all__ = [
     "RefundState",
     "SeriesCounter",
     "Seller",
+    "TaskFailure",
     "Subscription",
     "SubscriptionEvent",
     "SubscriptionItem",
