@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from praho.core.ratelimit import webhook_limit
 from praho.core.webhooks.pipeline import receive_webhook, webhook_sources
 from praho.core.webhooks.source import WebhookRejected
 from praho.core.webhooks.verification import DEFAULT_MAX_BODY_BYTES
@@ -35,18 +36,20 @@ def _read_body(max_bytes: int) -> bytes:
     return body
 
 
-@webhooks_blueprint.post("/<source_id>")
-def receive(source_id: str) -> Any:
+@webhooks_blueprint.post("/<source>")
+@webhook_limit
+def receive(source: str) -> Any:
     """Run one delivery through the pipeline in its own transaction."""
-    source = webhook_sources().get(source_id)
-    if source is None:
+    source_id = source
+    found = webhook_sources().get(source_id)
+    if found is None:
         return jsonify({"error": "unknown_source", "message": f"no webhook source {source_id!r}"}), 404
     max_bytes = int(current_app.config.get("WEBHOOK_MAX_BYTES") or DEFAULT_MAX_BODY_BYTES)
     database = current_app.extensions["praho.db"]
     try:
         body = _read_body(max_bytes)
         with database.transaction() as session:
-            outcome = receive_webhook(session, source, request.headers, body, max_bytes=max_bytes)
+            outcome = receive_webhook(session, found, request.headers, body, max_bytes=max_bytes)
     except WebhookRejected as exc:
         # Only the reason and the source: never the body or the headers (signatures, PII).
         logger.info("webhook %s refused (%d): %s", source_id, exc.http_status, exc.reason)

@@ -1,7 +1,7 @@
 """Disputes reported by payment gateways (recorded once per gateway reference).
 
 Revision ID: 0720_webhooks
-Revises: 0600_mail
+Revises: 0610_task_failures
 Create Date: 2026-11-25 09:42:23.539305
 """
 
@@ -15,7 +15,7 @@ import praho.core.db
 
 
 revision = '0720_webhooks'
-down_revision = '0600_mail'
+down_revision = '0610_task_failures'
 branch_labels = None
 depends_on = None
 
