@@ -43,6 +43,7 @@ from praho.core.models.subscriptions import (
 )
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 from praho.core.models.disputes import Dispute, DisputeStatus
+from praho.core.models.gateway_refunds import GatewayRefund, GatewayRefundStatus
 
 __all__ = [
     "BILLABLE_STATUSES",
@@ -101,4 +102,6 @@ __all__ = [
     "WebhookStatus",
     "Dispute",
     "DisputeStatus",
+    "GatewayRefund",
+    "GatewayRefundStatus",
 ]
