@@ -19,11 +19,10 @@ from celery import Celery, Task
 from celery.exceptions import Ignore, Reject, Retry
 from celery.schedules import crontab
 from flask import Flask, current_app
-from sqlalchemy.orm import Session
-
+from praho.core.models.audit import ActorType
 from praho.core.services.audit import Actor
 from praho.core.task_failures import failure_recorder
-from praho.core.models.audit import ActorType
+from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -117,13 +116,18 @@ CORE_PERIODIC_TASKS: list[PeriodicTask] = [
     # The e-mail outbox's safety net: retries whatever is still queued, with backoff.
     PeriodicTask(name="mail-deliver-due", task="praho.mail.deliver_due",
                  schedule=timedelta(minutes=1)),
+    # Payments whose outcome is unknown (timeouts) or pending: ask the gateways.
+    PeriodicTask(name="payments-settle-unknown", task="praho.payments.settle_unknown",
+                 schedule=timedelta(minutes=5)),
+    PeriodicTask(name="payments-purge-idempotency-keys",
+                 task="praho.payments.purge_idempotency_keys", schedule=timedelta(hours=1)),
     # Webhook events whose handler failed, retried after 5 min, 15 min, 1 h, 2 h, 6 h.
     PeriodicTask(name="webhooks-retry-due", task="praho.webhooks.retry_due",
                  schedule=timedelta(minutes=1)),
 ]
 # Modules whose @shared_task functions the core provides.
 CORE_TASK_MODULES: list[str] = ["praho.core.billing_tasks", "praho.core.mail_tasks",
-                                 "praho.core.webhooks.tasks"]
+                                 "praho.core.payment_tasks", "praho.core.webhooks.tasks"]
 
 
 @contextmanager

@@ -42,6 +42,19 @@ from praho.core.models.subscriptions import (
     SuspensionReason,
 )
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
+from praho.core.models.payments import (
+    ATTEMPT_TRANSITIONS,
+    AttemptReason,
+    AttemptStatus,
+    IdempotencyRecord,
+    MethodStatus,
+    Payment,
+    PaymentAllocation,
+    PaymentAttempt,
+    PaymentKind,
+    PaymentMethod,
+    PaymentRecordStatus,
+)
 from praho.core.models.disputes import Dispute, DisputeStatus
 from praho.core.models.gateway_refunds import GatewayRefund, GatewayRefundStatus
 
@@ -100,6 +113,17 @@ __all__ = [
     "TaxClass",
     "WebhookEvent",
     "WebhookStatus",
+    "ATTEMPT_TRANSITIONS",
+    "AttemptReason",
+    "AttemptStatus",
+    "IdempotencyRecord",
+    "MethodStatus",
+    "Payment",
+    "PaymentAllocation",
+    "PaymentAttempt",
+    "PaymentKind",
+    "PaymentMethod",
+    "PaymentRecordStatus",
     "Dispute",
     "DisputeStatus",
     "GatewayRefund",

@@ -1,7 +1,7 @@
 """Disputes and refunds as the payment gateways report them (once per gateway reference).
 
 Revision ID: 0720_webhooks
-Revises: 0610_task_failures
+Revises: 0700_payments
 Create Date: 2026-11-25 09:55:28.417916
 """
 
@@ -15,7 +15,7 @@ import praho.core.db
 
 
 revision = '0720_webhooks'
-down_revision = '0610_task_failures'
+down_revision = '0700_payments'
 branch_labels = None
 depends_on = None
 
