@@ -156,6 +156,12 @@ def signing_certificate(url: str, settings: PayPalSettings, now: datetime) -> x5
     return leaf
 
 
+def clear_certificate_cache() -> None:
+    """Forget every verified certificate (tests; or after changing the CA bundle)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
 def signed_message(transmission_id: str, transmission_time: str, webhook_id: str, body: bytes) -> bytes:
     """What PayPal signs: ids, time and the CRC32 of the raw body, joined by ``|``."""
     return f"{transmission_id}|{transmission_time}|{webhook_id}|{zlib.crc32(body) & 0xFFFFFFFF}".encode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from praho.core.testing import StaticTestPlugin
 from praho.plugins.paypal_gateway.pki import TestPKI
+from praho.plugins.paypal_gateway.verification import clear_certificate_cache
 from praho.plugins.paypal_gateway.testing import CLIENT_ID, CLIENT_SECRET, WEBHOOK_ID, PayPalStandIn
 
 
@@ -18,6 +19,7 @@ def paypal_server():
 @pytest.fixture
 def paypal_standin(paypal_server):
     paypal_server.reset()
+    clear_certificate_cache()
     return paypal_server
 
 
