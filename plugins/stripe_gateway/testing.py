@@ -124,6 +124,17 @@ class StripeStandIn:
         """Make the next ``times`` requests fail (after acting when ``act``)."""
         self.failures.extend(Failure(status, hang, act) for _ in range(times))
 
+    def complete_processing(self, intent_id: str) -> dict[str, Any]:
+        """Finish a ``processing`` PaymentIntent as Stripe would (charge, fee); returns it."""
+        from praho.plugins.stripe_gateway.standin_routes import _charge
+
+        with self.lock:
+            intent = self.objects[intent_id]
+            charge = _charge(self, intent, status="succeeded")
+            intent.update(status="succeeded", amount_received=intent["amount"], latest_charge=charge["id"],
+                          processing=None)
+            return copy.deepcopy(intent)
+
     def new_id(self, prefix: str) -> str:
         """A fresh Stripe-looking id."""
         return f"{prefix}_PRAHO{next(self._ids):010d}"
