@@ -133,7 +133,7 @@ class PayPalGateway:
             raise GatewayRefused(f"PayPal create order: {created.issue}", code=str(created.issue).lower())
         order = created.body
         if order.get("status") == "APPROVED":
-            order = self._capture_order(str(order["id"]), request.idempotency_key)
+            order = self.capture_order(str(order["id"]), request.idempotency_key)
             if isinstance(order, GatewayResult):
                 return order
         capture = first_capture(order)
@@ -144,7 +144,8 @@ class PayPalGateway:
                                  hard_decline=True, raw=redact_payload(order))
         return capture_result(capture)
 
-    def _capture_order(self, order_id: str, key: str) -> dict[str, Any] | GatewayResult:
+    def capture_order(self, order_id: str, key: str) -> dict[str, Any] | GatewayResult:
+        """Capture an approved order (request id ``<key>:capture``): the order, or a decline."""
         settings = current_settings()
         answer = paypal_api.capture_order(settings, order_id, request_id=f"{key}:capture")
         if answer.status == 422 and answer.issue == "ORDER_ALREADY_CAPTURED":

@@ -103,8 +103,10 @@ def call(settings: PayPalSettings, method: str, path: str, *, json_body: dict[st
                              code="server_error")
     if response.status_code in (200, 201, 202, 204, 422):
         return answer
+    # A 404 is "resource_not_found" whatever issue PayPal names (INVALID_RESOURCE_ID, ...).
+    code = "resource_not_found" if response.status_code == 404 else (answer.issue or f"http_{response.status_code}")
     raise GatewayRefused(f"PayPal {operation}: HTTP {response.status_code} {answer.issue or ''}".strip(),
-                         code=(answer.issue or f"http_{response.status_code}").lower())
+                         code=code.lower())
 
 
 def create_order(settings: PayPalSettings, *, request_id: str, body: dict[str, Any]) -> PayPalAnswer:

@@ -69,7 +69,7 @@ def test_timeout_is_unknown(gateway, paypal_standin):
 def test_already_captured_order_reads_the_capture(gateway, paypal_standin):
     gateway.purchase(charge(token="vault_approve"))
     order_id = next(iter(paypal_standin.orders))
-    order = gateway._capture_order(order_id, "another-key")
+    order = gateway.capture_order(order_id, "another-key")
     assert order["status"] == "COMPLETED" and order["purchase_units"][0]["payments"]["captures"]
 
 
