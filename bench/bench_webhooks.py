@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get("PRAHO_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres")
+ADMIN_URL = os.environ.get(
+    "PRAHO_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"
+)
 DATABASE = "praho_bench_webhooks"
 SECRET = "whsec_bench_0123456789abcdefghijklmnop"
 BODY_PAD = 1200  # Stripe dispute events are 2-3 KB
@@ -44,7 +46,6 @@ BODY_PAD = 1200  # Stripe dispute events are 2-3 KB
 def bench_app() -> Any:
     """The application gunicorn serves: PRAHO plus a bare endpoint (gunicorn factory call)."""
     from flask import request
-
     from praho.core.app import create_app
 
     app = create_app()
@@ -75,10 +76,9 @@ def fresh_database() -> str:
     from praho.core.testing import reset_database
 
     reset_database(url)
-    from sqlalchemy.orm import Session
-
     from praho.core.db import make_engine
     from praho.core.services.setup import ensure_reference_data
+    from sqlalchemy.orm import Session
 
     engine = make_engine(url)
     with Session(engine) as session:
@@ -97,13 +97,34 @@ def free_port() -> int:
 
 def start_gunicorn(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     """gunicorn serving :func:`bench_app`, waiting until /healthz answers."""
-    env = {**os.environ, "PRAHO_DATABASE_URL": url, "PRAHO_STRIPE_WEBHOOK_SECRET": SECRET,
-           "PRAHO_RATELIMIT_WEBHOOKS": "10000000 per minute", "PRAHO_LOG_LEVEL": "WARNING",
-           "PRAHO_INSTANCE_PATH": "/tmp/praho-bench-webhooks"}
+    env = {
+        **os.environ,
+        "PRAHO_DATABASE_URL": url,
+        "PRAHO_STRIPE_WEBHOOK_SECRET": SECRET,
+        "PRAHO_RATELIMIT_WEBHOOKS": "10000000 per minute",
+        "PRAHO_LOG_LEVEL": "WARNING",
+        "PRAHO_INSTANCE_PATH": "/tmp/praho-bench-webhooks",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--chdir", str(ROOT / "bench"), "--workers", str(workers),
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--keep-alive", "30",
-         "bench_webhooks:bench_app()"], env=env, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--chdir",
+            str(ROOT / "bench"),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--keep-alive",
+            "30",
+            "bench_webhooks:bench_app()",
+        ],
+        env=env,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -121,11 +142,19 @@ def dispute_event(number: int) -> bytes:
     """A signed-to-be Stripe dispute event, unique by ``number``."""
     from praho.plugins.stripe_gateway.testing import fixture, stripe_event
 
-    dispute = fixture("dispute", id=f"dp_bench_{number:09d}", amount=1000 + number % 5000, currency="ron",
-                      payment_intent=f"pi_bench_{number:09d}", status="warning_needs_response")
+    dispute = fixture(
+        "dispute",
+        id=f"dp_bench_{number:09d}",
+        amount=1000 + number % 5000,
+        currency="ron",
+        payment_intent=f"pi_bench_{number:09d}",
+        status="warning_needs_response",
+    )
     dispute["metadata"] = {"pad": "x" * BODY_PAD}
-    return json.dumps(stripe_event("charge.dispute.created", dispute, event_id=f"evt_bench_{number:09d}"),
-                      separators=(",", ":")).encode()
+    return json.dumps(
+        stripe_event("charge.dispute.created", dispute, event_id=f"evt_bench_{number:09d}"),
+        separators=(",", ":"),
+    ).encode()
 
 
 def signature(body: bytes) -> str:
@@ -135,8 +164,9 @@ def signature(body: bytes) -> str:
     return sign_stripe_event(body, SECRET, int(time.time()))
 
 
-def drive(port: int, path: str, bodies: list[bytes], *, seconds: float, clients: int,
-          sign: bool) -> tuple[int, float, list[float], dict[int, int]]:
+def drive(
+    port: int, path: str, bodies: list[bytes], *, seconds: float, clients: int, sign: bool
+) -> tuple[int, float, list[float], dict[int, int]]:
     """Post bodies round-robin from ``clients`` keep-alive connections for ``seconds``.
 
     Returns requests done, the time taken (s), their latencies (s) and the count of each
@@ -196,8 +226,10 @@ def row_counts(url: str) -> dict[str, int]:
 
     engine = create_engine(url)
     with engine.connect() as connection:
-        counts = {table: int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
-                  for table in ("webhook_events", "disputes", "audit_events")}
+        counts = {
+            table: int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+            for table in ("webhook_events", "disputes", "audit_events")
+        }
     engine.dispose()
     return counts
 
@@ -205,14 +237,18 @@ def row_counts(url: str) -> dict[str, int]:
 def machine() -> str:
     """One line describing the machine and the software."""
     load = os.getloadavg()
-    return (f"{platform.node() or 'unknown'}: {platform.machine()}, {os.cpu_count()} CPU(s), "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"load average before the run {load[0]:.2f}")
+    return (
+        f"{platform.node() or 'unknown'}: {platform.machine()}, {os.cpu_count()} CPU(s), "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"load average before the run {load[0]:.2f}"
+    )
 
 
 def main() -> None:
     """Build the database, start gunicorn, measure the three phases, report."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
     parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
@@ -226,29 +262,55 @@ def main() -> None:
     server = start_gunicorn(url, port, args.workers)
     results: dict[str, tuple[int, float, list[float], dict[int, int]]] = {}
     try:
-        drive(port, "/bench/bare", bodies[:200], seconds=2, clients=args.clients, sign=False)  # warm up
-        results["bare"] = drive(port, "/bench/bare", bodies, seconds=args.seconds, clients=args.clients, sign=False)
-        results["new"] = drive(port, "/webhooks/stripe", bodies, seconds=args.seconds, clients=args.clients, sign=True)
+        drive(
+            port, "/bench/bare", bodies[:200], seconds=2, clients=args.clients, sign=False
+        )  # warm up
+        results["bare"] = drive(
+            port, "/bench/bare", bodies, seconds=args.seconds, clients=args.clients, sign=False
+        )
+        results["new"] = drive(
+            port, "/webhooks/stripe", bodies, seconds=args.seconds, clients=args.clients, sign=True
+        )
         applied = results["new"][0]
-        results["dup"] = drive(port, "/webhooks/stripe", bodies[:applied], seconds=args.seconds,
-                               clients=args.clients, sign=True)
+        results["dup"] = drive(
+            port,
+            "/webhooks/stripe",
+            bodies[:applied],
+            seconds=args.seconds,
+            clients=args.clients,
+            sign=True,
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     counts = row_counts(url)
-    lines = [f"## Webhooks: signed Stripe events through gunicorn ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "",
-             f"`bench/bench_webhooks.py --seconds {args.seconds:g} --clients {args.clients} "
-             f"--workers {args.workers}`, PostgreSQL, gunicorn {args.workers} sync workers, "
-             f"{args.clients} keep-alive clients on the same machine. Machine: {about}.", "",
-             "| phase | requests | per second | p50 ms | p99 ms | statuses |", "|---|---|---|---|---|---|"]
-    names = {"bare": "bare Flask endpoint (same server)", "new": "new events: verified, recorded, applied",
-             "dup": "duplicates: verified, acknowledged"}
+    lines = [
+        "## Webhooks: signed Stripe events through gunicorn "
+        f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"`bench/bench_webhooks.py --seconds {args.seconds:g} --clients {args.clients} "
+        f"--workers {args.workers}`, PostgreSQL, gunicorn {args.workers} sync workers, "
+        f"{args.clients} keep-alive clients on the same machine. Machine: {about}.",
+        "",
+        "| phase | requests | per second | p50 ms | p99 ms | statuses |",
+        "|---|---|---|---|---|---|",
+    ]
+    names = {
+        "bare": "bare Flask endpoint (same server)",
+        "new": "new events: verified, recorded, applied",
+        "dup": "duplicates: verified, acknowledged",
+    }
     for key, (done, elapsed, latencies, statuses) in results.items():
         rate = done / elapsed
-        lines.append(f"| {names[key]} | {done} | {rate:,.0f} | {percentile(latencies, 0.5):.1f} | "
-                     f"{percentile(latencies, 0.99):.1f} | {statuses} |")
-    lines += ["", f"Rows after the run: {counts} (each new event applied once: "
-              f"{counts['webhook_events'] == results['new'][0] == counts['disputes']})."]
+        lines.append(
+            f"| {names[key]} | {done} | {rate:,.0f} | {percentile(latencies, 0.5):.1f} | "
+            f"{percentile(latencies, 0.99):.1f} | {statuses} |"
+        )
+    lines += [
+        "",
+        f"Rows after the run: {counts} (each new event applied once: "
+        f"{counts['webhook_events'] == results['new'][0] == counts['disputes']}).",
+    ]
     print("\n".join(lines))
     if args.write_docs:
         with (ROOT / "docs" / "benchmarks.md").open("a", encoding="utf-8") as handle:

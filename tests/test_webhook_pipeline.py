@@ -14,8 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.errors import InvalidTransition
 from praho.core.hookspecs import hookimpl
 from praho.core.models import AuditEvent, Dispute, WebhookEvent, WebhookStatus
@@ -33,6 +31,7 @@ from praho.core.webhooks.pipeline import (
 )
 from praho.core.webhooks.source import ParsedEvent, WebhookRejected, WebhookSource
 from praho.core.webhooks.verification import check_timestamp, parse_json_body
+from sqlalchemy import func, select
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 SECRET = "test-hmac-secret-value"
@@ -61,7 +60,9 @@ class HmacSource:
 
     def parse(self, body: bytes) -> ParsedEvent:
         document = parse_json_body(body)
-        return ParsedEvent(str(document.get("id", "")), str(document.get("type", "")), None, document)
+        return ParsedEvent(
+            str(document.get("id", "")), str(document.get("type", "")), None, document
+        )
 
     def handlers(self) -> dict[str, Any]:
         return {"dispute.opened": self._dispute}
@@ -71,8 +72,11 @@ class HmacSource:
         if self.fail_times:
             self.fail_times -= 1
             raise EventNotReady("payment not recorded yet")
-        record_dispute(session, DisputeReport("testsrc", event.payload["ref"], None, 1000, "RON",
-                                              DisputeStatus.OPEN), now=now)
+        record_dispute(
+            session,
+            DisputeReport("testsrc", event.payload["ref"], None, 1000, "RON", DisputeStatus.OPEN),
+            now=now,
+        )
 
 
 class SourcePlugin:
@@ -105,9 +109,11 @@ def event_body(event_id: str = "ev_1", kind: str = "dispute.opened", ref: str = 
 
 
 def counts(session) -> tuple[int, int, int]:
-    return (session.scalar(select(func.count()).select_from(WebhookEvent)),
-            session.scalar(select(func.count()).select_from(Dispute)),
-            session.scalar(select(func.count()).select_from(AuditEvent)))
+    return (
+        session.scalar(select(func.count()).select_from(WebhookEvent)),
+        session.scalar(select(func.count()).select_from(Dispute)),
+        session.scalar(select(func.count()).select_from(AuditEvent)),
+    )
 
 
 def test_hook_register_webhook_sources(praho_app, source):
@@ -122,8 +128,13 @@ def test_event_is_verified_recorded_and_applied_once(praho_session, source):
     body = event_body()
     first = receive_webhook(praho_session, source, sign(body), body, now=NOW)
     assert first.status == "processed" and not first.duplicate
-    again = receive_webhook(praho_session, source, sign(body, NOW + timedelta(seconds=30)), body,
-                            now=NOW + timedelta(seconds=30))
+    again = receive_webhook(
+        praho_session,
+        source,
+        sign(body, NOW + timedelta(seconds=30)),
+        body,
+        now=NOW + timedelta(seconds=30),
+    )
     assert again.duplicate and again.status == "duplicate"
     assert counts(praho_session)[:2] == (1, 1)
     assert source.calls == 1
@@ -140,8 +151,19 @@ def test_unknown_event_type_is_stored_and_ignored(praho_session, source):
     assert counts(praho_session)[1] == 0
 
 
-@pytest.mark.parametrize("case", ["no signature", "bad signature", "stale", "future", "wrong secret",
-                                  "not json", "json array", "oversized"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no signature",
+        "bad signature",
+        "stale",
+        "future",
+        "wrong secret",
+        "not json",
+        "json array",
+        "oversized",
+    ],
+)
 def test_refused_deliveries_change_nothing(praho_session, source, case):
     body = event_body()
     headers = sign(body)
@@ -196,8 +218,9 @@ def test_handler_failures_back_off_then_fail_and_replay(praho_session, source):
     assert row.attempts == 6 and counts(praho_session)[1] == 0
     assert failed_events(praho_session) == [row]
     source.fail_times = 0
-    replayed = replay_event(praho_session, row.id, now=moment + timedelta(days=1),
-                            sources={"testsrc": source})
+    replayed = replay_event(
+        praho_session, row.id, now=moment + timedelta(days=1), sources={"testsrc": source}
+    )
     assert replayed.status == WebhookStatus.PROCESSED and counts(praho_session)[1] == 1
     with pytest.raises(InvalidTransition):
         replay_event(praho_session, row.id, now=moment, sources={"testsrc": source})
@@ -206,8 +229,11 @@ def test_handler_failures_back_off_then_fail_and_replay(praho_session, source):
 
 def test_failed_handler_writes_are_rolled_back_with_its_savepoint(praho_session, source):
     def half_then_fail(session, event, now):
-        record_dispute(session, DisputeReport("testsrc", "dp_half", None, 5, "RON",
-                                              DisputeStatus.OPEN), now=now)
+        record_dispute(
+            session,
+            DisputeReport("testsrc", "dp_half", None, 5, "RON", DisputeStatus.OPEN),
+            now=now,
+        )
         raise RuntimeError("boom after a write")
 
     source.handlers = lambda: {"dispute.opened": half_then_fail}  # type: ignore[method-assign]
@@ -229,7 +255,9 @@ def test_http_endpoint(praho_app, praho_committing, source):
     assert bad.status_code == 400 and "signature" in bad.json["message"]
     assert client.post("/webhooks/nosuch", data=body).status_code == 404
     praho_app.config["WEBHOOK_MAX_BYTES"] = 64
-    big = client.post("/webhooks/testsrc", data=body + b" " * 100, headers=sign(body + b" " * 100, when))
+    big = client.post(
+        "/webhooks/testsrc", data=body + b" " * 100, headers=sign(body + b" " * 100, when)
+    )
     assert big.status_code == 413
     source.secret = None
     refused = client.post("/webhooks/testsrc", data=body, headers=sign(body, when))

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
-
 from praho.core.clock import utcnow
 from praho.core.db import Base, MinorUnits, UTCDateTime
 from praho.core.models.base import IdMixin, TimestampMixin
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
 
 class DisputeStatus(StrEnum):
@@ -35,7 +34,9 @@ class Dispute(IdMixin, TimestampMixin, Base):
     amount_minor: Mapped[int] = mapped_column(MinorUnits)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[DisputeStatus] = mapped_column(String(10), default=DisputeStatus.OPEN, index=True)
+    status: Mapped[DisputeStatus] = mapped_column(
+        String(10), default=DisputeStatus.OPEN, index=True
+    )
     gateway_status: Mapped[str] = mapped_column(String(50), default="")
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

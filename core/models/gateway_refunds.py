@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
-
 from praho.core.clock import utcnow
 from praho.core.db import Base, MinorUnits, UTCDateTime
 from praho.core.models.base import IdMixin, TimestampMixin
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
 
 class GatewayRefundStatus(StrEnum):
@@ -29,8 +28,9 @@ class GatewayRefundStatus(StrEnum):
 
 # Which reported state may follow which (late or repeated reports change nothing).
 GATEWAY_REFUND_TRANSITIONS: dict[GatewayRefundStatus, frozenset[GatewayRefundStatus]] = {
-    GatewayRefundStatus.PENDING: frozenset({GatewayRefundStatus.SUCCEEDED, GatewayRefundStatus.FAILED,
-                                            GatewayRefundStatus.CANCELED}),
+    GatewayRefundStatus.PENDING: frozenset(
+        {GatewayRefundStatus.SUCCEEDED, GatewayRefundStatus.FAILED, GatewayRefundStatus.CANCELED}
+    ),
     GatewayRefundStatus.SUCCEEDED: frozenset({GatewayRefundStatus.FAILED}),
     GatewayRefundStatus.FAILED: frozenset(),
     GatewayRefundStatus.CANCELED: frozenset(),

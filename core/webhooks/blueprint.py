@@ -12,12 +12,11 @@ import logging
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
-
 from praho.core.ratelimit import webhook_limit
 from praho.core.webhooks.pipeline import receive_webhook, webhook_sources
 from praho.core.webhooks.source import WebhookRejected
 from praho.core.webhooks.verification import DEFAULT_MAX_BODY_BYTES
+from werkzeug.exceptions import RequestEntityTooLarge
 
 logger = logging.getLogger("praho.webhooks")
 webhooks_blueprint = Blueprint("praho_webhooks", __name__, url_prefix="/webhooks")
@@ -25,12 +24,16 @@ webhooks_blueprint = Blueprint("praho_webhooks", __name__, url_prefix="/webhooks
 
 def _read_body(max_bytes: int) -> bytes:
     if request.content_length is not None and request.content_length > max_bytes:
-        raise WebhookRejected(f"body of {request.content_length} bytes exceeds the limit of "
-                              f"{max_bytes}", http_status=413)
+        raise WebhookRejected(
+            f"body of {request.content_length} bytes exceeds the limit of {max_bytes}",
+            http_status=413,
+        )
     try:
         body = request.stream.read(max_bytes + 1)
     except RequestEntityTooLarge:
-        raise WebhookRejected(f"body exceeds the limit of {max_bytes} bytes", http_status=413) from None
+        raise WebhookRejected(
+            f"body exceeds the limit of {max_bytes} bytes", http_status=413
+        ) from None
     if len(body) > max_bytes:
         raise WebhookRejected(f"body exceeds the limit of {max_bytes} bytes", http_status=413)
     return body
@@ -43,7 +46,9 @@ def receive(source: str) -> Any:
     source_id = source
     found = webhook_sources().get(source_id)
     if found is None:
-        return jsonify({"error": "unknown_source", "message": f"no webhook source {source_id!r}"}), 404
+        return jsonify(
+            {"error": "unknown_source", "message": f"no webhook source {source_id!r}"}
+        ), 404
     max_bytes = int(current_app.config.get("WEBHOOK_MAX_BYTES") or DEFAULT_MAX_BODY_BYTES)
     database = current_app.extensions["praho.db"]
     try:
@@ -54,4 +59,6 @@ def receive(source: str) -> Any:
         # Only the reason and the source: never the body or the headers (signatures, PII).
         logger.info("webhook %s refused (%d): %s", source_id, exc.http_status, exc.reason)
         return jsonify({"error": "rejected", "message": exc.reason}), exc.http_status
-    return jsonify({"received": True, "status": outcome.status, "duplicate": outcome.duplicate}), 200
+    return jsonify(
+        {"received": True, "status": outcome.status, "duplicate": outcome.duplicate}
+    ), 200

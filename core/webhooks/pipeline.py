@@ -20,11 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
 from praho.core.clock import resolve_now
 from praho.core.db import is_postgres
 from praho.core.errors import InvalidTransition, NotFound
@@ -32,11 +27,20 @@ from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 from praho.core.redaction import redact_payload, redact_text
 from praho.core.webhooks.source import ParsedEvent, WebhookRejected, WebhookSource
 from praho.core.webhooks.verification import DEFAULT_MAX_BODY_BYTES
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 logger = logging.getLogger("praho.webhooks")
 
-RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1),
-                timedelta(hours=2), timedelta(hours=6))
+RETRY_DELAYS = (
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=2),
+    timedelta(hours=6),
+)
 
 
 class EventNotReady(Exception):
@@ -57,9 +61,15 @@ class WebhookOutcome:
     duplicate: bool = False
 
 
-def receive_webhook(session: Session, source: WebhookSource, headers: Mapping[str, str],
-                    body: bytes, *, now: datetime | None = None,
-                    max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> WebhookOutcome:
+def receive_webhook(
+    session: Session,
+    source: WebhookSource,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: datetime | None = None,
+    max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> WebhookOutcome:
     """Verify, record and apply one delivery; raise :class:`WebhookRejected` to refuse it.
 
     Nothing is written before the delivery is verified and parsed, so a refused delivery
@@ -67,8 +77,9 @@ def receive_webhook(session: Session, source: WebhookSource, headers: Mapping[st
     """
     moment = resolve_now(now)
     if len(body) > max_bytes:
-        raise WebhookRejected(f"body of {len(body)} bytes exceeds the limit of {max_bytes}",
-                              http_status=413)
+        raise WebhookRejected(
+            f"body of {len(body)} bytes exceeds the limit of {max_bytes}", http_status=413
+        )
     source.verify(headers, body, moment)
     event = source.parse(body)
     if not event.event_id or len(event.event_id) > 255:
@@ -85,14 +96,21 @@ def receive_webhook(session: Session, source: WebhookSource, headers: Mapping[st
 def _record_once(session: Session, source_id: str, event: ParsedEvent, now: datetime) -> int | None:
     """Insert the event row; None when (source, event id) is already recorded."""
     values: dict[str, Any] = {
-        "source": source_id, "event_id": event.event_id, "event_type": event.event_type[:100],
-        "payload": redact_payload(dict(event.payload)), "status": WebhookStatus.RECEIVED,
-        "attempts": 0, "received_at": now,
+        "source": source_id,
+        "event_id": event.event_id,
+        "event_type": event.event_type[:100],
+        "payload": redact_payload(dict(event.payload)),
+        "status": WebhookStatus.RECEIVED,
+        "attempts": 0,
+        "received_at": now,
     }
     if is_postgres(session):
-        statement = (pg_insert(WebhookEvent).values(**values)
-                     .on_conflict_do_nothing(index_elements=["source", "event_id"])
-                     .returning(WebhookEvent.id))
+        statement = (
+            pg_insert(WebhookEvent)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["source", "event_id"])
+            .returning(WebhookEvent.id)
+        )
         return session.execute(statement).scalar_one_or_none()
     row = WebhookEvent(**values)
     try:
@@ -103,8 +121,9 @@ def _record_once(session: Session, source_id: str, event: ParsedEvent, now: date
     return row.id
 
 
-def apply_event(session: Session, source: WebhookSource, row: WebhookEvent, event: ParsedEvent,
-                *, now: datetime) -> WebhookEvent:
+def apply_event(
+    session: Session, source: WebhookSource, row: WebhookEvent, event: ParsedEvent, *, now: datetime
+) -> WebhookEvent:
     """Dispatch a recorded event to its handler inside a savepoint and record the outcome."""
     handler = source.handlers().get(event.event_type)
     if handler is None:
@@ -135,18 +154,27 @@ def _schedule_retry(row: WebhookEvent, exc: Exception, now: datetime) -> None:
     else:
         row.status = WebhookStatus.FAILED
         row.next_attempt_at = None
-    logger.warning("webhook %s/%s (%s) attempt %d failed: %s; now %s", row.source, row.event_id,
-                   row.event_type, row.attempts, row.last_error, row.status)
+    logger.warning(
+        "webhook %s/%s (%s) attempt %d failed: %s; now %s",
+        row.source,
+        row.event_id,
+        row.event_type,
+        row.attempts,
+        row.last_error,
+        row.status,
+    )
 
 
 def _event_of(row: WebhookEvent) -> ParsedEvent:
     """The event as handlers see it, rebuilt from the stored (redacted) payload."""
-    return ParsedEvent(event_id=row.event_id, event_type=row.event_type, created_at=None,
-                       payload=row.payload or {})
+    return ParsedEvent(
+        event_id=row.event_id, event_type=row.event_type, created_at=None, payload=row.payload or {}
+    )
 
 
-def _retry_row(session: Session, sources: Mapping[str, WebhookSource], row: WebhookEvent,
-               now: datetime) -> WebhookEvent:
+def _retry_row(
+    session: Session, sources: Mapping[str, WebhookSource], row: WebhookEvent, now: datetime
+) -> WebhookEvent:
     source = sources.get(row.source)
     if source is None:
         row.attempts += 1
@@ -156,20 +184,32 @@ def _retry_row(session: Session, sources: Mapping[str, WebhookSource], row: Webh
     return apply_event(session, source, row, _event_of(row), now=now)
 
 
-def retry_due(session: Session, sources: Mapping[str, WebhookSource], *,
-              now: datetime | None = None, limit: int = 100) -> int:
+def retry_due(
+    session: Session,
+    sources: Mapping[str, WebhookSource],
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+) -> int:
     """Apply again the events whose retry time has come; returns how many are now processed.
 
     Rows are locked with SKIP LOCKED so two workers never retry the same event.
     """
     moment = resolve_now(now)
-    rows = session.execute(
-        select(WebhookEvent).where(
-            WebhookEvent.status == WebhookStatus.RETRYING,
-            or_(WebhookEvent.next_attempt_at.is_(None), WebhookEvent.next_attempt_at <= moment),
-        ).order_by(WebhookEvent.next_attempt_at, WebhookEvent.id).limit(limit)
-        .with_for_update(skip_locked=True)
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(WebhookEvent)
+            .where(
+                WebhookEvent.status == WebhookStatus.RETRYING,
+                or_(WebhookEvent.next_attempt_at.is_(None), WebhookEvent.next_attempt_at <= moment),
+            )
+            .order_by(WebhookEvent.next_attempt_at, WebhookEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
     done = 0
     for row in rows:
         if _retry_row(session, sources, row, moment).status == WebhookStatus.PROCESSED:
@@ -177,8 +217,13 @@ def retry_due(session: Session, sources: Mapping[str, WebhookSource], *,
     return done
 
 
-def replay_event(session: Session, event_id: int, *, now: datetime | None = None,
-                 sources: Mapping[str, WebhookSource] | None = None) -> WebhookEvent:
+def replay_event(
+    session: Session,
+    event_id: int,
+    *,
+    now: datetime | None = None,
+    sources: Mapping[str, WebhookSource] | None = None,
+) -> WebhookEvent:
     """Apply a failed (or still retrying) event again now, for the back office.
 
     ``event_id`` is the :class:`WebhookEvent` row id. Processed and ignored events are
@@ -191,8 +236,10 @@ def replay_event(session: Session, event_id: int, *, now: datetime | None = None
     if row is None:
         raise NotFound(f"webhook event {event_id} not found")
     if row.status not in (WebhookStatus.FAILED, WebhookStatus.RETRYING, WebhookStatus.RECEIVED):
-        raise InvalidTransition(f"webhook event {event_id} is {row.status}; only failed or "
-                                "retrying events can be replayed")
+        raise InvalidTransition(
+            f"webhook event {event_id} is {row.status}; only failed or "
+            "retrying events can be replayed"
+        )
     return _retry_row(session, sources if sources is not None else webhook_sources(), row, moment)
 
 
@@ -206,7 +253,11 @@ def webhook_sources() -> dict[str, WebhookSource]:
 
 def failed_events(session: Session, *, limit: int = 100) -> list[WebhookEvent]:
     """Events the pipeline gave up on, newest first (the back office's list)."""
-    return list(session.execute(
-        select(WebhookEvent).where(WebhookEvent.status == WebhookStatus.FAILED)
-        .order_by(WebhookEvent.received_at.desc()).limit(limit)
-    ).scalars())
+    return list(
+        session.execute(
+            select(WebhookEvent)
+            .where(WebhookEvent.status == WebhookStatus.FAILED)
+            .order_by(WebhookEvent.received_at.desc())
+            .limit(limit)
+        ).scalars()
+    )

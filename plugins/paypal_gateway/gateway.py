@@ -31,15 +31,33 @@ from praho.core.redaction import redact_payload
 from praho.plugins.paypal_gateway import paypal_api
 from praho.plugins.paypal_gateway.settings import current_settings
 
-CAPTURE_STATUS = {"COMPLETED": TransactionStatus.PROCESSED, "PARTIALLY_REFUNDED": TransactionStatus.PROCESSED,
-                  "REFUNDED": TransactionStatus.PROCESSED, "PENDING": TransactionStatus.PENDING,
-                  "DECLINED": TransactionStatus.ERROR, "FAILED": TransactionStatus.ERROR}
-REFUND_STATUS = {"COMPLETED": TransactionStatus.PROCESSED, "PENDING": TransactionStatus.PENDING,
-                 "FAILED": TransactionStatus.ERROR, "CANCELLED": TransactionStatus.CANCELED}
+CAPTURE_STATUS = {
+    "COMPLETED": TransactionStatus.PROCESSED,
+    "PARTIALLY_REFUNDED": TransactionStatus.PROCESSED,
+    "REFUNDED": TransactionStatus.PROCESSED,
+    "PENDING": TransactionStatus.PENDING,
+    "DECLINED": TransactionStatus.ERROR,
+    "FAILED": TransactionStatus.ERROR,
+}
+REFUND_STATUS = {
+    "COMPLETED": TransactionStatus.PROCESSED,
+    "PENDING": TransactionStatus.PENDING,
+    "FAILED": TransactionStatus.ERROR,
+    "CANCELLED": TransactionStatus.CANCELED,
+}
 # 422 issues that mean "declined" (a result), not "malformed" (a refusal); all need the payer.
-DECLINE_ISSUES = frozenset({"INSTRUMENT_DECLINED", "PAYER_ACTION_REQUIRED", "ORDER_NOT_APPROVED",
-                            "PAYER_CANNOT_PAY", "TRANSACTION_REFUSED", "PAYEE_BLOCKED_TRANSACTION",
-                            "COMPLIANCE_VIOLATION", "MAX_NUMBER_OF_PAYMENT_ATTEMPTS_EXCEEDED"})
+DECLINE_ISSUES = frozenset(
+    {
+        "INSTRUMENT_DECLINED",
+        "PAYER_ACTION_REQUIRED",
+        "ORDER_NOT_APPROVED",
+        "PAYER_CANNOT_PAY",
+        "TRANSACTION_REFUSED",
+        "PAYEE_BLOCKED_TRANSACTION",
+        "COMPLIANCE_VIOLATION",
+        "MAX_NUMBER_OF_PAYMENT_ATTEMPTS_EXCEEDED",
+    }
+)
 
 
 def money(amount: dict[str, Any] | None) -> tuple[int | None, str | None]:
@@ -62,19 +80,28 @@ def _when(text: Any) -> datetime | None:
         return None
 
 
-def capture_result(capture: dict[str, Any], kind: TransactionType = TransactionType.PURCHASE) -> GatewayResult:
+def capture_result(
+    capture: dict[str, Any], kind: TransactionType = TransactionType.PURCHASE
+) -> GatewayResult:
     """A capture resource as a gateway result (fee from the seller receivable breakdown)."""
     status = CAPTURE_STATUS.get(str(capture.get("status")), TransactionStatus.UNDEFINED)
     amount, currency = money(capture.get("amount"))
     fee, _ = money((capture.get("seller_receivable_breakdown") or {}).get("paypal_fee"))
     reason = str((capture.get("status_details") or {}).get("reason") or capture.get("status") or "")
     failed = status is TransactionStatus.ERROR
-    return GatewayResult(status=status, transaction_type=kind, gateway_reference=capture.get("id"),
-                         amount_minor=amount, currency=currency, fee_minor=fee,
-                         error_code=reason.lower() if failed else None,
-                         error_message=f"capture {reason.lower()}" if failed else None,
-                         hard_decline=failed, created_at=_when(capture.get("create_time")),
-                         raw=redact_payload(capture))
+    return GatewayResult(
+        status=status,
+        transaction_type=kind,
+        gateway_reference=capture.get("id"),
+        amount_minor=amount,
+        currency=currency,
+        fee_minor=fee,
+        error_code=reason.lower() if failed else None,
+        error_message=f"capture {reason.lower()}" if failed else None,
+        hard_decline=failed,
+        created_at=_when(capture.get("create_time")),
+        raw=redact_payload(capture),
+    )
 
 
 def refund_result(refund: dict[str, Any]) -> GatewayResult:
@@ -82,18 +109,29 @@ def refund_result(refund: dict[str, Any]) -> GatewayResult:
     status = REFUND_STATUS.get(str(refund.get("status")), TransactionStatus.UNDEFINED)
     amount, currency = money(refund.get("amount"))
     failed = status is TransactionStatus.ERROR
-    return GatewayResult(status=status, transaction_type=TransactionType.REFUND,
-                         gateway_reference=refund.get("id"), amount_minor=amount, currency=currency,
-                         error_code="refund_failed" if failed else None,
-                         error_message="refund failed" if failed else None,
-                         created_at=_when(refund.get("create_time")), raw=redact_payload(refund))
+    return GatewayResult(
+        status=status,
+        transaction_type=TransactionType.REFUND,
+        gateway_reference=refund.get("id"),
+        amount_minor=amount,
+        currency=currency,
+        error_code="refund_failed" if failed else None,
+        error_message="refund failed" if failed else None,
+        created_at=_when(refund.get("create_time")),
+        raw=redact_payload(refund),
+    )
 
 
 def _declined(answer: paypal_api.PayPalAnswer, kind: TransactionType) -> GatewayResult:
     issue = answer.issue or "UNPROCESSABLE_ENTITY"
-    return GatewayResult(status=TransactionStatus.ERROR, transaction_type=kind, error_code=issue.lower(),
-                         error_message=str(answer.body.get("message") or issue), hard_decline=True,
-                         raw=redact_payload(answer.body))
+    return GatewayResult(
+        status=TransactionStatus.ERROR,
+        transaction_type=kind,
+        error_code=issue.lower(),
+        error_message=str(answer.body.get("message") or issue),
+        hard_decline=True,
+        raw=redact_payload(answer.body),
+    )
 
 
 def first_capture(order: dict[str, Any]) -> dict[str, Any] | None:
@@ -117,8 +155,11 @@ class PayPalGateway:
     def purchase(self, request: PaymentRequest) -> GatewayResult:
         """Create an order paid with the vaulted method, then capture it if PayPal did not."""
         settings = current_settings()
-        unit: dict[str, Any] = {"reference_id": "default", "custom_id": request.idempotency_key[:127],
-                                "amount": paypal_amount(request.amount_minor, request.currency)}
+        unit: dict[str, Any] = {
+            "reference_id": "default",
+            "custom_id": request.idempotency_key[:127],
+            "amount": paypal_amount(request.amount_minor, request.currency),
+        }
         if request.description:
             unit["description"] = request.description[:127]
         if request.metadata.get("invoice"):
@@ -130,7 +171,9 @@ class PayPalGateway:
         if created.status == 422:
             if created.issue in DECLINE_ISSUES:
                 return _declined(created, TransactionType.PURCHASE)
-            raise GatewayRefused(f"PayPal create order: {created.issue}", code=str(created.issue).lower())
+            raise GatewayRefused(
+                f"PayPal create order: {created.issue}", code=str(created.issue).lower()
+            )
         order = created.body
         if order.get("status") == "APPROVED":
             order = self.capture_order(str(order["id"]), request.idempotency_key)
@@ -138,10 +181,15 @@ class PayPalGateway:
                 return order
         capture = first_capture(order)
         if capture is None:
-            return GatewayResult(status=TransactionStatus.ERROR, transaction_type=TransactionType.PURCHASE,
-                                 gateway_reference=order.get("id"), error_code="payer_action_required",
-                                 error_message=f"order is {order.get('status')}; the payer must approve it",
-                                 hard_decline=True, raw=redact_payload(order))
+            return GatewayResult(
+                status=TransactionStatus.ERROR,
+                transaction_type=TransactionType.PURCHASE,
+                gateway_reference=order.get("id"),
+                error_code="payer_action_required",
+                error_message=f"order is {order.get('status')}; the payer must approve it",
+                hard_decline=True,
+                raw=redact_payload(order),
+            )
         return capture_result(capture)
 
     def capture_order(self, order_id: str, key: str) -> dict[str, Any] | GatewayResult:
@@ -168,12 +216,18 @@ class PayPalGateway:
 
     def refund(self, request: RefundRequest) -> GatewayResult:
         """Refund (part of) a capture; the refund key is its PayPal-Request-Id."""
-        body: dict[str, Any] = {"amount": paypal_amount(request.amount_minor, request.currency),
-                                "custom_id": request.idempotency_key[:127]}
+        body: dict[str, Any] = {
+            "amount": paypal_amount(request.amount_minor, request.currency),
+            "custom_id": request.idempotency_key[:127],
+        }
         if request.reason:
             body["note_to_payer"] = request.reason[:255]
-        answer = paypal_api.refund_capture(current_settings(), request.gateway_reference,
-                                           request_id=request.idempotency_key, body=body)
+        answer = paypal_api.refund_capture(
+            current_settings(),
+            request.gateway_reference,
+            request_id=request.idempotency_key,
+            body=body,
+        )
         if answer.status == 422:
             raise GatewayRefused(f"PayPal refund: {answer.issue}", code=str(answer.issue).lower())
         return refund_result(answer.body)
@@ -182,8 +236,12 @@ class PayPalGateway:
         """A capture or refund by id. PayPal cannot look up a request id: without a reference
         the answer is UNDEFINED, and the webhook (which carries our key as custom_id) settles it."""
         if not gateway_reference:
-            return GatewayResult(status=TransactionStatus.UNDEFINED, transaction_type=TransactionType.PURCHASE,
-                                 error_code="not_found", error_message="PayPal has no lookup by request id")
+            return GatewayResult(
+                status=TransactionStatus.UNDEFINED,
+                transaction_type=TransactionType.PURCHASE,
+                error_code="not_found",
+                error_message="PayPal has no lookup by request id",
+            )
         settings = current_settings()
         try:
             return capture_result(paypal_api.get_capture(settings, gateway_reference).body)

@@ -12,14 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core.models.disputes import DisputeStatus
 from praho.core.models.gateway_refunds import GatewayRefundStatus
-from praho.core.services.disputes import DisputeReport, record_dispute
 from praho.core.models.payments import IN_FLIGHT, PaymentAttempt
 from praho.core.payments.gateway import GatewayRefused
+from praho.core.services.disputes import DisputeReport, record_dispute
 from praho.core.services.gateway_refunds import GatewayRefundReport, record_gateway_refund
 from praho.core.services.payments import apply_gateway_result, find_attempt
 from praho.core.webhooks.source import ParsedEvent, WebhookHandler
@@ -27,11 +24,18 @@ from praho.plugins.paypal_gateway import paypal_api
 from praho.plugins.paypal_gateway.gateway import PayPalGateway, capture_result, first_capture, money
 from praho.plugins.paypal_gateway.settings import current_settings
 from praho.plugins.paypal_gateway.webhook import event_resource
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 # PayPal dispute outcomes and what they mean for the books.
-DISPUTE_OUTCOME = {"RESOLVED_BUYER_FAVOUR": DisputeStatus.LOST, "RESOLVED_SELLER_FAVOUR": DisputeStatus.WON,
-                   "RESOLVED_WITH_PAYOUT": DisputeStatus.LOST, "CANCELED_BY_BUYER": DisputeStatus.WON,
-                   "ACCEPTED": DisputeStatus.LOST, "DENIED": DisputeStatus.WON}
+DISPUTE_OUTCOME = {
+    "RESOLVED_BUYER_FAVOUR": DisputeStatus.LOST,
+    "RESOLVED_SELLER_FAVOUR": DisputeStatus.WON,
+    "RESOLVED_WITH_PAYOUT": DisputeStatus.LOST,
+    "CANCELED_BY_BUYER": DisputeStatus.WON,
+    "ACCEPTED": DisputeStatus.LOST,
+    "DENIED": DisputeStatus.WON,
+}
 
 
 def attempt_for_capture(session: Session, capture: dict[str, Any]) -> PaymentAttempt | None:
@@ -75,8 +79,15 @@ def _settle_capture_first(session: Session, capture_id: str | None, now: datetim
     attempt = find_attempt(session, gateway_id="paypal", gateway_reference=capture_id)
     if attempt is not None and not attempt.in_flight:
         return
-    if attempt is None and session.execute(select(PaymentAttempt.id).where(
-            PaymentAttempt.gateway_id == "paypal", PaymentAttempt.status.in_(IN_FLIGHT)).limit(1)).first() is None:
+    if (
+        attempt is None
+        and session.execute(
+            select(PaymentAttempt.id)
+            .where(PaymentAttempt.gateway_id == "paypal", PaymentAttempt.status.in_(IN_FLIGHT))
+            .limit(1)
+        ).first()
+        is None
+    ):
         return  # nothing of ours can be waiting for this capture
     try:
         capture = paypal_api.get_capture(current_settings(), capture_id).body
@@ -99,21 +110,38 @@ def dispute_changed(session: Session, event: ParsedEvent, now: datetime) -> None
     amount, currency = money(dispute.get("dispute_amount"))
     transactions = dispute.get("disputed_transactions") or [{}]
     reference = (transactions[0] or {}).get("seller_transaction_id")
-    record_dispute(session, DisputeReport(
-        gateway_id="paypal", gateway_reference=str(dispute["dispute_id"]),
-        payment_reference=str(reference) if reference else None, amount_minor=amount or 0,
-        currency=currency or "", status=status, reason=str(dispute.get("reason") or ""),
-        gateway_status=outcome or str(dispute.get("status") or "")), now=now)
+    record_dispute(
+        session,
+        DisputeReport(
+            gateway_id="paypal",
+            gateway_reference=str(dispute["dispute_id"]),
+            payment_reference=str(reference) if reference else None,
+            amount_minor=amount or 0,
+            currency=currency or "",
+            status=status,
+            reason=str(dispute.get("reason") or ""),
+            gateway_status=outcome or str(dispute.get("status") or ""),
+        ),
+        now=now,
+    )
 
 
-REFUND_STATUS = {"COMPLETED": GatewayRefundStatus.SUCCEEDED, "PENDING": GatewayRefundStatus.PENDING,
-                 "FAILED": GatewayRefundStatus.FAILED, "CANCELLED": GatewayRefundStatus.CANCELED}
+REFUND_STATUS = {
+    "COMPLETED": GatewayRefundStatus.SUCCEEDED,
+    "PENDING": GatewayRefundStatus.PENDING,
+    "FAILED": GatewayRefundStatus.FAILED,
+    "CANCELLED": GatewayRefundStatus.CANCELED,
+}
 
 
 def _captured_id(refund: dict[str, Any]) -> str | None:
     """The refunded capture, from the refund's ``up`` link (PayPal gives no field for it)."""
     for link in refund.get("links") or []:
-        if isinstance(link, dict) and link.get("rel") == "up" and "/captures/" in str(link.get("href")):
+        if (
+            isinstance(link, dict)
+            and link.get("rel") == "up"
+            and "/captures/" in str(link.get("href"))
+        ):
             return str(link["href"]).rstrip("/").rsplit("/", 1)[-1]
     return None
 
@@ -128,12 +156,24 @@ def refund_changed(session: Session, event: ParsedEvent, now: datetime) -> None:
     _settle_capture_first(session, _captured_id(refund), now)
     amount, currency = money(refund.get("amount"))
     status = REFUND_STATUS.get(str(refund.get("status")), GatewayRefundStatus.PENDING)
-    if event.event_type == "PAYMENT.CAPTURE.REVERSED" and refund.get("status") in (None, "REVERSED"):
+    if event.event_type == "PAYMENT.CAPTURE.REVERSED" and refund.get("status") in (
+        None,
+        "REVERSED",
+    ):
         status = GatewayRefundStatus.SUCCEEDED
-    record_gateway_refund(session, GatewayRefundReport(
-        gateway_id="paypal", gateway_reference=str(refund["id"]), payment_reference=_captured_id(refund),
-        amount_minor=amount or 0, currency=currency or "", status=status,
-        refund_key=str(refund["custom_id"]) if refund.get("custom_id") else None), now=now)
+    record_gateway_refund(
+        session,
+        GatewayRefundReport(
+            gateway_id="paypal",
+            gateway_reference=str(refund["id"]),
+            payment_reference=_captured_id(refund),
+            amount_minor=amount or 0,
+            currency=currency or "",
+            status=status,
+            refund_key=str(refund["custom_id"]) if refund.get("custom_id") else None,
+        ),
+        now=now,
+    )
 
 
 HANDLERS: dict[str, WebhookHandler] = {

@@ -27,23 +27,41 @@ def _key() -> rsa.RSAPrivateKey:
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PRAHO Test PKI"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PRAHO Test PKI"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
 
 
-def issue(subject_cn: str, key: rsa.RSAPrivateKey, *, issuer: x509.Certificate | None = None,
-          issuer_key: rsa.RSAPrivateKey | None = None, ca: bool = False, dns: list[str] | None = None,
-          not_before: datetime | None = None, days: int = 365) -> x509.Certificate:
+def issue(
+    subject_cn: str,
+    key: rsa.RSAPrivateKey,
+    *,
+    issuer: x509.Certificate | None = None,
+    issuer_key: rsa.RSAPrivateKey | None = None,
+    ca: bool = False,
+    dns: list[str] | None = None,
+    not_before: datetime | None = None,
+    days: int = 365,
+) -> x509.Certificate:
     """A certificate for ``key``; self-signed when no issuer is given."""
     start = not_before or datetime.now(UTC) - timedelta(days=1)
-    builder = (x509.CertificateBuilder().subject_name(_name(subject_cn))
-               .issuer_name(issuer.subject if issuer else _name(subject_cn))
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(start).not_valid_after(start + timedelta(days=days))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject_cn))
+        .issuer_name(issuer.subject if issuer else _name(subject_cn))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if dns:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]),
-                                        critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), critical=False
+        )
     return builder.sign(issuer_key or key, hashes.SHA256())
 
 
@@ -64,17 +82,25 @@ class TestPKI:
         self.ca_key = _key()
         self.ca = issue("PRAHO Test Root CA", self.ca_key, ca=True, days=3650)
         self.signing_key = _key()
-        self.signing_cert = issue(SIGNING_CN, self.signing_key, issuer=self.ca, issuer_key=self.ca_key)
+        self.signing_cert = issue(
+            SIGNING_CN, self.signing_key, issuer=self.ca, issuer_key=self.ca_key
+        )
         self.tls_key = _key()
-        self.tls_cert = issue(self.tls_host, self.tls_key, issuer=self.ca, issuer_key=self.ca_key,
-                              dns=[self.tls_host])
+        self.tls_cert = issue(
+            self.tls_host, self.tls_key, issuer=self.ca, issuer_key=self.ca_key, dns=[self.tls_host]
+        )
         self.ca_file = self.directory / "ca.pem"
         self.ca_file.write_bytes(pem(self.ca))
         self.tls_cert_file = self.directory / "tls.pem"
         self.tls_cert_file.write_bytes(pem(self.tls_cert))
         self.tls_key_file = self.directory / "tls.key"
-        self.tls_key_file.write_bytes(self.tls_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        self.tls_key_file.write_bytes(
+            self.tls_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
 
     def variant(self, kind: str) -> tuple[bytes, rsa.RSAPrivateKey]:
         """A (PEM chain, signing key) pair: ``good``, ``expired``, ``future``, ``wrong_cn``,
@@ -83,14 +109,29 @@ class TestPKI:
         if kind == "good":
             return pem(self.signing_cert, self.ca), self.signing_key
         if kind == "expired":
-            cert = issue(SIGNING_CN, key, issuer=self.ca, issuer_key=self.ca_key,
-                         not_before=datetime.now(UTC) - timedelta(days=400), days=30)
+            cert = issue(
+                SIGNING_CN,
+                key,
+                issuer=self.ca,
+                issuer_key=self.ca_key,
+                not_before=datetime.now(UTC) - timedelta(days=400),
+                days=30,
+            )
         elif kind == "future":
-            cert = issue(SIGNING_CN, key, issuer=self.ca, issuer_key=self.ca_key,
-                         not_before=datetime.now(UTC) + timedelta(days=10))
+            cert = issue(
+                SIGNING_CN,
+                key,
+                issuer=self.ca,
+                issuer_key=self.ca_key,
+                not_before=datetime.now(UTC) + timedelta(days=10),
+            )
         elif kind == "wrong_cn":
-            cert = issue("messageverificationcerts.paypal.com.evil.test", key, issuer=self.ca,
-                         issuer_key=self.ca_key)
+            cert = issue(
+                "messageverificationcerts.paypal.com.evil.test",
+                key,
+                issuer=self.ca,
+                issuer_key=self.ca_key,
+            )
         elif kind == "self_signed":
             cert = issue(SIGNING_CN, key)
         elif kind == "other_ca":

@@ -12,8 +12,12 @@ from praho.core.webhooks.verification import DEFAULT_REPLAY_WINDOW_SECONDS, posi
 EXTENSION_KEY = "praho.paypal_gateway"
 DEFAULT_API_BASE = "https://api-m.paypal.com"
 # The hosts PayPal serves its webhook signing certificates from (live and sandbox).
-DEFAULT_CERT_HOSTS = ("api.paypal.com", "api-m.paypal.com", "api.sandbox.paypal.com",
-                      "api-m.sandbox.paypal.com")
+DEFAULT_CERT_HOSTS = (
+    "api.paypal.com",
+    "api-m.paypal.com",
+    "api.sandbox.paypal.com",
+    "api-m.sandbox.paypal.com",
+)
 VERIFICATION_MODES = ("offline", "online")
 
 
@@ -38,9 +42,11 @@ class PayPalSettings:
     replay_window_seconds: int = DEFAULT_REPLAY_WINDOW_SECONDS
 
     def __repr__(self) -> str:
-        return (f"PayPalSettings(api_base={self.api_base!r}, verification={self.verification!r}, "
-                f"client_id={'set' if self.client_id else 'unset'}, "
-                f"client_secret={'set' if self.client_secret else 'unset'})")
+        return (
+            f"PayPalSettings(api_base={self.api_base!r}, verification={self.verification!r}, "
+            f"client_id={'set' if self.client_id else 'unset'}, "
+            f"client_secret={'set' if self.client_secret else 'unset'})"
+        )
 
 
 def _resolve(text: str) -> tuple[tuple[str, str, int], ...]:
@@ -49,7 +55,9 @@ def _resolve(text: str) -> tuple[tuple[str, str, int], ...]:
         host, _, target = item.partition("=")
         address, _, port = target.rpartition(":")
         if not host or not address or not port.isdigit():
-            raise PluginError(f"paypal_gateway setting cert_resolve: expected host=address:port, got {item!r}")
+            raise PluginError(
+                f"paypal_gateway setting cert_resolve: expected host=address:port, got {item!r}"
+            )
         pairs.append((host.strip().lower(), address.strip(), int(port)))
     return tuple(pairs)
 
@@ -65,14 +73,19 @@ def parse_settings(raw: dict[str, Any]) -> PayPalSettings:
         raise PluginError(f"paypal_gateway setting api_base: expected an http(s) URL, got {base!r}")
     mode = str(raw.get("verification") or "offline").strip().lower()
     if mode not in VERIFICATION_MODES:
-        raise PluginError(f"paypal_gateway setting verification: expected offline or online, got {mode!r}")
+        raise PluginError(
+            f"paypal_gateway setting verification: expected offline or online, got {mode!r}"
+        )
     hosts = raw.get("cert_hosts") or DEFAULT_CERT_HOSTS
     if isinstance(hosts, str):
         hosts = [h for h in hosts.split(",")]
     try:
         timeout = float(str(raw.get("timeout_seconds") or 30))
-        window = positive_int(raw.get("replay_window_seconds"), "replay_window_seconds",
-                              default=DEFAULT_REPLAY_WINDOW_SECONDS)
+        window = positive_int(
+            raw.get("replay_window_seconds"),
+            "replay_window_seconds",
+            default=DEFAULT_REPLAY_WINDOW_SECONDS,
+        )
     except ValueError as exc:
         raise PluginError(f"paypal_gateway setting {exc}") from None
 
@@ -80,10 +93,17 @@ def parse_settings(raw: dict[str, Any]) -> PayPalSettings:
         return str(raw.get(name) or "").strip() or None
 
     return PayPalSettings(
-        client_id=text("client_id"), client_secret=text("client_secret"), webhook_id=text("webhook_id"),
-        api_base=base, timeout_seconds=timeout, verification=mode,
-        cert_hosts=tuple(h.strip().lower() for h in hosts if h.strip()), ca_bundle=text("ca_bundle"),
-        cert_resolve=_resolve(str(raw.get("cert_resolve") or "")), replay_window_seconds=window)
+        client_id=text("client_id"),
+        client_secret=text("client_secret"),
+        webhook_id=text("webhook_id"),
+        api_base=base,
+        timeout_seconds=timeout,
+        verification=mode,
+        cert_hosts=tuple(h.strip().lower() for h in hosts if h.strip()),
+        ca_bundle=text("ca_bundle"),
+        cert_resolve=_resolve(str(raw.get("cert_resolve") or "")),
+        replay_window_seconds=window,
+    )
 
 
 def current_settings() -> PayPalSettings:

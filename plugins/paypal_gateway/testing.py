@@ -57,8 +57,12 @@ class PayPalStandIn:
 
     def start(self) -> PayPalStandIn:
         """Start the API (HTTP) and the certificate host (HTTPS) on free ports."""
-        self._api = ThreadingHTTPServer(("127.0.0.1", 0), type("Api", (_ApiHandler,), {"standin": self}))
-        self._certs = ThreadingHTTPServer(("127.0.0.1", 0), type("Certs", (_CertHandler,), {"standin": self}))
+        self._api = ThreadingHTTPServer(
+            ("127.0.0.1", 0), type("Api", (_ApiHandler,), {"standin": self})
+        )
+        self._certs = ThreadingHTTPServer(
+            ("127.0.0.1", 0), type("Certs", (_CertHandler,), {"standin": self})
+        )
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.pki.tls_cert_file, self.pki.tls_key_file)
         self._certs.socket = context.wrap_socket(self._certs.socket, server_side=True)
@@ -105,8 +109,12 @@ class PayPalStandIn:
 
     def settings(self) -> dict[str, str]:
         """Plugin settings (non-secret) reaching this stand-in, for tests' manifests."""
-        return {"api_base": self.url, "cert_hosts": self.pki.tls_host, "ca_bundle": str(self.pki.ca_file),
-                "cert_resolve": f"{self.pki.tls_host}=127.0.0.1:{self.cert_port}"}
+        return {
+            "api_base": self.url,
+            "cert_hosts": self.pki.tls_host,
+            "ca_bundle": str(self.pki.ca_file),
+            "cert_resolve": f"{self.pki.tls_host}=127.0.0.1:{self.cert_port}",
+        }
 
     def new_id(self, prefix: str) -> str:
         """A fresh PayPal-looking id."""
@@ -116,20 +124,36 @@ class PayPalStandIn:
         """The next ``times`` API requests act, then answer ``status`` (or hang ``hang`` s)."""
         self.failures.extend((status, hang) for _ in range(times))
 
-    def sign_delivery(self, body: bytes, *, webhook_id: str = WEBHOOK_ID, key: Any = None,
-                      cert_url: str | None = None, transmission_id: str | None = None,
-                      when: datetime | None = None) -> dict[str, str]:
+    def sign_delivery(
+        self,
+        body: bytes,
+        *,
+        webhook_id: str = WEBHOOK_ID,
+        key: Any = None,
+        cert_url: str | None = None,
+        transmission_id: str | None = None,
+        when: datetime | None = None,
+    ) -> dict[str, str]:
         """PayPal's delivery headers for ``body`` (and remember it for the verify API)."""
         transmission_id = transmission_id or new_transmission_id()
         stamp = (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        signature = sign_message(key or self.pki.signing_key, signed_message(transmission_id, stamp, webhook_id, body))
+        signature = sign_message(
+            key or self.pki.signing_key, signed_message(transmission_id, stamp, webhook_id, body)
+        )
         self.delivered[transmission_id] = body
-        return {"PAYPAL-TRANSMISSION-ID": transmission_id, "PAYPAL-TRANSMISSION-TIME": stamp,
-                "PAYPAL-TRANSMISSION-SIG": signature, "PAYPAL-CERT-URL": cert_url or self.cert_url(),
-                "PAYPAL-AUTH-ALGO": "SHA256withRSA", "PAYPAL-AUTH-VERSION": "v2",
-                "Content-Type": "application/json"}
+        return {
+            "PAYPAL-TRANSMISSION-ID": transmission_id,
+            "PAYPAL-TRANSMISSION-TIME": stamp,
+            "PAYPAL-TRANSMISSION-SIG": signature,
+            "PAYPAL-CERT-URL": cert_url or self.cert_url(),
+            "PAYPAL-AUTH-ALGO": "SHA256withRSA",
+            "PAYPAL-AUTH-VERSION": "v2",
+            "Content-Type": "application/json",
+        }
 
-    def handle(self, method: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, bytes]:
+    def handle(
+        self, method: str, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, bytes]:
         """Route one authenticated API request, replaying answers by PayPal-Request-Id."""
         request_id = headers.get("paypal-request-id")
         replay_key = f"{method} {path} {request_id}"
@@ -170,17 +194,34 @@ class _Quiet(BaseHTTPRequestHandler):
 class _ApiHandler(_Quiet):
     def _token(self, raw: bytes) -> None:
         expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-        if self.headers.get("Authorization") != expected or b"grant_type=client_credentials" not in raw:
-            self._send(401, json.dumps({"error": "invalid_client",
-                                        "error_description": "Client Authentication failed"}).encode())
+        if (
+            self.headers.get("Authorization") != expected
+            or b"grant_type=client_credentials" not in raw
+        ):
+            self._send(
+                401,
+                json.dumps(
+                    {"error": "invalid_client", "error_description": "Client Authentication failed"}
+                ).encode(),
+            )
             return
         with self.standin.lock:
             self.standin.token_requests += 1
             token = f"A21AAtest{self.standin.new_id('')}"
             self.standin.tokens.add(token)
-        self._send(200, json.dumps({"scope": "https://uri.paypal.com/services/payments/payment",
-                                    "access_token": token, "token_type": "Bearer", "app_id": "APP-PRAHO",
-                                    "expires_in": 32400, "nonce": "2026-test"}).encode())
+        self._send(
+            200,
+            json.dumps(
+                {
+                    "scope": "https://uri.paypal.com/services/payments/payment",
+                    "access_token": token,
+                    "token_type": "Bearer",
+                    "app_id": "APP-PRAHO",
+                    "expires_in": 32400,
+                    "nonce": "2026-test",
+                }
+            ).encode(),
+        )
 
     def _serve(self, method: str) -> None:
         standin = self.standin
@@ -192,7 +233,9 @@ class _ApiHandler(_Quiet):
         headers = {k.lower(): v for k, v in self.headers.items()}
         standin.requests.append((method, path, headers))
         if headers.get("authorization", "").removeprefix("Bearer ") not in standin.tokens:
-            self._send(401, json.dumps({"error": "invalid_token", "error_description": "expired"}).encode())
+            self._send(
+                401, json.dumps({"error": "invalid_token", "error_description": "expired"}).encode()
+            )
             return
         try:
             body = json.loads(raw) if raw else {}

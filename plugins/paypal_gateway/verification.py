@@ -53,8 +53,13 @@ def check_cert_url(url: str, allowed_hosts: tuple[str, ...]) -> str:
         raise WebhookRejected("PAYPAL-CERT-URL must not carry userinfo or a port")
     if host not in allowed_hosts or parts.netloc.lower() != host:
         raise WebhookRejected(f"PAYPAL-CERT-URL host {host!r} is not an allowed PayPal host")
-    if (not parts.path.startswith(CERT_PATH_PREFIX) or parts.query or parts.fragment
-            or "/." in parts.path or "//" in parts.path[1:]):
+    if (
+        not parts.path.startswith(CERT_PATH_PREFIX)
+        or parts.query
+        or parts.fragment
+        or "/." in parts.path
+        or "//" in parts.path[1:]
+    ):
         raise WebhookRejected("PAYPAL-CERT-URL path is not a PayPal certificate path")
     return host
 
@@ -62,7 +67,9 @@ def check_cert_url(url: str, allowed_hosts: tuple[str, ...]) -> str:
 class _ResolvedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to ``host`` (SNI and certificate name) through another address (tests' stand-in)."""
 
-    def __init__(self, host: str, address: tuple[str, int], *, context: ssl.SSLContext, timeout: float) -> None:
+    def __init__(
+        self, host: str, address: tuple[str, int], *, context: ssl.SSLContext, timeout: float
+    ) -> None:
         super().__init__(host, 443, context=context, timeout=timeout)
         self._address = address
 
@@ -73,18 +80,27 @@ class _ResolvedHTTPSConnection(http.client.HTTPSConnection):
 
 def _download(url: str, host: str, settings: PayPalSettings) -> bytes:
     context = ssl.create_default_context(cafile=settings.ca_bundle)
-    target = next(((address, port) for name, address, port in settings.cert_resolve if name == host),
-                  (host, 443))
-    connection = _ResolvedHTTPSConnection(host, target, context=context, timeout=settings.timeout_seconds)
+    target = next(
+        ((address, port) for name, address, port in settings.cert_resolve if name == host),
+        (host, 443),
+    )
+    connection = _ResolvedHTTPSConnection(
+        host, target, context=context, timeout=settings.timeout_seconds
+    )
     try:
-        connection.request("GET", urlsplit(url).path, headers={"Accept": "application/x-pem-file, */*"})
+        connection.request(
+            "GET", urlsplit(url).path, headers={"Accept": "application/x-pem-file, */*"}
+        )
         response = connection.getresponse()
         if response.status != 200:
-            raise WebhookRejected(f"PAYPAL-CERT-URL answered HTTP {response.status} (redirects are not followed)")
+            raise WebhookRejected(
+                f"PAYPAL-CERT-URL answered HTTP {response.status} (redirects are not followed)"
+            )
         body = response.read(MAX_CERT_BYTES + 1)
     except (OSError, http.client.HTTPException) as exc:
-        raise WebhookRejected(f"PAYPAL-CERT-URL could not be fetched: {type(exc).__name__}",
-                              http_status=503) from None
+        raise WebhookRejected(
+            f"PAYPAL-CERT-URL could not be fetched: {type(exc).__name__}", http_status=503
+        ) from None
     finally:
         connection.close()
     if len(body) > MAX_CERT_BYTES:
@@ -100,8 +116,9 @@ def _trust_anchors(settings: PayPalSettings) -> list[x509.Certificate]:
         return x509.load_pem_x509_certificates(handle.read())
 
 
-def check_certificate_chain(chain: list[x509.Certificate], anchors: list[x509.Certificate],
-                            now: datetime) -> x509.Certificate:
+def check_certificate_chain(
+    chain: list[x509.Certificate], anchors: list[x509.Certificate], now: datetime
+) -> x509.Certificate:
     """The leaf of ``chain`` once it is proven to chain to an anchor, in date, for *.paypal.com."""
     if not chain:
         raise WebhookRejected("PAYPAL-CERT-URL holds no certificate")
@@ -118,7 +135,10 @@ def check_certificate_chain(chain: list[x509.Certificate], anchors: list[x509.Ce
             cert.verify_directly_issued_by(issuer)
         top = chain[-1]
         for anchor in anchors:
-            if anchor.subject == top.issuer and anchor.not_valid_before_utc <= now <= anchor.not_valid_after_utc:
+            if (
+                anchor.subject == top.issuer
+                and anchor.not_valid_before_utc <= now <= anchor.not_valid_after_utc
+            ):
                 _is_ca(anchor)
                 top.verify_directly_issued_by(anchor)
                 return leaf
@@ -162,12 +182,17 @@ def clear_certificate_cache() -> None:
         _CACHE.clear()
 
 
-def signed_message(transmission_id: str, transmission_time: str, webhook_id: str, body: bytes) -> bytes:
+def signed_message(
+    transmission_id: str, transmission_time: str, webhook_id: str, body: bytes
+) -> bytes:
     """What PayPal signs: ids, time and the CRC32 of the raw body, joined by ``|``."""
-    return f"{transmission_id}|{transmission_time}|{webhook_id}|{zlib.crc32(body) & 0xFFFFFFFF}".encode()
+    crc = zlib.crc32(body) & 0xFFFFFFFF
+    return f"{transmission_id}|{transmission_time}|{webhook_id}|{crc}".encode()
 
 
-def verify_offline(headers: Mapping[str, str], body: bytes, settings: PayPalSettings, now: datetime) -> None:
+def verify_offline(
+    headers: Mapping[str, str], body: bytes, settings: PayPalSettings, now: datetime
+) -> None:
     """Check the RSA-SHA256 signature with the certificate the delivery points to."""
     if (headers.get("PAYPAL-AUTH-ALGO") or "") != "SHA256withRSA":
         raise WebhookRejected("PAYPAL-AUTH-ALGO must be SHA256withRSA")
@@ -181,28 +206,39 @@ def verify_offline(headers: Mapping[str, str], body: bytes, settings: PayPalSett
     public_key = certificate.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise WebhookRejected("PayPal signing certificate has no RSA key")
-    message = signed_message(headers["PAYPAL-TRANSMISSION-ID"], headers["PAYPAL-TRANSMISSION-TIME"],
-                             settings.webhook_id or "", body)
+    message = signed_message(
+        headers["PAYPAL-TRANSMISSION-ID"],
+        headers["PAYPAL-TRANSMISSION-TIME"],
+        settings.webhook_id or "",
+        body,
+    )
     try:
         public_key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
         raise WebhookRejected("PAYPAL-TRANSMISSION-SIG does not match the body") from None
 
 
-def verify_online(headers: Mapping[str, str], event: dict[str, Any], settings: PayPalSettings) -> None:
+def verify_online(
+    headers: Mapping[str, str], event: dict[str, Any], settings: PayPalSettings
+) -> None:
     """Ask PayPal's verify API; anything but SUCCESS is refused (its outage: 503, retried)."""
     from praho.core.payments.gateway import GatewayError
     from praho.plugins.paypal_gateway import paypal_api
 
-    request = {"auth_algo": headers.get("PAYPAL-AUTH-ALGO") or "",
-               "cert_url": headers.get("PAYPAL-CERT-URL") or "",
-               "transmission_id": headers.get("PAYPAL-TRANSMISSION-ID") or "",
-               "transmission_sig": headers.get("PAYPAL-TRANSMISSION-SIG") or "",
-               "transmission_time": headers.get("PAYPAL-TRANSMISSION-TIME") or "",
-               "webhook_id": settings.webhook_id or "", "webhook_event": event}
+    request = {
+        "auth_algo": headers.get("PAYPAL-AUTH-ALGO") or "",
+        "cert_url": headers.get("PAYPAL-CERT-URL") or "",
+        "transmission_id": headers.get("PAYPAL-TRANSMISSION-ID") or "",
+        "transmission_sig": headers.get("PAYPAL-TRANSMISSION-SIG") or "",
+        "transmission_time": headers.get("PAYPAL-TRANSMISSION-TIME") or "",
+        "webhook_id": settings.webhook_id or "",
+        "webhook_event": event,
+    }
     try:
         answer = paypal_api.verify_webhook_signature(settings, request)
     except (GatewayError, Exception) as exc:  # noqa: BLE001 - any failure means "not verified now"
-        raise WebhookRejected(f"PayPal verify API unavailable ({type(exc).__name__})", http_status=503) from None
+        raise WebhookRejected(
+            f"PayPal verify API unavailable ({type(exc).__name__})", http_status=503
+        ) from None
     if answer.status != 200 or answer.body.get("verification_status") != "SUCCESS":
         raise WebhookRejected("PayPal verify API says the signature is not valid")

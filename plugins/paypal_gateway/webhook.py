@@ -1,4 +1,4 @@
-"""PayPal's inbound events: header and replay-window checks, signature (offline or online), parsing."""
+"""PayPal's inbound events: headers, replay window, signature (offline or online), parsing."""
 
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ from praho.core.webhooks.verification import check_timestamp, parse_json_body
 from praho.plugins.paypal_gateway.settings import current_settings
 from praho.plugins.paypal_gateway.verification import verify_offline, verify_online
 
-REQUIRED_HEADERS = ("PAYPAL-TRANSMISSION-ID", "PAYPAL-TRANSMISSION-TIME", "PAYPAL-TRANSMISSION-SIG",
-                    "PAYPAL-CERT-URL", "PAYPAL-AUTH-ALGO")
+REQUIRED_HEADERS = (
+    "PAYPAL-TRANSMISSION-ID",
+    "PAYPAL-TRANSMISSION-TIME",
+    "PAYPAL-TRANSMISSION-SIG",
+    "PAYPAL-CERT-URL",
+    "PAYPAL-AUTH-ALGO",
+)
 
 
 def parse_time(text: str) -> datetime:
@@ -35,15 +40,19 @@ class PayPalWebhookSource:
         """Headers present, transmission time inside the window, then the signature."""
         settings = current_settings()
         if not settings.webhook_id:
-            raise WebhookRejected("PayPal webhooks are disabled: PRAHO_PAYPAL_WEBHOOK_ID is not set",
-                                  http_status=503)
+            raise WebhookRejected(
+                "PayPal webhooks are disabled: PRAHO_PAYPAL_WEBHOOK_ID is not set", http_status=503
+            )
         missing = [name for name in REQUIRED_HEADERS if not headers.get(name)]
         if missing:
             raise WebhookRejected(f"missing PayPal headers: {', '.join(missing)}")
         if len(headers["PAYPAL-TRANSMISSION-ID"]) > 100 or "|" in headers["PAYPAL-TRANSMISSION-ID"]:
             raise WebhookRejected("PAYPAL-TRANSMISSION-ID is not a transmission id")
-        check_timestamp(parse_time(headers["PAYPAL-TRANSMISSION-TIME"]), now,
-                        window_seconds=settings.replay_window_seconds)
+        check_timestamp(
+            parse_time(headers["PAYPAL-TRANSMISSION-TIME"]),
+            now,
+            window_seconds=settings.replay_window_seconds,
+        )
         if settings.verification == "online":
             # The verify API needs the event as JSON; a body that is none is refused here.
             verify_online(headers, parse_json_body(body), settings)
@@ -54,9 +63,14 @@ class PayPalWebhookSource:
         """A PayPal event (``id``, ``event_type``, ``resource``); 400 when it is not one."""
         document = parse_json_body(body)
         event_id, kind = document.get("id"), document.get("event_type")
-        if not isinstance(event_id, str) or not isinstance(kind, str) or not isinstance(
-                document.get("resource"), dict):
-            raise WebhookRejected("body is not a PayPal event (id, event_type and resource are required)")
+        if (
+            not isinstance(event_id, str)
+            or not isinstance(kind, str)
+            or not isinstance(document.get("resource"), dict)
+        ):
+            raise WebhookRejected(
+                "body is not a PayPal event (id, event_type and resource are required)"
+            )
         created = document.get("create_time")
         moment = None
         if isinstance(created, str):

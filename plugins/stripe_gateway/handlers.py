@@ -14,14 +14,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core.models.disputes import DisputeStatus
 from praho.core.models.gateway_refunds import GatewayRefundStatus
-from praho.core.services.disputes import DisputeReport, record_dispute
 from praho.core.models.payments import IN_FLIGHT, PaymentAttempt
 from praho.core.payments.gateway import GatewayRefused, TransactionType
+from praho.core.services.disputes import DisputeReport, record_dispute
 from praho.core.services.gateway_refunds import GatewayRefundReport, record_gateway_refund
 from praho.core.services.payments import apply_gateway_result, find_attempt
 from praho.core.webhooks.source import ParsedEvent, WebhookHandler
@@ -29,12 +26,18 @@ from praho.plugins.stripe_gateway import stripe_api
 from praho.plugins.stripe_gateway.gateway import intent_result
 from praho.plugins.stripe_gateway.settings import current_settings
 from praho.plugins.stripe_gateway.webhook import event_object
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 log = logging.getLogger("praho.webhooks.stripe")
 
 # Stripe's closed dispute statuses and what they mean for the books.
-DISPUTE_OUTCOME = {"won": DisputeStatus.WON, "lost": DisputeStatus.LOST,
-                   "warning_closed": DisputeStatus.CLOSED, "charge_refunded": DisputeStatus.CLOSED}
+DISPUTE_OUTCOME = {
+    "won": DisputeStatus.WON,
+    "lost": DisputeStatus.LOST,
+    "warning_closed": DisputeStatus.CLOSED,
+    "charge_refunded": DisputeStatus.CLOSED,
+}
 
 
 def _reference(value: object) -> str | None:
@@ -53,12 +56,20 @@ def attempt_for_intent(session: Session, intent: dict[str, Any]) -> PaymentAttem
     return attempt
 
 
-def _apply_intent(session: Session, attempt: PaymentAttempt, intent: dict[str, Any], now: datetime) -> None:
-    kind = TransactionType.AUTHORIZE if intent.get("capture_method") == "manual" else TransactionType.PURCHASE
+def _apply_intent(
+    session: Session, attempt: PaymentAttempt, intent: dict[str, Any], now: datetime
+) -> None:
+    kind = (
+        TransactionType.AUTHORIZE
+        if intent.get("capture_method") == "manual"
+        else TransactionType.PURCHASE
+    )
     result = intent_result(intent, kind)
     if result.succeeded and result.fee_minor is None:
         # Events carry the charge as an id; the fee lives on its balance transaction.
-        result = intent_result(stripe_api.retrieve_payment_intent(current_settings(), str(intent["id"])), kind)
+        result = intent_result(
+            stripe_api.retrieve_payment_intent(current_settings(), str(intent["id"])), kind
+        )
     apply_gateway_result(session, attempt, result, now=now)
 
 
@@ -93,8 +104,14 @@ def settle_payment_first(session: Session, intent_id: str | None, now: datetime)
 
 
 def _stripe_attempts_in_flight(session: Session) -> bool:
-    return session.execute(select(PaymentAttempt.id).where(
-        PaymentAttempt.gateway_id == "stripe", PaymentAttempt.status.in_(IN_FLIGHT)).limit(1)).first() is not None
+    return (
+        session.execute(
+            select(PaymentAttempt.id)
+            .where(PaymentAttempt.gateway_id == "stripe", PaymentAttempt.status.in_(IN_FLIGHT))
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def dispute_changed(session: Session, event: ParsedEvent, now: datetime) -> None:
@@ -103,28 +120,51 @@ def dispute_changed(session: Session, event: ParsedEvent, now: datetime) -> None
     status = DISPUTE_OUTCOME.get(str(dispute.get("status")), DisputeStatus.OPEN)
     if event.event_type == "charge.dispute.closed" and status is DisputeStatus.OPEN:
         status = DisputeStatus.CLOSED
-    record_dispute(session, DisputeReport(
-        gateway_id="stripe", gateway_reference=str(dispute["id"]),
-        payment_reference=_reference(dispute.get("payment_intent")) or _reference(dispute.get("charge")),
-        amount_minor=int(dispute.get("amount") or 0), currency=str(dispute.get("currency") or "").upper(),
-        status=status, reason=str(dispute.get("reason") or ""),
-        gateway_status=str(dispute.get("status") or "")), now=now)
+    record_dispute(
+        session,
+        DisputeReport(
+            gateway_id="stripe",
+            gateway_reference=str(dispute["id"]),
+            payment_reference=_reference(dispute.get("payment_intent"))
+            or _reference(dispute.get("charge")),
+            amount_minor=int(dispute.get("amount") or 0),
+            currency=str(dispute.get("currency") or "").upper(),
+            status=status,
+            reason=str(dispute.get("reason") or ""),
+            gateway_status=str(dispute.get("status") or ""),
+        ),
+        now=now,
+    )
 
 
-REFUND_STATUS = {"succeeded": GatewayRefundStatus.SUCCEEDED, "pending": GatewayRefundStatus.PENDING,
-                 "requires_action": GatewayRefundStatus.PENDING, "failed": GatewayRefundStatus.FAILED,
-                 "canceled": GatewayRefundStatus.CANCELED}
+REFUND_STATUS = {
+    "succeeded": GatewayRefundStatus.SUCCEEDED,
+    "pending": GatewayRefundStatus.PENDING,
+    "requires_action": GatewayRefundStatus.PENDING,
+    "failed": GatewayRefundStatus.FAILED,
+    "canceled": GatewayRefundStatus.CANCELED,
+}
 
 
 def _record_refund(session: Session, refund: dict[str, Any], now: datetime) -> None:
     metadata = refund.get("metadata") if isinstance(refund.get("metadata"), dict) else {}
-    record_gateway_refund(session, GatewayRefundReport(
-        gateway_id="stripe", gateway_reference=str(refund["id"]),
-        payment_reference=_reference(refund.get("payment_intent")) or _reference(refund.get("charge")),
-        amount_minor=int(str(refund.get("amount") or 0)), currency=str(refund.get("currency") or "").upper(),
-        status=REFUND_STATUS.get(str(refund.get("status")), GatewayRefundStatus.PENDING),
-        refund_key=str(metadata["praho_key"]) if metadata and metadata.get("praho_key") else None,
-        failure_reason=str(refund["failure_reason"]) if refund.get("failure_reason") else None), now=now)
+    record_gateway_refund(
+        session,
+        GatewayRefundReport(
+            gateway_id="stripe",
+            gateway_reference=str(refund["id"]),
+            payment_reference=_reference(refund.get("payment_intent"))
+            or _reference(refund.get("charge")),
+            amount_minor=int(str(refund.get("amount") or 0)),
+            currency=str(refund.get("currency") or "").upper(),
+            status=REFUND_STATUS.get(str(refund.get("status")), GatewayRefundStatus.PENDING),
+            refund_key=str(metadata["praho_key"])
+            if metadata and metadata.get("praho_key")
+            else None,
+            failure_reason=str(refund["failure_reason"]) if refund.get("failure_reason") else None,
+        ),
+        now=now,
+    )
 
 
 def refund_changed(session: Session, event: ParsedEvent, now: datetime) -> None:
@@ -145,8 +185,14 @@ def charge_refunded(session: Session, event: ParsedEvent, now: datetime) -> None
     refunds = charge.get("refunds")
     for refund in (refunds.get("data") or []) if isinstance(refunds, dict) else []:
         if isinstance(refund, dict) and refund.get("id"):
-            _record_refund(session, {**refund, "payment_intent": refund.get("payment_intent")
-                                     or charge.get("payment_intent")}, now)
+            _record_refund(
+                session,
+                {
+                    **refund,
+                    "payment_intent": refund.get("payment_intent") or charge.get("payment_intent"),
+                },
+                now,
+            )
 
 
 HANDLERS: dict[str, WebhookHandler] = {

@@ -25,8 +25,11 @@ class StripeSettings:
     replay_window_seconds: int = DEFAULT_REPLAY_WINDOW_SECONDS
 
     def __repr__(self) -> str:
-        return (f"StripeSettings(api_base={self.api_base!r}, secret_key={'set' if self.secret_key else 'unset'}, "
-                f"webhook_secrets={len(self.webhook_secrets)})")
+        return (
+            f"StripeSettings(api_base={self.api_base!r}, "
+            f"secret_key={'set' if self.secret_key else 'unset'}, "
+            f"webhook_secrets={len(self.webhook_secrets)})"
+        )
 
 
 def parse_settings(raw: dict[str, Any]) -> StripeSettings:
@@ -44,15 +47,22 @@ def parse_settings(raw: dict[str, Any]) -> StripeSettings:
             raise PluginError("stripe_gateway setting webhook_secret: expected whsec_... values")
     try:
         timeout = float(str(raw.get("timeout_seconds") or 30))
-        window = positive_int(raw.get("replay_window_seconds"), "replay_window_seconds",
-                              default=DEFAULT_REPLAY_WINDOW_SECONDS)
+        window = positive_int(
+            raw.get("replay_window_seconds"),
+            "replay_window_seconds",
+            default=DEFAULT_REPLAY_WINDOW_SECONDS,
+        )
     except ValueError as exc:
         raise PluginError(f"stripe_gateway setting {exc}") from None
     if timeout <= 0:
         raise PluginError("stripe_gateway setting timeout_seconds: must be positive")
-    return StripeSettings(secret_key=str(raw.get("secret_key") or "").strip() or None,
-                          webhook_secrets=secrets, api_base=base, timeout_seconds=timeout,
-                          replay_window_seconds=window)
+    return StripeSettings(
+        secret_key=str(raw.get("secret_key") or "").strip() or None,
+        webhook_secrets=secrets,
+        api_base=base,
+        timeout_seconds=timeout,
+        replay_window_seconds=window,
+    )
 
 
 def current_settings() -> StripeSettings:

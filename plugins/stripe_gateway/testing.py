@@ -31,7 +31,8 @@ from urllib.parse import parse_qsl, urlsplit
 from praho.plugins.stripe_gateway.standin_routes import route
 
 FIXTURES: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parent / "stripe_fixtures.json").read_text(encoding="utf-8"))["resources"]
+    (Path(__file__).resolve().parent / "stripe_fixtures.json").read_text(encoding="utf-8")
+)["resources"]
 
 
 def fixture(kind: str, **values: Any) -> dict[str, Any]:
@@ -120,7 +121,9 @@ class StripeStandIn:
             self.failures.clear()
             self.meter_identifiers.clear()
 
-    def fail_next(self, *, status: int = 500, hang: float = 0.0, act: bool = True, times: int = 1) -> None:
+    def fail_next(
+        self, *, status: int = 500, hang: float = 0.0, act: bool = True, times: int = 1
+    ) -> None:
         """Make the next ``times`` requests fail (after acting when ``act``)."""
         self.failures.extend(Failure(status, hang, act) for _ in range(times))
 
@@ -131,31 +134,49 @@ class StripeStandIn:
         with self.lock:
             intent = self.objects[intent_id]
             charge = _charge(self, intent, status="succeeded")
-            intent.update(status="succeeded", amount_received=intent["amount"], latest_charge=charge["id"],
-                          processing=None)
+            intent.update(
+                status="succeeded",
+                amount_received=intent["amount"],
+                latest_charge=charge["id"],
+                processing=None,
+            )
             return copy.deepcopy(intent)
 
     def new_id(self, prefix: str) -> str:
         """A fresh Stripe-looking id."""
         return f"{prefix}_PRAHO{next(self._ids):010d}"
 
-    def handle(self, method: str, path: str, query: dict[str, Any], form: dict[str, Any],
-               headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any],
+        form: dict[str, Any],
+        headers: dict[str, str],
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Run one request against the state; returns status, body and extra headers."""
         if not headers.get("authorization", "").startswith(f"Bearer {self.api_key_prefix}"):
             return 401, _error("invalid_request_error", "Invalid API Key provided."), {}
         key = headers.get("idempotency-key")
         if method != "POST" or not key:
             return (*route(self, method, path, query, form), {})
-        fingerprint = hashlib.sha256(json.dumps([method, path, form], sort_keys=True).encode()).hexdigest()
+        fingerprint = hashlib.sha256(
+            json.dumps([method, path, form], sort_keys=True).encode()
+        ).hexdigest()
         with self.lock:
             stored = self.idempotency.get(key)
             if stored is not None:
                 if not hmac.compare_digest(stored[0], fingerprint):
-                    return 400, _error("idempotency_error",
-                                       "Keys for idempotent requests can only be used with the same "
-                                       "parameters they were first used with. Try using a key other "
-                                       f"than '{key}' if you meant to execute a different request."), {}
+                    return (
+                        400,
+                        _error(
+                            "idempotency_error",
+                            "Keys for idempotent requests can only be used with the same "
+                            "parameters they were first used with. Try using a key other "
+                            f"than '{key}' if you meant to execute a different request.",
+                        ),
+                        {},
+                    )
                 return stored[1], json.loads(stored[2]), {"Idempotent-Replayed": "true"}
             status, body = route(self, method, path, query, form)
             # Stripe stores the outcome of every request that began executing, errors included,
@@ -231,13 +252,23 @@ def sign_stripe_event(payload: bytes, secret: str, timestamp: int) -> str:
     """A ``Stripe-Signature`` header built by the stripe library itself (the real signer)."""
     import stripe
 
-    return str(stripe.WebhookSignature.generate_signature_header(payload.decode(), secret,
-                                                                 timestamp=timestamp))
+    return str(
+        stripe.WebhookSignature.generate_signature_header(
+            payload.decode(), secret, timestamp=timestamp
+        )
+    )
 
 
-def stripe_event(kind: str, obj: dict[str, Any], *, event_id: str | None = None,
-                 created: int = 1_772_445_600) -> dict[str, Any]:
+def stripe_event(
+    kind: str, obj: dict[str, Any], *, event_id: str | None = None, created: int = 1_772_445_600
+) -> dict[str, Any]:
     """An event shaped like the fixture, carrying ``obj`` as ``data.object``."""
     digest = hashlib.sha256(kind.encode() + json.dumps(obj, sort_keys=True).encode()).hexdigest()
-    return fixture("event", id=event_id or f"evt_{digest[:24]}", type=kind, created=created,
-                   data={"object": obj}, api_version="2026-08-27")
+    return fixture(
+        "event",
+        id=event_id or f"evt_{digest[:24]}",
+        type=kind,
+        created=created,
+        data={"object": obj},
+        api_version="2026-08-27",
+    )

@@ -17,7 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from praho.core.webhooks.source import ParsedEvent, WebhookHandler, WebhookRejected
-from praho.core.webhooks.verification import DEFAULT_MAX_BODY_BYTES, check_timestamp, parse_json_body
+from praho.core.webhooks.verification import (
+    DEFAULT_MAX_BODY_BYTES,
+    check_timestamp,
+    parse_json_body,
+)
 from praho.plugins.stripe_gateway.settings import current_settings
 
 SIGNATURE_HEADER = "Stripe-Signature"
@@ -47,7 +51,9 @@ def parse_signature_header(header: str) -> tuple[int, list[str]]:
     return int(stamps[0]), signatures
 
 
-def signature_matches(secrets: tuple[str, ...], stamp: int, body: bytes, signatures: list[str]) -> bool:
+def signature_matches(
+    secrets: tuple[str, ...], stamp: int, body: bytes, signatures: list[str]
+) -> bool:
     """True when any v1 signature is the HMAC of ``f"{t}.{body}"`` under any secret."""
     signed = str(stamp).encode() + b"." + body
     matched = False
@@ -68,27 +74,37 @@ class StripeWebhookSource:
         """Signature over the raw bytes, then the replay window (past and future)."""
         settings = current_settings()
         if not settings.webhook_secrets:
-            raise WebhookRejected("Stripe webhooks are disabled: PRAHO_STRIPE_WEBHOOK_SECRET is not set",
-                                  http_status=503)
+            raise WebhookRejected(
+                "Stripe webhooks are disabled: PRAHO_STRIPE_WEBHOOK_SECRET is not set",
+                http_status=503,
+            )
         stamp, signatures = parse_signature_header(headers.get(SIGNATURE_HEADER) or "")
         if not signature_matches(settings.webhook_secrets, stamp, body, signatures):
             raise WebhookRejected("Stripe-Signature does not match the body")
-        check_timestamp(datetime.fromtimestamp(stamp, UTC), now,
-                        window_seconds=settings.replay_window_seconds)
+        check_timestamp(
+            datetime.fromtimestamp(stamp, UTC), now, window_seconds=settings.replay_window_seconds
+        )
 
     def parse(self, body: bytes) -> ParsedEvent:
         """A Stripe event object; 400 when the body is not one."""
         document = parse_json_body(body, max_bytes=DEFAULT_MAX_BODY_BYTES * 4)
         event_id, kind = document.get("id"), document.get("type")
-        if document.get("object") != "event" or not isinstance(event_id, str) or not isinstance(kind, str):
+        if (
+            document.get("object") != "event"
+            or not isinstance(event_id, str)
+            or not isinstance(kind, str)
+        ):
             raise WebhookRejected("body is not a Stripe event (object, id and type are required)")
         data = document.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
             raise WebhookRejected("Stripe event has no data.object")
         created = document.get("created")
-        return ParsedEvent(event_id=event_id, event_type=kind,
-                           created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None,
-                           payload=document)
+        return ParsedEvent(
+            event_id=event_id,
+            event_type=kind,
+            created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None,
+            payload=document,
+        )
 
     def handlers(self) -> Mapping[str, WebhookHandler]:
         """Event handlers by type (see handlers.py)."""

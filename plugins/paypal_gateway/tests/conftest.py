@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from praho.core.testing import StaticTestPlugin
 from praho.plugins.paypal_gateway.pki import TestPKI
-from praho.plugins.paypal_gateway.verification import clear_certificate_cache
 from praho.plugins.paypal_gateway.testing import CLIENT_ID, CLIENT_SECRET, WEBHOOK_ID, PayPalStandIn
+from praho.plugins.paypal_gateway.verification import clear_certificate_cache
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +38,21 @@ def praho_config(tmp_path, monkeypatch, paypal_standin, paypal_verification):
     monkeypatch.setenv("PRAHO_PAYPAL_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("PRAHO_PAYPAL_CLIENT_SECRET", CLIENT_SECRET)
     monkeypatch.setenv("PRAHO_PAYPAL_WEBHOOK_ID", WEBHOOK_ID)
-    settings = {**paypal_standin.settings(), "timeout_seconds": "2", "verification": paypal_verification}
-    lines = ['[[plugin]]', 'name = "paypal_gateway"', 'module = "praho.plugins.paypal_gateway"', "",
-             "[plugin.settings]", 'client_id = { env = "PRAHO_PAYPAL_CLIENT_ID" }',
-             'client_secret = { env = "PRAHO_PAYPAL_CLIENT_SECRET" }',
-             'webhook_id = { env = "PRAHO_PAYPAL_WEBHOOK_ID" }']
+    settings = {
+        **paypal_standin.settings(),
+        "timeout_seconds": "2",
+        "verification": paypal_verification,
+    }
+    lines = [
+        "[[plugin]]",
+        'name = "paypal_gateway"',
+        'module = "praho.plugins.paypal_gateway"',
+        "",
+        "[plugin.settings]",
+        'client_id = { env = "PRAHO_PAYPAL_CLIENT_ID" }',
+        'client_secret = { env = "PRAHO_PAYPAL_CLIENT_SECRET" }',
+        'webhook_id = { env = "PRAHO_PAYPAL_WEBHOOK_ID" }',
+    ]
     lines += [f'{key} = "{value}"' for key, value in settings.items()]
     manifest = tmp_path / "plugin_manifest.toml"
     manifest.write_text("\n".join(lines) + "\n")

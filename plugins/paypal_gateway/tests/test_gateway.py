@@ -20,12 +20,23 @@ from praho.plugins.paypal_gateway.settings import PayPalSettings, parse_settings
 
 
 def charge(key="att_pp_1", token="vault_ok", amount=12345):
-    return PaymentRequest(idempotency_key=key, amount_minor=amount, currency="EUR", customer_reference=None,
-                          method_token=token, description="Invoice PRH-7", metadata={"invoice": "PRH-7"})
+    return PaymentRequest(
+        idempotency_key=key,
+        amount_minor=amount,
+        currency="EUR",
+        customer_reference=None,
+        method_token=token,
+        description="Invoice PRH-7",
+        metadata={"invoice": "PRH-7"},
+    )
 
 
 def test_gateway_is_registered(gateway):
-    assert isinstance(gateway, PaymentGateway) and gateway.id == "paypal" and not gateway.supports_authorize
+    assert (
+        isinstance(gateway, PaymentGateway)
+        and gateway.id == "paypal"
+        and not gateway.supports_authorize
+    )
 
 
 def test_vaulted_purchase_completes_with_fee_and_request_id(gateway, paypal_standin):
@@ -35,7 +46,11 @@ def test_vaulted_purchase_completes_with_fee_and_request_id(gateway, paypal_stan
     assert result.fee_minor == 466  # 3.49 % of 123.45 + 0.35, rounded
     assert result.gateway_reference in paypal_standin.captures
     method, path, headers = paypal_standin.requests[-1]
-    assert (method, path, headers["paypal-request-id"]) == ("POST", "/v2/checkout/orders", "att_pp_1")
+    assert (method, path, headers["paypal-request-id"]) == (
+        "POST",
+        "/v2/checkout/orders",
+        "att_pp_1",
+    )
     order = next(iter(paypal_standin.orders.values()))
     assert order["purchase_units"][0]["custom_id"] == "att_pp_1"
     assert order["purchase_units"][0]["amount"] == {"currency_code": "EUR", "value": "123.45"}
@@ -73,11 +88,14 @@ def test_already_captured_order_reads_the_capture(gateway, paypal_standin):
     assert order["status"] == "COMPLETED" and order["purchase_units"][0]["payments"]["captures"]
 
 
-@pytest.mark.parametrize(("token", "status", "code"), [
-    ("vault_pending", TransactionStatus.PENDING, None),
-    ("vault_declined", TransactionStatus.ERROR, "instrument_declined"),
-    (None, TransactionStatus.ERROR, "payer_action_required"),
-])
+@pytest.mark.parametrize(
+    ("token", "status", "code"),
+    [
+        ("vault_pending", TransactionStatus.PENDING, None),
+        ("vault_declined", TransactionStatus.ERROR, "instrument_declined"),
+        (None, TransactionStatus.ERROR, "payer_action_required"),
+    ],
+)
 def test_pending_declined_and_unapproved(gateway, token, status, code):
     result = gateway.purchase(charge(token=token))
     assert result.status is status and result.error_code == code
@@ -94,8 +112,12 @@ def test_refunds_and_lookups(gateway, paypal_standin):
     capture = gateway.purchase(charge()).gateway_reference
     part = gateway.refund(RefundRequest("ref_pp_1", capture, 2345, "EUR", reason="Downgrade"))
     assert part.status is TransactionStatus.PROCESSED and part.amount_minor == 2345
-    assert gateway.refund(RefundRequest("ref_pp_1", capture, 2345, "EUR", reason="Downgrade")
-                          ).gateway_reference == part.gateway_reference
+    assert (
+        gateway.refund(
+            RefundRequest("ref_pp_1", capture, 2345, "EUR", reason="Downgrade")
+        ).gateway_reference
+        == part.gateway_reference
+    )
     with pytest.raises(GatewayRefused) as refused:
         gateway.refund(RefundRequest("ref_pp_2", capture, 10001, "EUR"))
     assert refused.value.code == "refund_amount_exceeded"
@@ -125,19 +147,27 @@ def test_bad_credentials_are_refused(paypal_standin):
 
 
 def test_unsupported_operations_are_refused_not_faked(gateway):
-    for call in (lambda: gateway.authorize(charge()),
-                 lambda: gateway.capture(CaptureRequest("k", "ref", 1, "EUR")),
-                 lambda: gateway.void(VoidRequest("k", "ref")),
-                 lambda: gateway.add_payment_method(MethodRequest("k", None, "setup")),
-                 lambda: gateway.remove_payment_method("tok")):
+    for call in (
+        lambda: gateway.authorize(charge()),
+        lambda: gateway.capture(CaptureRequest("k", "ref", 1, "EUR")),
+        lambda: gateway.void(VoidRequest("k", "ref")),
+        lambda: gateway.add_payment_method(MethodRequest("k", None, "setup")),
+        lambda: gateway.remove_payment_method("tok"),
+    ):
         with pytest.raises(GatewayRefused) as refused:
             call()
         assert refused.value.code == "unsupported"
 
 
 def test_settings_are_validated():
-    for raw, message in [({"verification": "sometimes"}, "verification"), ({"api_base": "x"}, "api_base"),
-                         ({"cert_resolve": "nohost"}, "cert_resolve"), ({"shade": 1}, "unknown")]:
+    for raw, message in [
+        ({"verification": "sometimes"}, "verification"),
+        ({"api_base": "x"}, "api_base"),
+        ({"cert_resolve": "nohost"}, "cert_resolve"),
+        ({"shade": 1}, "unknown"),
+    ]:
         with pytest.raises(PluginError, match=message):
             parse_settings(raw)
-    assert "secret" not in repr(parse_settings({"client_secret": "very-secret-value"})).replace("client_secret", "")
+    assert "secret" not in repr(parse_settings({"client_secret": "very-secret-value"})).replace(
+        "client_secret", ""
+    )

@@ -5,27 +5,38 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
-
 from praho.core.models import GatewayRefund, Payment, PaymentStatus
 from praho.core.payments.gateway import SavedMethod
 from praho.core.payments.testing import assert_ledger_balanced
 from praho.core.services.payments import charge_invoice, save_payment_method
 from praho.core.webhooks.pipeline import receive_webhook
 from praho.plugins.paypal_gateway.webhook import PayPalWebhookSource
+from sqlalchemy import func, select
 
 
 def deliver(session, standin, kind, resource, event_id):
-    body = json.dumps({"id": event_id, "event_type": kind, "create_time": "2026-11-25T09:00:00Z",
-                       "resource": resource}).encode()
+    body = json.dumps(
+        {
+            "id": event_id,
+            "event_type": kind,
+            "create_time": "2026-11-25T09:00:00Z",
+            "resource": resource,
+        }
+    ).encode()
     now = datetime.now(UTC)
-    return receive_webhook(session, PayPalWebhookSource(), standin.sign_delivery(body, when=now), body, now=now)
+    return receive_webhook(
+        session, PayPalWebhookSource(), standin.sign_delivery(body, when=now), body, now=now
+    )
 
 
 def euro_invoice(factory, token):
     customer = factory.customer()
-    save_payment_method(factory.session, customer=customer, gateway_id="paypal",
-                        method=SavedMethod(token=token, customer_reference=None, kind="paypal"))
+    save_payment_method(
+        factory.session,
+        customer=customer,
+        gateway_id="paypal",
+        method=SavedMethod(token=token, customer_reference=None, kind="paypal"),
+    )
     return factory.invoice(customer, currency="EUR")
 
 
@@ -38,15 +49,31 @@ def test_pending_capture_completed_by_webhook(praho_session, praho_factory, payp
     attempt = charge_invoice(praho_session, invoice)
     assert attempt.status == "pending"
     capture = dict(paypal_standin.captures[attempt.gateway_reference])
-    capture.update(status="COMPLETED", seller_receivable_breakdown={
-        "gross_amount": capture["amount"], "paypal_fee": {"currency_code": "EUR", "value": "4.57"},
-        "net_amount": {"currency_code": "EUR", "value": "116.43"}})
+    capture.update(
+        status="COMPLETED",
+        seller_receivable_breakdown={
+            "gross_amount": capture["amount"],
+            "paypal_fee": {"currency_code": "EUR", "value": "4.57"},
+            "net_amount": {"currency_code": "EUR", "value": "116.43"},
+        },
+    )
     capture.pop("status_details", None)
-    assert deliver(praho_session, paypal_standin, "PAYMENT.CAPTURE.COMPLETED", capture, "WH-C1").status == "processed"
+    assert (
+        deliver(praho_session, paypal_standin, "PAYMENT.CAPTURE.COMPLETED", capture, "WH-C1").status
+        == "processed"
+    )
     assert attempt.status == "processed" and invoice.payment_status == PaymentStatus.PAID
     assert praho_session.execute(select(Payment.fee_minor)).scalar_one() == 457
-    assert deliver(praho_session, paypal_standin, "PAYMENT.CAPTURE.COMPLETED", capture, "WH-C1").duplicate
-    deliver(praho_session, paypal_standin, "PAYMENT.CAPTURE.PENDING", {**capture, "status": "PENDING"}, "WH-C0")
+    assert deliver(
+        praho_session, paypal_standin, "PAYMENT.CAPTURE.COMPLETED", capture, "WH-C1"
+    ).duplicate
+    deliver(
+        praho_session,
+        paypal_standin,
+        "PAYMENT.CAPTURE.PENDING",
+        {**capture, "status": "PENDING"},
+        "WH-C0",
+    )
     assert attempt.status == "processed" and payments(praho_session) == 1
     assert_ledger_balanced(praho_session)
 
@@ -59,14 +86,22 @@ def test_denied_capture_is_a_decline(praho_session, praho_factory, paypal_standi
     assert attempt.status == "error" and payments(praho_session) == 0
 
 
-def test_refund_before_completion_records_the_capture_first(praho_session, praho_factory, paypal_standin):
+def test_refund_before_completion_records_the_capture_first(
+    praho_session, praho_factory, paypal_standin
+):
     invoice = euro_invoice(praho_factory, "vault_ok")
     paypal_standin.fail_next(status=503)  # captured, but our answer is lost
     attempt = charge_invoice(praho_session, invoice)
     assert attempt.status == "unknown"
     capture_id = next(iter(paypal_standin.captures))
-    refund = {"id": "REF-EARLY", "status": "COMPLETED", "amount": {"currency_code": "EUR", "value": "10.00"},
-              "links": [{"rel": "up", "href": f"https://api.paypal.com/v2/payments/captures/{capture_id}"}]}
+    refund = {
+        "id": "REF-EARLY",
+        "status": "COMPLETED",
+        "amount": {"currency_code": "EUR", "value": "10.00"},
+        "links": [
+            {"rel": "up", "href": f"https://api.paypal.com/v2/payments/captures/{capture_id}"}
+        ],
+    }
     deliver(praho_session, paypal_standin, "PAYMENT.CAPTURE.REFUNDED", refund, "WH-R-EARLY")
     assert attempt.status == "processed" and attempt.gateway_reference == capture_id
     assert payments(praho_session) == 1

@@ -42,7 +42,8 @@ def praho_plugins():
 @pytest.fixture
 def praho_config(tmp_path, stripe_env):
     manifest = tmp_path / "plugin_manifest.toml"
-    manifest.write_text(textwrap.dedent("""
+    manifest.write_text(
+        textwrap.dedent("""
         [[plugin]]
         name = "stripe_gateway"
         module = "praho.plugins.stripe_gateway"
@@ -52,7 +53,8 @@ def praho_config(tmp_path, stripe_env):
         webhook_secret = { env = "PRAHO_STRIPE_WEBHOOK_SECRET" }
         api_base = { env = "PRAHO_STRIPE_API_BASE" }
         timeout_seconds = { env = "PRAHO_STRIPE_TIMEOUT" }
-    """))
+    """)
+    )
     return {"PLUGIN_MANIFEST": str(manifest), "LOAD_ENTRY_POINTS": False}
 
 

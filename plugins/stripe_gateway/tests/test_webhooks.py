@@ -8,25 +8,34 @@ import json
 import time
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.models import AuditEvent, Dispute, WebhookEvent, WebhookStatus
 from praho.core.models.disputes import DisputeStatus
 from praho.plugins.stripe_gateway.testing import fixture, sign_stripe_event, stripe_event
-from praho.plugins.stripe_gateway.webhook import parse_signature_header
 from praho.plugins.stripe_gateway.tests.conftest import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET
+from praho.plugins.stripe_gateway.webhook import parse_signature_header
+from sqlalchemy import func, select
 
 
-def dispute_event(status="warning_needs_response", kind="charge.dispute.created", event_id="evt_dp_1"):
-    obj = fixture("dispute", id="dp_test_1", status=status, amount=5000, currency="ron",
-                  payment_intent="pi_disputed")
+def dispute_event(
+    status="warning_needs_response", kind="charge.dispute.created", event_id="evt_dp_1"
+):
+    obj = fixture(
+        "dispute",
+        id="dp_test_1",
+        status=status,
+        amount=5000,
+        currency="ron",
+        payment_intent="pi_disputed",
+    )
     return json.dumps(stripe_event(kind, obj, event_id=event_id), separators=(",", ":")).encode()
 
 
 def counts(database):
     with database.transaction() as session:
-        return tuple(session.scalar(select(func.count()).select_from(model))
-                     for model in (WebhookEvent, Dispute, AuditEvent))
+        return tuple(
+            session.scalar(select(func.count()).select_from(model))
+            for model in (WebhookEvent, Dispute, AuditEvent)
+        )
 
 
 def post(app, body, signature):
@@ -51,10 +60,19 @@ def test_signed_event_is_applied_once_and_duplicates_acknowledged(praho_app, pra
     webhooks, disputes, _ = counts(praho_committing)
     assert (webhooks, disputes) == (1, 1)
     closed = dispute_event(status="lost", kind="charge.dispute.closed", event_id="evt_dp_2")
-    assert post(praho_app, closed, sign_stripe_event(closed, WEBHOOK_SECRET, int(time.time()))).status_code == 200
+    assert (
+        post(
+            praho_app, closed, sign_stripe_event(closed, WEBHOOK_SECRET, int(time.time()))
+        ).status_code
+        == 200
+    )
     with praho_committing.transaction() as session:
         dispute = session.execute(select(Dispute)).scalar_one()
-        assert (dispute.status, dispute.amount_minor, dispute.currency) == (DisputeStatus.LOST, 5000, "RON")
+        assert (dispute.status, dispute.amount_minor, dispute.currency) == (
+            DisputeStatus.LOST,
+            5000,
+            "RON",
+        )
         assert dispute.payment_reference == "pi_disputed"
         actions = session.execute(select(AuditEvent.action).order_by(AuditEvent.id)).scalars().all()
         assert actions[-2:] == ["dispute.opened", "dispute.lost"]
@@ -71,7 +89,8 @@ def test_unknown_event_type_is_stored_and_acknowledged(praho_app, praho_committi
 def test_rotation_any_v1_matches(praho_app, praho_committing):
     body = dispute_event()
     stamp = int(time.time())
-    header = f"t={stamp},v1={hmac_v(OLD_WEBHOOK_SECRET, stamp, body)},v1={hmac_v(WEBHOOK_SECRET, stamp, body)}"
+    old, new = hmac_v(OLD_WEBHOOK_SECRET, stamp, body), hmac_v(WEBHOOK_SECRET, stamp, body)
+    header = f"t={stamp},v1={old},v1={new}"
     assert post(praho_app, body, header).status_code == 200
     assert counts(praho_committing)[:2] == (1, 1)
 
@@ -91,20 +110,52 @@ def _case(name, body):
         "stale": (body, sign_stripe_event(body, WEBHOOK_SECRET, now - 181), 400),
         "far future": (body, sign_stripe_event(body, WEBHOOK_SECRET, now + 181), 400),
         "signature for another timestamp": (body, f"t={now - 1},v1={good}", 400),
-        "re-serialised body": (json.dumps(json.loads(body), indent=2).encode(),
-                               sign_stripe_event(body, WEBHOOK_SECRET, now), 400),
-        "signed non-JSON": (b"id=evt_1&type=charge.dispute.created",
-                            sign_stripe_event(b"id=evt_1&type=charge.dispute.created", WEBHOOK_SECRET, now), 400),
-        "signed JSON that is no event": (b'{"id": "evt_1"}', sign_stripe_event(b'{"id": "evt_1"}', WEBHOOK_SECRET, now), 400),
-        "signed duplicate keys": (b'{"id":"a","id":"b"}', sign_stripe_event(b'{"id":"a","id":"b"}', WEBHOOK_SECRET, now), 400),
-        "oversized": (body + b" " * (300 * 1024), sign_stripe_event(body + b" " * (300 * 1024), WEBHOOK_SECRET, now), 413),
+        "re-serialised body": (
+            json.dumps(json.loads(body), indent=2).encode(),
+            sign_stripe_event(body, WEBHOOK_SECRET, now),
+            400,
+        ),
+        "signed non-JSON": (
+            b"id=evt_1&type=charge.dispute.created",
+            sign_stripe_event(b"id=evt_1&type=charge.dispute.created", WEBHOOK_SECRET, now),
+            400,
+        ),
+        "signed JSON that is no event": (
+            b'{"id": "evt_1"}',
+            sign_stripe_event(b'{"id": "evt_1"}', WEBHOOK_SECRET, now),
+            400,
+        ),
+        "signed duplicate keys": (
+            b'{"id":"a","id":"b"}',
+            sign_stripe_event(b'{"id":"a","id":"b"}', WEBHOOK_SECRET, now),
+            400,
+        ),
+        "oversized": (
+            body + b" " * (300 * 1024),
+            sign_stripe_event(body + b" " * (300 * 1024), WEBHOOK_SECRET, now),
+            413,
+        ),
     }[name]
 
 
-CASES = ["missing header", "empty header", "garbage header", "wrong signature", "v0 only", "no timestamp",
-         "two timestamps", "other secret", "stale", "far future", "signature for another timestamp",
-         "re-serialised body", "signed non-JSON", "signed JSON that is no event", "signed duplicate keys",
-         "oversized"]
+CASES = [
+    "missing header",
+    "empty header",
+    "garbage header",
+    "wrong signature",
+    "v0 only",
+    "no timestamp",
+    "two timestamps",
+    "other secret",
+    "stale",
+    "far future",
+    "signature for another timestamp",
+    "re-serialised body",
+    "signed non-JSON",
+    "signed JSON that is no event",
+    "signed duplicate keys",
+    "oversized",
+]
 
 
 @pytest.mark.parametrize("case", CASES)
