@@ -311,3 +311,13 @@ def test_fifty_concurrent_deliveries_apply_once(praho_app, praho_committing, sou
     assert source.calls == 1
     with praho_committing.transaction() as session:
         assert counts(session)[:2] == (1, 1)
+
+
+@pytest.mark.timeout(60)
+def test_long_token_like_strings_are_redacted_in_linear_time(praho_session, source):
+    # Before the redaction pattern was anchored, a 200 KB run of letters took hours.
+    body = json.dumps({"id": "ev_long", "type": "customer.updated", "ref": "x" * 200_000,
+                       "api_key": "sk_live_abcdefghijkl"}).encode()
+    receive_webhook(praho_session, source, sign(body), body, now=NOW, max_bytes=300_000)
+    stored = praho_session.execute(select(WebhookEvent.payload)).scalar_one()
+    assert stored["ref"] == "x" * 200_000 and stored["api_key"] == "[REDACTED]"
