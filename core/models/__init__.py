@@ -55,6 +55,8 @@ from praho.core.models.payments import (
     PaymentMethod,
     PaymentRecordStatus,
 )
+from praho.core.models.disputes import Dispute, DisputeStatus
+from praho.core.models.gateway_refunds import GatewayRefund, GatewayRefundStatus
 
 __all__ = [
     "BILLABLE_STATUSES",
@@ -122,4 +124,8 @@ __all__ = [
     "PaymentKind",
     "PaymentMethod",
     "PaymentRecordStatus",
+    "Dispute",
+    "DisputeStatus",
+    "GatewayRefund",
+    "GatewayRefundStatus",
 ]
