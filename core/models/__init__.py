@@ -41,6 +41,16 @@ from praho.core.models.subscriptions import (
     SuspensionReason,
 )
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
+from praho.core.models.collections import (
+    ActionKind,
+    ActionOutcome,
+    CollectionAction,
+    CollectionRun,
+    DunningCase,
+    DunningCaseStatus,
+    DunningPolicy,
+    DunningPolicyAssignment,
+)
 
 __all__ = [
     "BILLABLE_STATUSES",
@@ -96,4 +106,12 @@ __all__ = [
     "TaxClass",
     "WebhookEvent",
     "WebhookStatus",
+    "ActionKind",
+    "ActionOutcome",
+    "CollectionAction",
+    "CollectionRun",
+    "DunningCase",
+    "DunningCaseStatus",
+    "DunningPolicy",
+    "DunningPolicyAssignment",
 ]

@@ -1,0 +1,55 @@
+"""Receivables plugin (``receivables``): wires collections into the billing life cycle.
+
+The services live in the core (:mod:`praho.core.services.customer_credit`,
+:mod:`praho.core.services.collections`, :mod:`praho.core.services.refunds`); this
+plugin connects them to events, the scheduler and the command line:
+
+* ``invoice_issued``: the customer's credit pays the new invoice first;
+* ``invoice_paid``: the invoice's dunning case closes and what non-payment caused
+  (past due, a suspension for non-payment) is lifted;
+* ``payment_failed``: the failed charge opens (or advances) the invoice's dunning case;
+* ``praho collections run [--date]`` and a nightly beat entry (03:30 Bucharest time,
+  after the billing run) run the collection run.
+
+Disabling the plugin in plugin_manifest.toml turns all of that off; the services stay
+available to the back office.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.schedules import crontab
+from praho.core.clock import resolve_now
+from praho.core.hookspecs import hookimpl
+from praho.core.services.customer_credit import apply_credit_automatically
+from praho.core.services.dunning import settle_invoice
+from praho.core.tasks import PeriodicTask
+from praho.plugins.receivables import tasks
+
+
+@hookimpl
+def invoice_issued(session: Any, invoice: Any) -> None:
+    """Pay a newly issued invoice from the customer's credit balance, as far as it goes."""
+    apply_credit_automatically(session, invoice)
+
+
+@hookimpl
+def invoice_paid(session: Any, invoice: Any) -> None:
+    """Close the invoice's dunning case and reactivate what was held for non-payment."""
+    settle_invoice(session, invoice, now=invoice.updated_at or resolve_now(None))
+
+
+@hookimpl
+def register_cli_commands() -> list[Any]:
+    """``praho collections ...``."""
+    from praho.plugins.receivables.cli import collections_group
+
+    return [collections_group]
+
+
+@hookimpl
+def register_periodic_tasks(app: Any) -> list[Any]:
+    """The nightly collection run, after the billing run of 02:00."""
+    return [PeriodicTask(name="collections-run-daily", task=tasks.RUN_TASK,
+                         schedule=crontab(hour=3, minute=30))]
