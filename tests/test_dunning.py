@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.errors import ValidationFailed
 from praho.core.models import (
     AuditEvent,
-    Customer,
     CollectionAction,
+    Customer,
     DunningCase,
     DunningPolicy,
     EmailMessage,
@@ -23,11 +21,12 @@ from praho.core.services import ledger
 from praho.core.services.audit import Actor
 from praho.core.services.billing_run import run_billing
 from praho.core.services.collections import run_collections
-from praho.core.services.issuing import issue_document
 from praho.core.services.customer_credit import apply_credit, grant_goodwill_credit
 from praho.core.services.dunning_policies import assign_policy, create_policy, policy_for
+from praho.core.services.issuing import issue_document
 from praho.core.services.subscriptions import suspend_subscription
 from praho.core.testing import at
+from sqlalchemy import func, select
 
 ANA = Actor(ActorType.USER, "ana@praho.test")
 

@@ -16,6 +16,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from praho.core.db import Base, JSONDocument, UTCDateTime
+from praho.core.models.base import IdMixin, TimestampMixin
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -27,9 +29,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
-
-from praho.core.db import Base, JSONDocument, UTCDateTime
-from praho.core.models.base import IdMixin, TimestampMixin
 
 DEFAULT_RETRY_INTERVALS = (1, 3, 7, 14, 30)
 

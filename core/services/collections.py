@@ -14,9 +14,6 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import PrahoError
 from praho.core.models.collections import (
@@ -47,6 +44,8 @@ from praho.core.services.subscriptions import (
     suspend_subscription,
     terminate_subscription,
 )
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 S = SubscriptionStatus
 C = DunningCaseStatus
@@ -113,7 +112,9 @@ def run_collections(
     return run
 
 
-def summarize(session: Session, run: CollectionRun, failures: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(
+    session: Session, run: CollectionRun, failures: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Counts per (action, outcome) of the run, and the failures with their reasons."""
     actions = session.execute(
         select(CollectionAction).where(CollectionAction.run_id == run.id)
@@ -201,7 +202,8 @@ def _suspend(
     why_not = why_not_suspend(session, subscription, invoice)
     if subscription is not None and subscription.status == S.SUSPENDED:
         why_not = None if subscription.suspension_reason == SuspensionReason.NON_PAYMENT else (
-            f"subscription {subscription.id} is already suspended ({subscription.suspension_reason})")
+            f"subscription {subscription.id} is already suspended "
+            f"({subscription.suspension_reason})")
         if why_not is None:
             case.suspended_at = now  # suspended by another case of the same subscription
             return

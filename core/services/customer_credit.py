@@ -21,9 +21,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
@@ -33,6 +30,8 @@ from praho.core.models.ledger import AccountCode, JournalEntry, JournalLine
 from praho.core.plugins import get_registry
 from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 
 class InsufficientCredit(InvalidTransition):

@@ -19,9 +19,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core.clock import business_date
 from praho.core.models.collections import (
     OPEN_CASE_STATUSES,
@@ -43,6 +40,8 @@ from praho.core.models.subscriptions import (
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.dunning_mail import send_dunning_email
 from praho.core.services.dunning_policies import policy_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 S = SubscriptionStatus
 C = DunningCaseStatus

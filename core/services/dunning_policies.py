@@ -13,9 +13,6 @@ from typing import Any
 
 from flask import current_app
 from jinja2 import TemplateNotFound
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.errors import FieldError, NotFound, ValidationFailed
@@ -28,6 +25,8 @@ from praho.core.models.collections import (
 from praho.core.models.invoices import Invoice
 from praho.core.models.subscriptions import ItemRole, Subscription
 from praho.core.services.audit import Actor, record_audit
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 DEFAULT_POLICY_CODE = "default"
 MAX_DAYS = 3650
@@ -105,15 +104,17 @@ def create_policy(
     """Create a policy from its settings; ``is_default`` makes it the default one."""
     moment = resolve_now(now)
     cleaned = validate_policy(values)
-    if session.execute(select(DunningPolicy.id).where(DunningPolicy.code == cleaned["code"])).first():
+    taken = select(DunningPolicy.id).where(DunningPolicy.code == cleaned["code"])
+    if session.execute(taken).first():
         raise ValidationFailed([FieldError("code", f"a policy {cleaned['code']!r} exists")])
     if cleaned["is_default"]:
         session.execute(update(DunningPolicy).values(is_default=False, updated_at=moment))
     policy = DunningPolicy(**cleaned, created_at=moment)
     session.add(policy)
     session.flush()
-    record_audit(session, actor=actor, action="dunning_policy.created", object_type="dunning_policy",
-                 object_id=policy.code, now=moment, data={k: cleaned[k] for k in sorted(cleaned)})
+    record_audit(session, actor=actor, action="dunning_policy.created",
+                 object_type="dunning_policy", object_id=policy.code, now=moment,
+                 data={k: cleaned[k] for k in sorted(cleaned)})
     return policy
 
 
@@ -156,7 +157,8 @@ def assign_policy(
     """Give one customer or one plan (product) its own policy, replacing an earlier one."""
     moment = resolve_now(now)
     if (customer_id is None) == (product_id is None):
-        raise ValidationFailed([FieldError("customer_id", "name a customer or a product, not both")])
+        raise ValidationFailed(
+            [FieldError("customer_id", "name exactly one of a customer or a product")])
     column = (DunningPolicyAssignment.customer_id if customer_id is not None
               else DunningPolicyAssignment.product_id)
     target = customer_id if customer_id is not None else product_id

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import func, select
-
 from praho.core.cli import main
 from praho.core.models import CollectionAction, CollectionRun, EmailMessage, Invoice
 from praho.core.services.collections import run_collections
 from praho.core.tasks import build_beat_schedule
 from praho.core.testing import PrahoFactory, at
 from praho.plugins.receivables.tasks import RUN_TASK
+from sqlalchemy import func, select
 
 
 def _overdue_customer(database, *, language="ro", email="plata@client.ro"):
