@@ -39,6 +39,7 @@ from praho.core.services.dunning import (
     step_done,
     why_not_suspend,
 )
+from praho.core.services.dunning_retries import take_retry
 from praho.core.services.subscriptions import (
     mark_past_due,
     suspend_subscription,
@@ -95,6 +96,11 @@ def run_collections(
     ).scalars())
     for case_id in case_ids:
         try:
+            # Not in a savepoint: the payment layer commits the attempt before the charge.
+            take_retry(session, case_id, now=moment, run=run, actor=actor)
+        except PrahoError as error:
+            failures.append({"case": case_id, "step": "retry", "reason": error.message})
+        try:
             with session.begin_nested():
                 process_case(session, case_id, now=moment, run=run, actor=actor)
         except PrahoError as error:
@@ -126,7 +132,7 @@ def summarize(
         "counts": dict(sorted(counts.items())),
         "tried": sum(1 for a in actions if a.kind == ActionKind.RETRY),
         "succeeded": counts.get(f"{ActionKind.RETRY}:{ActionOutcome.SUCCEEDED}", 0),
-        "failed": failed + [f for f in failures if "case" not in f],
+        "failed": failed + [f for f in failures if f.get("step") != "process"],
     }
 
 

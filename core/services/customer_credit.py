@@ -2,17 +2,18 @@
 
 The balance is never stored: it is the credit balance of account 419 (customer credit)
 for the customer and currency, a sum over journal lines. Credit is added by
-overpayments and refunds to credit (payments, refunds), downgrade proration (the
-paid part of a proration credit note, posted by
+overpayments (the payment layer), refunds to credit (:mod:`praho.core.services.refunds`),
+downgrade proration (the paid part of a proration credit note, posted by
 :mod:`praho.core.services.proration_credits`) and goodwill granted by a person with a
 reason (:func:`grant_goodwill_credit`). It is used by paying invoices
-(:func:`apply_credit`): automatically on the next invoice issued (the ``receivables``
-plugin calls :func:`apply_credit_automatically` from ``invoice_issued``), or by hand.
+(:func:`apply_credit`, through the payment layer's ``apply_customer_credit``):
+automatically on the next invoice issued (the ``receivables`` plugin calls
+:func:`apply_credit_automatically` from ``invoice_issued``; the billing run's collection
+then finds the credit used and charges only the rest), or by hand.
 
 Every movement takes the customer's row lock first (``SELECT ... FOR UPDATE`` on
-PostgreSQL), reads the balance and posts one balanced entry, so two movements for one
-customer never interleave and the balance can never go below zero. Every movement is
-audited with its actor and reason.
+PostgreSQL) and reads the balance under it, so two movements for one customer never
+interleave and the balance never goes below zero. Every movement is audited.
 """
 
 from __future__ import annotations
@@ -23,21 +24,14 @@ from datetime import date, datetime
 
 from praho.core import validation as v
 from praho.core.clock import resolve_now
-from praho.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
+from praho.core.errors import FieldError, InvalidTransition, NotFound
 from praho.core.models.customers import Customer
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, PaymentStatus
 from praho.core.models.ledger import AccountCode, JournalEntry, JournalLine
-from praho.core.plugins import get_registry
 from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-
-class InsufficientCredit(InvalidTransition):
-    """The customer's credit balance does not cover the amount asked for."""
-
-    code = "insufficient_credit"
 
 
 @dataclass(frozen=True)
@@ -150,112 +144,29 @@ def grant_goodwill_credit(
     return entry
 
 
-def _check_payable(invoice: Invoice) -> None:
+def apply_credit(
+    session: Session,
+    invoice: Invoice,
+    *,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Pay what is due on an issued invoice from the customer's credit, as far as it goes.
+
+    Returns the amount applied (0 when there is no credit or nothing due). The payment
+    layer does the work (:func:`praho.core.services.payments.apply_customer_credit`):
+    unallocated payments are used first, other credit becomes a payment of kind
+    ``credit``; it posts Dr 419 / Cr 4111, moves the invoice's payment status, fires
+    ``invoice_paid`` and audits the movement. Anything but an issued invoice is refused.
+    """
+    from praho.core.services.payments import apply_customer_credit
+
     if invoice.kind != DocumentKind.INVOICE or invoice.status != DocumentStatus.ISSUED:
         raise InvalidTransition(
             f"credit pays issued invoices only; {invoice.full_number or invoice.id} is "
             f"a {invoice.status} {invoice.kind}"
         )
-
-
-def lock_invoice(session: Session, invoice_id: int) -> Invoice:
-    """Load an invoice with its row lock (payments and credit never pay it twice at once)."""
-    invoice = session.execute(
-        select(Invoice)
-        .where(Invoice.id == invoice_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if invoice is None:
-        raise NotFound(f"no invoice {invoice_id}")
-    return invoice
-
-
-def apply_credit(
-    session: Session,
-    invoice: Invoice,
-    *,
-    amount_minor: int | None = None,
-    actor: Actor | None = None,
-    now: datetime | None = None,
-) -> int:
-    """Pay (part of) an issued invoice from the customer's credit; returns what was applied.
-
-    Without ``amount_minor`` as much as both the balance and the amount due allow is
-    applied (possibly 0). A given amount above either is refused and nothing changes.
-    Posts Dr 419 / Cr 4111 for the invoice, moves its payment status and fires
-    ``invoice_paid`` when it becomes paid.
-    """
-    moment = resolve_now(now)
-    if amount_minor is not None:
-        v.amount_minor("amount_minor", amount_minor)
-        if amount_minor == 0:
-            raise ValidationFailed([FieldError("amount_minor", "must be positive")])
-    _check_payable(invoice)
-    lock_customer(session, invoice.customer_id)
-    invoice = lock_invoice(session, invoice.id)
-    available = credit_balance(session, invoice.customer_id, invoice.currency)
-    due = invoice.balance_due_minor
-    if amount_minor is None:
-        amount = min(available, due)
-    elif amount_minor > due:
-        raise InvalidTransition(
-            f"{invoice.full_number} has {due} minor units due; {amount_minor} cannot be applied"
-        )
-    elif amount_minor > available:
-        raise InsufficientCredit(
-            f"the customer's credit is {available} {invoice.currency} minor units; "
-            f"{amount_minor} cannot be applied"
-        )
-    else:
-        amount = amount_minor
-    if amount <= 0:
-        return 0
-    common = {"customer_id": invoice.customer_id, "invoice_id": invoice.id}
-    entry = ledger.post_entry(
-        session,
-        kind="credit_applied",
-        memo=f"customer credit applied to {invoice.full_number}",
-        postings=[
-            ledger.debit(AccountCode.CUSTOMER_CREDIT, amount, invoice.currency,
-                         customer_id=invoice.customer_id),
-            ledger.credit(AccountCode.RECEIVABLE, amount, invoice.currency, **common),
-        ],
-        # The amount already paid is part of the key: a second application to the same
-        # invoice is a different movement, a replay of the same one is not.
-        idempotency_key=f"credit-applied:{invoice.id}:{invoice.amount_paid_minor}",
-        source_type="invoice",
-        source_id=invoice.id,
-        now=moment,
-    )
-    became_paid = record_invoice_payment(invoice, amount, now=moment)
-    record_audit(
-        session, actor=actor, action="customer_credit.applied", object_type="invoice",
-        object_id=invoice.full_number, amount_minor=amount, currency=invoice.currency,
-        now=moment, data={"customer_id": invoice.customer_id, "entry_id": entry.id,
-                          "balance_after": available - amount},
-    )
-    session.flush()
-    if became_paid:
-        get_registry().hook.invoice_paid(session=session, invoice=invoice)
-    return amount
-
-
-def record_invoice_payment(invoice: Invoice, amount_minor: int, *, now: datetime) -> bool:
-    """Add a payment to an invoice's paid amount and status; True when it just became paid."""
-    was_paid = invoice.payment_status in (PaymentStatus.PAID, PaymentStatus.OVERPAID)
-    invoice.amount_paid_minor += amount_minor
-    settled = invoice.amount_paid_minor + invoice.credited_minor
-    if settled > invoice.payable_minor:
-        invoice.payment_status = PaymentStatus.OVERPAID
-    elif settled == invoice.payable_minor:
-        invoice.payment_status = PaymentStatus.PAID
-    elif invoice.amount_paid_minor > 0:
-        invoice.payment_status = PaymentStatus.PARTIALLY_PAID
-    else:
-        invoice.payment_status = PaymentStatus.UNPAID
-    invoice.updated_at = now
-    return not was_paid and invoice.payment_status in (PaymentStatus.PAID, PaymentStatus.OVERPAID)
+    return apply_customer_credit(session, invoice, now=resolve_now(now), actor=actor)
 
 
 def apply_credit_automatically(session: Session, invoice: Invoice) -> int:

@@ -24,6 +24,7 @@ from praho.core.clock import resolve_now
 from praho.core.hookspecs import hookimpl
 from praho.core.services.customer_credit import apply_credit_automatically
 from praho.core.services.dunning import settle_invoice
+from praho.core.services.dunning_retries import open_case_for_failed_attempt
 from praho.core.tasks import PeriodicTask
 from praho.plugins.receivables import tasks
 
@@ -38,6 +39,13 @@ def invoice_issued(session: Any, invoice: Any) -> None:
 def invoice_paid(session: Any, invoice: Any) -> None:
     """Close the invoice's dunning case and reactivate what was held for non-payment."""
     settle_invoice(session, invoice, now=invoice.updated_at or resolve_now(None))
+
+
+@hookimpl
+def payment_failed(session: Any, attempt: Any) -> None:
+    """A failed charge opens the invoice's dunning case (a hard decline asks the customer
+    to act at once); a failed dunning retry finds its case already open."""
+    open_case_for_failed_attempt(session, attempt)
 
 
 @hookimpl
