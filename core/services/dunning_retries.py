@@ -5,16 +5,18 @@ Retry ``n`` of an invoice is charged with our own idempotency key
 the case's step ``retry:<n>`` before the charge is sent: a run repeated after a crash
 finds the step taken and the key claimed, and never charges twice. The payment layer
 commits the attempt before calling the gateway (its rule), so a retry is never taken
-inside a savepoint. A hard decline - or no payment method on file - stops the retries
-and asks the customer to act; a soft decline e-mails the customer with the date of the
-next retry; a pending or unknown outcome waits for the payment layer to settle it.
+inside a savepoint. Without a method on file a step is a reminder. A hard decline
+stops the retries and asks the customer to act; a soft decline e-mails the customer with the date of the
+next retry; a pending or unknown outcome waits for the payment layer to settle it. When
+the customer saves a new default method, the next run tries the invoice once more,
+whatever the schedule, the attempts used or an earlier hard decline.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from praho.core.clock import business_date
@@ -41,7 +43,9 @@ from praho.core.services.payments import charge_invoice, default_method
 C = DunningCaseStatus
 
 
-def retry_due(case: DunningCase, invoice: Invoice, policy: DunningPolicy, now: datetime) -> bool:
+def scheduled_retry_due(
+    case: DunningCase, invoice: Invoice, policy: DunningPolicy, now: datetime
+) -> bool:
     """True when today's step of the case is a retry (not a reminder)."""
     return (
         case.status == C.OPEN
@@ -51,6 +55,19 @@ def retry_due(case: DunningCase, invoice: Invoice, policy: DunningPolicy, now: d
         and invoice.kind == DocumentKind.INVOICE
         and invoice.balance_due_minor > 0
     )
+
+
+def new_method_since_last_charge(session: Session, invoice: Invoice) -> bool:
+    """True when the customer saved a default method after the invoice was last charged:
+    the customer acted, so the invoice is tried once more whatever the schedule says."""
+    method = default_method(session, invoice.customer_id)
+    if method is None or invoice.kind != DocumentKind.INVOICE or invoice.balance_due_minor <= 0:
+        return False
+    last = session.execute(
+        select(func.max(PaymentAttempt.created_at)).where(
+            PaymentAttempt.invoice_id == invoice.id)
+    ).scalar_one()
+    return last is None or method.created_at > last
 
 
 def take_retry(
@@ -65,19 +82,17 @@ def take_retry(
     invoice = session.get(Invoice, case.invoice_id)
     policy = session.get(DunningPolicy, case.policy_id)
     assert invoice is not None and policy is not None
-    if not retry_due(case, invoice, policy, now):
+    # Without a method on file the scheduled step is a reminder (a bank-transfer customer).
+    scheduled = (scheduled_retry_due(case, invoice, policy, now)
+                 and default_method(session, invoice.customer_id) is not None)
+    if not scheduled and not new_method_since_last_charge(session, invoice):
         return None
-    case.steps_done += 1
     case.retries_made += 1
     number = case.retries_made
     case.updated_at = now
-    schedule_next_step(case, policy)
-    if default_method(session, invoice.customer_id) is None:
-        record_action(session, case, f"retry:{number}", ActionKind.RETRY, ActionOutcome.SKIPPED,
-                      now=now, run=run, attempt_number=number,
-                      reason="no payment method on file")
-        stop_retries(session, case, invoice, error="no payment method on file", now=now, run=run)
-        return None
+    if scheduled:
+        case.steps_done += 1
+        schedule_next_step(case, policy)
     action = record_action(session, case, f"retry:{number}", ActionKind.RETRY,
                            ActionOutcome.PENDING, now=now, run=run, attempt_number=number)
     try:
@@ -100,8 +115,9 @@ def take_retry(
         case.last_error = action.reason
         if attempt.hard_decline and case.status == C.OPEN:
             stop_retries(session, case, invoice, error=action.reason, now=now, run=run)
-        elif case.status == C.OPEN:
-            if case.next_step_on is None or case.retries_made >= policy.max_attempts:
+        else:
+            if case.status == C.OPEN and (
+                    case.next_step_on is None or case.retries_made >= policy.max_attempts):
                 case.status = C.EXHAUSTED
             email(session, policy, case, invoice, "payment_failed", f"email:retry:{number}",
                   now=now, run=run)
