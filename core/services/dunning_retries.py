@@ -30,7 +30,7 @@ from praho.core.models.collections import (
     DunningPolicy,
 )
 from praho.core.models.invoices import DocumentKind, Invoice
-from praho.core.models.payments import AttemptStatus, PaymentAttempt
+from praho.core.models.payments import IN_FLIGHT, AttemptStatus, PaymentAttempt
 from praho.core.services.audit import Actor
 from praho.core.services.dunning import (
     email,
@@ -70,6 +70,12 @@ def new_method_since_last_charge(session: Session, invoice: Invoice) -> bool:
     return last is None or method.created_at > last
 
 
+def _in_flight(session: Session, invoice: Invoice) -> bool:
+    return session.execute(select(PaymentAttempt.id).where(
+        PaymentAttempt.invoice_id == invoice.id,
+        PaymentAttempt.status.in_([str(s) for s in IN_FLIGHT]))).first() is not None
+
+
 def take_retry(
     session: Session, case_id: int, *, now: datetime, run: CollectionRun,
     actor: Actor | None = None,
@@ -87,6 +93,8 @@ def take_retry(
                  and default_method(session, invoice.customer_id) is not None)
     if not scheduled and not new_method_since_last_charge(session, invoice):
         return None
+    if _in_flight(session, invoice):
+        return None  # an earlier attempt is still unknown or pending: never charge over it
     case.retries_made += 1
     number = case.retries_made
     case.updated_at = now
@@ -113,8 +121,10 @@ def take_retry(
         action.outcome = ActionOutcome.FAILED
         action.reason = (attempt.error_message or attempt.error_code or "declined")[:300]
         case.last_error = action.reason
-        if attempt.hard_decline and case.status == C.OPEN:
-            stop_retries(session, case, invoice, error=action.reason, now=now, run=run)
+        if attempt.hard_decline:
+            # payment_failed may have stopped them already (the hook sees the attempt first).
+            if case.status == C.OPEN:
+                stop_retries(session, case, invoice, error=action.reason, now=now, run=run)
         else:
             if case.status == C.OPEN and (
                     case.next_step_on is None or case.retries_made >= policy.max_attempts):
