@@ -17,6 +17,7 @@ from praho.core.db import Database
 from praho.core.errors import PrahoError
 from praho.core.plugins import build_registry
 from praho.core.services import audit, mail
+from praho.core.ratelimit import init_rate_limits
 from praho.core.tasks import celery_init_app
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -65,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None, *,
     app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[assignment]
 
     celery_init_app(app)
+    init_rate_limits(app)
     _register_blueprints(app, registry)
     from praho.core.cli import register_core_commands
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from praho.core.db import Database
 from praho.core.models.billing_runs import BillingRun, BillingRunChunk
+from praho.core.payment_runner import collect_issued_documents
 from praho.core.services.audit import Actor
 from praho.core.services.billing import BillingReport
 from praho.core.services.billing_run import (
@@ -51,25 +52,29 @@ def bill_chunk(
         chunk = session.get(BillingRunChunk, chunk_id)
         assert chunk is not None
         run_id = chunk.billing_run_id
-    after_chunk_committed(database, run_id, report)
+    after_chunk_committed(database, run_id, report, actor=actor)
     return report
 
 
 def after_chunk_committed(
-    database: Database, run_id: int, report: BillingReport | None
+    database: Database, run_id: int, report: BillingReport | None, *, actor: Actor | None = None
 ) -> BillingRun | None:
     """What follows a chunk once its documents are committed; the run's single seam.
 
-    Payment collection joins the billing run here, and only here: for every document in
-    ``report.issued`` the payment layer's ``collect_invoice(session, invoice, now=run.now)``
-    is to be called, each in its own transaction, after the documents are safely
-    committed (a declined card must never roll back an issued invoice, and a retried
-    chunk finds its documents already issued and collects nothing twice, because the
-    payment layer keys every attempt by invoice). ``report`` is None when the chunk had
-    already been billed by an earlier delivery.
-
-    Today it closes the run when its last chunk is done (summary, status, audit).
+    Payment collection joins the billing run here, and only here: every invoice in
+    ``report.issued`` is collected (:func:`praho.core.payment_runner.collect_issued_documents`),
+    each in its own transaction, after the documents are safely committed (a declined
+    card must never roll back an issued invoice, and a retried chunk finds its documents
+    already issued and collects nothing twice, because a renewal charge is attempt 1 of
+    its invoice). ``report`` is None when the chunk had already been billed by an earlier
+    delivery. Then it closes the run when its last chunk is done (summary, status, audit).
     """
+    if report is not None and report.issued:
+        with database.transaction() as session:
+            run = session.get(BillingRun, run_id)
+            assert run is not None
+            now = run.now
+        collect_issued_documents(database, report.issued, now=now, actor=actor)
     with database.transaction() as session:
         return finish_billing_run(session, run_id)
 

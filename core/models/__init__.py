@@ -28,6 +28,7 @@ from praho.core.models.mail import EmailMessage, EmailStatus
 from praho.core.models.ledger import Account, AccountCode, AccountType, JournalEntry, JournalLine
 from praho.core.models.orders import Order, OrderLine, OrderStatus, RefundState
 from praho.core.models.seller import Seller
+from praho.core.models.task_failures import TaskFailure
 from praho.core.models.subscriptions import (
     BILLABLE_STATUSES,
     SUBSCRIPTION_TRANSITIONS,
@@ -41,6 +42,19 @@ from praho.core.models.subscriptions import (
     SuspensionReason,
 )
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
+from praho.core.models.payments import (
+    ATTEMPT_TRANSITIONS,
+    AttemptReason,
+    AttemptStatus,
+    IdempotencyRecord,
+    MethodStatus,
+    Payment,
+    PaymentAllocation,
+    PaymentAttempt,
+    PaymentKind,
+    PaymentMethod,
+    PaymentRecordStatus,
+)
 from praho.core.models.collections import (
     ActionKind,
     ActionOutcome,
@@ -50,6 +64,14 @@ from praho.core.models.collections import (
     DunningCaseStatus,
     DunningPolicy,
     DunningPolicyAssignment,
+)
+from praho.core.models.refunds import (
+    REFUND_TRANSITIONS,
+    Refund,
+    RefundDestination,
+    RefundEvent,
+    RefundReason,
+    RefundStatus,
 )
 
 __all__ = [
@@ -97,6 +119,7 @@ __all__ = [
     "RefundState",
     "SeriesCounter",
     "Seller",
+    "TaskFailure",
     "Subscription",
     "SubscriptionEvent",
     "SubscriptionItem",
@@ -106,6 +129,17 @@ __all__ = [
     "TaxClass",
     "WebhookEvent",
     "WebhookStatus",
+    "ATTEMPT_TRANSITIONS",
+    "AttemptReason",
+    "AttemptStatus",
+    "IdempotencyRecord",
+    "MethodStatus",
+    "Payment",
+    "PaymentAllocation",
+    "PaymentAttempt",
+    "PaymentKind",
+    "PaymentMethod",
+    "PaymentRecordStatus",
     "ActionKind",
     "ActionOutcome",
     "CollectionAction",
@@ -114,4 +148,10 @@ __all__ = [
     "DunningCaseStatus",
     "DunningPolicy",
     "DunningPolicyAssignment",
+    "REFUND_TRANSITIONS",
+    "Refund",
+    "RefundDestination",
+    "RefundEvent",
+    "RefundReason",
+    "RefundStatus",
 ]
