@@ -4,9 +4,9 @@ For each invoice the refund returns money of, a credit note (storno) is issued f
 refunded gross amount and a negative allocation takes that amount off the payment's
 allocation to the invoice. Then one balanced entry:
 
-* to the card or bank: Dr 4111 (each invoice's part) + Dr 419 (the payment's
-  unallocated part, which was customer credit) / Cr gateway clearing or bank;
-* to customer credit: Dr 4111 (each invoice's part) / Cr 419.
+* to the card or bank: Dr 4111 (each credit note) + Dr 419 (the payment's unallocated
+  part, which was customer credit) / Cr gateway clearing or bank;
+* to customer credit: Dr 4111 (each credit note) / Cr 419.
 
 The payment's ``refunded_minor`` and status, the invoices' ``refunded_minor`` and
 payment status and an order's ``refund_state`` follow, and ``refund_completed`` fires.
@@ -76,8 +76,10 @@ def settle_refund(
         session.flush()
         refresh_payment_status(session, invoice, now=now)
         _order_state(session, invoice)
+        # The credit note posted its amount as owed to the customer (Cr 4111 on the note);
+        # paying it out (or to credit) settles that line.
         postings.append(ledger.debit(AccountCode.RECEIVABLE, note.total_minor, refund.currency,
-                                     invoice_id=invoice.id, **common))
+                                     invoice_id=note.id, **common))
         # VAT rounding can make a credit note for an exact gross miss by one minor unit
         # (not every gross has a net whose VAT rounds to it); the customer still gets the
         # exact amount, the unit is a rounding discount.

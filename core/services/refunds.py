@@ -81,11 +81,20 @@ def lock_payment(session: Session, payment_id: int) -> Payment:
     return payment
 
 
+OPEN_STATUSES = (R.PENDING, R.PROCESSING, R.APPROVED)
+
+
 def reserved_minor(session: Session, payment_id: int) -> int:
-    """What refunds of the payment hold or used (pending to completed)."""
+    """What refunds of the payment hold (pending to approved) or paid out (completed).
+
+    A completed refund to customer credit gave nothing back: the amount became credit
+    (unallocated on the payment again), which a later refund may still pay out.
+    """
     return int(session.execute(
         select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
-            Refund.payment_id == payment_id, Refund.status.in_(RESERVING_STATUSES))
+            Refund.payment_id == payment_id, Refund.status.in_(RESERVING_STATUSES),
+            (Refund.status != R.COMPLETED)
+            | (Refund.destination == RefundDestination.ORIGINAL))
     ).scalar_one())
 
 
@@ -95,9 +104,11 @@ def refundable_minor(session: Session, payment: Payment) -> int:
 
 
 def _reserved_parts(session: Session, payment_id: int) -> tuple[int, dict[int, int]]:
+    """The parts held by refunds not completed yet (completed ones are in the payment's
+    allocations, refunded amount and the invoices' credit notes already)."""
     credit, invoices = 0, {}
     for refund in session.execute(select(Refund).where(
-            Refund.payment_id == payment_id, Refund.status.in_(RESERVING_STATUSES))).scalars():
+            Refund.payment_id == payment_id, Refund.status.in_(OPEN_STATUSES))).scalars():
         credit += int(refund.split.get("credit", 0))
         for invoice_id, part in refund.split.get("invoices", {}).items():
             invoices[int(invoice_id)] = invoices.get(int(invoice_id), 0) + int(part)
@@ -119,7 +130,9 @@ def plan_split(
     left = amount
     split: dict[str, Any] = {"credit": 0, "invoices": {}}
     if destination == RefundDestination.ORIGINAL:
-        unallocated = payment.amount_minor - sum(allocated.values()) - reserved_credit
+        # As Payment.unallocated_minor, from rows read now (the relationship may be stale).
+        unallocated = (payment.amount_minor - sum(allocated.values()) - payment.refunded_minor
+                       - reserved_credit)
         split["credit"] = min(left, max(unallocated, 0))
         left -= split["credit"]
     for invoice_id, net in allocated.items():
