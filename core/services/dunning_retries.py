@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from praho.core.clock import business_date
@@ -58,16 +58,16 @@ def scheduled_retry_due(
 
 
 def new_method_since_last_charge(session: Session, invoice: Invoice) -> bool:
-    """True when the customer saved a default method after the invoice was last charged:
-    the customer acted, so the invoice is tried once more whatever the schedule says."""
+    """True when the customer's default method is not the one the invoice was last charged
+    on: the customer acted, so the invoice is tried once more whatever the schedule says."""
     method = default_method(session, invoice.customer_id)
     if method is None or invoice.kind != DocumentKind.INVOICE or invoice.balance_due_minor <= 0:
         return False
     last = session.execute(
-        select(func.max(PaymentAttempt.created_at)).where(
-            PaymentAttempt.invoice_id == invoice.id)
-    ).scalar_one()
-    return last is None or method.created_at > last
+        select(PaymentAttempt.method_id).where(PaymentAttempt.invoice_id == invoice.id)
+        .order_by(PaymentAttempt.id.desc()).limit(1)
+    ).first()
+    return last is not None and last.method_id != method.id
 
 
 def _in_flight(session: Session, invoice: Invoice) -> bool:
