@@ -12,6 +12,7 @@ from praho.core.models.audit import ActorType
 from praho.core.services import ledger
 from praho.core.services.audit import Actor
 from praho.core.services.billing_run import run_billing
+from praho.core.services.collections import run_collections
 from praho.core.services.customer_credit import (
     apply_credit,
     apply_credit_to_open_invoices,
@@ -81,20 +82,41 @@ def test_bad_goodwill_input_changes_nothing(praho_factory, praho_session, bad, f
     assert credit_balance(praho_session, customer.id, "RON") == 0
 
 
-def test_credit_pays_the_next_invoice_automatically(praho_factory, praho_session):
+def test_the_nightly_run_pays_waiting_invoices_from_credit(praho_factory, praho_session):
     customer = praho_factory.customer()
+    invoice = praho_factory.invoice(customer, [("Web Hosting", "1", "100.00")], now=NOW)
     grant_goodwill_credit(praho_session, customer, amount_minor=5000, currency="RON",
                           reason="migration delay", actor=ANA, now=NOW)
-    invoice = praho_factory.invoice(customer, [("Web Hosting", "1", "100.00")], now=NOW)
+    assert invoice.payment_status == "unpaid"  # nothing is used at the moment of the grant
+    run = run_collections(praho_session, now=at("2026-03-03", 3, 30))
+    assert run.summary["credit_applied"] == {invoice.full_number: 5000}
     assert invoice.total_minor == 12100
     assert (invoice.amount_paid_minor, invoice.payment_status) == (5000, "partially_paid")
     assert invoice.balance_due_minor == 7100
     assert credit_balance(praho_session, customer.id, "RON") == 0
     assert ledger.customer_receivable(praho_session, customer.id, "RON") == 7100
     assert ledger.account_balance(praho_session, "4111", "RON", invoice_id=invoice.id) == 7100
-    # A second invoice finds no credit left and is not touched.
+    # A second invoice finds no credit left and is not touched; the next run applies nothing.
     second = praho_factory.invoice(customer, [("Backup", "1", "10.00")], now=NOW)
+    assert "credit_applied" not in run_collections(praho_session,
+                                                   now=at("2026-03-04", 3, 30)).summary
     assert (second.amount_paid_minor, second.payment_status) == (0, "unpaid")
+    _balanced(praho_session)
+
+
+def test_a_renewal_charge_uses_the_credit_first_and_only_once(praho_factory, praho_session):
+    from praho.core.payments.testing import customer_with_card
+    from praho.core.services.payments import charge_invoice
+
+    customer = customer_with_card(praho_factory, "tok_success")
+    grant_goodwill_credit(praho_session, customer, amount_minor=5000, currency="RON",
+                          reason="outage", actor=ANA, now=NOW)
+    invoice = praho_factory.invoice(customer, [("Web Hosting", "1", "100.00")], now=NOW)
+    attempt = charge_invoice(praho_session, invoice, now=NOW)
+    assert attempt.amount_minor == 7100  # the card pays what the credit did not
+    run_collections(praho_session, now=at("2026-03-03", 3, 30))
+    assert (invoice.amount_paid_minor, invoice.payment_status) == (12100, "paid")
+    assert credit_balance(praho_session, customer.id, "RON") == 0
     _balanced(praho_session)
 
 
@@ -123,6 +145,7 @@ def test_credit_covering_the_invoice_marks_it_paid_and_fires_invoice_paid(
     grant_goodwill_credit(praho_session, customer, amount_minor=20000, currency="RON",
                           reason="prepaid by agreement", actor=ANA, now=NOW)
     invoice = praho_factory.invoice(customer, [("Web Hosting", "1", "100.00")], now=NOW)
+    assert apply_credit(praho_session, invoice, actor=ANA, now=NOW) == 12100
     assert (invoice.amount_paid_minor, invoice.payment_status) == (12100, "paid")
     assert recorder.paid == [invoice.full_number]
     assert credit_balance(praho_session, customer.id, "RON") == 20000 - 12100
@@ -185,6 +208,7 @@ def test_downgrade_credit_of_a_paid_period_pays_the_next_renewal(praho_factory, 
     change_plan(praho_session, subscription, basic, now=at("2026-02-14", 12))
     assert credit_balance(praho_session, customer.id, "RON") == 2916  # proration_credits posted it
     run_billing(praho_session, now=at("2026-02-28", 12))
+    run_collections(praho_session, now=at("2026-03-01", 3, 30))
     renewal = praho_session.execute(select(Invoice).order_by(Invoice.id.desc())).scalars().first()
     assert renewal.total_minor == 6050
     assert (renewal.amount_paid_minor, renewal.payment_status) == (2916, "partially_paid")

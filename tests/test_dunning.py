@@ -24,6 +24,7 @@ from praho.core.services.collections import run_collections
 from praho.core.services.customer_credit import apply_credit, grant_goodwill_credit
 from praho.core.services.dunning_policies import assign_policy, create_policy, policy_for
 from praho.core.services.issuing import issue_document
+from praho.core.services.payments import record_bank_transfer
 from praho.core.services.subscriptions import suspend_subscription
 from praho.core.testing import at
 from sqlalchemy import func, select
@@ -153,14 +154,18 @@ def test_a_paid_prepaid_period_is_never_suspended_for_another_unpaid_invoice(
     extra = praho_factory.draft(customer, [("Migrare site", "1", "80.00")], now=at("2026-02-02"))
     extra.subscription_id = subscription.id
     issue_document(praho_session, extra, now=at("2026-02-02"))
-    # Credit waiting for the next renewal: it pays the 28 February period when issued.
-    grant_goodwill_credit(praho_session, customer, amount_minor=6050, currency="RON",
-                          reason="prepaid March", actor=ANA, now=at("2026-02-20"))
-    _days(praho_session, "2026-02-03", "2026-03-10")
+    _days(praho_session, "2026-02-03", "2026-02-28")
+    # The customer pays the 28 February renewal (and only that) by bank transfer.
     renewal = praho_session.execute(select(Invoice).order_by(Invoice.id.desc())).scalars().first()
-    assert (renewal.period_start, renewal.payment_status) == (date(2026, 2, 28), "paid")
+    assert renewal.period_start == date(2026, 2, 28)
+    record_bank_transfer(praho_session, customer=customer, amount_minor=6050, currency="RON",
+                         bank_reference="OP-MARTIE", received_on="2026-02-28",
+                         allocations=[(renewal, 6050)], now=at("2026-02-28", 15))
+    _days(praho_session, "2026-03-01", "2026-03-10")
+    assert renewal.payment_status == "paid"
     refreshed = praho_session.get(Subscription, subscription.id)
-    assert refreshed.status == "active"
+    # Past due (the migration invoice is overdue; billing continues), never suspended.
+    assert refreshed.status == "past_due"
     assert extra.balance_due_minor == 9680 and extra.due_date == date(2026, 2, 16)
     reasons = {r for (r,) in praho_session.execute(
         select(CollectionAction.reason).where(CollectionAction.invoice_id == extra.id,

@@ -23,6 +23,7 @@ from praho.core.payments.gateway import GatewayResult, TransactionStatus, Transa
 from praho.core.payments.testing import customer_with_card
 from praho.core.services import ledger
 from praho.core.services.audit import Actor
+from praho.core.services.collections import run_collections
 from praho.core.services.customer_credit import credit_balance
 from praho.core.services.payments import charge_invoice, record_bank_transfer
 from praho.core.services.refunds import (
@@ -183,7 +184,8 @@ def test_refund_to_customer_credit_pays_the_next_invoice(praho_factory, praho_se
     assert invoice.credited_minor == TOTAL
     customer = praho_session.get(Customer, payment.customer_id)
     later = praho_factory.invoice(customer, [("Web Hosting", "1", "50.00")], now=at("2026-04-01"))
-    assert later.payment_status == "paid"  # from the credit, when it was issued
+    run_collections(praho_session, now=at("2026-04-02", 3, 30))
+    assert later.payment_status == "paid"  # from the credit, by the nightly run
     assert credit_balance(praho_session, payment.customer_id, "RON") == TOTAL - 6050
     _balanced(praho_session)
 

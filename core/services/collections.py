@@ -29,6 +29,7 @@ from praho.core.models.collections import (
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, PaymentStatus
 from praho.core.models.subscriptions import Subscription, SubscriptionStatus, SuspensionReason
 from praho.core.services.audit import Actor, record_audit
+from praho.core.services.customer_credit import apply_waiting_credit
 from praho.core.services.dunning import (
     close_case,
     due_date_reached,
@@ -82,6 +83,12 @@ def run_collections(
     session.add(run)
     session.flush()
     failures: list[dict[str, Any]] = []
+    credit_used: list[tuple[Invoice, int]] = []
+    try:
+        with session.begin_nested():
+            credit_used = apply_waiting_credit(session, actor=actor, now=moment)
+    except PrahoError as error:
+        failures.append({"step": "credit", "reason": error.message})
     for invoice in overdue_without_case(session, today):
         try:
             with session.begin_nested():
@@ -111,6 +118,8 @@ def run_collections(
             failures.append({"case": case_id, "invoice_id": case.invoice_id, "step": "process",
                              "reason": error.message})
     run.summary = summarize(session, run, failures)
+    if credit_used:
+        run.summary["credit_applied"] = {str(i.full_number): amount for i, amount in credit_used}
     run.finished_at = moment
     session.flush()
     record_audit(session, actor=actor, action="collections.run", object_type="collection_run",

@@ -7,9 +7,9 @@ downgrade proration (the paid part of a proration credit note, posted by
 :mod:`praho.core.services.proration_credits`) and goodwill granted by a person with a
 reason (:func:`grant_goodwill_credit`). It is used by paying invoices
 (:func:`apply_credit`, through the payment layer's ``apply_customer_credit``):
-automatically on the next invoice issued (the ``receivables`` plugin calls
-:func:`apply_credit_automatically` from ``invoice_issued``; the billing run's collection
-then finds the credit used and charges only the rest), or by hand.
+automatically - the billing run's collection charges credit first, and the nightly
+collection run applies credit that arrived since to the unpaid invoices
+(:func:`apply_waiting_credit`) - or by hand.
 
 Every movement takes the customer's row lock first (``SELECT ... FOR UPDATE`` on
 PostgreSQL) and reads the balance under it, so two movements for one customer never
@@ -26,11 +26,12 @@ from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.errors import FieldError, InvalidTransition, NotFound
 from praho.core.models.customers import Customer
-from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, PaymentStatus
+from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice
 from praho.core.models.ledger import AccountCode, JournalEntry, JournalLine
 from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
-from sqlalchemy import select
+from praho.core.services.payments import apply_customer_credit, open_invoices
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 
@@ -159,8 +160,6 @@ def apply_credit(
     ``credit``; it posts Dr 419 / Cr 4111, moves the invoice's payment status, fires
     ``invoice_paid`` and audits the movement. Anything but an issued invoice is refused.
     """
-    from praho.core.services.payments import apply_customer_credit
-
     if invoice.kind != DocumentKind.INVOICE or invoice.status != DocumentStatus.ISSUED:
         raise InvalidTransition(
             f"credit pays issued invoices only; {invoice.full_number or invoice.id} is "
@@ -169,20 +168,31 @@ def apply_credit(
     return apply_customer_credit(session, invoice, now=resolve_now(now), actor=actor)
 
 
-def apply_credit_automatically(session: Session, invoice: Invoice) -> int:
-    """Use the customer's credit on a newly issued invoice (called from ``invoice_issued``).
+def apply_waiting_credit(
+    session: Session, *, actor: Actor | None = None, now: datetime | None = None
+) -> list[tuple[Invoice, int]]:
+    """Use every customer's credit on their unpaid invoices, oldest due first.
 
-    Only fiscal invoices with something due are paid from credit; credit notes and
-    proformas are left alone. Returns the amount applied.
+    The nightly collection run calls this first, so credit granted or refunded since
+    pays the next invoices without anyone acting; invoices collected by the billing run
+    already used it (``charge_invoice`` takes credit first), so it is applied once.
     """
-    if (
-        invoice.kind != DocumentKind.INVOICE
-        or invoice.status != DocumentStatus.ISSUED
-        or invoice.balance_due_minor <= 0
-        or credit_balance(session, invoice.customer_id, invoice.currency) <= 0
-    ):
-        return 0
-    return apply_credit(session, invoice, now=invoice.issued_at or resolve_now(None))
+    moment = resolve_now(now)
+    holders = session.execute(
+        select(JournalLine.customer_id, JournalLine.currency)
+        .where(JournalLine.account_code == str(AccountCode.CUSTOMER_CREDIT),
+               JournalLine.customer_id.is_not(None))
+        .group_by(JournalLine.customer_id, JournalLine.currency)
+        .having(func.sum(JournalLine.amount_minor) < 0)
+        .order_by(JournalLine.customer_id, JournalLine.currency)
+    ).all()
+    applied: list[tuple[Invoice, int]] = []
+    for customer_id, currency in holders:
+        customer = session.get(Customer, customer_id)
+        assert customer is not None
+        applied += apply_credit_to_open_invoices(session, customer, currency, actor=actor,
+                                                 now=moment)
+    return applied
 
 
 def apply_credit_to_open_invoices(
@@ -196,19 +206,8 @@ def apply_credit_to_open_invoices(
     """Use the credit on the customer's unpaid invoices, oldest due first (by hand)."""
     moment = resolve_now(now)
     code = v.currency("currency", currency)
-    open_invoices = session.execute(
-        select(Invoice)
-        .where(
-            Invoice.customer_id == customer.id,
-            Invoice.currency == code,
-            Invoice.kind == DocumentKind.INVOICE,
-            Invoice.status == DocumentStatus.ISSUED,
-            Invoice.payment_status.in_([PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID]),
-        )
-        .order_by(Invoice.due_date, Invoice.id)
-    ).scalars().all()
     applied: list[tuple[Invoice, int]] = []
-    for invoice in open_invoices:
+    for invoice in open_invoices(session, customer.id, code):
         if credit_balance(session, customer.id, code) <= 0:
             break
         amount = apply_credit(session, invoice, actor=actor, now=moment)

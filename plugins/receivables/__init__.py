@@ -4,12 +4,16 @@ The services live in the core (:mod:`praho.core.services.customer_credit`,
 :mod:`praho.core.services.collections`, :mod:`praho.core.services.refunds`); this
 plugin connects them to events, the scheduler and the command line:
 
-* ``invoice_issued``: the customer's credit pays the new invoice first;
 * ``invoice_paid``: the invoice's dunning case closes and what non-payment caused
   (past due, a suspension for non-payment) is lifted;
 * ``payment_failed``: the failed charge opens (or advances) the invoice's dunning case;
 * ``praho collections run [--date]`` and a nightly beat entry (03:30 Bucharest time,
-  after the billing run) run the collection run.
+  after the billing run) run the collection run (which first applies waiting customer
+  credit to unpaid invoices).
+
+Credit is not applied from ``invoice_issued``: the billing run's collection already
+charges credit first (``charge_invoice``), and applying it at issue too would take the
+payment layer's job; the nightly run covers invoices issued outside the billing run.
 
 Disabling the plugin in plugin_manifest.toml turns all of that off; the services stay
 available to the back office.
@@ -22,17 +26,10 @@ from typing import Any
 from celery.schedules import crontab
 from praho.core.clock import resolve_now
 from praho.core.hookspecs import hookimpl
-from praho.core.services.customer_credit import apply_credit_automatically
 from praho.core.services.dunning import settle_invoice
 from praho.core.services.dunning_retries import open_case_for_failed_attempt
 from praho.core.tasks import PeriodicTask
 from praho.plugins.receivables import tasks
-
-
-@hookimpl
-def invoice_issued(session: Any, invoice: Any) -> None:
-    """Pay a newly issued invoice from the customer's credit balance, as far as it goes."""
-    apply_credit_automatically(session, invoice)
 
 
 @hookimpl
