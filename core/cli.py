@@ -295,7 +295,9 @@ def demo_command(on_date: str | None) -> None:
     Upgrades the database first, so ``praho demo`` works on a brand-new machine.
     """
     from praho.core import demo
+    from praho.core.billing_runner import run_in_process
     from praho.core.clock import business_date, noon_of, parse_date, utcnow
+    from praho.core.models import BillingRun
 
     migrations.upgrade(database().engine)
     now = noon_of(parse_date(on_date)) if on_date else utcnow()
@@ -305,15 +307,38 @@ def demo_command(on_date: str | None) -> None:
             click.echo("demo data already present; nothing to do (use a fresh PRAHO_INSTANCE_PATH)")
             return
         report = demo.create_demo_company(session, today=business_date(now))
+    # Each step in its own transaction: charging commits the attempt before the gateway call.
+    with database().transaction() as session:
+        demo.start_demo_subscriptions(session, report, today=business_date(now))
+    with database().transaction() as session:
         demo.issue_demo_documents(session, report, now=now)
     with database().transaction() as session:
         demo.collect_demo_payments(session, report, now=now)
+    # Today's billing run renews what is due (and charges cards), then the collection run
+    # opens dunning cases for what could not be collected.
+    run_id = run_in_process(database(), now=now, actor=demo.DEMO_ACTOR)
+    with database().transaction() as session:
+        run = session.get(BillingRun, run_id)
+        counts = (run.summary or {}).get("counts", {}) if run else {}
+        collection = _collection_summary(session, now)
     click.echo(f"demo company created: {report.customers} customers, {report.products} products, "
-               f"{report.prices} prices")
+               f"{report.prices} prices, {report.subscriptions} subscriptions")
     click.echo(f"documents issued: {', '.join(report.documents)}")
+    click.echo(f"billing run #{run_id}: {counts or 'nothing due'}")
+    click.echo(f"collection run: {collection}")
     for note in report.notes:
         click.echo(note)
     click.echo("next: praho invoice list, praho invoice pdf NUMBER, praho run (back office at /admin)")
+
+
+def _collection_summary(session: Any, now: Any) -> str:
+    """Run the collection run as of ``now``; a one-line summary of what it did."""
+    from praho.core import demo
+    from praho.core.services.collections import run_collections
+
+    run = run_collections(session, now=now, actor=demo.DEMO_ACTOR)
+    counts = (run.summary or {}).get("counts", {})
+    return ", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or "nothing to chase"
 
 
 # --- mail -------------------------------------------------------------------
