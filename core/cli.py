@@ -199,6 +199,44 @@ def invoice_show(number: str, as_json: bool) -> None:
     click.echo(f"  total {format_amount(data['total_minor'], data['currency'], 'en')} {data['currency']}")
 
 
+@invoice_group.command("convert")
+@click.argument("number")
+@click.option("--bank-reference", help="the transfer that paid it (records the payment too)")
+@click.option("--received-on", help="date of the transfer, YYYY-MM-DD (default: today)")
+@click.option("--amount", help="amount received, e.g. 1437.48 (default: the proforma's total)")
+@praho_command
+def invoice_convert(number: str, bank_reference: str | None, received_on: str | None,
+                    amount: str | None) -> None:
+    """Issue the fiscal invoice for a paid proforma (and record its bank transfer)."""
+    from praho.core.clock import business_date, utcnow
+    from praho.core.money import to_minor
+    from praho.core.services.credit_notes import convert_proforma
+    from praho.core.services.proforma_payments import pay_proforma
+
+    actor = Actor(ActorType.CLI, "praho invoice convert")
+    with database().transaction() as session:
+        proforma = get_document(session, number)
+        if bank_reference:
+            amount_minor = None
+            if amount is not None:
+                try:
+                    amount_minor = to_minor(amount, proforma.currency)
+                except (ArithmeticError, ValueError):
+                    raise click.BadParameter(f"not an amount: {amount!r}", param_hint="--amount") from None
+            invoice, payment = pay_proforma(
+                session, proforma, bank_reference=bank_reference,
+                received_on=received_on or business_date(utcnow()).isoformat(),
+                amount_minor=amount_minor, actor=actor)
+            paid = f", transfer {payment.bank_reference} recorded ({invoice.payment_status})"
+        elif amount or received_on:
+            raise click.UsageError("--amount and --received-on need --bank-reference")
+        else:
+            invoice, paid = convert_proforma(session, proforma, actor=actor), ""
+        click.echo(f"{proforma.full_number} -> invoice {invoice.full_number}, "
+                   f"total {format_amount(invoice.total_minor, invoice.currency, 'en')} "
+                   f"{invoice.currency}{paid}")
+
+
 @invoice_group.command("xml")
 @click.argument("number")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="file to write (default: stdout)")

@@ -50,6 +50,15 @@ def test_demo_creates_a_company_bills_it_and_chases_what_is_unpaid(tmp_path):
     assert verified.returncode == 0 and "audit chain intact" in verified.stdout
     again = run_praho("demo", cwd=tmp_path, env=env)
     assert again.returncode == 0 and "already present" in again.stdout
+    # The demo's proforma customer pays: the proforma becomes an invoice carrying the money.
+    proforma = min(d["number"] for d in documents if d["kind"] == "proforma")
+    refused = run_praho("invoice", "convert", proforma, "--bank-reference", "OP 7",
+                        "--amount", "lots", cwd=tmp_path, env=env)
+    assert refused.returncode != 0 and "not an amount" in refused.stderr
+    converted = run_praho("invoice", "convert", proforma, "--bank-reference", "OP 7",
+                          "--received-on", "2026-03-31", cwd=tmp_path, env=env)
+    assert converted.returncode == 0, converted.stderr
+    assert f"{proforma} -> invoice PRH2026-" in converted.stdout and "(paid)" in converted.stdout
 
 
 def test_worker_and_beat_refuse_to_start_without_a_broker(tmp_path):
