@@ -45,7 +45,10 @@ def _record(session: Any, subscription: Any, event_name: str) -> None:
         return
     try:
         with session.begin_nested():
-            record_provisioning(session, subscription, event_name, settings=settings)
+            # The transition stamped updated_at with the service's ``now``: replays and test
+            # clocks schedule the grace period from the event's time, not the wall clock.
+            record_provisioning(session, subscription, event_name, settings=settings,
+                                now=subscription.updated_at)
     except Exception:
         logger.exception("Virtualmin: could not record %s for subscription %s",
                          event_name, getattr(subscription, "id", None))
