@@ -31,7 +31,8 @@ def hosting(database, domain: str, *, code: str = "HOST-PRO", start: str = "2026
         factory = PrahoFactory(session)
         product = session.execute(select(Product).where(Product.code == code)).scalar_one_or_none()
         product = product or factory.product(code=code)
-        subscription = factory.subscription(factory.price(product), start=start,
+        price = factory.price(product, code=f"{code}-{domain}")
+        subscription = factory.subscription(price, start=start,
                                             attributes={"domain": domain})
         return subscription.id
 
