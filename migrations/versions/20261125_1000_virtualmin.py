@@ -46,9 +46,11 @@ def upgrade() -> None:
     sa.Column('created_at', praho.core.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'], name=op.f('fk_virtualmin_accounts_subscription_id_subscriptions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_virtualmin_accounts')),
-    sa.UniqueConstraint('server', 'domain', name=op.f('uq_virtualmin_accounts_server_domain')),
     sa.UniqueConstraint('subscription_id', name=op.f('uq_virtualmin_accounts_subscription_id'))
     )
+    with op.batch_alter_table('virtualmin_accounts', schema=None) as batch_op:
+        batch_op.create_index('ix_virtualmin_accounts_server_domain', ['server', 'domain'], unique=False)
+
     op.create_table('virtualmin_findings',
     sa.Column('server', sa.String(length=60), nullable=False),
     sa.Column('domain', sa.String(length=253), nullable=False),
@@ -125,5 +127,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_virtualmin_findings_resolved_at'))
 
     op.drop_table('virtualmin_findings')
+    with op.batch_alter_table('virtualmin_accounts', schema=None) as batch_op:
+        batch_op.drop_index('ix_virtualmin_accounts_server_domain')
+
     op.drop_table('virtualmin_accounts')
     op.drop_table('virtualmin_reconcile_runs')

@@ -96,6 +96,14 @@ def _account(session: Session, subscription: Subscription, settings: VirtualminS
         return None, f"subscription attribute 'domain' is missing or not a domain name: {domain!r}"
     if settings.server(server_name) is None:
         return None, f"subscription attribute 'virtualmin_server': no server named {server_name!r}"
+    holder = session.execute(
+        select(VirtualminAccount.subscription_id).where(
+            VirtualminAccount.server == server_name, VirtualminAccount.domain == domain,
+            VirtualminAccount.expected_state != AccountState.DELETED,
+        ).limit(1)
+    ).scalar_one_or_none()
+    if holder is not None:
+        return None, f"{domain} is already provisioned on {server_name} for subscription {holder}"
     account = VirtualminAccount(
         subscription_id=subscription.id, server=server_name, domain=domain,
         username=str(attributes.get("virtualmin_user") or "") or None,
@@ -239,12 +247,16 @@ def _dispatch_after_commit(session: Session) -> None:
         logger.exception("Virtualmin actions %s could not be sent to the workers", ids)
 
 
-def _forget(session: Session, *_args: Any) -> None:
-    session.info.pop(QUEUED_KEY, None)
+def _forget(session: Session, previous: Any) -> None:
+    # Only the outermost rollback forgets: a savepoint rolled back around someone else's
+    # work must not drop actions recorded before it (ids rolled back with a savepoint are
+    # harmless, the task finds no pending action for them).
+    if previous.parent is None:
+        session.info.pop(QUEUED_KEY, None)
 
 
 def install_dispatch() -> None:
     """Send the run task when a transaction that recorded actions commits (idempotent)."""
     if not event.contains(Session, "after_commit", _dispatch_after_commit):
         event.listen(Session, "after_commit", _dispatch_after_commit)
-        event.listen(Session, "after_rollback", _forget)
+        event.listen(Session, "after_soft_rollback", _forget)

@@ -63,7 +63,9 @@ class VirtualminAccount(IdMixin, TimestampMixin, Base):
     """The hosting account a subscription owns on one Virtualmin server."""
 
     __tablename__ = "virtualmin_accounts"
-    __table_args__ = (UniqueConstraint("server", "domain"),)
+    # Not unique: a domain comes back on a new subscription after the old account was
+    # deleted; record_provisioning refuses a second live account for the same domain.
+    __table_args__ = (Index("ix_virtualmin_accounts_server_domain", "server", "domain"),)
 
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), unique=True)
     server: Mapped[str] = mapped_column(String(60))

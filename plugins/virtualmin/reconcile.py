@@ -56,10 +56,13 @@ def compare(session: Session, server: str, domains: list[DomainInfo]) -> list[Di
         select(VirtualminAction.subscription_id).where(
             VirtualminAction.server == server, VirtualminAction.status.in_(UNFINISHED))
     ).scalars())
+    live = {a.domain for a in accounts if a.expected_state != AccountState.DELETED}
     differences = []
     for account in accounts:
         if account.subscription_id in busy:
             continue
+        if account.expected_state == AccountState.DELETED and account.domain in live:
+            continue  # the domain came back on a newer subscription; that account speaks for it
         actual = _actual(on_server.get(account.domain))
         expected = account.expected_state
         if expected == AccountState.DELETED:

@@ -27,11 +27,12 @@ from sqlalchemy import func, select
 
 def hosting(database, domain: str, *, code: str = "HOST-PRO", start: str = "2026-03-01") -> int:
     """A subscription to a product whose code maps (or not) to a Virtualmin plan; its id."""
+    hosting.count = getattr(hosting, "count", 0) + 1
     with database.transaction() as session:
         factory = PrahoFactory(session)
         product = session.execute(select(Product).where(Product.code == code)).scalar_one_or_none()
         product = product or factory.product(code=code)
-        price = factory.price(product, code=f"{code}-{domain}")
+        price = factory.price(product, code=f"{code}-{domain}-{hosting.count}")
         subscription = factory.subscription(price, start=start,
                                             attributes={"domain": domain})
         return subscription.id
@@ -280,3 +281,31 @@ def test_missing_domain_attribute_is_a_visible_failure_not_a_billing_error(
         assert session.get(Subscription, sub_id).status == SubscriptionStatus.ACTIVE
         assert session.execute(select(func.count()).select_from(VirtualminAccount)).scalar() == 0
     assert standin.calls == []
+
+
+def test_second_live_subscription_for_a_domain_is_a_visible_failure(praho_committing, standin):
+    first = hosting(praho_committing, "shared.ro")
+    second = hosting(praho_committing, "shared.ro")
+
+    [create] = actions(praho_committing, second)
+    assert create.status == ActionStatus.FAILED
+    assert f"already provisioned on default for subscription {first}" in create.last_error
+    assert standin.programs_called() == ["create-domain"]
+
+
+def test_actions_are_sent_only_when_billing_commits(praho_committing, standin):
+    sub_id = hosting(praho_committing, "rolled-back.ro")
+    with pytest.raises(RuntimeError), praho_committing.transaction() as session:
+        subs.suspend_subscription(session, get_subscription(session, sub_id), reason="manual",
+                                  now=at("2026-03-20", 10))
+        raise RuntimeError("the request failed after the suspension")
+    assert [a.kind for a in actions(praho_committing, sub_id)] == [ActionKind.CREATE]
+    assert standin.programs_called() == ["create-domain"]
+
+    # A savepoint rolled back later in the transaction does not drop what was recorded before.
+    with praho_committing.transaction() as session:
+        subs.suspend_subscription(session, get_subscription(session, sub_id), reason="manual",
+                                  now=at("2026-03-21", 10))
+        with pytest.raises(RuntimeError), session.begin_nested():
+            raise RuntimeError("an unrelated step failed in its own savepoint")
+    assert standin.programs_called() == ["create-domain", "disable-domain"]
