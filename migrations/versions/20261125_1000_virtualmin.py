@@ -7,13 +7,11 @@ Create Date: 2026-11-25 10:03:39.267796
 
 from __future__ import annotations
 
+import praho.core.db
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Text  # noqa: F401 - autogenerate renders JSONB(astext_type=Text())
-
 from sqlalchemy.dialects import postgresql
-
-import praho.core.db
 
 revision = '1000_virtualmin'
 down_revision = '0600_mail'

@@ -92,7 +92,7 @@ class VirtualminClient:
         self.endpoint = server.url + REMOTE_PATH
 
     def call(self, program: str, params: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-        """Run ``program`` with ``params`` (an empty value is a bare ``--flag``); return the JSON."""
+        """Run ``program`` with ``params`` (an empty value is a bare ``--flag``); the JSON."""
         body = [("program", program), ("json", "1"), *(params or [])]
         where = f"Virtualmin {self.server.name} ({program})"
         try:

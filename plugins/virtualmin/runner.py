@@ -273,7 +273,7 @@ def run_actions(database: Any, ids: list[int], *, settings: VirtualminSettings,
 
 def due_action_ids(session: Session, *, settings: VirtualminSettings,
                    now: datetime | None = None, limit: int = 200) -> list[int]:
-    """Pending actions whose time has come; RUNNING ones left by a dead worker go back to pending."""
+    """Pending actions whose time has come; RUNNING ones of a dead worker become pending."""
     moment = resolve_now(now)
     stale_before = moment - timedelta(seconds=settings.stale_running_seconds)
     session.execute(

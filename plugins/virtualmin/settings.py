@@ -80,7 +80,9 @@ def _number(name: str, value: Any, *, minimum: float, integer: bool) -> Any:
 def _server(name: str, raw: dict[str, Any], where: str) -> ServerConfig:
     unknown = sorted(set(raw) - SERVER_KEYS)
     if unknown:
-        raise PluginError(f"virtualmin {where}: unknown keys {unknown} (known: {sorted(SERVER_KEYS)})")
+        raise PluginError(
+            f"virtualmin {where}: unknown keys {unknown} (known: {sorted(SERVER_KEYS)})"
+        )
     url = str(raw.get("url") or "").strip().rstrip("/")
     parsed = urlparse(url)
     if parsed.scheme != "https" or not parsed.hostname:
@@ -99,7 +101,8 @@ def _server(name: str, raw: dict[str, Any], where: str) -> ServerConfig:
         password=password,
         ca_bundle=str(raw.get("ca_bundle") or "").strip(),
         timeout_seconds=_number(
-            f"{where}.timeout_seconds", raw.get("timeout_seconds") or 20, minimum=0.05, integer=False
+            f"{where}.timeout_seconds", raw.get("timeout_seconds") or 20, minimum=0.05,
+            integer=False,
         ),
     )
 

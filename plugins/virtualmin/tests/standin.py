@@ -314,7 +314,8 @@ class VirtualminStandIn:
         self.domains[name] = Domain(name, str(self._next_id), username,
                                     (flags.get("desc") or [""])[0], plan,
                                     (flags.get("template") or ["Default Settings"])[0])
-        return f"Beginning server creation ..\n\nCreating virtual server {name} ..\n.. done\n\nAll done!\n", None
+        return (f"Beginning server creation ..\n\nCreating virtual server {name} ..\n"
+                ".. done\n\nAll done!\n"), None
 
     def _disable_domain(self, flags: dict[str, list[str]]) -> tuple[str, None]:
         domain = self._domain(flags)

@@ -83,7 +83,7 @@ def test_server_error_timeout_and_refused_connection_are_retryable(standin, vm_p
 
 
 def test_a_request_remote_cgi_cannot_start_is_a_protocol_error(standin, vm_pki):
-    with pytest.raises(VirtualminProtocolError, match="ERROR: Program no-such-thing does not exist"):
+    with pytest.raises(VirtualminProtocolError, match="ERROR: Program no-such-thing does not"):
         client_for(standin, vm_pki.ca_cert).call("no-such-thing")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -25,14 +26,17 @@ from praho.plugins.virtualmin.settings import current_settings
 from sqlalchemy import func, select
 
 
+_SERIAL = itertools.count(1)
+
+
 def hosting(database, domain: str, *, code: str = "HOST-PRO", start: str = "2026-03-01") -> int:
     """A subscription to a product whose code maps (or not) to a Virtualmin plan; its id."""
-    hosting.count = getattr(hosting, "count", 0) + 1
+    serial = next(_SERIAL)
     with database.transaction() as session:
         factory = PrahoFactory(session)
         product = session.execute(select(Product).where(Product.code == code)).scalar_one_or_none()
         product = product or factory.product(code=code)
-        price = factory.price(product, code=f"{code}-{domain}-{hosting.count}")
+        price = factory.price(product, code=f"{code}-{domain}-{serial}")
         subscription = factory.subscription(price, start=start,
                                             attributes={"domain": domain})
         return subscription.id
