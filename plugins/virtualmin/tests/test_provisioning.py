@@ -25,7 +25,6 @@ from praho.plugins.virtualmin.models import (
 from praho.plugins.virtualmin.settings import current_settings
 from sqlalchemy import func, select
 
-
 _SERIAL = itertools.count(1)
 
 
