@@ -133,6 +133,12 @@ def record_provisioning(session: Session, subscription: Subscription, event_name
         return []
     moment = resolve_now(now)
     kinds, wanted = EVENT_PLAN[event_name]
+    if event_name != "activated" and not session.execute(
+        select(VirtualminAccount.id).where(VirtualminAccount.subscription_id == subscription.id)
+    ).first():
+        # Never provisioned by us (a trial cancelled before it converted, or a subscription
+        # from before the plugin): there is no account of ours to act on.
+        return []
     cause = _cause(session, subscription, event_name)
     account, problem = _account(session, subscription, settings, mapping, moment)
     recorded = []

@@ -7,7 +7,12 @@ import json
 import click
 from praho.core.cli import CLI_ACTOR, database, praho_command
 from praho.plugins.virtualmin import reconcile, runner
-from praho.plugins.virtualmin.actions import list_failed_actions, retry_action
+from praho.plugins.virtualmin.actions import (
+    QUEUED_KEY,
+    get_action,
+    list_failed_actions,
+    retry_action,
+)
 from praho.plugins.virtualmin.settings import current_settings
 
 
@@ -39,11 +44,9 @@ def retry_command(action_id: int) -> None:
     with database().transaction() as session:
         retry_action(session, action_id, actor=CLI_ACTOR)
         # The command runs the attempt itself below; no need for the after-commit task.
-        session.info.pop("praho.virtualmin.queued", None)
+        session.info.pop(QUEUED_KEY, None)
     runner.run_actions(database(), [action_id], settings=settings)
     with database().transaction() as session:
-        from praho.plugins.virtualmin.actions import get_action
-
         action = get_action(session, action_id)
         status, error = str(action.status), action.last_error
     click.echo(f"action {action_id}: {status}" + (f" ({error})" if error else ""))

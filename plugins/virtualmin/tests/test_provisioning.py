@@ -312,3 +312,16 @@ def test_actions_are_sent_only_when_billing_commits(praho_committing, standin):
         with pytest.raises(RuntimeError), session.begin_nested():
             raise RuntimeError("an unrelated step failed in its own savepoint")
     assert standin.programs_called() == ["create-domain", "disable-domain"]
+
+
+def test_trial_cancelled_before_it_converts_touches_no_server(praho_committing, standin):
+    with praho_committing.transaction() as session:
+        factory = PrahoFactory(session)
+        price = factory.price(factory.product(code="HOST-PRO"), code="HOST-PRO-TRIAL")
+        sub_id = factory.subscription(price, start="2026-03-01", trial_days=14,
+                                      attributes={"domain": "trial.ro"}).id
+    change(praho_committing, sub_id, subs.cancel_subscription, at_period_end=False,
+           now=at("2026-03-05", 10))
+
+    assert actions(praho_committing, sub_id) == []
+    assert standin.calls == []
