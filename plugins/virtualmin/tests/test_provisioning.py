@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import pytest
 from praho.core.clock import utcnow
+from praho.core.models.audit import ActorType, AuditEvent
 from praho.core.models.catalog import Product
 from praho.core.models.subscriptions import Subscription, SubscriptionStatus
 from praho.core.services import subscriptions as subs
+from praho.core.services.audit import Actor
 from praho.core.services.subscription_state import get_subscription, hooks
 from praho.core.testing import PrahoFactory, at
 from praho.plugins.virtualmin import runner
@@ -193,7 +195,7 @@ def test_server_errors_exhaust_the_attempts_then_a_person_retries(praho_committi
         assert list_failed_actions(session) == []
 
 
-def test_auth_failure_is_recorded_as_failed_and_not_retried(praho_committing, standin):
+def test_auth_failure_is_recorded_as_failed_and_not_retried(praho_committing, standin, app_cli):
     sub_id = hosting(praho_committing, "locked.ro")
     standin.password = "rotated-on-the-server"
 
@@ -209,11 +211,21 @@ def test_auth_failure_is_recorded_as_failed_and_not_retried(praho_committing, st
         status = get_subscription(session, sub_id).status
     assert status == SubscriptionStatus.SUSPENDED  # billing went on regardless
 
+    listed = app_cli.invoke(args=["virtualmin", "failed"])
+    assert f"{disable.id}  disable locked.ro on default (subscription {sub_id}): " in listed.output
+    assert "HTTP 401" in listed.output
+
     standin.password = "stand-in-password"
     with praho_committing.transaction() as session:
-        retry_action(session, disable.id)
+        retry_action(session, disable.id, actor=Actor(ActorType.USER, "ops@praho.test"))
     assert actions(praho_committing, sub_id)[-1].status == ActionStatus.SUCCEEDED
     assert standin.domains["locked.ro"].disabled
+    with praho_committing.transaction() as session:
+        audit = session.execute(select(AuditEvent).where(
+            AuditEvent.action == "virtualmin.action_retried")).scalar_one()
+        assert (audit.object_id, audit.actor_id) == (str(disable.id), "ops@praho.test")
+    assert app_cli.invoke(args=["virtualmin", "failed"]).output.strip() == (
+        "no failed Virtualmin actions")
 
 
 def test_retry_refuses_an_action_that_did_not_fail(praho_committing, standin):
