@@ -69,9 +69,14 @@ def plan_for(session: Session, subscription: Subscription,
 
 
 def _cause(session: Session, subscription: Subscription, event_name: str) -> str:
-    """What caused the event: the subscription history row, so a repeated hook is the same cause."""
-    if event_name == "activated":
-        return "activated"
+    """What caused the event: the subscription history row, so a repeated hook is the same cause.
+
+    Activation, termination and cancellation happen once in a subscription's life: the
+    event's name is cause enough (a cancellation at period end is recorded in the history
+    as ``cancellation_effective``, a cancellation now as ``cancelled``).
+    """
+    if event_name in ("activated", "terminated", "cancelled"):
+        return event_name
     row_id = session.execute(
         select(SubscriptionEvent.id)
         .where(SubscriptionEvent.subscription_id == subscription.id,

@@ -337,3 +337,22 @@ def test_trial_cancelled_before_it_converts_touches_no_server(praho_committing, 
 
     assert actions(praho_committing, sub_id) == []
     assert standin.calls == []
+
+
+def test_cancellation_at_period_end_removes_the_account_when_the_billing_run_ends_it(
+        praho_committing, standin):
+    from praho.core.billing_runner import run_in_process
+
+    sub_id = hosting(praho_committing, "leaving.ro")
+    change(praho_committing, sub_id, subs.cancel_subscription, at_period_end=True,
+           now=at("2026-03-10", 10))
+    assert standin.programs_called() == ["create-domain"]  # the service continues
+
+    run_in_process(praho_committing, now=at("2026-04-01", 3))
+
+    with praho_committing.transaction() as session:
+        assert get_subscription(session, sub_id).status == SubscriptionStatus.CANCELLED
+    disable, delete = actions(praho_committing, sub_id)[1:]
+    assert (disable.cause, disable.status) == ("cancelled", ActionStatus.SUCCEEDED)
+    # The grace period (14 days from 1 April) is long past on the wall clock: deleted too.
+    assert delete.status == ActionStatus.SUCCEEDED and "leaving.ro" not in standin.domains
