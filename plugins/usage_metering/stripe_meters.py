@@ -77,7 +77,7 @@ class StripeMeterEventClient:
             raise MeterReportFailed(f"Stripe meter event {report.identifier}: "
                                     f"{type(error).__name__}: {error.user_message or error}"
                                     ) from None
-        return dict(event)
+        return event.to_dict()
 
 
 @dataclass
