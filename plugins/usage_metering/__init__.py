@@ -50,8 +50,9 @@ def register_templates() -> list[Any]:
 
 
 @hookimpl
-def collect_renewal_charges(session: Any, subscription: Any, period_start: Any, period_end: Any,
-                            invoice: Any, now: Any) -> list[Any]:
+def collect_renewal_charges(
+    session: Any, subscription: Any, period_start: Any, period_end: Any, invoice: Any, now: Any
+) -> list[Any]:
     """The closed period's usage in arrears, and adjustments for late events."""
     from praho.plugins.usage_metering.rating import usage_lines
 

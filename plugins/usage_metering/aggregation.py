@@ -47,40 +47,54 @@ def _to_quantity(aggregation: str, value: Any) -> Decimal:
 
 def _last_query(meter: Meter, start: datetime, end: datetime) -> Select[Any]:
     ranked = (
-        select(E.subscription_id, E.quantity_micro,
-               func.row_number().over(partition_by=E.subscription_id,
-                                      order_by=(E.occurred_at.desc(), E.event_id.desc()))
-               .label("rank"))
+        select(
+            E.subscription_id,
+            E.quantity_micro,
+            func.row_number()
+            .over(
+                partition_by=E.subscription_id, order_by=(E.occurred_at.desc(), E.event_id.desc())
+            )
+            .label("rank"),
+        )
         .where(E.meter_id == meter.id, E.occurred_at >= start, E.occurred_at < end)
         .subquery()
     )
     return select(ranked.c.subscription_id, ranked.c.quantity_micro).where(ranked.c.rank == 1)
 
 
-def raw_quantity(session: Session, meter: Meter, subscription_id: int, start: datetime,
-                 end: datetime) -> Decimal:
+def raw_quantity(
+    session: Session, meter: Meter, subscription_id: int, start: datetime, end: datetime
+) -> Decimal:
     """The meter's aggregate for one subscription over ``[start, end)``, before rounding."""
-    where = (E.subscription_id == subscription_id, E.meter_id == meter.id,
-             E.occurred_at >= start, E.occurred_at < end)
+    where = (
+        E.subscription_id == subscription_id,
+        E.meter_id == meter.id,
+        E.occurred_at >= start,
+        E.occurred_at < end,
+    )
     if meter.aggregation == Aggregation.LAST:
         value = session.execute(
-            select(E.quantity_micro).where(*where)
-            .order_by(E.occurred_at.desc(), E.event_id.desc()).limit(1)
+            select(E.quantity_micro)
+            .where(*where)
+            .order_by(E.occurred_at.desc(), E.event_id.desc())
+            .limit(1)
         ).scalar()
     else:
         value = session.execute(select(_measure(meter.aggregation)).where(*where)).scalar()
     return _to_quantity(meter.aggregation, value)
 
 
-def period_quantity(session: Session, meter: Meter, subscription_id: int, start: datetime,
-                    end: datetime) -> tuple[Decimal, Decimal]:
+def period_quantity(
+    session: Session, meter: Meter, subscription_id: int, start: datetime, end: datetime
+) -> tuple[Decimal, Decimal]:
     """(raw, rounded) quantity for one subscription: what a period is rated on."""
     raw = raw_quantity(session, meter, subscription_id, start, end)
     return raw, round_quantity(raw, meter.rounding, meter.rounding_increment)
 
 
-def aggregate_all(session: Session, meter: Meter, start: datetime,
-                  end: datetime) -> dict[int, Decimal]:
+def aggregate_all(
+    session: Session, meter: Meter, start: datetime, end: datetime
+) -> dict[int, Decimal]:
     """Raw quantity per subscription for one meter over ``[start, end)``: one GROUP BY query.
 
     Used by ``praho usage rate`` and the benchmark: a whole period of every subscription

@@ -46,8 +46,7 @@ def post_events() -> Any:
         api_key = authenticate(session, key)
         customer_id = api_key.customer_id
     try:
-        body = parse_limited(request.get_data(cache=False), max_bytes=MAX_BODY_BYTES,
-                             max_depth=8)
+        body = parse_limited(request.get_data(cache=False), max_bytes=MAX_BODY_BYTES, max_depth=8)
     except JSONInputError as error:
         return _error(400, "invalid_json", error.message)
     events = body.get("events") if isinstance(body, dict) else None
@@ -55,10 +54,14 @@ def post_events() -> Any:
         return _error(400, "invalid_body", 'expected {"events": [...]} and nothing else')
     settings = current_settings()
     if len(events) > settings.max_batch_events:
-        return _error(413, "too_many_events",
-                      f"{len(events)} events; at most {settings.max_batch_events} per request")
+        return _error(
+            413,
+            "too_many_events",
+            f"{len(events)} events; at most {settings.max_batch_events} per request",
+        )
     with database.transaction() as session:
-        result = record_usage_events(session, events, customer_id=customer_id, now=utcnow(),
-                                     settings=settings)
+        result = record_usage_events(
+            session, events, customer_id=customer_id, now=utcnow(), settings=settings
+        )
     status = 422 if events and not result.accepted and not result.duplicates else 200
     return jsonify(result.as_dict()), status

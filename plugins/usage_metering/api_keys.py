@@ -35,8 +35,14 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_api_key(session: Session, *, name: str, customer: Customer | None = None,
-                   actor: Actor | None = None, now: datetime | None = None) -> tuple[UsageApiKey, str]:
+def create_api_key(
+    session: Session,
+    *,
+    name: str,
+    customer: Customer | None = None,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> tuple[UsageApiKey, str]:
     """Create a key for one customer (or an integration key when None); returns (row, key).
 
     The key itself is returned once and never stored.
@@ -45,29 +51,49 @@ def create_api_key(session: Session, *, name: str, customer: Customer | None = N
     moment = resolve_now(now)
     prefix = secrets.token_hex(6)
     key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(24)}"
-    row = UsageApiKey(name=label, customer_id=customer.id if customer else None, prefix=prefix,
-                      key_hash=_digest(key), created_at=moment,
-                      created_by=str(actor) if actor else None)
+    row = UsageApiKey(
+        name=label,
+        customer_id=customer.id if customer else None,
+        prefix=prefix,
+        key_hash=_digest(key),
+        created_at=moment,
+        created_by=str(actor) if actor else None,
+    )
     session.add(row)
     session.flush()
-    record_audit(session, actor=actor, action="usage_api_key.created", object_type="usage_api_key",
-                 object_id=prefix, now=moment,
-                 data={"name": label, "customer": customer.code if customer else None})
+    record_audit(
+        session,
+        actor=actor,
+        action="usage_api_key.created",
+        object_type="usage_api_key",
+        object_id=prefix,
+        now=moment,
+        data={"name": label, "customer": customer.code if customer else None},
+    )
     return row, key
 
 
-def revoke_api_key(session: Session, prefix: str, *, actor: Actor | None = None,
-                   now: datetime | None = None) -> UsageApiKey:
+def revoke_api_key(
+    session: Session, prefix: str, *, actor: Actor | None = None, now: datetime | None = None
+) -> UsageApiKey:
     """Revoke a key by its prefix; requests with it are refused from now on."""
-    row = session.execute(select(UsageApiKey).where(UsageApiKey.prefix == prefix)).scalar_one_or_none()
+    row = session.execute(
+        select(UsageApiKey).where(UsageApiKey.prefix == prefix)
+    ).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no usage API key {prefix!r}")
     moment = resolve_now(now)
     if row.revoked_at is None:
         row.revoked_at = moment
         session.flush()
-        record_audit(session, actor=actor, action="usage_api_key.revoked",
-                     object_type="usage_api_key", object_id=prefix, now=moment)
+        record_audit(
+            session,
+            actor=actor,
+            action="usage_api_key.revoked",
+            object_type="usage_api_key",
+            object_id=prefix,
+            now=moment,
+        )
     return row
 
 
@@ -75,8 +101,10 @@ def authenticate(session: Session, key: str | None) -> UsageApiKey:
     """The active key row for a presented key, or InvalidApiKey (same answer for every failure)."""
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 100:
         raise InvalidApiKey("missing or malformed API key (Authorization: Bearer pk_usage_...)")
-    prefix = key[len(KEY_PREFIX):].split("_", 1)[0]
-    row = session.execute(select(UsageApiKey).where(UsageApiKey.prefix == prefix)).scalar_one_or_none()
+    prefix = key[len(KEY_PREFIX) :].split("_", 1)[0]
+    row = session.execute(
+        select(UsageApiKey).where(UsageApiKey.prefix == prefix)
+    ).scalar_one_or_none()
     expected = row.key_hash if row is not None else _digest("")
     if not hmac.compare_digest(expected, _digest(key)) or row is None or row.revoked_at:
         raise InvalidApiKey("unknown or revoked API key")

@@ -110,8 +110,9 @@ def parse_charge(data: dict[str, Any]) -> ChargeSpec:
     """Validate a charge definition (every field named in the error) into a ChargeSpec."""
     errors = v.Collector()
     model_text = errors.check(v.choice, "model", data.get("model"), ChargeModel)
-    included = errors.check(_units, "included_units", data.get("included_units", "0"),
-                            positive=False)
+    included = errors.check(
+        _units, "included_units", data.get("included_units", "0"), positive=False
+    )
     minimum = errors.check(v.amount_minor, "minimum_minor", data.get("minimum_minor", 0))
     errors.raise_if_any()
     model = ChargeModel(model_text)
@@ -120,14 +121,14 @@ def parse_charge(data: dict[str, Any]) -> ChargeSpec:
     if model == ChargeModel.PER_UNIT:
         unit_price = errors.check(_price, "unit_price", data.get("unit_price"))
     elif model == ChargeModel.PACKAGE:
-        package_size = errors.check(_units, "package_size", data.get("package_size"),
-                                    positive=True)
+        package_size = errors.check(_units, "package_size", data.get("package_size"), positive=True)
         package_price = errors.check(_price, "package_price", data.get("package_price"))
     else:
         tiers = _parse_tiers(errors, data.get("tiers"))
     errors.raise_if_any()
-    return ChargeSpec(model, unit_price, tuple(tiers), package_size, package_price,
-                      included or ZERO, minimum or 0)
+    return ChargeSpec(
+        model, unit_price, tuple(tiers), package_size, package_price, included or ZERO, minimum or 0
+    )
 
 
 def _parse_tiers(errors: v.Collector, raw: Any) -> list[Tier]:
@@ -154,10 +155,12 @@ def _parse_tiers(errors: v.Collector, raw: Any) -> list[Tier]:
             up_to = errors.check(_units, f"{where}.up_to", up_to_raw, positive=True)
             if up_to is not None and up_to <= previous:
                 errors.errors.append(
-                    FieldError(f"{where}.up_to", f"must be above the previous tier ({previous})"))
+                    FieldError(f"{where}.up_to", f"must be above the previous tier ({previous})")
+                )
             if last:
-                errors.errors.append(FieldError(f"{where}.up_to", "the last tier must be open "
-                                                                  "(up_to null)"))
+                errors.errors.append(
+                    FieldError(f"{where}.up_to", "the last tier must be open (up_to null)")
+                )
         price = errors.check(_price, f"{where}.unit_price", item.get("unit_price"))
         flat = errors.check(_price, f"{where}.flat", item.get("flat", "0"))
         unknown = set(item) - {"up_to", "unit_price", "flat"}
@@ -181,8 +184,9 @@ def rate(spec: ChargeSpec, quantity: Decimal, currency: str) -> Rated:
     exact = sum((p.amount for p in parts), ZERO)
     amount = to_minor(exact, currency)
     minimum_applied = amount < spec.minimum_minor
-    return Rated(quantity, billable, exact, max(amount, spec.minimum_minor), minimum_applied,
-                 tuple(parts))
+    return Rated(
+        quantity, billable, exact, max(amount, spec.minimum_minor), minimum_applied, tuple(parts)
+    )
 
 
 def _parts(spec: ChargeSpec, billable: Decimal) -> list[TierPart]:
@@ -192,8 +196,7 @@ def _parts(spec: ChargeSpec, billable: Decimal) -> list[TierPart]:
     if spec.model == ChargeModel.PACKAGE:
         assert spec.package_size is not None and spec.package_price is not None
         blocks = (billable / spec.package_size).to_integral_value(rounding=ROUND_CEILING)
-        return [TierPart(ZERO, None, blocks, spec.package_price, ZERO,
-                         blocks * spec.package_price)]
+        return [TierPart(ZERO, None, blocks, spec.package_price, ZERO, blocks * spec.package_price)]
     if spec.model == ChargeModel.VOLUME:
         lower = ZERO
         for tier in spec.tiers:
@@ -209,8 +212,16 @@ def _parts(spec: ChargeSpec, billable: Decimal) -> list[TierPart]:
         units = upper - lower
         if units <= 0:
             break
-        parts.append(TierPart(lower, tier.up_to, units, tier.unit_price, tier.flat,
-                              units * tier.unit_price + tier.flat))
+        parts.append(
+            TierPart(
+                lower,
+                tier.up_to,
+                units,
+                tier.unit_price,
+                tier.flat,
+                units * tier.unit_price + tier.flat,
+            )
+        )
         lower = upper
     return parts
 
@@ -218,10 +229,19 @@ def _parts(spec: ChargeSpec, billable: Decimal) -> list[TierPart]:
 def spec_of(charge: Any) -> ChargeSpec:
     """The ChargeSpec of a stored :class:`MeterCharge` (already validated when defined)."""
     tiers = tuple(
-        Tier(None if t.get("up_to") is None else Decimal(t["up_to"]), Decimal(t["unit_price"]),
-             Decimal(t.get("flat") or "0"))
+        Tier(
+            None if t.get("up_to") is None else Decimal(t["up_to"]),
+            Decimal(t["unit_price"]),
+            Decimal(t.get("flat") or "0"),
+        )
         for t in (charge.tiers or [])
     )
-    return ChargeSpec(ChargeModel(charge.model), charge.unit_price, tiers, charge.package_size,
-                      charge.package_price, charge.included_units or ZERO,
-                      charge.minimum_minor or 0)
+    return ChargeSpec(
+        ChargeModel(charge.model),
+        charge.unit_price,
+        tiers,
+        charge.package_size,
+        charge.package_price,
+        charge.included_units or ZERO,
+        charge.minimum_minor or 0,
+    )

@@ -17,7 +17,12 @@ from praho.core.models.customers import Customer
 from praho.core.models.subscriptions import Subscription
 from praho.core.money import to_major
 from praho.plugins.usage_metering.ingestion import record_usage_events
-from praho.plugins.usage_metering.meters import MeterInput, define_charge, define_meter, meter_by_code
+from praho.plugins.usage_metering.meters import (
+    MeterInput,
+    define_charge,
+    define_meter,
+    meter_by_code,
+)
 from praho.plugins.usage_metering.models import Meter
 from praho.plugins.usage_metering.period_report import rate_window
 from praho.plugins.usage_metering.settings import current_settings
@@ -57,13 +62,17 @@ def usage_define(path: Path) -> None:
                 meter = define_meter(session, MeterInput.from_mapping(item), now=utcnow())
             except (ValidationFailed, TypeError) as error:
                 raise click.ClickException(f"meters[{index}]: {error}") from None
-            click.echo(f"meter {meter.code}: {meter.aggregation} of "
-                       f"{meter.property or 'events'} in {meter.unit}")
+            click.echo(
+                f"meter {meter.code}: {meter.aggregation} of "
+                f"{meter.property or 'events'} in {meter.unit}"
+            )
         for index, item in enumerate(data.get("charges") or []):
             item = dict(item)
             meter = meter_by_code(session, str(item.pop("meter", "")))
             price_code = str(item.pop("price", ""))
-            price = session.execute(select(Price).where(Price.code == price_code)).scalar_one_or_none()
+            price = session.execute(
+                select(Price).where(Price.code == price_code)
+            ).scalar_one_or_none()
             if price is None:
                 raise click.ClickException(f"charges[{index}].price: no price {price_code!r}")
             try:
@@ -79,9 +88,11 @@ def usage_meters() -> None:
     """List the meters."""
     with database().transaction() as session:
         for meter in session.execute(select(Meter).order_by(Meter.code)).scalars():
-            click.echo(f"{meter.code:<24} {meter.category:<10} {meter.aggregation:<13} "
-                       f"{meter.property or '-':<16} {meter.unit} "
-                       f"(rounding {meter.rounding} {meter.rounding_increment.normalize()})")
+            click.echo(
+                f"{meter.code:<24} {meter.category:<10} {meter.aggregation:<13} "
+                f"{meter.property or '-':<16} {meter.unit} "
+                f"(rounding {meter.rounding} {meter.rounding_increment.normalize()})"
+            )
 
 
 def _read_events(path: Path) -> list[Any]:
@@ -117,15 +128,19 @@ def usage_ingest(path: Path, batch: int) -> None:
     rejected: list[str] = []
     settings = current_settings()
     for start in range(0, len(events), max(1, batch)):
-        chunk = events[start:start + batch]
+        chunk = events[start : start + batch]
         with database().transaction() as session:
             result = record_usage_events(session, chunk, now=utcnow(), settings=settings)
         accepted += result.accepted
         duplicates += len(result.duplicates)
-        rejected += [f"#{start + r.index} {r.event_id or '?'}: {r.reason}: {r.message}"
-                     for r in result.rejected]
-    click.echo(f"{len(events)} events: {accepted} stored, {duplicates} duplicates, "
-               f"{len(rejected)} rejected")
+        rejected += [
+            f"#{start + r.index} {r.event_id or '?'}: {r.reason}: {r.message}"
+            for r in result.rejected
+        ]
+    click.echo(
+        f"{len(events)} events: {accepted} stored, {duplicates} duplicates, "
+        f"{len(rejected)} rejected"
+    )
     for line in rejected[:100]:
         click.echo(line, err=True)
     if rejected:
@@ -149,8 +164,10 @@ def usage_rate(start: str, end: str, meter_code: str | None, as_json: bool) -> N
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
     for r in rows:
-        click.echo(f"subscription {r.subscription_id:<8} {r.meter:<20} {r.quantity:>16} "
-                   f"{to_major(r.amount_minor, r.currency)} {r.currency}")
+        click.echo(
+            f"subscription {r.subscription_id:<8} {r.meter:<20} {r.quantity:>16} "
+            f"{to_major(r.amount_minor, r.currency)} {r.currency}"
+        )
     click.echo(f"{len(rows)} subscription-meters rated for {first} .. {after - timedelta(days=1)}")
 
 
@@ -172,15 +189,18 @@ def usage_preview(subscription_id: int, on: str | None) -> None:
         customer = session.get(Customer, subscription.customer_id)
         language = customer.language if customer else "ro"
         savepoint = session.begin_nested()
-        lines = usage_lines(session, subscription, period_start, language=language,
-                            now=noon_of(period_start))
+        lines = usage_lines(
+            session, subscription, period_start, language=language, now=noon_of(period_start)
+        )
         savepoint.rollback()
     if not lines:
         click.echo("no usage to bill")
     for line in lines:
         amount = to_major(line.net_amount_minor or 0, subscription.currency)
-        click.echo(f"{line.kind:<10} {line.item_name:<30} {line.quantity.normalize()} "
-                   f"{line.unit_code} = {amount} {subscription.currency}")
+        click.echo(
+            f"{line.kind:<10} {line.item_name:<30} {line.quantity.normalize()} "
+            f"{line.unit_code} = {amount} {subscription.currency}"
+        )
         click.echo(f"           {line.description}")
 
 
@@ -196,7 +216,8 @@ def usage_api_key(name: str, customer_code: str | None) -> None:
         customer = None
         if customer_code:
             customer = session.execute(
-                select(Customer).where(Customer.code == customer_code)).scalar_one_or_none()
+                select(Customer).where(Customer.code == customer_code)
+            ).scalar_one_or_none()
             if customer is None:
                 raise NotFound(f"no customer {customer_code!r}")
         row, key = create_api_key(session, name=name, customer=customer, now=utcnow())
@@ -212,8 +233,13 @@ def usage_api_key(name: str, customer_code: str | None) -> None:
 @click.option("--quantity", help="absolute quantity")
 @click.option("--email", help="recipient (default: the customer's e-mail)")
 @praho_command
-def usage_alert(subscription_id: int, meter_code: str, percent: str | None,
-                quantity: str | None, email: str | None) -> None:
+def usage_alert(
+    subscription_id: int,
+    meter_code: str,
+    percent: str | None,
+    quantity: str | None,
+    email: str | None,
+) -> None:
     """Add a usage alert for a subscription's meter (fires once per period)."""
     from praho.plugins.usage_metering.alerts import add_usage_alert
 
@@ -221,8 +247,14 @@ def usage_alert(subscription_id: int, meter_code: str, percent: str | None,
         subscription = session.get(Subscription, subscription_id)
         if subscription is None:
             raise NotFound(f"no subscription {subscription_id}")
-        alert = add_usage_alert(session, subscription=subscription,
-                                meter=meter_by_code(session, meter_code), quantity=quantity,
-                                percent=percent, email=email, now=utcnow())
+        alert = add_usage_alert(
+            session,
+            subscription=subscription,
+            meter=meter_by_code(session, meter_code),
+            quantity=quantity,
+            percent=percent,
+            email=email,
+            now=utcnow(),
+        )
         alert_id = alert.id
     click.echo(f"alert {alert_id} added")

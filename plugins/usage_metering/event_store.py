@@ -22,8 +22,17 @@ from sqlalchemy import select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-COLUMNS = ("meter_id", "event_id", "subscription_id", "customer_id", "occurred_at",
-           "quantity_micro", "unique_key", "properties", "ingested_at")
+COLUMNS = (
+    "meter_id",
+    "event_id",
+    "subscription_id",
+    "customer_id",
+    "occurred_at",
+    "quantity_micro",
+    "unique_key",
+    "properties",
+    "ingested_at",
+)
 STAGE = "usage_events_stage"
 _STAGE_DDL = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (meter_id bigint, event_id varchar(100), "
@@ -72,11 +81,15 @@ def _store_sqlite(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[tupl
     existing: set[tuple[int, str]] = set()
     for meter_id, event_ids in by_meter.items():
         for start in range(0, len(event_ids), 500):
-            chunk = event_ids[start:start + 500]
+            chunk = event_ids[start : start + 500]
             existing.update(
-                (meter_id, found) for found in session.execute(
-                    select(UsageEvent.event_id).where(UsageEvent.meter_id == meter_id,
-                                                      UsageEvent.event_id.in_(chunk))).scalars())
+                (meter_id, found)
+                for found in session.execute(
+                    select(UsageEvent.event_id).where(
+                        UsageEvent.meter_id == meter_id, UsageEvent.event_id.in_(chunk)
+                    )
+                ).scalars()
+            )
     new = [dict(zip(COLUMNS, row, strict=True)) for row in rows if (row[0], row[1]) not in existing]
     if new:
         for values in new:

@@ -51,8 +51,12 @@ class Rejection:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form the HTTP endpoint answers."""
-        return {"index": self.index, "id": self.event_id, "reason": self.reason,
-                "message": self.message}
+        return {
+            "index": self.index,
+            "id": self.event_id,
+            "reason": self.reason,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -66,9 +70,13 @@ class IngestResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form: ``accepted``, ``duplicates`` (count and positions), ``rejected``."""
-        return {"received": self.received, "accepted": self.accepted,
-                "duplicates": len(self.duplicates), "duplicate_indexes": self.duplicates,
-                "rejected": [r.as_dict() for r in self.rejected]}
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "duplicates": len(self.duplicates),
+            "duplicate_indexes": self.duplicates,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
 
 
 class _Reject(Exception):
@@ -87,9 +95,14 @@ class _Targets:
     by_customer_code: dict[str, list[int]] = field(default_factory=dict)
 
 
-def record_usage_events(session: Session, events: Sequence[Any], *,
-                        customer_id: int | None = None, now: datetime | None = None,
-                        settings: UsageSettings | None = None) -> IngestResult:
+def record_usage_events(
+    session: Session,
+    events: Sequence[Any],
+    *,
+    customer_id: int | None = None,
+    now: datetime | None = None,
+    settings: UsageSettings | None = None,
+) -> IngestResult:
     """Validate and store a batch of usage events; returns per-event outcomes.
 
     :param events: mappings with ``id``, ``meter`` (code), ``customer`` (code) or
@@ -103,8 +116,9 @@ def record_usage_events(session: Session, events: Sequence[Any], *,
     result = IngestResult(received=len(events))
     if not events:
         return result
-    meters = {m.code: m for m in session.execute(
-        select(Meter).where(Meter.active.is_(True))).scalars()}
+    meters = {
+        m.code: m for m in session.execute(select(Meter).where(Meter.active.is_(True))).scalars()
+    }
     targets = _load_targets(session, events, customer_id)
     oldest = moment - timedelta(days=settings.max_event_age_days)
     latest = moment + timedelta(seconds=settings.max_future_seconds)
@@ -160,8 +174,10 @@ def _load_targets(session: Session, events: Sequence[Any], customer_id: int | No
         .join(Customer, Customer.id == Subscription.customer_id)
         .join(SubscriptionItem, SubscriptionItem.subscription_id == Subscription.id)
         .join(MeterCharge, MeterCharge.price_id == SubscriptionItem.price_id)
-        .where(SubscriptionItem.removed_at.is_(None),
-               Subscription.status.notin_([str(s) for s in FINAL_STATUSES]))
+        .where(
+            SubscriptionItem.removed_at.is_(None),
+            Subscription.status.notin_([str(s) for s in FINAL_STATUSES]),
+        )
     )
     if customer_id is not None:
         query = query.where(Subscription.customer_id == customer_id)
@@ -171,7 +187,9 @@ def _load_targets(session: Session, events: Sequence[Any], customer_id: int | No
         wanted.append(ids_in(session, Subscription.id, sorted(subscription_ids)))
     if codes:
         if session.get_bind().dialect.name == "postgresql":
-            wanted.append(Customer.code == any_(bindparam(None, sorted(codes), type_=ARRAY(String))))
+            wanted.append(
+                Customer.code == any_(bindparam(None, sorted(codes), type_=ARRAY(String)))
+            )
         else:
             wanted.append(Customer.code.in_(sorted(codes)))
     if not wanted:
@@ -187,8 +205,15 @@ def _load_targets(session: Session, events: Sequence[Any], customer_id: int | No
     return targets
 
 
-def _validate(raw: Any, meters: dict[str, Meter], targets: _Targets, customer_id: int | None,
-              oldest: datetime, latest: datetime, moment: datetime) -> tuple[Any, ...]:
+def _validate(
+    raw: Any,
+    meters: dict[str, Meter],
+    targets: _Targets,
+    customer_id: int | None,
+    oldest: datetime,
+    latest: datetime,
+    moment: datetime,
+) -> tuple[Any, ...]:
     if not isinstance(raw, Mapping):
         raise _Reject("invalid", "an event must be an object")
     extra = raw.keys() - _EVENT_KEYS
@@ -205,14 +230,17 @@ def _validate(raw: Any, meters: dict[str, Meter], targets: _Targets, customer_id
     if occurred < oldest:
         raise _Reject("too_old", f"timestamp: older than the {(moment - oldest).days}-day window")
     if occurred > latest:
-        raise _Reject("in_future", "timestamp: more than "
-                      f"{int((latest - moment).total_seconds())} seconds in the future")
+        raise _Reject(
+            "in_future",
+            f"timestamp: more than {int((latest - moment).total_seconds())} seconds in the future",
+        )
     properties = raw.get("properties")
     if properties is None:
         properties = {}
     if not isinstance(properties, Mapping) or len(properties) > MAX_PROPERTIES:
-        raise _Reject("invalid_properties",
-                      f"properties: an object with at most {MAX_PROPERTIES} keys")
+        raise _Reject(
+            "invalid_properties", f"properties: an object with at most {MAX_PROPERTIES} keys"
+        )
     try:
         encoded = json.dumps(properties, default=str, separators=(",", ":"))
     except (TypeError, ValueError):
@@ -220,12 +248,22 @@ def _validate(raw: Any, meters: dict[str, Meter], targets: _Targets, customer_id
     if len(encoded) > MAX_PROPERTIES_BYTES:
         raise _Reject("invalid_properties", f"properties: over {MAX_PROPERTIES_BYTES} bytes")
     micro, unique_key = _value(meter, properties)
-    return (meter.id, event_id, subscription_id, targets.customer_of[subscription_id], occurred,
-            micro, unique_key, encoded, moment)
+    return (
+        meter.id,
+        event_id,
+        subscription_id,
+        targets.customer_of[subscription_id],
+        occurred,
+        micro,
+        unique_key,
+        encoded,
+        moment,
+    )
 
 
-def _subscription_for(raw: Mapping[str, Any], meter: Meter, targets: _Targets,
-                      customer_id: int | None) -> int:
+def _subscription_for(
+    raw: Mapping[str, Any], meter: Meter, targets: _Targets, customer_id: int | None
+) -> int:
     sub = raw.get("subscription")
     if sub is not None:
         if isinstance(sub, str) and sub.isdigit() and len(sub) < 19:
@@ -234,12 +272,16 @@ def _subscription_for(raw: Mapping[str, Any], meter: Meter, targets: _Targets,
             raise _Reject("invalid_subscription", "subscription: must be a subscription id")
         meters = targets.meters_of.get(sub)
         if meters is None:
-            raise _Reject("unknown_subscription", f"subscription: {sub} is not an open "
-                          "subscription with metered usage" + (" of this customer"
-                                                               if customer_id else ""))
+            raise _Reject(
+                "unknown_subscription",
+                f"subscription: {sub} is not an open "
+                "subscription with metered usage" + (" of this customer" if customer_id else ""),
+            )
         if meter.id not in meters:
-            raise _Reject("meter_not_in_plan", f"meter: subscription {sub}'s plan does not "
-                          f"charge {meter.code}")
+            raise _Reject(
+                "meter_not_in_plan",
+                f"meter: subscription {sub}'s plan does not charge {meter.code}",
+            )
         code = raw.get("customer")
         if code is not None and sub not in targets.by_customer_code.get(code, ()):
             raise _Reject("customer_mismatch", f"customer: subscription {sub} is not {code}'s")
@@ -247,13 +289,20 @@ def _subscription_for(raw: Mapping[str, Any], meter: Meter, targets: _Targets,
     code = raw.get("customer")
     if not isinstance(code, str):
         raise _Reject("missing_target", "give customer (code) or subscription (id)")
-    candidates = [s for s in targets.by_customer_code.get(code, ()) if meter.id in targets.meters_of[s]]
+    candidates = [
+        s for s in targets.by_customer_code.get(code, ()) if meter.id in targets.meters_of[s]
+    ]
     if not candidates:
-        raise _Reject("unknown_customer", f"customer: {code[:40]!r} has no open subscription "
-                      f"charged for {meter.code}")
+        raise _Reject(
+            "unknown_customer",
+            f"customer: {code[:40]!r} has no open subscription charged for {meter.code}",
+        )
     if len(candidates) > 1:
-        raise _Reject("ambiguous_subscription", f"customer: {code} has {len(candidates)} "
-                      f"subscriptions charged for {meter.code}; give subscription")
+        raise _Reject(
+            "ambiguous_subscription",
+            f"customer: {code} has {len(candidates)} "
+            f"subscriptions charged for {meter.code}; give subscription",
+        )
     return candidates[0]
 
 
@@ -292,8 +341,9 @@ def _value(meter: Meter, properties: Mapping[str, Any]) -> tuple[int, str | None
             raise _Reject("invalid_value", f"properties.{name}: 1-200 characters")
         return 1_000_000, key
     if isinstance(value, bool) or isinstance(value, float):
-        raise _Reject("invalid_value", f"properties.{name}: give a decimal string or integer, "
-                      "not a float")
+        raise _Reject(
+            "invalid_value", f"properties.{name}: give a decimal string or integer, not a float"
+        )
     if isinstance(value, int):
         micro = value * 1_000_000
     else:

@@ -51,8 +51,11 @@ class Category(StrEnum):
     OTHER = "other"
 
 
-_ROUNDING = {Rounding.UP: ROUND_CEILING, Rounding.DOWN: ROUND_FLOOR,
-             Rounding.NEAREST: ROUND_HALF_UP}
+_ROUNDING = {
+    Rounding.UP: ROUND_CEILING,
+    Rounding.DOWN: ROUND_FLOOR,
+    Rounding.NEAREST: ROUND_HALF_UP,
+}
 
 
 def round_quantity(quantity: Decimal, rounding: str, increment: Decimal) -> Decimal:
@@ -100,24 +103,34 @@ def _validate_meter(data: MeterInput) -> dict[str, Any]:
         "category": errors.check(v.choice, "category", data.category, Category),
         "rounding": errors.check(v.choice, "rounding", data.rounding, Rounding),
         "rounding_increment": errors.check(
-            v.decimal, "rounding_increment", data.rounding_increment, places=6,
-            minimum=Decimal("0.000001"), maximum=v.MAX_QUANTITY),
-        "property": errors.check(v.text, "property", data.property, max_length=60,
-                                 required=False),
-        "stripe_event_name": errors.check(v.text, "stripe_event_name", data.stripe_event_name,
-                                          max_length=100, required=False),
+            v.decimal,
+            "rounding_increment",
+            data.rounding_increment,
+            places=6,
+            minimum=Decimal("0.000001"),
+            maximum=v.MAX_QUANTITY,
+        ),
+        "property": errors.check(v.text, "property", data.property, max_length=60, required=False),
+        "stripe_event_name": errors.check(
+            v.text, "stripe_event_name", data.stripe_event_name, max_length=100, required=False
+        ),
     }
     if values["aggregation"] not in (None, Aggregation.COUNT) and not values["property"]:
-        errors.errors.append(FieldError("property", f"is required for {data.aggregation} meters "
-                                                    "(the event property to aggregate)"))
+        errors.errors.append(
+            FieldError(
+                "property",
+                f"is required for {data.aggregation} meters (the event property to aggregate)",
+            )
+        )
     errors.raise_if_any()
     if values["aggregation"] == Aggregation.COUNT:
         values["property"] = None
     return values
 
 
-def define_meter(session: Session, data: MeterInput, *, actor: Actor | None = None,
-                 now: datetime | None = None) -> Meter:
+def define_meter(
+    session: Session, data: MeterInput, *, actor: Actor | None = None, now: datetime | None = None
+) -> Meter:
     """Create a meter, or update the one with the same code (its events are kept)."""
     values = _validate_meter(data)
     moment = resolve_now(now)
@@ -129,8 +142,15 @@ def define_meter(session: Session, data: MeterInput, *, actor: Actor | None = No
         for key, value in values.items():
             setattr(meter, key, value)
     session.flush()
-    record_audit(session, actor=actor, action="usage_meter.defined", object_type="usage_meter",
-                 object_id=meter.code, now=moment, data={k: str(x) for k, x in values.items()})
+    record_audit(
+        session,
+        actor=actor,
+        action="usage_meter.defined",
+        object_type="usage_meter",
+        object_id=meter.code,
+        now=moment,
+        data={k: str(x) for k, x in values.items()},
+    )
     return meter
 
 
@@ -142,8 +162,15 @@ def meter_by_code(session: Session, code: str) -> Meter:
     return meter
 
 
-def define_charge(session: Session, *, meter: Meter, price: Price, data: dict[str, Any],
-                  actor: Actor | None = None, now: datetime | None = None) -> MeterCharge:
+def define_charge(
+    session: Session,
+    *,
+    meter: Meter,
+    price: Price,
+    data: dict[str, Any],
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> MeterCharge:
     """Set how ``meter`` is charged for subscriptions to ``price`` (replacing a previous one).
 
     A changed charge applies to periods rated from then on; rated periods keep the
@@ -152,8 +179,9 @@ def define_charge(session: Session, *, meter: Meter, price: Price, data: dict[st
     spec = parse_charge(data)
     moment = resolve_now(now)
     charge = session.execute(
-        select(MeterCharge).where(MeterCharge.meter_id == meter.id,
-                                  MeterCharge.price_id == price.id)
+        select(MeterCharge).where(
+            MeterCharge.meter_id == meter.id, MeterCharge.price_id == price.id
+        )
     ).scalar_one_or_none()
     values = {
         "model": str(spec.model),
@@ -171,12 +199,20 @@ def define_charge(session: Session, *, meter: Meter, price: Price, data: dict[st
         for key, value in values.items():
             setattr(charge, key, value)
     session.flush()
-    record_audit(session, actor=actor, action="usage_charge.defined",
-                 object_type="usage_meter_charge", object_id=charge.id, now=moment,
-                 currency=price.currency,
-                 data={"meter": meter.code, "price": price.code,
-                       **{k: (x if isinstance(x, list | int) else str(x))
-                          for k, x in values.items()}})
+    record_audit(
+        session,
+        actor=actor,
+        action="usage_charge.defined",
+        object_type="usage_meter_charge",
+        object_id=charge.id,
+        now=moment,
+        currency=price.currency,
+        data={
+            "meter": meter.code,
+            "price": price.code,
+            **{k: (x if isinstance(x, list | int) else str(x)) for k, x in values.items()},
+        },
+    )
     return charge
 
 
@@ -184,6 +220,8 @@ def charges_for_prices(session: Session, price_ids: list[int]) -> list[MeterChar
     """The charges of these prices (the usage billed to subscriptions holding them)."""
     if not price_ids:
         return []
-    return list(session.execute(
-        select(MeterCharge).where(MeterCharge.price_id.in_(price_ids)).order_by(MeterCharge.id)
-    ).scalars())
+    return list(
+        session.execute(
+            select(MeterCharge).where(MeterCharge.price_id.in_(price_ids)).order_by(MeterCharge.id)
+        ).scalars()
+    )

@@ -78,8 +78,9 @@ class UsageEvent(Base):
 
     __tablename__ = "usage_events"
     __table_args__ = (
-        Index("ix_usage_events_subscription_meter_time", "subscription_id", "meter_id",
-              "occurred_at"),
+        Index(
+            "ix_usage_events_subscription_meter_time", "subscription_id", "meter_id", "occurred_at"
+        ),
     )
 
     meter_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -35,13 +35,19 @@ class WindowRating:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"subscription_id": self.subscription_id, "meter": self.meter,
-                "raw_quantity": str(self.raw_quantity), "quantity": str(self.quantity),
-                "amount_minor": self.amount_minor, "currency": self.currency}
+        return {
+            "subscription_id": self.subscription_id,
+            "meter": self.meter,
+            "raw_quantity": str(self.raw_quantity),
+            "quantity": str(self.quantity),
+            "amount_minor": self.amount_minor,
+            "currency": self.currency,
+        }
 
 
-def rate_window(session: Session, start: date, end: date, *,
-                meter_code: str | None = None) -> list[WindowRating]:
+def rate_window(
+    session: Session, start: date, end: date, *, meter_code: str | None = None
+) -> list[WindowRating]:
     """Quantity and amount per (subscription, meter) for the business days ``[start, end)``."""
     begin, finish = window_of(start, end)
     meters = select(Meter).where(Meter.active.is_(True))
@@ -69,6 +75,9 @@ def rate_window(session: Session, start: date, end: date, *,
                 specs[charge.id] = spec_of(charge)
             quantity = round_quantity(raw, meter.rounding, meter.rounding_increment)
             rated = rate(specs[charge.id], quantity, currency)
-            results.append(WindowRating(subscription_id, meter.code, raw, quantity,
-                                        rated.amount_minor, currency))
+            results.append(
+                WindowRating(
+                    subscription_id, meter.code, raw, quantity, rated.amount_minor, currency
+                )
+            )
     return results

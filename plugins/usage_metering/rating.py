@@ -22,8 +22,8 @@ from typing import Any
 
 from praho.core.clock import business_date
 from praho.core.models.invoices import LineKind
-from praho.core.money import to_major
 from praho.core.models.subscriptions import Subscription
+from praho.core.money import to_major
 from praho.core.pricing import DraftLine
 from praho.core.services.renewal import format_day
 from praho.plugins.usage_metering.aggregation import period_quantity, window_of
@@ -36,16 +36,32 @@ from sqlalchemy.orm import Session
 
 _MARK = "praho.usage_metering.rated_subscriptions"
 WORDS = {
-    "ro": {"period": "Perioada", "included": "incluse", "minimum": "minim facturat",
-           "late": "Ajustare consum tardiv", "tiers": "trepte"},
-    "en": {"period": "Period", "included": "included", "minimum": "minimum charge",
-           "late": "Late usage adjustment", "tiers": "tiers"},
+    "ro": {
+        "period": "Perioada",
+        "included": "incluse",
+        "minimum": "minim facturat",
+        "late": "Ajustare consum tardiv",
+        "tiers": "trepte",
+    },
+    "en": {
+        "period": "Period",
+        "included": "included",
+        "minimum": "minimum charge",
+        "late": "Late usage adjustment",
+        "tiers": "tiers",
+    },
 }
 
 
-def usage_lines(session: Session, subscription: Subscription, period_start: date, *,
-                language: str, now: datetime,
-                settings: UsageSettings | None = None) -> list[DraftLine]:
+def usage_lines(
+    session: Session,
+    subscription: Subscription,
+    period_start: date,
+    *,
+    language: str,
+    now: datetime,
+    settings: UsageSettings | None = None,
+) -> list[DraftLine]:
     """Arrears and adjustment lines for the document of the period starting ``period_start``."""
     settings = settings or current_settings()
     price_ids = [item.price_id for item in subscription.active_items]
@@ -55,14 +71,16 @@ def usage_lines(session: Session, subscription: Subscription, period_start: date
         meter = session.get(Meter, charge.meter_id)
         assert meter is not None
         rated = _rated_periods(session, subscription.id, charge.id)
-        for line in _adjustments(session, subscription, meter, charge, rated, language, now,
-                                 settings):
+        for line in _adjustments(
+            session, subscription, meter, charge, rated, language, now, settings
+        ):
             lines.append(line)
             pending.append(line.details["usage"])
         last_end = max((r.period_end for r in rated), default=subscription.start_date)
         if last_end < period_start:
-            usage, line = _arrears(session, subscription, meter, charge, last_end, period_start,
-                                   language, now)
+            usage, line = _arrears(
+                session, subscription, meter, charge, last_end, period_start, language, now
+            )
             pending.append(usage)
             if line is not None:
                 lines.append(line)
@@ -77,22 +95,39 @@ def _rated_periods(session: Session, subscription_id: int, charge_id: int) -> li
     """The latest revision of every rated period of (subscription, charge)."""
     latest = (
         select(UsageRating.period_start, func.max(UsageRating.revision).label("revision"))
-        .where(UsageRating.subscription_id == subscription_id,
-               UsageRating.meter_charge_id == charge_id)
-        .group_by(UsageRating.period_start).subquery()
+        .where(
+            UsageRating.subscription_id == subscription_id, UsageRating.meter_charge_id == charge_id
+        )
+        .group_by(UsageRating.period_start)
+        .subquery()
     )
-    return list(session.execute(
-        select(UsageRating).join(latest, (UsageRating.period_start == latest.c.period_start)
-                                 & (UsageRating.revision == latest.c.revision))
-        .where(UsageRating.subscription_id == subscription_id,
-               UsageRating.meter_charge_id == charge_id)
-        .order_by(UsageRating.period_start)
-    ).scalars())
+    return list(
+        session.execute(
+            select(UsageRating)
+            .join(
+                latest,
+                (UsageRating.period_start == latest.c.period_start)
+                & (UsageRating.revision == latest.c.revision),
+            )
+            .where(
+                UsageRating.subscription_id == subscription_id,
+                UsageRating.meter_charge_id == charge_id,
+            )
+            .order_by(UsageRating.period_start)
+        ).scalars()
+    )
 
 
-def _arrears(session: Session, subscription: Subscription, meter: Meter,
-             charge: MeterCharge, start: date, end: date, language: str,
-             now: datetime) -> tuple[dict[str, Any], DraftLine | None]:
+def _arrears(
+    session: Session,
+    subscription: Subscription,
+    meter: Meter,
+    charge: MeterCharge,
+    start: date,
+    end: date,
+    language: str,
+    now: datetime,
+) -> tuple[dict[str, Any], DraftLine | None]:
     spec = spec_of(charge)
     raw, quantity = period_quantity(session, meter, subscription.id, *window_of(start, end))
     rated = rate(spec, quantity, subscription.currency)
@@ -106,16 +141,25 @@ def _arrears(session: Session, subscription: Subscription, meter: Meter,
         description += f", {_number(spec.included_units)} {words['included']}"
     if len(rated.parts) > 1:
         description += f"; {words['tiers']}: " + ", ".join(
-            f"{_number(p.units)} x {_number(p.unit_price)}" for p in rated.parts)
+            f"{_number(p.units)} x {_number(p.unit_price)}" for p in rated.parts
+        )
     if rated.minimum_applied:
         description += f"; {words['minimum']}"
-    return usage, _line(meter, usage, rated, LineKind.USAGE, description, language,
-                        subscription.currency)
+    return usage, _line(
+        meter, usage, rated, LineKind.USAGE, description, language, subscription.currency
+    )
 
 
-def _adjustments(session: Session, subscription: Subscription, meter: Meter,
-                 charge: MeterCharge, rated: list[UsageRating], language: str, now: datetime,
-                 settings: UsageSettings) -> list[DraftLine]:
+def _adjustments(
+    session: Session,
+    subscription: Subscription,
+    meter: Meter,
+    charge: MeterCharge,
+    rated: list[UsageRating],
+    language: str,
+    now: datetime,
+    settings: UsageSettings,
+) -> list[DraftLine]:
     if not rated:
         return []
     last_rating = max(r.rated_at for r in rated)
@@ -129,8 +173,9 @@ def _adjustments(session: Session, subscription: Subscription, meter: Meter,
         if previous.period_end < horizon:
             continue
         spec = _spec_from_details(previous.details) or spec_of(charge)
-        raw, quantity = period_quantity(session, meter, subscription.id,
-                                        *window_of(previous.period_start, previous.period_end))
+        raw, quantity = period_quantity(
+            session, meter, subscription.id, *window_of(previous.period_start, previous.period_end)
+        )
         if quantity == previous.quantity:
             continue
         result = rate(spec, quantity, previous.currency)
@@ -142,35 +187,83 @@ def _adjustments(session: Session, subscription: Subscription, meter: Meter,
             f"{format_day(previous.period_end - timedelta(days=1))}: "
             f"{_number(previous.quantity)} -> {_number(quantity)} {meter.unit}"
         )
-        usage = _usage(meter, charge, spec, result, previous.period_start, previous.period_end,
-                       previous.revision + 1, difference, now, raw)
-        lines.append(_line(meter, usage, result, LineKind.ADJUSTMENT, description, language,
-                           previous.currency, billed_quantity=abs(quantity - previous.quantity)))
+        usage = _usage(
+            meter,
+            charge,
+            spec,
+            result,
+            previous.period_start,
+            previous.period_end,
+            previous.revision + 1,
+            difference,
+            now,
+            raw,
+        )
+        lines.append(
+            _line(
+                meter,
+                usage,
+                result,
+                LineKind.ADJUSTMENT,
+                description,
+                language,
+                previous.currency,
+                billed_quantity=abs(quantity - previous.quantity),
+            )
+        )
     return lines
 
 
-def _usage(meter: Meter, charge: MeterCharge, spec: ChargeSpec, rated: Rated, start: date,
-           end: date, revision: int, amount_minor: int, now: datetime,
-           raw: Decimal) -> dict[str, Any]:
+def _usage(
+    meter: Meter,
+    charge: MeterCharge,
+    spec: ChargeSpec,
+    rated: Rated,
+    start: date,
+    end: date,
+    revision: int,
+    amount_minor: int,
+    now: datetime,
+    raw: Decimal,
+) -> dict[str, Any]:
     """What one rating stores (and the line shows in its details)."""
     return {
-        "meter_id": meter.id, "meter": meter.code, "meter_charge_id": charge.id,
-        "period_start": start.isoformat(), "period_end": end.isoformat(),
-        "revision": revision, "raw_quantity": str(raw), "quantity": str(rated.quantity),
-        "billable": str(rated.billable), "exact_amount": str(rated.exact_amount),
-        "amount_minor": amount_minor, "total_amount_minor": rated.amount_minor,
-        "minimum_applied": rated.minimum_applied, "rated_at": now.isoformat(),
-        "parts": [p.as_dict() for p in rated.parts], "charge": _spec_details(spec),
+        "meter_id": meter.id,
+        "meter": meter.code,
+        "meter_charge_id": charge.id,
+        "period_start": start.isoformat(),
+        "period_end": end.isoformat(),
+        "revision": revision,
+        "raw_quantity": str(raw),
+        "quantity": str(rated.quantity),
+        "billable": str(rated.billable),
+        "exact_amount": str(rated.exact_amount),
+        "amount_minor": amount_minor,
+        "total_amount_minor": rated.amount_minor,
+        "minimum_applied": rated.minimum_applied,
+        "rated_at": now.isoformat(),
+        "parts": [p.as_dict() for p in rated.parts],
+        "charge": _spec_details(spec),
     }
 
 
-def _line(meter: Meter, usage: dict[str, Any], rated: Rated, kind: LineKind, description: str,
-          language: str, currency: str, *, billed_quantity: Decimal | None = None) -> DraftLine:
+def _line(
+    meter: Meter,
+    usage: dict[str, Any],
+    rated: Rated,
+    kind: LineKind,
+    description: str,
+    language: str,
+    currency: str,
+    *,
+    billed_quantity: Decimal | None = None,
+) -> DraftLine:
     shown = billed_quantity if billed_quantity is not None else rated.quantity
     quantity = shown if shown > 0 else Decimal(1)
     amount_minor = usage["amount_minor"]
     unit_price = (to_major(abs(amount_minor), currency) / quantity).quantize(
-        Decimal("0.000001"), rounding=ROUND_HALF_UP)
+        Decimal("0.000001"), rounding=ROUND_HALF_UP
+    )
     name = (meter.name_en or meter.name) if language == "en" else meter.name
     return DraftLine(
         item_name=name[:100],
@@ -203,11 +296,17 @@ def _spec_from_details(details: dict[str, Any]) -> ChargeSpec | None:
         return None if value is None else Decimal(value)
 
     return ChargeSpec(
-        ChargeModel(data["model"]), dec(data.get("unit_price")),
-        tuple(Tier(dec(t["up_to"]), Decimal(t["unit_price"]), Decimal(t.get("flat") or "0"))
-              for t in data.get("tiers") or []),
-        dec(data.get("package_size")), dec(data.get("package_price")),
-        Decimal(data.get("included_units") or "0"), int(data.get("minimum_minor") or 0))
+        ChargeModel(data["model"]),
+        dec(data.get("unit_price")),
+        tuple(
+            Tier(dec(t["up_to"]), Decimal(t["unit_price"]), Decimal(t.get("flat") or "0"))
+            for t in data.get("tiers") or []
+        ),
+        dec(data.get("package_size")),
+        dec(data.get("package_price")),
+        Decimal(data.get("included_units") or "0"),
+        int(data.get("minimum_minor") or 0),
+    )
 
 
 def _number(value: Decimal) -> str:
@@ -226,15 +325,26 @@ def record_ratings(session: Session, subscription: Subscription, invoice: Any) -
     if not pending:
         return 0
     for usage in pending:
-        session.add(UsageRating(
-            subscription_id=subscription.id, meter_charge_id=usage["meter_charge_id"],
-            meter_id=usage["meter_id"], period_start=date.fromisoformat(usage["period_start"]),
-            period_end=date.fromisoformat(usage["period_end"]), revision=usage["revision"],
-            quantity=Decimal(usage["quantity"]), amount_minor=usage["amount_minor"],
-            total_amount_minor=usage["total_amount_minor"], currency=invoice.currency,
-            invoice_id=invoice.id, rated_at=datetime.fromisoformat(usage["rated_at"]),
-            details={"charge": usage["charge"], "parts": usage["parts"],
-                     "raw_quantity": usage["raw_quantity"]},
-        ))
+        session.add(
+            UsageRating(
+                subscription_id=subscription.id,
+                meter_charge_id=usage["meter_charge_id"],
+                meter_id=usage["meter_id"],
+                period_start=date.fromisoformat(usage["period_start"]),
+                period_end=date.fromisoformat(usage["period_end"]),
+                revision=usage["revision"],
+                quantity=Decimal(usage["quantity"]),
+                amount_minor=usage["amount_minor"],
+                total_amount_minor=usage["total_amount_minor"],
+                currency=invoice.currency,
+                invoice_id=invoice.id,
+                rated_at=datetime.fromisoformat(usage["rated_at"]),
+                details={
+                    "charge": usage["charge"],
+                    "parts": usage["parts"],
+                    "raw_quantity": usage["raw_quantity"],
+                },
+            )
+        )
     session.flush()
     return len(pending)

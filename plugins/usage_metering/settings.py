@@ -31,11 +31,13 @@ def _int(name: str, value: Any, minimum: int, maximum: int) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise PluginError(f"usage_metering setting {name}: expected a whole number, "
-                          f"got {value!r}") from None
+        raise PluginError(
+            f"usage_metering setting {name}: expected a whole number, got {value!r}"
+        ) from None
     if not minimum <= number <= maximum:
-        raise PluginError(f"usage_metering setting {name}: must be {minimum}..{maximum}, "
-                          f"got {number}")
+        raise PluginError(
+            f"usage_metering setting {name}: must be {minimum}..{maximum}, got {number}"
+        )
     return number
 
 
@@ -53,13 +55,15 @@ def parse_settings(raw: dict[str, Any]) -> UsageSettings:
 
     url = str(get("stripe_api_url")).strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
-        raise PluginError(f"usage_metering setting stripe_api_url: expected an http(s) URL, "
-                          f"got {url!r}")
+        raise PluginError(
+            f"usage_metering setting stripe_api_url: expected an http(s) URL, got {url!r}"
+        )
     try:
         timeout = float(str(get("stripe_timeout_seconds")))
     except ValueError:
-        raise PluginError("usage_metering setting stripe_timeout_seconds: expected a number"
-                          ) from None
+        raise PluginError(
+            "usage_metering setting stripe_timeout_seconds: expected a number"
+        ) from None
     key = raw.get("stripe_api_key") or None
     return UsageSettings(
         max_event_age_days=_int("max_event_age_days", get("max_event_age_days"), 1, 3650),

@@ -53,11 +53,15 @@ class MeterEventClient(Protocol):
 class StripeMeterEventClient:
     """:class:`MeterEventClient` over ``stripe.StripeClient`` (base URL and timeout set)."""
 
-    def __init__(self, api_key: str, *, base_url: str = "https://api.stripe.com",
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, api_key: str, *, base_url: str = "https://api.stripe.com", timeout: float = 10.0
+    ) -> None:
         self._client = stripe.StripeClient(
-            api_key, base_addresses={"api": base_url},
-            http_client=stripe.RequestsClient(timeout=timeout), max_network_retries=0)
+            api_key,
+            base_addresses={"api": base_url},
+            http_client=stripe.RequestsClient(timeout=timeout),
+            max_network_retries=0,
+        )
 
     def send(self, report: MeterEventReport) -> dict[str, Any]:
         """POST /v1/billing/meter_events with the identifier as idempotency key."""
@@ -67,16 +71,19 @@ class StripeMeterEventClient:
                     "event_name": report.event_name,
                     "identifier": report.identifier,
                     "timestamp": report.timestamp,
-                    "payload": {"stripe_customer_id": report.stripe_customer_id,
-                                "value": report.value},
+                    "payload": {
+                        "stripe_customer_id": report.stripe_customer_id,
+                        "value": report.value,
+                    },
                 },
                 options={"idempotency_key": report.identifier},
             )
         except stripe.StripeError as error:
             # The library's message never contains the API key.
-            raise MeterReportFailed(f"Stripe meter event {report.identifier}: "
-                                    f"{type(error).__name__}: {error.user_message or error}"
-                                    ) from None
+            raise MeterReportFailed(
+                f"Stripe meter event {report.identifier}: "
+                f"{type(error).__name__}: {error.user_message or error}"
+            ) from None
         return event.to_dict()
 
 
@@ -95,10 +102,15 @@ def stripe_customer_from_attributes(customer: Customer) -> str | None:
     return value if isinstance(value, str) and value.startswith("cus_") else None
 
 
-def report_meter_events(session: Session, client: MeterEventClient, *, meter: Meter,
-                        ingested_from: datetime, ingested_to: datetime,
-                        stripe_customer_for: Callable[[Customer], str | None]
-                        = stripe_customer_from_attributes) -> StripeReportSummary:
+def report_meter_events(
+    session: Session,
+    client: MeterEventClient,
+    *,
+    meter: Meter,
+    ingested_from: datetime,
+    ingested_to: datetime,
+    stripe_customer_for: Callable[[Customer], str | None] = stripe_customer_from_attributes,
+) -> StripeReportSummary:
     """Send the meter's events ingested in ``[ingested_from, ingested_to)`` to Stripe.
 
     Safe to rerun over overlapping windows: identifiers make Stripe count each event once.
@@ -109,9 +121,12 @@ def report_meter_events(session: Session, client: MeterEventClient, *, meter: Me
         return summary
     customers: dict[int, str | None] = {}
     rows = session.execute(
-        select(UsageEvent).where(UsageEvent.meter_id == meter.id,
-                                 UsageEvent.ingested_at >= ingested_from,
-                                 UsageEvent.ingested_at < ingested_to)
+        select(UsageEvent)
+        .where(
+            UsageEvent.meter_id == meter.id,
+            UsageEvent.ingested_at >= ingested_from,
+            UsageEvent.ingested_at < ingested_to,
+        )
         .order_by(UsageEvent.ingested_at, UsageEvent.event_id)
     ).scalars()
     for event in rows:

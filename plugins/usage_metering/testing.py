@@ -52,7 +52,9 @@ class StripeMeterStandIn:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def handle(self, headers: dict[str, str], form: dict[str, str]) -> tuple[int, dict[str, Any], bool]:
+    def handle(
+        self, headers: dict[str, str], form: dict[str, str]
+    ) -> tuple[int, dict[str, Any], bool]:
         """Apply Stripe's rules to one request: (status, body, replayed)."""
         with self._lock:
             self.requests.append(form)
@@ -65,9 +67,16 @@ class StripeMeterStandIn:
             if key and key in self.replies:
                 params, status, body = self.replies[key]
                 if params != form:
-                    return 400, _error("idempotency_error", "Keys for idempotent requests can "
-                                       "only be used with the same parameters they were first "
-                                       "used with."), False
+                    return (
+                        400,
+                        _error(
+                            "idempotency_error",
+                            "Keys for idempotent requests can "
+                            "only be used with the same parameters they were first "
+                            "used with.",
+                        ),
+                        False,
+                    )
                 return status, body, True
             status, body = self._create(form)
             if key:
@@ -77,19 +86,29 @@ class StripeMeterStandIn:
     def _create(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         for name in ("event_name", "payload[stripe_customer_id]", "payload[value]"):
             if not form.get(name):
-                return 400, _error("invalid_request_error", f"Missing required param: {name}.",
-                                   name)
+                return 400, _error(
+                    "invalid_request_error", f"Missing required param: {name}.", name
+                )
         now = int(time.time())
         timestamp = int(form.get("timestamp") or now)
         if timestamp < now - 35 * 86400 or timestamp > now + 300:
-            return 400, _error("invalid_request_error", "Timestamp must be within the past 35 "
-                               "days and no more than 5 minutes in the future.", "timestamp")
+            return 400, _error(
+                "invalid_request_error",
+                "Timestamp must be within the past 35 "
+                "days and no more than 5 minutes in the future.",
+                "timestamp",
+            )
         identifier = form.get("identifier") or f"standin-{len(self.events) + 1}"
         event = {
-            "created": now, "event_name": form["event_name"], "identifier": identifier,
-            "livemode": False, "object": "billing.meter_event",
-            "payload": {"stripe_customer_id": form["payload[stripe_customer_id]"],
-                        "value": form["payload[value]"]},
+            "created": now,
+            "event_name": form["event_name"],
+            "identifier": identifier,
+            "livemode": False,
+            "object": "billing.meter_event",
+            "payload": {
+                "stripe_customer_id": form["payload[stripe_customer_id]"],
+                "value": form["payload[value]"],
+            },
             "timestamp": timestamp,
         }
         # Stripe enforces identifier uniqueness: the event is counted once.
@@ -112,8 +131,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         if self.path != "/v1/billing/meter_events":
-            self._send(404, _error("invalid_request_error", f"Unrecognized request URL "
-                                   f"(POST: {self.path})"), False)
+            self._send(
+                404,
+                _error("invalid_request_error", f"Unrecognized request URL (POST: {self.path})"),
+                False,
+            )
             return
         length = int(self.headers.get("Content-Length") or 0)
         form = dict(parse_qsl(self.rfile.read(length).decode("utf-8"), keep_blank_values=True))

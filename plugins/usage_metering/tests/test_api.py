@@ -25,25 +25,40 @@ def api(praho_app, praho_committing):
         subscription = factory.subscription(metered.price, metered.customer, start=start)
         other_customer = factory.customer()
         _, customer_key = create_api_key(session, name="panel", customer=metered.customer, now=now)
-        other_row, other_key = create_api_key(session, name="other", customer=other_customer,
-                                              now=now)
+        other_row, other_key = create_api_key(
+            session, name="other", customer=other_customer, now=now
+        )
         _, integration_key = create_api_key(session, name="collector", now=now)
-        ids = {"subscription": subscription.id, "customer": metered.customer.code,
-               "other_prefix": other_row.prefix}
-    return {"client": praho_app.test_client(), "db": praho_committing, "keys": {
-        "customer": customer_key, "other": other_key, "integration": integration_key}, **ids}
+        ids = {
+            "subscription": subscription.id,
+            "customer": metered.customer.code,
+            "other_prefix": other_row.prefix,
+        }
+    return {
+        "client": praho_app.test_client(),
+        "db": praho_committing,
+        "keys": {"customer": customer_key, "other": other_key, "integration": integration_key},
+        **ids,
+    }
 
 
 def post(api, body, key="customer", raw=None):
     headers = {"Authorization": f"Bearer {api['keys'][key]}"} if key else {}
     data = raw if raw is not None else json.dumps(body)
-    return api["client"].post("/api/usage/events", data=data, headers=headers,
-                              content_type="application/json")
+    return api["client"].post(
+        "/api/usage/events", data=data, headers=headers, content_type="application/json"
+    )
 
 
 def event(api, event_id, gb="1", **extra):
-    return {"id": event_id, "meter": "storage_gb", "subscription": api["subscription"],
-            "timestamp": utcnow().isoformat(), "properties": {"gb": gb}, **extra}
+    return {
+        "id": event_id,
+        "meter": "storage_gb",
+        "subscription": api["subscription"],
+        "timestamp": utcnow().isoformat(),
+        "properties": {"gb": gb},
+        **extra,
+    }
 
 
 def count(api):
@@ -56,7 +71,12 @@ def test_batch_is_stored_and_a_replay_is_acknowledged(api):
     first = post(api, body)
     assert first.status_code == 200
     assert first.get_json() | {"duplicate_indexes": None} == {
-        "received": 3, "accepted": 3, "duplicates": 0, "duplicate_indexes": None, "rejected": []}
+        "received": 3,
+        "accepted": 3,
+        "duplicates": 0,
+        "duplicate_indexes": None,
+        "rejected": [],
+    }
     replay = post(api, body)
     assert replay.status_code == 200
     assert (replay.get_json()["accepted"], replay.get_json()["duplicates"]) == (0, 3)
@@ -65,14 +85,23 @@ def test_batch_is_stored_and_a_replay_is_acknowledged(api):
 
 def test_partial_batch_stores_the_good_events_and_explains_the_bad(api):
     old = (utcnow() - timedelta(days=40)).isoformat()
-    body = {"events": [event(api, "ok"), event(api, "old", timestamp=old),
-                       event(api, "neg", gb="-3"), {"id": "x"}]}
+    body = {
+        "events": [
+            event(api, "ok"),
+            event(api, "old", timestamp=old),
+            event(api, "neg", gb="-3"),
+            {"id": "x"},
+        ]
+    }
     answer = post(api, body)
     assert answer.status_code == 200
     data = answer.get_json()
     assert data["accepted"] == 1
     assert [(r["index"], r["id"], r["reason"]) for r in data["rejected"]] == [
-        (1, "old", "too_old"), (2, "neg", "invalid_value"), (3, "x", "unknown_meter")]
+        (1, "old", "too_old"),
+        (2, "neg", "invalid_value"),
+        (3, "x", "unknown_meter"),
+    ]
     assert count(api) == 1
 
 
@@ -87,8 +116,13 @@ def test_customer_key_is_limited_to_its_customer_and_integration_key_is_not(api)
     answer = post(api, {"events": [event(api, "theirs")]}, key="other")
     assert answer.status_code == 422
     assert answer.get_json()["rejected"][0]["reason"] == "unknown_subscription"
-    by_code = {"id": "bycode", "meter": "storage_gb", "customer": api["customer"],
-               "timestamp": utcnow().isoformat(), "properties": {"gb": "1"}}
+    by_code = {
+        "id": "bycode",
+        "meter": "storage_gb",
+        "customer": api["customer"],
+        "timestamp": utcnow().isoformat(),
+        "properties": {"gb": "1"},
+    }
     # The customer's new subscription and the fixture's first one both meter storage.
     ambiguous = post(api, {"events": [by_code]}, key="integration")
     assert ambiguous.get_json()["rejected"][0]["reason"] == "ambiguous_subscription"
@@ -96,13 +130,16 @@ def test_customer_key_is_limited_to_its_customer_and_integration_key_is_not(api)
     assert count(api) == 1
 
 
-@pytest.mark.parametrize(("key", "raw", "status", "code"), [
-    (None, None, 401, "invalid_api_key"),
-    ("customer", "{not json", 400, "invalid_json"),
-    ("customer", '{"events": [], "events": []}', 400, "invalid_json"),
-    ("customer", '{"events": {}}', 400, "invalid_body"),
-    ("customer", '[{"id": "x"}]', 400, "invalid_body"),
-])
+@pytest.mark.parametrize(
+    ("key", "raw", "status", "code"),
+    [
+        (None, None, 401, "invalid_api_key"),
+        ("customer", "{not json", 400, "invalid_json"),
+        ("customer", '{"events": [], "events": []}', 400, "invalid_json"),
+        ("customer", '{"events": {}}', 400, "invalid_body"),
+        ("customer", '[{"id": "x"}]', 400, "invalid_body"),
+    ],
+)
 def test_bad_requests_are_refused_and_change_nothing(api, key, raw, status, code):
     answer = post(api, None, key=key, raw=raw)
     assert (answer.status_code, answer.get_json()["error"]) == (status, code)
@@ -132,5 +169,6 @@ def test_keys_are_stored_hashed(api):
 
     with api["db"].transaction() as session:
         stored = session.execute(select(UsageApiKey.key_hash)).scalars().all()
-    assert all(key not in stored and key[-20:] not in "".join(stored)
-               for key in api["keys"].values())
+    assert all(
+        key not in stored and key[-20:] not in "".join(stored) for key in api["keys"].values()
+    )

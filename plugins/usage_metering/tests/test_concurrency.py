@@ -22,17 +22,24 @@ def test_concurrent_overlapping_batches_store_each_event_once(praho_app, praho_c
     with praho_committing.transaction() as session:
         factory = PrahoFactory(session)
         metered = build_metered(session, factory, now=now)
-        subscription = factory.subscription(metered.price, metered.customer,
-                                            start=now.date())
+        subscription = factory.subscription(metered.price, metered.customer, start=now.date())
         sub_id = subscription.id
-    events = [{"id": f"dup-{i}", "meter": "storage_gb", "subscription": sub_id,
-               "timestamp": now.isoformat(), "properties": {"gb": "1"}} for i in range(EVENTS)]
+    events = [
+        {
+            "id": f"dup-{i}",
+            "meter": "storage_gb",
+            "subscription": sub_id,
+            "timestamp": now.isoformat(),
+            "properties": {"gb": "1"},
+        }
+        for i in range(EVENTS)
+    ]
     barrier = threading.Barrier(THREADS)
     results, errors = [], []
 
     def send(position: int) -> None:
         # Overlapping, differently ordered halves: the worst case for lock ordering.
-        batch = events[position * 50:] + events[:position * 50]
+        batch = events[position * 50 :] + events[: position * 50]
         if position % 2:
             batch.reverse()
         try:
@@ -52,6 +59,7 @@ def test_concurrent_overlapping_batches_store_each_event_once(praho_app, praho_c
     assert sum(r.accepted for r in results) == EVENTS
     assert sum(len(r.duplicates) for r in results) == EVENTS * (THREADS - 1)
     with praho_committing.transaction() as session:
-        stored = session.execute(select(func.count(), func.sum(UsageEvent.quantity_micro))
-                                 .select_from(UsageEvent)).one()
+        stored = session.execute(
+            select(func.count(), func.sum(UsageEvent.quantity_micro)).select_from(UsageEvent)
+        ).one()
     assert tuple(stored) == (EVENTS, EVENTS * 1_000_000)

@@ -16,9 +16,11 @@ from sqlalchemy import select
 
 
 def renewal_document(session, subscription, period_start):
-    return session.execute(select(Invoice).where(
-        Invoice.subscription_id == subscription.id,
-        Invoice.period_start == period_start)).scalar_one()
+    return session.execute(
+        select(Invoice).where(
+            Invoice.subscription_id == subscription.id, Invoice.period_start == period_start
+        )
+    ).scalar_one()
 
 
 def usage_lines_of(invoice):
@@ -53,7 +55,9 @@ def test_closed_period_is_billed_in_arrears_on_the_renewal(praho_session, metere
     assert invoice.lines_net_minor == 5000 + 8525 + 400
     rows = ratings(praho_session)
     assert [(r.meter_id, r.revision, r.amount_minor, r.invoice_id) for r in rows] == [
-        (metered.storage.id, 0, 8525, invoice.id), (metered.mailboxes.id, 0, 400, invoice.id)]
+        (metered.storage.id, 0, 8525, invoice.id),
+        (metered.mailboxes.id, 0, 400, invoice.id),
+    ]
 
 
 def test_late_event_is_billed_as_adjustment_on_the_next_invoice(praho_session, metered):
@@ -65,18 +69,25 @@ def test_late_event_is_billed_as_adjustment_on_the_next_invoice(praho_session, m
     assert record_usage_events(praho_session, [late, march], now=at("2026-03-15")).accepted == 2
     bill_subscriptions(praho_session, [metered.subscription.id], now=at("2026-03-31", 3))
     invoice = renewal_document(praho_session, metered.subscription, date(2026, 3, 31))
-    lines = {line.kind: line for line in usage_lines_of(invoice)
-             if line.item_name == "Spațiu de stocare"}
+    lines = {
+        line.kind: line for line in usage_lines_of(invoice) if line.item_name == "Spațiu de stocare"
+    }
     # February again: 271 GB -> 50 + 161 x 0.25 = 90.25, 85.25 already billed: +5.00
     assert lines["adjustment"].net_amount_minor == 500
     assert lines["adjustment"].quantity == Decimal(20)
     assert "251 -> 271" in lines["adjustment"].description
     # March: 5 GB, all within the included 10.
     assert lines["usage"].net_amount_minor == 0
-    revisions = [(r.period_start, r.revision, r.amount_minor, r.total_amount_minor)
-                 for r in ratings(praho_session) if r.meter_id == metered.storage.id]
-    assert revisions == [(date(2026, 1, 31), 0, 8525, 8525), (date(2026, 1, 31), 1, 500, 9025),
-                         (date(2026, 2, 28), 0, 0, 0)]
+    revisions = [
+        (r.period_start, r.revision, r.amount_minor, r.total_amount_minor)
+        for r in ratings(praho_session)
+        if r.meter_id == metered.storage.id
+    ]
+    assert revisions == [
+        (date(2026, 1, 31), 0, 8525, 8525),
+        (date(2026, 1, 31), 1, 500, 9025),
+        (date(2026, 2, 28), 0, 0, 0),
+    ]
     # The next renewal bills nothing twice.
     bill_subscriptions(praho_session, [metered.subscription.id], now=at("2026-04-30", 3))
     april = renewal_document(praho_session, metered.subscription, date(2026, 4, 30))
@@ -104,8 +115,11 @@ def test_period_without_usage_records_zero_and_adds_no_line(praho_session, meter
 def test_minimum_charge_appears_without_usage(praho_session, praho_factory):
     from praho.plugins.usage_metering.tests.conftest import build_metered
 
-    metered = build_metered(praho_session, praho_factory, storage_charge={
-        "model": "per_unit", "unit_price": "0.10", "minimum_minor": 1500})
+    metered = build_metered(
+        praho_session,
+        praho_factory,
+        storage_charge={"model": "per_unit", "unit_price": "0.10", "minimum_minor": 1500},
+    )
     bill_subscriptions(praho_session, [metered.subscription.id], now=RENEWAL)
     invoice = renewal_document(praho_session, metered.subscription, date(2026, 2, 28))
     [line] = usage_lines_of(invoice)

@@ -29,16 +29,24 @@ def client(stripe_standin):
     return StripeMeterEventClient(stripe_standin.api_key, base_url=stripe_standin.url, timeout=5)
 
 
-def test_events_are_reported_once_even_when_the_run_repeats(praho_session, praho_factory,
-                                                            stripe_standin, client):
+def test_events_are_reported_once_even_when_the_run_repeats(
+    praho_session, praho_factory, stripe_standin, client
+):
     now = utcnow()
     metered = build_metered(praho_session, praho_factory, now=now)
     metered.storage.stripe_event_name = "storage_gb"
     metered.customer.attributes = {"stripe_customer_id": "cus_123"}
     subscription = praho_factory.subscription(metered.price, metered.customer, start=now.date())
-    events = [{"id": f"e{i}", "meter": "storage_gb", "subscription": subscription.id,
-               "timestamp": (now - timedelta(minutes=i)).isoformat(),
-               "properties": {"gb": value}} for i, value in enumerate(["1.5", "2", "0.25"])]
+    events = [
+        {
+            "id": f"e{i}",
+            "meter": "storage_gb",
+            "subscription": subscription.id,
+            "timestamp": (now - timedelta(minutes=i)).isoformat(),
+            "properties": {"gb": value},
+        }
+        for i, value in enumerate(["1.5", "2", "0.25"])
+    ]
     record_usage_events(praho_session, events, now=now)
     window = dict(ingested_from=now - timedelta(hours=1), ingested_to=now + timedelta(seconds=1))
     first = report_meter_events(praho_session, client, meter=metered.storage, **window)
@@ -46,23 +54,39 @@ def test_events_are_reported_once_even_when_the_run_repeats(praho_session, praho
     assert (first.sent, again.sent, first.failed) == (3, 3, [])
     assert sorted(stripe_standin.events) == ["storage_gb:e0", "storage_gb:e1", "storage_gb:e2"]
     assert stripe_standin.events["storage_gb:e0"]["payload"] == {
-        "stripe_customer_id": "cus_123", "value": "1.5"}
+        "stripe_customer_id": "cus_123",
+        "value": "1.5",
+    }
     assert stripe_standin.events["storage_gb:e2"]["payload"]["value"] == "0.25"
 
 
-def test_customer_without_stripe_id_is_skipped(praho_session, praho_factory, client,
-                                               stripe_standin):
+def test_customer_without_stripe_id_is_skipped(
+    praho_session, praho_factory, client, stripe_standin
+):
     now = utcnow()
     metered = build_metered(praho_session, praho_factory, now=now)
     metered.storage.stripe_event_name = "storage_gb"
     subscription = praho_factory.subscription(metered.price, metered.customer, start=now.date())
-    record_usage_events(praho_session, [{"id": "a", "meter": "storage_gb",
-                                         "subscription": subscription.id,
-                                         "timestamp": now.isoformat(),
-                                         "properties": {"gb": 1}}], now=now)
-    summary = report_meter_events(praho_session, client, meter=metered.storage,
-                                  ingested_from=now - timedelta(hours=1),
-                                  ingested_to=now + timedelta(seconds=1))
+    record_usage_events(
+        praho_session,
+        [
+            {
+                "id": "a",
+                "meter": "storage_gb",
+                "subscription": subscription.id,
+                "timestamp": now.isoformat(),
+                "properties": {"gb": 1},
+            }
+        ],
+        now=now,
+    )
+    summary = report_meter_events(
+        praho_session,
+        client,
+        meter=metered.storage,
+        ingested_from=now - timedelta(hours=1),
+        ingested_to=now + timedelta(seconds=1),
+    )
     assert (summary.sent, summary.skipped_no_customer) == (0, 1)
     assert stripe_standin.requests == []
 
