@@ -1,9 +1,9 @@
 """Writing validated usage events fast, each (meter, event id) at most once.
 
 PostgreSQL: the batch is COPied into a session-local temporary table, then moved with
-one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``; the primary key decides
-which events are new, so two senders of the same batch at the same moment store it
-once (the second waits for the first's commit, then skips). Rows are inserted in key
+one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` that answers the duplicates; the
+primary key decides which events are new, so two senders of the same batch at the same
+moment store it once (the second waits for the first's commit, then skips). Rows are inserted in key
 order so two overlapping batches always lock keys in the same order (no deadlock).
 SQLite (the embedded default, one writer at a time): executemany with the same
 ON CONFLICT clause after reading which keys exist.
@@ -40,10 +40,14 @@ _STAGE_DDL = (
     "quantity_micro bigint, unique_key varchar(200), properties json, "
     "ingested_at timestamptz) ON COMMIT DELETE ROWS"
 )
+# Moves the staged rows and answers only the duplicates (usually none), so a clean
+# batch sends nothing back.
 _MOVE = (
-    f"INSERT INTO usage_events ({', '.join(COLUMNS)}) "  # noqa: S608 - constant names
+    f"WITH stored AS (INSERT INTO usage_events ({', '.join(COLUMNS)}) "  # noqa: S608
     f"SELECT {', '.join(COLUMNS)} FROM {STAGE} ORDER BY meter_id, event_id "
-    "ON CONFLICT (meter_id, event_id) DO NOTHING RETURNING meter_id, event_id"
+    "ON CONFLICT (meter_id, event_id) DO NOTHING RETURNING meter_id, event_id) "
+    f"SELECT s.meter_id, s.event_id FROM {STAGE} s WHERE NOT EXISTS "
+    "(SELECT 1 FROM stored WHERE stored.meter_id = s.meter_id AND stored.event_id = s.event_id)"
 )
 
 
@@ -61,17 +65,17 @@ def _store_postgres(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[tu
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(_STAGE_DDL)
-        # A previous batch in the same transaction may have left rows.
-        cursor.execute(f"TRUNCATE {STAGE}")
         with cursor.copy(f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(_MOVE)
-        stored = {(meter_id, event_id) for meter_id, event_id in cursor.fetchall()}
+        duplicates = {(meter_id, event_id) for meter_id, event_id in cursor.fetchall()}
+        # Empty now: ON COMMIT DELETE ROWS only empties it at the end of the transaction,
+        # and the next batch of the same transaction stages into it again.
         cursor.execute(f"TRUNCATE {STAGE}")
     finally:
         cursor.close()
-    return stored
+    return {(row[0], row[1]) for row in rows} - duplicates
 
 
 def _store_sqlite(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[tuple[int, str]]:

@@ -86,6 +86,20 @@ class _Reject(Exception):
         self.message = message
 
 
+@dataclass(frozen=True, slots=True)
+class _MeterInfo:
+    """The fields of a meter that validation reads, as plain attributes (read per event)."""
+
+    id: int
+    code: str
+    aggregation: str
+    property: str | None
+
+
+# One encoder for every event: json.dumps with options builds a new one per call.
+_encode = json.JSONEncoder(default=str, separators=(",", ":")).encode
+
+
 @dataclass
 class _Targets:
     """Subscriptions a batch may report for, with the meters their plans charge."""
@@ -117,7 +131,8 @@ def record_usage_events(
     if not events:
         return result
     meters = {
-        m.code: m for m in session.execute(select(Meter).where(Meter.active.is_(True))).scalars()
+        m.code: _MeterInfo(m.id, m.code, m.aggregation, m.property)
+        for m in session.execute(select(Meter).where(Meter.active.is_(True))).scalars()
     }
     targets = _load_targets(session, events, customer_id)
     oldest = moment - timedelta(days=settings.max_event_age_days)
@@ -126,10 +141,10 @@ def record_usage_events(
     positions: list[int] = []
     seen: set[tuple[int, str]] = set()
     for index, raw in enumerate(events):
-        event_id = raw.get("id") if isinstance(raw, Mapping) else None
         try:
             row = _validate(raw, meters, targets, customer_id, oldest, latest, moment)
         except _Reject as reject:
+            event_id = raw.get("id") if isinstance(raw, Mapping) else None
             shown = event_id if isinstance(event_id, str) and len(event_id) <= 100 else None
             result.rejected.append(Rejection(index, shown, reject.reason, reject.message))
             continue
@@ -207,20 +222,20 @@ def _load_targets(session: Session, events: Sequence[Any], customer_id: int | No
 
 def _validate(
     raw: Any,
-    meters: dict[str, Meter],
+    meters: dict[str, _MeterInfo],
     targets: _Targets,
     customer_id: int | None,
     oldest: datetime,
     latest: datetime,
     moment: datetime,
 ) -> tuple[Any, ...]:
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise _Reject("invalid", "an event must be an object")
-    extra = raw.keys() - _EVENT_KEYS
-    if extra:
-        raise _Reject("invalid", f"unknown fields {sorted(map(str, extra))[:5]}")
+    if not _EVENT_KEYS.issuperset(raw):
+        extra = sorted(map(str, raw.keys() - _EVENT_KEYS))[:5]
+        raise _Reject("invalid", f"unknown fields {extra}")
     event_id = raw.get("id")
-    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+    if type(event_id) is not str or not _EVENT_ID.fullmatch(event_id):
         raise _Reject("invalid_id", "id: 1-100 characters, letters, digits and . _ : -")
     meter = meters.get(raw.get("meter"))  # type: ignore[arg-type]
     if meter is None:
@@ -237,12 +252,14 @@ def _validate(
     properties = raw.get("properties")
     if properties is None:
         properties = {}
-    if not isinstance(properties, Mapping) or len(properties) > MAX_PROPERTIES:
+    elif type(properties) is not dict and not isinstance(properties, Mapping):
+        raise _Reject("invalid_properties", "properties: must be an object")
+    if len(properties) > MAX_PROPERTIES:
         raise _Reject(
             "invalid_properties", f"properties: an object with at most {MAX_PROPERTIES} keys"
         )
     try:
-        encoded = json.dumps(properties, default=str, separators=(",", ":"))
+        encoded = _encode(properties)
     except (TypeError, ValueError):
         raise _Reject("invalid_properties", "properties: not JSON-serialisable") from None
     if len(encoded) > MAX_PROPERTIES_BYTES:
@@ -262,7 +279,7 @@ def _validate(
 
 
 def _subscription_for(
-    raw: Mapping[str, Any], meter: Meter, targets: _Targets, customer_id: int | None
+    raw: Mapping[str, Any], meter: _MeterInfo, targets: _Targets, customer_id: int | None
 ) -> int:
     sub = raw.get("subscription")
     if sub is not None:
@@ -307,17 +324,17 @@ def _subscription_for(
 
 
 def _timestamp(value: Any) -> datetime:
-    if isinstance(value, datetime):
+    if type(value) is str and len(value) <= 40:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise _Reject("invalid_timestamp", "timestamp: not ISO 8601") from None
+    elif isinstance(value, datetime):
         moment = value
     elif isinstance(value, int) and not isinstance(value, bool):
         if not 0 < value < 32503680000:
             raise _Reject("invalid_timestamp", "timestamp: Unix seconds out of range")
         return datetime.fromtimestamp(value, UTC)
-    elif isinstance(value, str) and len(value) <= 40:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise _Reject("invalid_timestamp", "timestamp: not ISO 8601") from None
     else:
         raise _Reject("invalid_timestamp", "timestamp: ISO 8601 text or Unix seconds required")
     if moment.tzinfo is None:
@@ -325,7 +342,7 @@ def _timestamp(value: Any) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _value(meter: Meter, properties: Mapping[str, Any]) -> tuple[int, str | None]:
+def _value(meter: _MeterInfo, properties: Mapping[str, Any]) -> tuple[int, str | None]:
     aggregation = meter.aggregation
     if aggregation == Aggregation.COUNT:
         return 1_000_000, None
@@ -340,6 +357,8 @@ def _value(meter: Meter, properties: Mapping[str, Any]) -> tuple[int, str | None
         if not key or len(key) > 200:
             raise _Reject("invalid_value", f"properties.{name}: 1-200 characters")
         return 1_000_000, key
+    if type(value) is str:
+        return _micro_of_text(name, value), None
     if isinstance(value, bool) or isinstance(value, float):
         raise _Reject(
             "invalid_value", f"properties.{name}: give a decimal string or integer, not a float"
@@ -359,3 +378,24 @@ def _value(meter: Meter, properties: Mapping[str, Any]) -> tuple[int, str | None
     if micro > MAX_MICRO:
         raise _Reject("invalid_value", f"properties.{name}: above 1,000,000,000")
     return micro, None
+
+
+def _micro_of_text(name: str | None, value: str) -> int:
+    """Millionths of a decimal string (the usual JSON form of a quantity)."""
+    if len(value) > 40:
+        raise _Reject("invalid_value", f"properties.{name}: longer than 40 characters")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise _Reject("invalid_value", f"properties.{name}: not a number") from None
+    if not number.is_finite():
+        raise _Reject("invalid_value", f"properties.{name}: not a number")
+    scaled = number.scaleb(6)
+    micro = int(scaled)
+    if micro != scaled:
+        raise _Reject("invalid_value", f"properties.{name}: at most 6 decimals")
+    if micro < 0:
+        raise _Reject("invalid_value", f"properties.{name}: must not be negative")
+    if micro > MAX_MICRO:
+        raise _Reject("invalid_value", f"properties.{name}: above 1,000,000,000")
+    return micro
