@@ -24,8 +24,9 @@ from praho.plugins.usage_metering.api_keys import authenticate
 from praho.plugins.usage_metering.ingestion import record_usage_events
 from praho.plugins.usage_metering.settings import current_settings
 
-# 1,000 events with properties fit easily; a larger body is refused before parsing.
-MAX_BODY_BYTES = 4 * 1024 * 1024
+# The application's own limit (PRAHO_MAX_CONTENT_LENGTH, 2 MiB) applies first; 1,000
+# events of typical size take about 200 KB.
+MAX_BODY_BYTES = 2 * 1024 * 1024
 
 usage_api = Blueprint("usage_api", __name__, url_prefix="/api/usage")
 
