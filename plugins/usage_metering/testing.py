@@ -9,6 +9,7 @@ parameters: 400 ``idempotency_error``) and one counted event per ``identifier``.
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 import time
@@ -61,7 +62,8 @@ class StripeMeterStandIn:
             if self.fail_next:
                 status = self.fail_next.pop(0)
                 return status, _error("api_error", "stand-in failure"), False
-            if headers.get("authorization") != f"Bearer {self.api_key}":
+            presented = headers.get("authorization") or ""
+            if not hmac.compare_digest(presented.encode(), f"Bearer {self.api_key}".encode()):
                 return 401, _error("invalid_request_error", "Invalid API Key provided"), False
             key = headers.get("idempotency-key")
             if key and key in self.replies:
