@@ -23,11 +23,12 @@ from praho.core.clock import resolve_now
 from praho.core.models.customers import Customer
 from praho.core.models.subscriptions import FINAL_STATUSES, Subscription, SubscriptionItem
 from praho.core.services.bulk_sql import ids_in
+from praho.plugins.usage_metering.alerts import check_alerts
 from praho.plugins.usage_metering.event_store import store_events
 from praho.plugins.usage_metering.meters import Aggregation
 from praho.plugins.usage_metering.models import Meter, MeterCharge
 from praho.plugins.usage_metering.settings import UsageSettings, current_settings
-from sqlalchemy import any_, bindparam, select
+from sqlalchemy import any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
@@ -163,8 +164,6 @@ def record_usage_events(
             else:
                 result.duplicates.append(index)
         result.duplicates.sort()
-        from praho.plugins.usage_metering.alerts import check_alerts
-
         touched = {(row[2], row[0]) for row in rows if (row[0], row[1]) in stored}
         check_alerts(session, touched, now=moment)
     return result
@@ -209,8 +208,6 @@ def _load_targets(session: Session, events: Sequence[Any], customer_id: int | No
             wanted.append(Customer.code.in_(sorted(codes)))
     if not wanted:
         return targets
-    from sqlalchemy import or_
-
     for sub_id, cust_id, code, meter_id in session.execute(query.where(or_(*wanted))):
         targets.meters_of.setdefault(sub_id, set()).add(meter_id)
         targets.customer_of[sub_id] = cust_id

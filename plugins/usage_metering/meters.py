@@ -195,6 +195,7 @@ def define_charge(
     if charge is None:
         charge = MeterCharge(meter_id=meter.id, price_id=price.id, created_at=moment, **values)
         session.add(charge)
+        session.info.pop(_CHARGED_PRICES, None)
     else:
         for key, value in values.items():
             setattr(charge, key, value)
@@ -216,12 +217,25 @@ def define_charge(
     return charge
 
 
+# Session cache of the price ids that have charges: the billing run asks for every
+# subscription, and most plans meter nothing. define_charge clears it.
+_CHARGED_PRICES = "praho.usage_metering.charged_prices"
+
+
 def charges_for_prices(session: Session, price_ids: list[int]) -> list[MeterCharge]:
     """The charges of these prices (the usage billed to subscriptions holding them)."""
     if not price_ids:
         return []
+    charged = session.info.get(_CHARGED_PRICES)
+    if charged is None:
+        charged = set(session.execute(select(MeterCharge.price_id).distinct()).scalars())
+        session.info[_CHARGED_PRICES] = charged
+    if charged.isdisjoint(price_ids):
+        return []
     return list(
         session.execute(
-            select(MeterCharge).where(MeterCharge.price_id.in_(price_ids)).order_by(MeterCharge.id)
+            select(MeterCharge)
+            .where(MeterCharge.price_id.in_(price_ids))
+            .order_by(MeterCharge.id)
         ).scalars()
     )

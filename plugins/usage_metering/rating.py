@@ -27,7 +27,14 @@ from praho.core.money import to_major
 from praho.core.pricing import DraftLine
 from praho.core.services.renewal import format_day
 from praho.plugins.usage_metering.aggregation import period_quantity, window_of
-from praho.plugins.usage_metering.charges import ChargeSpec, Rated, Tier, rate, spec_of
+from praho.plugins.usage_metering.charges import (
+    ChargeModel,
+    ChargeSpec,
+    Rated,
+    Tier,
+    rate,
+    spec_of,
+)
 from praho.plugins.usage_metering.meters import charges_for_prices
 from praho.plugins.usage_metering.models import Meter, MeterCharge, UsageRating
 from praho.plugins.usage_metering.settings import UsageSettings, current_settings
@@ -290,8 +297,6 @@ def _spec_from_details(details: dict[str, Any]) -> ChargeSpec | None:
     data = (details or {}).get("charge")
     if not data:
         return None
-    from praho.plugins.usage_metering.charges import ChargeModel
-
     def dec(value: Any) -> Decimal | None:
         return None if value is None else Decimal(value)
 
