@@ -258,7 +258,7 @@ def top_up(total: int, subscriptions: int, now: datetime) -> None:
             SELECT 1, 'fill-' || g, g % :subs + 1, g % :subs + 1,
                    :now - make_interval(secs => (g * 7919) % (29 * 86400)),
                    ((g * 31) % 5000 + 1) * 10000, NULL, '{"gb":"1"}', :now
-            FROM generate_series(1, :n) g
+            FROM generate_series(1::bigint, :n) g
         """), {"subs": subscriptions, "now": now, "n": missing})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE usage_events"))
@@ -351,6 +351,10 @@ def report(args: argparse.Namespace, figures: dict[str, float], total: int, grou
     raw = figures["raw COPY"]
     lines = [f"| {name} | {rate:,.0f} | {rate / raw:.2f} |" for name, rate in figures.items()]
     extrapolated = grouped * 10_000_000 / total
+    scale = ("" if total >= 10_000_000 else
+             f" Linear extrapolation to 10M events (not measured): about {extrapolated:.0f} s "
+             "for the GROUP BY.")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     text_block = "\n".join([
         "",
         f"### Usage metering, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
@@ -366,8 +370,9 @@ def report(args: argparse.Namespace, figures: dict[str, float], total: int, grou
         *lines,
         "",
         f"Aggregation: {total:,} events, {seen:,} subscriptions, one period: GROUP BY "
-        f"{grouped:.2f} s, whole period rated {rating:.2f} s. Linear extrapolation to 10M "
-        f"events (not measured): about {extrapolated:.0f} s for the GROUP BY.",
+        f"{grouped:.2f} s, whole period rated {rating:.2f} s.{scale}",
+        f"Load average at the end (1, 5, 15 min): {load}: the machine is shared, so compare "
+        "rows of one run (the ratio column), not runs.",
         "",
     ])
     print(text_block)
