@@ -234,8 +234,6 @@ def charges_for_prices(session: Session, price_ids: list[int]) -> list[MeterChar
         return []
     return list(
         session.execute(
-            select(MeterCharge)
-            .where(MeterCharge.price_id.in_(price_ids))
-            .order_by(MeterCharge.id)
+            select(MeterCharge).where(MeterCharge.price_id.in_(price_ids)).order_by(MeterCharge.id)
         ).scalars()
     )

@@ -74,10 +74,17 @@ def usage_lines(
     price_ids = [item.price_id for item in subscription.active_items]
     lines: list[DraftLine] = []
     pending: list[dict[str, Any]] = []
+    # One charge per meter: a plan and an add-on both charging a meter bill it once
+    # (the older charge decides).
+    by_meter: dict[int, MeterCharge] = {}
     for charge in charges_for_prices(session, price_ids):
-        meter = session.get(Meter, charge.meter_id)
+        by_meter.setdefault(charge.meter_id, charge)
+    for meter_id, charge in by_meter.items():
+        meter = session.get(Meter, meter_id)
         assert meter is not None
-        rated = _rated_periods(session, subscription.id, charge.id)
+        # Per meter, not per charge: after a plan change the new charge continues where
+        # the old one stopped, and late events of old periods keep the old terms.
+        rated = _rated_periods(session, subscription.id, meter_id)
         for line in _adjustments(
             session, subscription, meter, charge, rated, language, now, settings
         ):
@@ -98,14 +105,16 @@ def usage_lines(
     return lines
 
 
-def _rated_periods(session: Session, subscription_id: int, charge_id: int) -> list[UsageRating]:
-    """The latest revision of every rated period of (subscription, charge)."""
+def _rated_periods(session: Session, subscription_id: int, meter_id: int) -> list[UsageRating]:
+    """The latest revision of every rated period of (subscription, meter)."""
     latest = (
-        select(UsageRating.period_start, func.max(UsageRating.revision).label("revision"))
-        .where(
-            UsageRating.subscription_id == subscription_id, UsageRating.meter_charge_id == charge_id
+        select(
+            UsageRating.meter_charge_id,
+            UsageRating.period_start,
+            func.max(UsageRating.revision).label("revision"),
         )
-        .group_by(UsageRating.period_start)
+        .where(UsageRating.subscription_id == subscription_id, UsageRating.meter_id == meter_id)
+        .group_by(UsageRating.meter_charge_id, UsageRating.period_start)
         .subquery()
     )
     return list(
@@ -113,13 +122,11 @@ def _rated_periods(session: Session, subscription_id: int, charge_id: int) -> li
             select(UsageRating)
             .join(
                 latest,
-                (UsageRating.period_start == latest.c.period_start)
+                (UsageRating.meter_charge_id == latest.c.meter_charge_id)
+                & (UsageRating.period_start == latest.c.period_start)
                 & (UsageRating.revision == latest.c.revision),
             )
-            .where(
-                UsageRating.subscription_id == subscription_id,
-                UsageRating.meter_charge_id == charge_id,
-            )
+            .where(UsageRating.subscription_id == subscription_id)
             .order_by(UsageRating.period_start)
         ).scalars()
     )
@@ -138,7 +145,7 @@ def _arrears(
     spec = spec_of(charge)
     raw, quantity = period_quantity(session, meter, subscription.id, *window_of(start, end))
     rated = rate(spec, quantity, subscription.currency)
-    usage = _usage(meter, charge, spec, rated, start, end, 0, rated.amount_minor, now, raw)
+    usage = _usage(meter, charge.id, spec, rated, start, end, 0, rated.amount_minor, now, raw)
     if quantity == 0 and rated.amount_minor == 0:
         return usage, None
     words = WORDS.get(language, WORDS["ro"])
@@ -196,7 +203,7 @@ def _adjustments(
         )
         usage = _usage(
             meter,
-            charge,
+            previous.meter_charge_id,
             spec,
             result,
             previous.period_start,
@@ -223,7 +230,7 @@ def _adjustments(
 
 def _usage(
     meter: Meter,
-    charge: MeterCharge,
+    charge_id: int,
     spec: ChargeSpec,
     rated: Rated,
     start: date,
@@ -237,7 +244,7 @@ def _usage(
     return {
         "meter_id": meter.id,
         "meter": meter.code,
-        "meter_charge_id": charge.id,
+        "meter_charge_id": charge_id,
         "period_start": start.isoformat(),
         "period_end": end.isoformat(),
         "revision": revision,
@@ -297,6 +304,7 @@ def _spec_from_details(details: dict[str, Any]) -> ChargeSpec | None:
     data = (details or {}).get("charge")
     if not data:
         return None
+
     def dec(value: Any) -> Decimal | None:
         return None if value is None else Decimal(value)
 

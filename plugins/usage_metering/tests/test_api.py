@@ -179,17 +179,27 @@ def test_fuzz_random_batches_answer_4xx_or_store_exactly_what_they_accept(api):
     from hypothesis import strategies as st
     from praho.core.testing import fuzz_settings, fuzz_tried
 
-    scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**12),
-                        st.text(max_size=12), st.sampled_from(["1.5", "-2", "1e400", "NaN"]))
-    fields = st.fixed_dictionaries({}, optional={
-        "id": st.one_of(st.text(max_size=8), scalars), "meter": st.sampled_from(
-            ["storage_gb", "mailboxes", "nope"]),
-        "subscription": st.one_of(st.just(api["subscription"]), scalars),
-        "customer": st.one_of(st.just(api["customer"]), scalars),
-        "timestamp": st.one_of(st.just(utcnow().isoformat()), scalars),
-        "properties": st.one_of(st.dictionaries(st.sampled_from(["gb", "count", "x"]), scalars,
-                                                max_size=3), scalars),
-        "extra": scalars})
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-10, 10**12),
+        st.text(max_size=12),
+        st.sampled_from(["1.5", "-2", "1e400", "NaN"]),
+    )
+    fields = st.fixed_dictionaries(
+        {},
+        optional={
+            "id": st.one_of(st.text(max_size=8), scalars),
+            "meter": st.sampled_from(["storage_gb", "mailboxes", "nope"]),
+            "subscription": st.one_of(st.just(api["subscription"]), scalars),
+            "customer": st.one_of(st.just(api["customer"]), scalars),
+            "timestamp": st.one_of(st.just(utcnow().isoformat()), scalars),
+            "properties": st.one_of(
+                st.dictionaries(st.sampled_from(["gb", "count", "x"]), scalars, max_size=3), scalars
+            ),
+            "extra": scalars,
+        },
+    )
     batches = st.lists(st.one_of(fields, scalars), max_size=8)
 
     @fuzz_settings()

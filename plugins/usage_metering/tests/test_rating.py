@@ -125,3 +125,49 @@ def test_minimum_charge_appears_without_usage(praho_session, praho_factory):
     [line] = usage_lines_of(invoice)
     assert (line.net_amount_minor, line.quantity) == (1500, Decimal(1))
     assert "minim" in line.description
+
+
+def test_plan_change_continues_the_meter_where_the_old_charge_stopped(praho_session, metered):
+    from praho.core.services.subscription_changes import change_plan
+    from praho.plugins.usage_metering.meters import define_charge
+
+    ingest_first_period(praho_session, metered)
+    bill_subscriptions(praho_session, [metered.subscription.id], now=RENEWAL)
+    bigger = metered.factory.price(unit_amount_minor=9000)
+    define_charge(
+        praho_session,
+        meter=metered.storage,
+        price=bigger,
+        now=RENEWAL,
+        data={"model": "per_unit", "unit_price": "0.10"},
+    )
+    change_plan(praho_session, metered.subscription, bigger, proration="none", now=at("2026-03-01"))
+    march = metered.event("march", "30", when=at("2026-03-10"))
+    record_usage_events(praho_session, [march], now=at("2026-03-15"))
+    bill_subscriptions(praho_session, [metered.subscription.id], now=at("2026-03-31", 3))
+    invoice = renewal_document(praho_session, metered.subscription, date(2026, 3, 31))
+    [storage] = [line for line in usage_lines_of(invoice) if line.item_name == "Spațiu de stocare"]
+    # Only March (30 GB at 0.10 on the new plan), not February again.
+    assert (storage.quantity, storage.net_amount_minor) == (Decimal(30), 300)
+    assert storage.period_start == date(2026, 2, 28)
+
+
+def test_meter_charged_by_plan_and_addon_is_billed_once(praho_session, metered):
+    from praho.plugins.usage_metering.meters import define_charge
+
+    addon = metered.factory.price(unit_amount_minor=1000)
+    define_charge(
+        praho_session,
+        meter=metered.storage,
+        price=addon,
+        now=DURING,
+        data={"model": "per_unit", "unit_price": "9"},
+    )
+    both = metered.factory.subscription(metered.price, metered.customer, addons=[addon])
+    event = {**metered.event("b1", "20"), "subscription": both.id}
+    assert record_usage_events(praho_session, [event], now=DURING).accepted == 1
+    bill_subscriptions(praho_session, [both.id], now=RENEWAL)
+    invoice = renewal_document(praho_session, both, date(2026, 2, 28))
+    storage = [line for line in usage_lines_of(invoice) if line.item_name == "Spațiu de stocare"]
+    # The plan's (older) charge: 10 billable GB x 0.50.
+    assert [line.net_amount_minor for line in storage] == [500]
