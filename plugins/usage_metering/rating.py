@@ -38,7 +38,7 @@ from praho.plugins.usage_metering.charges import (
 from praho.plugins.usage_metering.meters import charges_for_prices
 from praho.plugins.usage_metering.models import Meter, MeterCharge, UsageRating
 from praho.plugins.usage_metering.settings import UsageSettings, current_settings
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 _MARK = "praho.usage_metering.rated_subscriptions"
@@ -58,6 +58,13 @@ WORDS = {
         "tiers": "tiers",
     },
 }
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_rated(session: Session, transaction: Any) -> None:
+    """What was rated belongs to one outermost transaction (savepoints keep it)."""
+    if transaction.parent is None:
+        session.info.pop(_MARK, None)
 
 
 def usage_lines(
@@ -333,8 +340,11 @@ def record_ratings(session: Session, subscription: Subscription, invoice: Any) -
     Called from ``subscription_renewed`` with the issued document, whose period start
     finds what :func:`usage_lines` rated for it.
     """
+    # Read, not removed: if the billing run rolls this write back and retries the
+    # document alone, the retry must find it again. Cleared when the
+    # outermost transaction ends.
     memo = session.info.get(_MARK) or {}
-    pending = memo.pop((subscription.id, invoice.period_start), None)
+    pending = memo.get((subscription.id, invoice.period_start))
     if not pending:
         return 0
     for usage in pending:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+from praho.core.hookspecs import hookimpl
 from praho.core.models import Invoice
 from praho.core.services.billing import bill_subscriptions
 from praho.core.services.billing_preview import preview_next_invoice
-from praho.core.testing import at
+from praho.core.testing import StaticTestPlugin, at
 from praho.plugins.usage_metering import record_usage_events
 from praho.plugins.usage_metering.models import UsageRating
 from praho.plugins.usage_metering.tests.conftest import DURING, RENEWAL
@@ -171,3 +173,42 @@ def test_meter_charged_by_plan_and_addon_is_billed_once(praho_session, metered):
     storage = [line for line in usage_lines_of(invoice) if line.item_name == "Spațiu de stocare"]
     # The plan's (older) charge: 10 billable GB x 0.50.
     assert [line.net_amount_minor for line in storage] == [500]
+
+
+class FailingRenewal:
+    """A plugin whose subscription_renewed fails for one subscription."""
+
+    def __init__(self) -> None:
+        self.fail_for: set[int] = set()
+
+    @hookimpl
+    def subscription_renewed(self, subscription):
+        if subscription.id in self.fail_for:
+            raise RuntimeError("provisioning failed")
+
+
+failing = FailingRenewal()
+
+
+@pytest.fixture
+def praho_plugins():
+    return [("static_test", StaticTestPlugin()), ("failing_renewal", failing)]
+
+
+def test_ratings_survive_the_runs_one_by_one_retry(praho_session, praho_factory):
+    from praho.plugins.usage_metering.tests.conftest import build_metered
+
+    metered = build_metered(praho_session, praho_factory)
+    other = praho_factory.subscription(metered.price)
+    ingest_first_period(praho_session, metered)
+    failing.fail_for = {other.id}
+    try:
+        report = bill_subscriptions(praho_session, [metered.subscription.id, other.id], now=RENEWAL)
+    finally:
+        failing.fail_for = set()
+    assert [doc.subscription_id for doc in report.issued] == [metered.subscription.id]
+    invoice = renewal_document(praho_session, metered.subscription, date(2026, 2, 28))
+    assert sorted((r.amount_minor, r.invoice_id) for r in ratings(praho_session)) == [
+        (400, invoice.id),
+        (8525, invoice.id),
+    ]
