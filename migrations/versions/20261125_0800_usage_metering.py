@@ -24,7 +24,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('usage_events',
     sa.Column('meter_id', sa.BigInteger(), nullable=False),
-    sa.Column('event_id', sa.String(length=100), nullable=False),
+    sa.Column('event_id', sa.String(length=100).with_variant(sa.String(length=100, collation='C'), 'postgresql'), nullable=False),
     sa.Column('subscription_id', sa.BigInteger(), nullable=False),
     sa.Column('customer_id', sa.BigInteger(), nullable=False),
     sa.Column('occurred_at', praho.core.db.UTCDateTime(), nullable=False),

@@ -35,7 +35,8 @@ COLUMNS = (
 )
 STAGE = "usage_events_stage"
 _STAGE_DDL = (
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (meter_id bigint, event_id varchar(100), "
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (meter_id bigint, "
+    'event_id varchar(100) COLLATE "C", '
     "subscription_id bigint, customer_id bigint, occurred_at timestamptz, "
     "quantity_micro bigint, unique_key varchar(200), properties json, "
     "ingested_at timestamptz) ON COMMIT DELETE ROWS"

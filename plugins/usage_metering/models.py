@@ -84,7 +84,11 @@ class UsageEvent(Base):
     )
 
     meter_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # Byte-order collation on PostgreSQL: the key is an opaque identifier, so the
+    # locale-aware comparison (strcoll) in every index step buys nothing.
+    event_id: Mapped[str] = mapped_column(
+        String(100).with_variant(String(100, collation="C"), "postgresql"), primary_key=True
+    )
     subscription_id: Mapped[int] = mapped_column(BigInteger)
     customer_id: Mapped[int] = mapped_column(BigInteger)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
