@@ -55,6 +55,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_usage_meters')),
     sa.UniqueConstraint('code', name=op.f('uq_usage_meters_code'))
     )
+    op.create_table('usage_stripe_cursors',
+    sa.Column('meter_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('reported_through', praho.core.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', praho.core.db.UTCDateTime(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['meter_id'], ['usage_meters.id'], name=op.f('fk_usage_stripe_cursors_meter_id_usage_meters')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_usage_stripe_cursors')),
+    sa.UniqueConstraint('meter_id', name=op.f('uq_usage_stripe_cursors_meter_id'))
+    )
     op.create_table('usage_api_keys',
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -154,6 +163,7 @@ def downgrade() -> None:
 
     op.drop_table('usage_ratings')
     op.drop_table('usage_alert_firings')
+    op.drop_table('usage_stripe_cursors')
     with op.batch_alter_table('usage_meter_charges', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_usage_meter_charges_price_id'))
 

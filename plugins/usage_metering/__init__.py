@@ -9,12 +9,15 @@ is issued (``subscription_renewed``). See docs/metering.md.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader
 from praho.core.hookspecs import hookimpl
+from praho.core.tasks import PeriodicTask
 from praho.plugins.usage_metering import models  # noqa: F401 - tables in the metadata
+from praho.plugins.usage_metering import tasks
 from praho.plugins.usage_metering.ingestion import IngestResult, record_usage_events
 from praho.plugins.usage_metering.settings import EXTENSION_KEY, parse_settings
 
@@ -41,6 +44,19 @@ def register_cli_commands() -> list[Any]:
     from praho.plugins.usage_metering.cli import usage_group
 
     return [usage_group]
+
+
+@hookimpl
+def register_periodic_tasks(app: Any) -> list[Any]:
+    """Report usage to Stripe every 15 minutes, only when a Stripe key is configured."""
+    settings = app.extensions.get(EXTENSION_KEY)
+    if settings is None or not settings.stripe_api_key:
+        return []
+    return [
+        PeriodicTask(
+            name="usage-stripe-report", task=tasks.TASK_NAME, schedule=timedelta(minutes=15)
+        )
+    ]
 
 
 @hookimpl

@@ -169,3 +169,13 @@ class UsageAlertFiring(IdMixin, Base):
     threshold: Mapped[Decimal] = mapped_column(ExactDecimal(24, 6))
     quantity: Mapped[Decimal] = mapped_column(ExactDecimal(24, 6))
     fired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UsageStripeCursor(IdMixin, Base):
+    """How far a meter's events have been reported to Stripe (by ingestion time)."""
+
+    __tablename__ = "usage_stripe_cursors"
+
+    meter_id: Mapped[int] = mapped_column(ForeignKey("usage_meters.id"), unique=True)
+    reported_through: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

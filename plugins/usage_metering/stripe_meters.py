@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -19,7 +19,7 @@ import stripe
 from praho.core.errors import PrahoError
 from praho.core.models.customers import Customer
 from praho.plugins.usage_metering.meters import Aggregation
-from praho.plugins.usage_metering.models import Meter, UsageEvent
+from praho.plugins.usage_metering.models import Meter, UsageEvent, UsageStripeCursor
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -156,3 +156,63 @@ def _value_text(meter: Meter, event: UsageEvent) -> str:
     if meter.aggregation in (Aggregation.COUNT, Aggregation.UNIQUE_COUNT):
         return "1"
     return format(Decimal(event.quantity_micro).scaleb(-6).normalize(), "f")
+
+
+# Events ingested this long before the cursor are sent again: a batch whose transaction
+# committed late (its ingestion time is earlier than its commit) is not skipped, and the
+# identifiers make the repeats free of double counting.
+OVERLAP = timedelta(minutes=10)
+# Events of the last minute wait for the next run (their transactions may not be
+# committed yet).
+SETTLE = timedelta(minutes=1)
+
+
+def report_due(
+    session: Session,
+    client: MeterEventClient,
+    *,
+    now: datetime,
+    stripe_customer_for: Callable[[Customer], str | None] = stripe_customer_from_attributes,
+) -> dict[str, StripeReportSummary]:
+    """Report every Stripe-linked meter's new events since its cursor; move the cursors.
+
+    A cursor moves only when its window went through without failures, so a failed
+    event is sent again next time (with the same identifier).
+    """
+    results: dict[str, StripeReportSummary] = {}
+    meters = (
+        session.execute(
+            select(Meter)
+            .where(Meter.active.is_(True), Meter.stripe_event_name.is_not(None))
+            .order_by(Meter.id)
+        )
+        .scalars()
+        .all()
+    )
+    until = now - SETTLE
+    for meter in meters:
+        cursor = session.execute(
+            select(UsageStripeCursor)
+            .where(UsageStripeCursor.meter_id == meter.id)
+            .with_for_update()
+        ).scalar_one_or_none()
+        if cursor is None:
+            cursor = UsageStripeCursor(
+                meter_id=meter.id, reported_through=meter.created_at, updated_at=now
+            )
+            session.add(cursor)
+            session.flush()
+        summary = report_meter_events(
+            session,
+            client,
+            meter=meter,
+            ingested_from=cursor.reported_through - OVERLAP,
+            ingested_to=until,
+            stripe_customer_for=stripe_customer_for,
+        )
+        if not summary.failed and until > cursor.reported_through:
+            cursor.reported_through = until
+            cursor.updated_at = now
+        results[meter.code] = summary
+    session.flush()
+    return results

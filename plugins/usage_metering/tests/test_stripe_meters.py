@@ -112,3 +112,67 @@ def test_same_identifier_with_other_values_is_an_idempotency_error(client, strip
     with pytest.raises(MeterReportFailed, match="Idempotency"):
         client.send(MeterEventReport("storage_gb", "id-9", now, "cus_1", "2"))
     assert stripe_standin.events["id-9"]["payload"]["value"] == "1"
+
+
+def test_scheduled_report_moves_its_cursor_and_retries_failures(
+    praho_app, praho_session, praho_factory, stripe_standin, client
+):
+    from praho.plugins.usage_metering.stripe_meters import report_due
+
+    now = utcnow()
+    metered = build_metered(praho_session, praho_factory, now=now - timedelta(hours=1))
+    metered.storage.stripe_event_name = "storage_gb"
+    metered.customer.attributes = {"stripe_customer_id": "cus_9"}
+    subscription = praho_factory.subscription(metered.price, metered.customer, start=now.date())
+
+    def ingest(event_id, at):
+        record_usage_events(
+            praho_session,
+            [
+                {
+                    "id": event_id,
+                    "meter": "storage_gb",
+                    "subscription": subscription.id,
+                    "timestamp": at.isoformat(),
+                    "properties": {"gb": "1"},
+                }
+            ],
+            now=at,
+        )
+
+    ingest("a", now - timedelta(minutes=40))
+    stripe_standin.fail_next = [500]
+    first = report_due(praho_session, client, now=now - timedelta(minutes=30))
+    assert (first["storage_gb"].sent, len(first["storage_gb"].failed)) == (0, 1)
+    second = report_due(praho_session, client, now=now - timedelta(minutes=20))
+    assert second["storage_gb"].sent == 1
+    ingest("b", now - timedelta(minutes=5))
+    report_due(praho_session, client, now=now)
+    assert sorted(stripe_standin.events) == ["storage_gb:a", "storage_gb:b"]
+    # The next run overlaps the last ten minutes (late commits): b goes again, and Stripe
+    # still counts it once; after that the cursor is past everything.
+    again = report_due(praho_session, client, now=now + timedelta(hours=2))
+    assert again["storage_gb"].sent == 1
+    assert sorted(stripe_standin.events) == ["storage_gb:a", "storage_gb:b"]
+    requests_before = len(stripe_standin.requests)
+    later = report_due(praho_session, client, now=now + timedelta(hours=4))
+    assert later["storage_gb"].sent == 0
+    assert len(stripe_standin.requests) == requests_before
+
+
+def test_report_task_is_scheduled_only_with_a_key(praho_app, stripe_standin):
+    from praho.core.tasks import build_beat_schedule
+    from praho.plugins.usage_metering.settings import EXTENSION_KEY, UsageSettings
+    from praho.plugins.usage_metering.tasks import report_stripe_meter_events
+
+    assert "usage-stripe-report" not in build_beat_schedule(praho_app)
+    assert "skipped" in report_stripe_meter_events.delay().get()
+    previous = praho_app.extensions[EXTENSION_KEY]
+    praho_app.extensions[EXTENSION_KEY] = UsageSettings(
+        stripe_api_key=stripe_standin.api_key, stripe_api_url=stripe_standin.url
+    )
+    try:
+        assert "usage-stripe-report" in build_beat_schedule(praho_app)
+        assert report_stripe_meter_events.delay().get() == {}
+    finally:
+        praho_app.extensions[EXTENSION_KEY] = previous
