@@ -16,8 +16,10 @@ from typing import Any
 from jinja2 import FileSystemLoader
 from praho.core.hookspecs import hookimpl
 from praho.core.tasks import PeriodicTask
-from praho.plugins.usage_metering import models  # noqa: F401 - tables in the metadata
-from praho.plugins.usage_metering import tasks
+from praho.plugins.usage_metering import (
+    models,  # noqa: F401 - tables in the metadata
+    tasks,
+)
 from praho.plugins.usage_metering.ingestion import IngestResult, record_usage_events
 from praho.plugins.usage_metering.settings import EXTENSION_KEY, parse_settings
 
