@@ -330,6 +330,23 @@ def price_changed(session: Any, price: Any, version: Any, now: Any) -> None:
     """
 
 
+@hookspec
+def usage_threshold_reached(session: Any, subscription: Any, meter: Any, alert: Any,
+                            quantity: Any, threshold: Any, period_start: Any,
+                            period_end: Any) -> None:
+    """A usage alert was reached for the first time in a period (fires once per period).
+
+    :param session: the database session (inside the ingestion's transaction).
+    :param subscription: the :class:`praho.core.models.Subscription`.
+    :param meter: the usage meter (``praho.plugins.usage_metering.models.Meter``).
+    :param alert: the alert that fired (threshold quantity or percent of included units).
+    :param quantity: the period's quantity so far (a rounded :class:`~decimal.Decimal`).
+    :param threshold: the threshold as a quantity.
+    :param period_start: first day of the current period.
+    :param period_end: first day after it (exclusive).
+    """
+
+
 # ---------------------------------------------------------------------------
 # Customers
 # ---------------------------------------------------------------------------

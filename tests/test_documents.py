@@ -33,6 +33,15 @@ def test_issue_freezes_number_snapshots_totals_and_posts_ledger(praho_factory, p
     assert ledger.unbalanced_currencies(ledger.trial_balance(praho_session).items()) == {}
 
 
+def test_dates_follow_bucharest_not_utc_at_midnight(praho_factory):
+    # 23:30 UTC on 31 March is 02:30 on 1 April in Bucharest (UTC+3, summer time):
+    # the fiscal dates are 1 April and the 14-day term counts from there.
+    invoice = praho_factory.invoice(now=datetime(2026, 3, 31, 23, 30, tzinfo=UTC))
+    assert invoice.issue_date == date(2026, 4, 1)
+    assert invoice.tax_point_date == date(2026, 4, 1)
+    assert invoice.due_date == date(2026, 4, 15)
+
+
 def test_numbers_are_consecutive_per_series(praho_factory):
     customer = praho_factory.customer()
     numbers = [praho_factory.invoice(customer).number for _ in range(3)]

@@ -57,6 +57,24 @@ from praho.core.models.payments import (
 )
 from praho.core.models.disputes import Dispute, DisputeStatus
 from praho.core.models.gateway_refunds import GatewayRefund, GatewayRefundStatus
+from praho.core.models.collections import (
+    ActionKind,
+    ActionOutcome,
+    CollectionAction,
+    CollectionRun,
+    DunningCase,
+    DunningCaseStatus,
+    DunningPolicy,
+    DunningPolicyAssignment,
+)
+from praho.core.models.refunds import (
+    REFUND_TRANSITIONS,
+    Refund,
+    RefundDestination,
+    RefundEvent,
+    RefundReason,
+    RefundStatus,
+)
 
 __all__ = [
     "BILLABLE_STATUSES",
@@ -128,4 +146,18 @@ __all__ = [
     "DisputeStatus",
     "GatewayRefund",
     "GatewayRefundStatus",
+    "ActionKind",
+    "ActionOutcome",
+    "CollectionAction",
+    "CollectionRun",
+    "DunningCase",
+    "DunningCaseStatus",
+    "DunningPolicy",
+    "DunningPolicyAssignment",
+    "REFUND_TRANSITIONS",
+    "Refund",
+    "RefundDestination",
+    "RefundEvent",
+    "RefundReason",
+    "RefundStatus",
 ]

@@ -91,4 +91,8 @@ def record_gateway_refund(
             "key": refund.refund_key,
         },
     )
+    # Only a change reaches here: our refund workflow follows the gateway's word.
+    from praho.core.services.gateway_refund_follow_up import follow_gateway_refund
+
+    follow_gateway_refund(session, refund, actor=actor, now=moment)
     return refund

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from praho.core import validation as v
-from praho.core.clock import resolve_now
+from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, PrahoError, ValidationFailed
 from praho.core.jsoninput import Path
 from praho.core.models import Customer, DocumentKind, Price, Product, Seller
@@ -27,7 +27,7 @@ from praho.core.services.audit import Actor, record_audit
 from praho.core.services.invoicing import create_draft
 
 FORMAT = "praho-import/1"
-SECTIONS = ("format", "seller", "customers", "products", "prices", "documents")
+SECTIONS = ("format", "seller", "customers", "products", "prices", "subscriptions", "documents")
 
 
 @dataclass
@@ -134,6 +134,7 @@ def import_data(session: Session, data: Any, *, actor: Actor | None = None,
     each("customers", lambda item: _import_customer(session, item, actor, moment))
     each("products", lambda item: _import_product(session, item))
     each("prices", lambda item: _import_price(session, item, actor, moment))
+    each("subscriptions", lambda item: _import_subscription(session, item, actor, moment))
     each("documents", lambda item: _import_document(session, item, moment))
     if problems:
         raise ImportFailed(problems)
@@ -288,3 +289,53 @@ def _import_document(session: Session, item: Any, now: datetime) -> None:
     tax_point = v.iso_date("tax_point_date", item["tax_point_date"]) if item.get("tax_point_date") else None
     create_draft(session, customer=customer, kind=DocumentKind(kind), currency=item.get("currency"),
                  note=item.get("note"), lines=drafts, tax_point_date=tax_point, now=now)
+
+
+SUBSCRIPTION_FIELDS = {"customer", "items", "billing_cycle", "next_billing_date", "anchor_day",
+                       "trial_end", "original_start_date"}
+
+
+def _import_subscription(session: Session, item: Any, actor: Actor | None, now: datetime) -> None:
+    """A running subscription moved from the old system, billed here from its next renewal.
+
+    The period in progress was invoiced (and usually paid) by the old system, so nothing
+    is billed at import: the first period PRAHO bills starts on ``next_billing_date``
+    (or at ``trial_end`` for a subscription still in its trial).
+    """
+    from praho.core.services.subscription_start import ItemSpec, create_subscription
+
+    _require_keys(item, (), SUBSCRIPTION_FIELDS - {"quantity"}, {"customer", "items"})
+    customer_code = _reference("customer", item["customer"])
+    customer = session.execute(select(Customer).where(Customer.code == customer_code)).scalar_one_or_none()
+    if customer is None:
+        raise FieldError("customer", f"no customer {item['customer']!r}")
+    raw_items = item["items"]
+    if not isinstance(raw_items, list) or not raw_items:
+        raise FieldError("items", "must list at least one {price, quantity} (the plan first)")
+    specs = []
+    for index, entry in enumerate(raw_items):
+        try:
+            _require_keys(entry, (), {"price", "quantity"}, {"price"})
+        except ValidationFailed as failed:
+            raise failed.prefixed(f"items[{index}].") from None
+        specs.append(ItemSpec(_reference(f"items[{index}].price", entry["price"]),
+                              entry.get("quantity", 1)))
+    today = business_date(now)
+    attributes: dict[str, Any] = {"imported": True}
+    if item.get("original_start_date"):
+        attributes["original_start_date"] = v.iso_date(
+            "original_start_date", item["original_start_date"]).isoformat()
+    if item.get("trial_end"):
+        if item.get("next_billing_date"):
+            raise FieldError("next_billing_date", "a subscription in trial is first billed at trial_end")
+        trial_end = v.iso_date("trial_end", item["trial_end"], earliest=today + timedelta(days=1))
+        create_subscription(session, customer=customer, items=specs, billing_cycle=item.get("billing_cycle"),
+                            start_date=today, trial_end=trial_end, anchor_day=item.get("anchor_day"),
+                            attributes=attributes, bill_now=False, actor=actor, now=now)
+        return
+    if not item.get("next_billing_date"):
+        raise FieldError("next_billing_date", "required: the first renewal PRAHO bills (YYYY-MM-DD)")
+    next_billing = v.iso_date("next_billing_date", item["next_billing_date"])
+    create_subscription(session, customer=customer, items=specs, billing_cycle=item.get("billing_cycle"),
+                        start_date=next_billing, anchor_day=item.get("anchor_day"),
+                        attributes=attributes, bill_now=False, actor=actor, now=now)

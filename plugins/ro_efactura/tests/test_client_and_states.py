@@ -66,7 +66,7 @@ def test_paginated_message_list_and_download_errors(
     ) in anaf.state.requests
 
 
-def test_invoice_type_codes_389_and_384(praho_factory, praho_session):
+def test_invoice_type_codes_389_384_and_751(praho_factory, praho_session):
     from praho.core.services.issuing import issue_document
 
     customer = praho_factory.customer()
@@ -84,6 +84,11 @@ def test_invoice_type_codes_389_and_384(praho_factory, praho_session):
     assert b"<cbc:InvoiceTypeCode>384</cbc:InvoiceTypeCode>" in xml
     assert f"<cbc:ID>{original.full_number}</cbc:ID>".encode() in xml
     assert CIUS_RO.validate(xml) == []
+    # 751: invoice information for accounting purposes (CIUS-RO accepts it).
+    accounting = praho_factory.draft(customer)
+    accounting.attributes = {"invoice_type_code": "751"}
+    xml = CIUS_RO.render(issue_document(praho_session, accounting, now=scenarios.NOW))
+    assert b"<cbc:InvoiceTypeCode>751</cbc:InvoiceTypeCode>" in xml and CIUS_RO.validate(xml) == []
     from praho.plugins.ro_efactura.submissions import submission_for
 
     assert submission_for(praho_session, self_billed.id).self_billed is True

@@ -1,0 +1,157 @@
+"""A local stand-in for Stripe's meter-event endpoint (tests and local runs).
+
+Follows ``POST /v1/billing/meter_events`` as documented and as the official example
+object (``billing.meter_event``) shows: form-encoded parameters, Bearer secret key,
+``timestamp`` at most 35 days old and 5 minutes ahead, ``Idempotency-Key`` replays
+(same parameters: the stored answer with ``Idempotent-Replayed: true``; different
+parameters: 400 ``idempotency_error``) and one counted event per ``identifier``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+
+@dataclass
+class StripeMeterStandIn:
+    """The running stand-in; ``events`` holds each identifier's event once."""
+
+    api_key: str = "sk_test_standin"
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    replies: dict[str, tuple[dict[str, str], int, dict[str, Any]]] = field(default_factory=dict)
+    # Answer this HTTP status to the next N requests (exercise failures).
+    fail_next: list[int] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> StripeMeterStandIn:
+        """Listen on a free port in a background thread."""
+        handler = type("StripeMeterHandler", (_Handler,), {"standin": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        """Base address for ``StripeClient(base_addresses={"api": url})``."""
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def handle(
+        self, headers: dict[str, str], form: dict[str, str]
+    ) -> tuple[int, dict[str, Any], bool]:
+        """Apply Stripe's rules to one request: (status, body, replayed)."""
+        with self._lock:
+            self.requests.append(form)
+            if self.fail_next:
+                status = self.fail_next.pop(0)
+                return status, _error("api_error", "stand-in failure"), False
+            presented = headers.get("authorization") or ""
+            if not hmac.compare_digest(presented.encode(), f"Bearer {self.api_key}".encode()):
+                return 401, _error("invalid_request_error", "Invalid API Key provided"), False
+            key = headers.get("idempotency-key")
+            if key and key in self.replies:
+                params, status, body = self.replies[key]
+                if params != form:
+                    return (
+                        400,
+                        _error(
+                            "idempotency_error",
+                            "Keys for idempotent requests can "
+                            "only be used with the same parameters they were first "
+                            "used with.",
+                        ),
+                        False,
+                    )
+                return status, body, True
+            status, body = self._create(form)
+            if key:
+                self.replies[key] = (form, status, body)
+            return status, body, False
+
+    def _create(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        for name in ("event_name", "payload[stripe_customer_id]", "payload[value]"):
+            if not form.get(name):
+                return 400, _error(
+                    "invalid_request_error", f"Missing required param: {name}.", name
+                )
+        now = int(time.time())
+        timestamp = int(form.get("timestamp") or now)
+        if timestamp < now - 35 * 86400 or timestamp > now + 300:
+            return 400, _error(
+                "invalid_request_error",
+                "Timestamp must be within the past 35 "
+                "days and no more than 5 minutes in the future.",
+                "timestamp",
+            )
+        identifier = form.get("identifier") or f"standin-{len(self.events) + 1}"
+        event = {
+            "created": now,
+            "event_name": form["event_name"],
+            "identifier": identifier,
+            "livemode": False,
+            "object": "billing.meter_event",
+            "payload": {
+                "stripe_customer_id": form["payload[stripe_customer_id]"],
+                "value": form["payload[value]"],
+            },
+            "timestamp": timestamp,
+        }
+        # Stripe enforces identifier uniqueness: the event is counted once.
+        self.events.setdefault(identifier, event)
+        return 200, event
+
+
+def _error(kind: str, message: str, param: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": kind, "message": message}
+    if param:
+        error["param"] = param
+    return {"error": error}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    standin: StripeMeterStandIn
+
+    def log_message(self, *_args: Any) -> None:
+        return
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path != "/v1/billing/meter_events":
+            self._send(
+                404,
+                _error("invalid_request_error", f"Unrecognized request URL (POST: {self.path})"),
+                False,
+            )
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        form = dict(parse_qsl(self.rfile.read(length).decode("utf-8"), keep_blank_values=True))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, body, replayed = self.standin.handle(headers, form)
+        self._send(status, body, replayed)
+
+    def _send(self, status: int, body: dict[str, Any], replayed: bool) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Request-Id", "req_standin")
+        if replayed:
+            self.send_header("Idempotent-Replayed", "true")
+        self.end_headers()
+        self.wfile.write(data)

@@ -1,0 +1,273 @@
+"""Recording provisioning actions from subscription events, and the back office's services.
+
+The hooks call :func:`record_provisioning` inside the billing transaction. It only writes
+rows (an account, one or two actions with an idempotency key per subscription, action
+and cause) and asks for a Celery task after the transaction commits: billing never waits
+for a server and never fails because of one. The HTTP work is in
+:mod:`praho.plugins.virtualmin.runner`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from praho.core.clock import resolve_now
+from praho.core.errors import InvalidTransition, NotFound
+from praho.core.models.catalog import Price, Product
+from praho.core.models.subscriptions import ItemRole, Subscription, SubscriptionEvent
+from praho.core.services.audit import Actor, record_audit
+from praho.plugins.virtualmin.models import (
+    AccountState,
+    ActionKind,
+    ActionStatus,
+    VirtualminAccount,
+    VirtualminAction,
+)
+from praho.plugins.virtualmin.settings import PlanMapping, VirtualminSettings
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+logger = logging.getLogger("praho.virtualmin")
+QUEUED_KEY = "praho.virtualmin.queued"
+DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# Which subscription event leads to which actions and to what state billing wants.
+EVENT_PLAN: dict[str, tuple[tuple[ActionKind, ...], AccountState]] = {
+    "activated": ((ActionKind.CREATE,), AccountState.ENABLED),
+    "suspended": ((ActionKind.DISABLE,), AccountState.DISABLED),
+    "reactivated": ((ActionKind.ENABLE,), AccountState.ENABLED),
+    "terminated": ((ActionKind.DISABLE, ActionKind.DELETE), AccountState.DELETED),
+    "cancelled": ((ActionKind.DISABLE, ActionKind.DELETE), AccountState.DELETED),
+}
+
+
+def ownership_marker(subscription_id: int) -> str:
+    """The description we give a virtual server; deleting requires it (never delete others')."""
+    return f"PRAHO subscription {subscription_id}"
+
+
+def plan_for(session: Session, subscription: Subscription,
+             settings: VirtualminSettings) -> PlanMapping | None:
+    """The Virtualmin plan of the subscription's plan item (price code first, then product)."""
+    for item in subscription.active_items:
+        if item.role != ItemRole.PLAN:
+            continue
+        row = session.execute(
+            select(Price.code, Product.code).join(Product, Product.id == Price.product_id)
+            .where(Price.id == item.price_id)
+        ).one_or_none()
+        if row is None:
+            continue
+        price_code, product_code = row
+        mapping = settings.plans.get(price_code) or settings.plans.get(product_code)
+        if mapping is not None:
+            return mapping
+    return None
+
+
+def _cause(session: Session, subscription: Subscription, event_name: str) -> str:
+    """What caused the event: the subscription history row, so a repeated hook is the same cause.
+
+    Activation, termination and cancellation happen once in a subscription's life: the
+    event's name is cause enough (a cancellation at period end is recorded in the history
+    as ``cancellation_effective``, a cancellation now as ``cancelled``).
+    """
+    if event_name in ("activated", "terminated", "cancelled"):
+        return event_name
+    row_id = session.execute(
+        select(SubscriptionEvent.id)
+        .where(SubscriptionEvent.subscription_id == subscription.id,
+               SubscriptionEvent.event == event_name)
+        .order_by(SubscriptionEvent.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    return f"{event_name}-{row_id}" if row_id is not None else event_name
+
+
+def _account(session: Session, subscription: Subscription, settings: VirtualminSettings,
+             mapping: PlanMapping, moment: datetime) -> tuple[VirtualminAccount | None, str | None]:
+    """The subscription's account, created on first sight; or why it cannot be."""
+    account = session.execute(
+        select(VirtualminAccount).where(VirtualminAccount.subscription_id == subscription.id)
+    ).scalar_one_or_none()
+    if account is not None:
+        return account, None
+    attributes = subscription.attributes or {}
+    domain = str(attributes.get("domain") or "").strip().lower().rstrip(".")
+    server_name = str(attributes.get("virtualmin_server") or settings.default_server)
+    if not DOMAIN_RE.match(domain):
+        return None, f"subscription attribute 'domain' is missing or not a domain name: {domain!r}"
+    if settings.server(server_name) is None:
+        return None, f"subscription attribute 'virtualmin_server': no server named {server_name!r}"
+    holder = session.execute(
+        select(VirtualminAccount.subscription_id).where(
+            VirtualminAccount.server == server_name, VirtualminAccount.domain == domain,
+            VirtualminAccount.expected_state != AccountState.DELETED,
+        ).limit(1)
+    ).scalar_one_or_none()
+    if holder is not None:
+        return None, f"{domain} is already provisioned on {server_name} for subscription {holder}"
+    account = VirtualminAccount(
+        subscription_id=subscription.id, server=server_name, domain=domain,
+        username=str(attributes.get("virtualmin_user") or "") or None,
+        plan=mapping.plan, template=mapping.template or None,
+        expected_state=AccountState.ENABLED, confirmed_state=AccountState.UNKNOWN,
+        created_at=moment, updated_at=moment,
+    )
+    session.add(account)
+    session.flush()
+    return account, None
+
+
+def record_provisioning(session: Session, subscription: Subscription, event_name: str, *,
+                        settings: VirtualminSettings, now: datetime | None = None,
+                        ) -> list[VirtualminAction]:
+    """Record the actions a subscription event asks of its server (idempotent per cause).
+
+    Returns the actions now on record for this event (the existing ones when the hook
+    fired before). A subscription whose plan maps to no Virtualmin plan is not ours: it
+    gets nothing. One that should be provisioned but cannot (no domain) gets a failed
+    action, so the back office sees it.
+    """
+    if not settings.enabled or event_name not in EVENT_PLAN:
+        return []
+    mapping = plan_for(session, subscription, settings)
+    if mapping is None:
+        return []
+    moment = resolve_now(now)
+    kinds, wanted = EVENT_PLAN[event_name]
+    if event_name != "activated" and not session.execute(
+        select(VirtualminAccount.id).where(VirtualminAccount.subscription_id == subscription.id)
+    ).first():
+        # Never provisioned by us (a trial cancelled before it converted, or a subscription
+        # from before the plugin): there is no account of ours to act on.
+        return []
+    cause = _cause(session, subscription, event_name)
+    account, problem = _account(session, subscription, settings, mapping, moment)
+    recorded = []
+    for kind in kinds:
+        key = f"virtualmin:{subscription.id}:{kind}:{cause}"
+        existing = session.execute(
+            select(VirtualminAction).where(VirtualminAction.idempotency_key == key)
+        ).scalar_one_or_none()
+        if existing is not None:
+            recorded.append(existing)
+            continue
+        due = moment
+        if kind == ActionKind.DELETE:
+            due = moment + timedelta(days=settings.termination_grace_days)
+        action = VirtualminAction(
+            idempotency_key=key, subscription_id=subscription.id,
+            account_id=account.id if account else None, kind=kind, cause=cause[:60],
+            server=account.server if account else "", domain=account.domain if account else "",
+            status=ActionStatus.FAILED if problem else ActionStatus.PENDING,
+            attempts=0, next_attempt_at=due, last_error=problem, created_at=moment,
+            updated_at=moment,
+            params={"plan": mapping.plan, "template": mapping.template,
+                    "why": f"{event_name} in billing"},
+        )
+        try:
+            with session.begin_nested():
+                session.add(action)
+                session.flush()
+        except IntegrityError:
+            # Another transaction recorded the same key first: theirs is the action.
+            action = session.execute(
+                select(VirtualminAction).where(VirtualminAction.idempotency_key == key)
+            ).scalar_one()
+        else:
+            if problem is None and due <= moment:
+                session.info.setdefault(QUEUED_KEY, []).append(action.id)
+        recorded.append(action)
+    if account is not None:
+        account.expected_state = wanted
+        account.updated_at = moment
+    session.flush()
+    return recorded
+
+
+# --- the back office: failed actions and retries -----------------------------------------
+
+
+def list_failed_actions(session: Session, *, limit: int = 200) -> list[VirtualminAction]:
+    """Actions that stopped and wait for a person, oldest first."""
+    return list(session.execute(
+        select(VirtualminAction).where(VirtualminAction.status == ActionStatus.FAILED)
+        .order_by(VirtualminAction.id).limit(limit)
+    ).scalars())
+
+
+def get_action(session: Session, action_id: int, *, lock: bool = False) -> VirtualminAction:
+    """One action by id, or :class:`NotFound`."""
+    query = select(VirtualminAction).where(VirtualminAction.id == action_id)
+    if lock:
+        query = query.with_for_update()
+    action = session.execute(query).scalar_one_or_none()
+    if action is None:
+        raise NotFound(f"no Virtualmin action {action_id}")
+    return action
+
+
+def retry_action(session: Session, action_id: int, *, actor: Actor | None = None,
+                 now: datetime | None = None) -> VirtualminAction:
+    """Put a failed action back in the queue with a fresh attempt budget; it runs after commit."""
+    moment = resolve_now(now)
+    action = get_action(session, action_id, lock=True)
+    if action.status != ActionStatus.FAILED:
+        raise InvalidTransition(
+            f"Virtualmin action {action_id} is {action.status}; only a failed action can be retried"
+        )
+    if not action.domain:
+        raise InvalidTransition(
+            f"Virtualmin action {action_id} cannot run: {action.last_error}; "
+            "fix the subscription and let the next event record a new action"
+        )
+    action.status = ActionStatus.PENDING
+    action.attempts = 0
+    action.next_attempt_at = moment
+    action.completed_at = None
+    action.updated_at = moment
+    record_audit(session, actor=actor, action="virtualmin.action_retried",
+                 object_type="virtualmin_action", object_id=action.id, now=moment,
+                 data={"kind": str(action.kind), "domain": action.domain,
+                       "last_error": action.last_error})
+    session.flush()
+    session.info.setdefault(QUEUED_KEY, []).append(action.id)
+    return action
+
+
+# --- sending the tasks once the recording transaction committed ------------------------------
+
+
+def _dispatch_after_commit(session: Session) -> None:
+    ids = session.info.pop(QUEUED_KEY, [])
+    if not ids:
+        return
+    if session.in_nested_transaction():
+        session.info[QUEUED_KEY] = ids
+        return
+    try:
+        from praho.plugins.virtualmin.tasks import run_actions
+
+        run_actions.delay(ids)
+    except Exception:
+        # Billing has committed; a broker outage must not surface there. The periodic
+        # run_due task picks these actions up.
+        logger.exception("Virtualmin actions %s could not be sent to the workers", ids)
+
+
+def _forget(session: Session, previous: Any) -> None:
+    # Only the outermost rollback forgets: a savepoint rolled back around someone else's
+    # work must not drop actions recorded before it (ids rolled back with a savepoint are
+    # harmless, the task finds no pending action for them).
+    if previous.parent is None:
+        session.info.pop(QUEUED_KEY, None)
+
+
+def install_dispatch() -> None:
+    """Send the run task when a transaction that recorded actions commits (idempotent)."""
+    if not event.contains(Session, "after_commit", _dispatch_after_commit):
+        event.listen(Session, "after_commit", _dispatch_after_commit)
+        event.listen(Session, "after_soft_rollback", _forget)
