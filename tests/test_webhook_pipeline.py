@@ -321,3 +321,38 @@ def test_long_token_like_strings_are_redacted_in_linear_time(praho_session, sour
     receive_webhook(praho_session, source, sign(body), body, now=NOW, max_bytes=300_000)
     stored = praho_session.execute(select(WebhookEvent.payload)).scalar_one()
     assert stored["ref"] == "x" * 200_000 and stored["api_key"] == "[REDACTED]"
+
+
+@pytest.mark.postgres
+def test_fifty_concurrent_http_deliveries_apply_once(praho_app, praho_committing, source):
+    import http.client
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, praho_app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    body = event_body("ev_http", ref="dp_http")
+    headers = sign(body, datetime.now(UTC))
+    barrier = threading.Barrier(50)
+    statuses: list[int] = []
+
+    def deliver() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=60)
+        barrier.wait()
+        connection.request("POST", "/webhooks/testsrc", body=body, headers=headers)
+        response = connection.getresponse()
+        statuses.append(response.status)
+        response.read()
+        connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(50)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(90)
+    finally:
+        server.shutdown()
+    assert statuses == [200] * 50 and source.calls == 1
+    with praho_committing.transaction() as session:
+        assert counts(session)[:2] == (1, 1)

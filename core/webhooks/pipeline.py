@@ -84,16 +84,16 @@ def receive_webhook(
     event = source.parse(body)
     if not event.event_id or len(event.event_id) > 255:
         raise WebhookRejected("event id missing or longer than 255 characters")
-    row_id = _record_once(session, source.id, event, moment)
-    if row_id is None:
+    row = _record_once(session, source.id, event, moment)
+    if row is None:
         return WebhookOutcome("duplicate", None, event.event_type, duplicate=True)
-    row = session.get(WebhookEvent, row_id)
-    assert row is not None
     apply_event(session, source, row, event, now=moment)
     return WebhookOutcome(str(row.status), row.id, event.event_type)
 
 
-def _record_once(session: Session, source_id: str, event: ParsedEvent, now: datetime) -> int | None:
+def _record_once(
+    session: Session, source_id: str, event: ParsedEvent, now: datetime
+) -> WebhookEvent | None:
     """Insert the event row; None when (source, event id) is already recorded."""
     values: dict[str, Any] = {
         "source": source_id,
@@ -109,16 +109,19 @@ def _record_once(session: Session, source_id: str, event: ParsedEvent, now: date
             pg_insert(WebhookEvent)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["source", "event_id"])
-            .returning(WebhookEvent.id)
+            .returning(WebhookEvent)
         )
-        return session.execute(statement).scalar_one_or_none()
+        # The inserted row comes back as an ORM object: no second query to load it.
+        return session.execute(
+            select(WebhookEvent).from_statement(statement)
+        ).scalar_one_or_none()
     row = WebhookEvent(**values)
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
         return None
-    return row.id
+    return row
 
 
 def apply_event(
