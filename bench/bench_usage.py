@@ -1,6 +1,6 @@
 """Benchmark: usage ingestion and aggregation on PostgreSQL (issue 8).
 
-    .venv/bin/python bench/bench_usage.py --events 1000000 --subscriptions 10000 \
+    python bench/bench_usage.py --events 1000000 --subscriptions 10000 \
         --http-events 200000 --aggregate-events 2000000 --write-docs
 
 Seeds a fresh database (``praho_bench_usage``): N customers with one active monthly
@@ -357,7 +357,7 @@ def report(args: argparse.Namespace, figures: dict[str, float], total: int, grou
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     text_block = "\n".join([
         "",
-        f"### Usage metering, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"## Usage metering ingestion and aggregation, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{platform.node()} ({os.cpu_count()} cores, shared)",
         "",
         f"`bench/bench_usage.py --events {args.events} --subscriptions {args.subscriptions} "
