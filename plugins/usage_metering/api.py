@@ -7,7 +7,8 @@ Request: ``Authorization: Bearer pk_usage_...`` and a JSON body ``{"events": [..
   (``accepted``, ``duplicates``, ``rejected`` with index, id, reason and message);
 * 422 with the same body when every event was rejected (nothing written);
 * 400 for a body that is not the expected JSON, 401 for a bad key, 413 for too many
-  events or too many bytes; nothing is written for any of these.
+  events or too many bytes, 429 over the rate limit (``PRAHO_RATELIMIT_USAGE_API``,
+  per API key); nothing is written for any of these.
 
 The view parses and authenticates, calls :func:`record_usage_events` once in one
 transaction, and renders.
@@ -20,6 +21,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from praho.core.clock import utcnow
 from praho.core.jsoninput import JSONInputError, parse_limited
+from praho.core.ratelimit import usage_api_limit
 from praho.plugins.usage_metering.api_keys import authenticate
 from praho.plugins.usage_metering.ingestion import record_usage_events
 from praho.plugins.usage_metering.settings import current_settings
@@ -36,6 +38,7 @@ def _error(status: int, code: str, message: str) -> Any:
 
 
 @usage_api.post("/events")
+@usage_api_limit  # per API key: PRAHO_RATELIMIT_USAGE_API (429 with Retry-After)
 def post_events() -> Any:
     """Store a batch of usage events; see the module docstring for the answers."""
     header = request.headers.get("Authorization", "")

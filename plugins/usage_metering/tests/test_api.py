@@ -216,3 +216,13 @@ def test_fuzz_random_batches_answer_4xx_or_store_exactly_what_they_accept(api):
             assert accepted + data["duplicates"] + len(data["rejected"]) == len(batch)
 
     run()
+
+
+def test_each_api_key_has_its_own_rate_limit(api, praho_app):
+    praho_app.config["RATELIMIT_USAGE_API"] = "2 per minute"
+    statuses = [post(api, {"events": [event(api, f"r{i}")]}).status_code for i in range(3)]
+    assert statuses == [200, 200, 429]
+    assert count(api) == 2  # the refused request wrote nothing
+    refused = post(api, {"events": [event(api, "r9")]})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert post(api, {"events": [event(api, "i1")]}, key="integration").status_code == 200
