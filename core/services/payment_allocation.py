@@ -40,9 +40,9 @@ def lock_customer(session: Session, customer_id: int) -> Customer:
 
 def lock_invoice(session: Session, invoice: Invoice) -> Invoice:
     """Lock the invoice row and reload its payment columns (another worker may have paid it)."""
-    session.execute(select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
-    session.refresh(invoice, attribute_names=["status", "amount_paid_minor", "payment_status",
-                                              "credited_minor"])
+    # One statement: lock and reload (pending changes were autoflushed just before).
+    session.execute(select(Invoice).where(Invoice.id == invoice.id).with_for_update()
+                    .execution_options(populate_existing=True))
     return invoice
 
 
