@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("billing_bench", ROOT / "bench" / "billing_run.py")
@@ -54,8 +54,6 @@ def run(count: int, chunk_size: int, cards: bool) -> float:
 
     Also counts the SQL statements sent (``STATEMENTS``): a figure the machine's load
     does not change."""
-    from sqlalchemy import event
-
     from praho.core.billing_runner import run_in_process
     from praho.core.clock import noon_of
 
@@ -142,8 +140,8 @@ The core's own cost of collecting is about {per_charge_ms:.1f} ms per invoice
 ({1000 / per_charge_ms:,.0f} charges/s in one process) on this loaded machine, and
 {args.statements:.1f} SQL statements per charge (two commits: the attempt before the gateway
 call, the outcome after; one seal of the audit chain). Compare the billing-only line
-with the billing benchmark above to see how much the load inflates the times. A real gateway adds its network
-time (Stripe answers in roughly 0.3-1 s), which is why, with a broker, collection runs
+with the billing benchmark above to see how much the load inflates the times.
+A real gateway adds its network time (Stripe answers in roughly 0.3-1 s), which is why, with a broker, collection runs
 as `praho.payments.collect_invoices` tasks spread over the workers rather than inside
 the chunk.
 """
