@@ -142,8 +142,8 @@ The core's own cost of collecting is about {per_charge_ms:.1f} ms per invoice
 call, the outcome after; one seal of the audit chain). Compare the billing-only line
 with the billing benchmark above to see how much the load inflates the times.
 A real gateway adds its network time (Stripe answers in roughly 0.3-1 s), which is
-why, with a broker, collection runs as `praho.payments.collect_invoices` tasks spread over the workers rather than inside
-the chunk.
+why, with a broker, collection runs as `praho.payments.collect_invoices` tasks
+spread over the workers rather than inside the chunk.
 """
 
 
