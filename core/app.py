@@ -17,6 +17,7 @@ from praho.core.db import Database
 from praho.core.errors import PrahoError
 from praho.core.plugins import build_registry
 from praho.core.services import audit, mail
+from praho.core.ratelimit import init_rate_limits
 from praho.core.tasks import celery_init_app
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -65,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None, *,
     app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[assignment]
 
     celery_init_app(app)
+    init_rate_limits(app)
     _register_blueprints(app, registry)
     from praho.core.cli import register_core_commands
 
@@ -81,7 +83,10 @@ def create_app(config: dict[str, Any] | None = None, *,
 def _register_blueprints(app: Flask, registry: Any) -> None:
     from praho.core.health import health_blueprint
 
+    from praho.core.webhooks.blueprint import webhooks_blueprint
+
     app.register_blueprint(health_blueprint)
+    app.register_blueprint(webhooks_blueprint)
     for blueprint in registry.collect("register_blueprints", app=app):
         app.register_blueprint(blueprint)
 

@@ -54,6 +54,9 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SQL_ECHO": (False, _bool),
     "BILLING_CHUNK_SIZE": (500, _int),
     "RATELIMIT_STORAGE_URI": ("memory://", str),
+    "RATELIMIT_WEBHOOKS": ("3000 per minute", str),
+    "RATELIMIT_USAGE_API": ("600 per minute", str),
+    "RATELIMIT_LOGIN": ("10 per minute; 50 per hour", str),
     "SESSION_COOKIE_SECURE": (True, _bool),
     "SESSION_LIFETIME_MINUTES": (480, _int),
     "MAX_CONTENT_LENGTH": (2 * 1024 * 1024, _int),
@@ -63,6 +66,8 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SMTP_PASSWORD": (None, str),
     "SMTP_STARTTLS": (False, _bool),
     "MAIL_FROM": ("billing@localhost", str),
+    # Largest webhook body accepted (bytes); gateways send a few kilobytes.
+    "WEBHOOK_MAX_BYTES": (256 * 1024, _int),
 }
 
 

@@ -8,6 +8,7 @@ broker. Tasks only parse arguments, open a transaction and call one service.
 from __future__ import annotations
 
 import importlib
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,10 +16,12 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import Ignore, Reject, Retry
 from celery.schedules import crontab
 from flask import Flask, current_app
 from praho.core.models.audit import ActorType
 from praho.core.services.audit import Actor
+from praho.core.task_failures import failure_recorder
 from sqlalchemy.orm import Session
 
 
@@ -36,10 +39,31 @@ class PeriodicTask:
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app whose tasks run inside ``app``'s context."""
 
+    def open_transaction() -> Any:
+        return app.extensions["praho.db"].transaction()
+
+    record_failure = failure_recorder(open_transaction)
+
     class FlaskTask(Task):  # type: ignore[misc]
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             with app.app_context():
-                return self.run(*args, **kwargs)
+                try:
+                    return self.run(*args, **kwargs)
+                except (Retry, Ignore, Reject):
+                    raise
+                except Exception as exc:
+                    # Eager tasks propagate before Celery calls on_failure: record here.
+                    if self.request.is_eager:
+                        record_failure(sender=self, task_id=self.request.id or "eager",
+                                       exception=exc, args=args, kwargs=kwargs,
+                                       einfo=traceback.format_exc())
+                    raise
+
+        def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
+                       einfo: Any) -> None:
+            # Kept in the database so the back office shows failed background work.
+            record_failure(sender=self, task_id=task_id, exception=exc, args=args,
+                           kwargs=kwargs, einfo=einfo)
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     broker = app.config.get("BROKER_URL")
@@ -97,10 +121,13 @@ CORE_PERIODIC_TASKS: list[PeriodicTask] = [
                  schedule=timedelta(minutes=5)),
     PeriodicTask(name="payments-purge-idempotency-keys",
                  task="praho.payments.purge_idempotency_keys", schedule=timedelta(hours=1)),
+    # Webhook events whose handler failed, retried after 5 min, 15 min, 1 h, 2 h, 6 h.
+    PeriodicTask(name="webhooks-retry-due", task="praho.webhooks.retry_due",
+                 schedule=timedelta(minutes=1)),
 ]
 # Modules whose @shared_task functions the core provides.
 CORE_TASK_MODULES: list[str] = ["praho.core.billing_tasks", "praho.core.mail_tasks",
-                                 "praho.core.payment_tasks"]
+                                 "praho.core.payment_tasks", "praho.core.webhooks.tasks"]
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from praho.core.billing_tasks import CHUNK_TASK
 from praho.core.models import (
     AuditEvent,
     BillingRun,
+    BillingRunChunk,
     Invoice,
     JournalEntry,
     Subscription,
@@ -123,10 +124,16 @@ WORKER = textwrap.dedent("""
                 self._maybe_stop("prepare")
             return []
 
+        issued_here = 0
+
         @hookimpl
         def invoice_issued(self, invoice):
+            CrashOnce.issued_here += 1
             if invoice.subscription_id and invoice.subscription_id % 7 == 3:
                 self._maybe_stop("write")
+            # Mid-way through this process's second chunk: it has committed one already.
+            if CrashOnce.issued_here == 15:
+                self._maybe_stop("second_chunk")
 
     app = create_app(config_for_tests(url, BROKER_URL=broker),
                      plugins=[("static_test", StaticTestPlugin()), ("crash", CrashOnce())])
@@ -134,6 +141,7 @@ WORKER = textwrap.dedent("""
     celery.conf.broker_transport_options = {"visibility_timeout": 3, "unacked_restore_interval": 1,
                                             "unacked_restore_throttle": 1}
     celery.worker_main(["worker", "--pool=solo", "--loglevel=INFO", "--without-gossip",
+                        "--hostname", f"w{os.getpid()}@%h",
                         "--without-mingle", "--without-heartbeat", "-Q", "praho-test-billing"])
 """)
 
@@ -211,4 +219,65 @@ def test_worker_killed_mid_chunk_then_rerun_gives_zero_duplicates(
         summary = session.get(BillingRun, run_id).summary
     assert summary["counts"] == {"issued": len(ids)}
     assert_billed_exactly_once(praho_committing, ids, periods_each=2)
+    producer.extensions["praho.db"].dispose()
+
+
+def _worker_ready(tmp_path, log_name):
+    log = tmp_path / log_name
+    return log.exists() and "ready." in log.read_text()
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_two_workers_split_the_run_and_survive_one_being_killed(praho_committing, tmp_path):
+    """Two real worker processes share the chunks; one dies mid-chunk, the other finishes."""
+    if not REDIS_URL:
+        pytest.skip("needs Redis: set PRAHO_TEST_REDIS_URL")
+    ids = _subscriptions(praho_committing, 80)
+    producer = create_app(
+        config_for_tests(praho_committing.url, BROKER_URL=REDIS_URL),
+        plugins=[("static_test", StaticTestPlugin())],
+    )
+    celery = producer.extensions["celery"]
+    with celery.connection_for_write() as connection:
+        connection.default_channel.queue_purge("praho-test-billing")
+    run_id, chunk_ids = start_run(praho_committing, now=RENEWAL, chunk_size=10)
+    marker = tmp_path / "stopped"
+    workers = [
+        _start_worker(tmp_path, praho_committing.url, marker, "second_chunk", f"worker{n}.log")
+        for n in (1, 2)
+    ]
+    try:
+        _wait(lambda: all(_worker_ready(tmp_path, f"worker{n}.log") for n in (1, 2)), 120,
+              "both workers to be ready")
+        for chunk_id in chunk_ids:
+            celery.send_task(CHUNK_TASK, args=[chunk_id], queue="praho-test-billing")
+        _wait(marker.exists, 120, "one worker to reach the crash point")
+        killed_pid = int(marker.read_text())
+        killed = next(w for w in workers if w.pid == killed_pid)
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait(timeout=30)
+        survivor = next(w for w in workers if w.pid != killed_pid)
+
+        def finished():
+            with praho_committing.transaction() as session:
+                return session.get(BillingRun, run_id).finished_at is not None
+
+        _wait(finished, 240, "the survivor to finish the run, redelivered chunk included")
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+    assert_billed_exactly_once(praho_committing, ids, periods_each=2)
+    with praho_committing.transaction() as session:
+        chunk_workers = session.execute(
+            select(BillingRunChunk.worker).where(BillingRunChunk.billing_run_id == run_id)
+        ).scalars().all()
+        summary = session.get(BillingRun, run_id).summary
+    pids = {int(name.rsplit(":", 1)[1]) for name in chunk_workers}
+    # The work was split: the killed worker had committed a chunk before it died, and the
+    # survivor did the rest, including the chunk that was in flight.
+    assert pids == {killed_pid, survivor.pid}
+    assert summary["counts"] == {"issued": len(ids)}
     producer.extensions["praho.db"].dispose()

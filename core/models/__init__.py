@@ -28,6 +28,7 @@ from praho.core.models.mail import EmailMessage, EmailStatus
 from praho.core.models.ledger import Account, AccountCode, AccountType, JournalEntry, JournalLine
 from praho.core.models.orders import Order, OrderLine, OrderStatus, RefundState
 from praho.core.models.seller import Seller
+from praho.core.models.task_failures import TaskFailure
 from praho.core.models.subscriptions import (
     BILLABLE_STATUSES,
     SUBSCRIPTION_TRANSITIONS,
@@ -53,6 +54,26 @@ from praho.core.models.payments import (
     PaymentKind,
     PaymentMethod,
     PaymentRecordStatus,
+)
+from praho.core.models.disputes import Dispute, DisputeStatus
+from praho.core.models.gateway_refunds import GatewayRefund, GatewayRefundStatus
+from praho.core.models.collections import (
+    ActionKind,
+    ActionOutcome,
+    CollectionAction,
+    CollectionRun,
+    DunningCase,
+    DunningCaseStatus,
+    DunningPolicy,
+    DunningPolicyAssignment,
+)
+from praho.core.models.refunds import (
+    REFUND_TRANSITIONS,
+    Refund,
+    RefundDestination,
+    RefundEvent,
+    RefundReason,
+    RefundStatus,
 )
 
 __all__ = [
@@ -100,6 +121,7 @@ __all__ = [
     "RefundState",
     "SeriesCounter",
     "Seller",
+    "TaskFailure",
     "Subscription",
     "SubscriptionEvent",
     "SubscriptionItem",
@@ -120,4 +142,22 @@ __all__ = [
     "PaymentKind",
     "PaymentMethod",
     "PaymentRecordStatus",
+    "Dispute",
+    "DisputeStatus",
+    "GatewayRefund",
+    "GatewayRefundStatus",
+    "ActionKind",
+    "ActionOutcome",
+    "CollectionAction",
+    "CollectionRun",
+    "DunningCase",
+    "DunningCaseStatus",
+    "DunningPolicy",
+    "DunningPolicyAssignment",
+    "REFUND_TRANSITIONS",
+    "Refund",
+    "RefundDestination",
+    "RefundEvent",
+    "RefundReason",
+    "RefundStatus",
 ]

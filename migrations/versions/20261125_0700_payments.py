@@ -1,7 +1,7 @@
 """Payments: methods on file, attempts, payments and allocations, idempotency records.
 
 Revision ID: 0700_payments
-Revises: 0600_mail
+Revises: 0610_task_failures
 Create Date: 2026-11-25 09:42:16.107073
 """
 
@@ -22,7 +22,7 @@ APPEND_ONLY_UP = (
 APPEND_ONLY_DOWN = "DROP TRIGGER IF EXISTS payment_allocations_append_only ON payment_allocations"
 
 revision = '0700_payments'
-down_revision = '0600_mail'
+down_revision = '0610_task_failures'
 branch_labels = None
 depends_on = None
 

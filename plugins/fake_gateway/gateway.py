@@ -53,11 +53,10 @@ LAST4 = {"tok_success": "4242", "tok_decline": "0002", "tok_insufficient_funds":
 
 def behaviour(token: str | None) -> str | None:
     """The magic token a method token starts with, if any."""
-    for magic in MAGIC:
-        if token and token.startswith(magic):
-            rest = token.removeprefix(magic)
-            if not rest or rest.startswith("_"):
-                return magic
+    # Longest first: "tok_timeout_lost_1" is tok_timeout_lost, not tok_timeout.
+    for magic in sorted(MAGIC, key=len, reverse=True):
+        if token and token.startswith(magic) and token[len(magic):][:1] in ("", "_"):
+            return magic
     return None
 
 

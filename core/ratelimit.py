@@ -1,0 +1,92 @@
+"""One rate limiter for every public HTTP surface (Flask-Limiter).
+
+The limiter's storage is ``PRAHO_RATELIMIT_STORAGE_URI``: ``memory://`` for one process,
+Redis in production so limits hold across gunicorn workers and machines. Each surface
+has its own limit setting, read when the request arrives so tests and operators can
+change it without code:
+
+- ``PRAHO_RATELIMIT_WEBHOOKS`` (default ``3000 per minute``), per source and client address:
+  gateways retry, so a refused delivery comes back later; the limit only caps floods.
+- ``PRAHO_RATELIMIT_USAGE_API`` (default ``600 per minute``), per API key (hashed).
+- ``PRAHO_RATELIMIT_LOGIN`` (default ``10 per minute; 50 per hour``), per client address.
+
+Use the decorators :func:`webhook_limit`, :func:`usage_api_limit`, :func:`login_limit`
+on the view functions; a request over the limit gets 429 with a ``Retry-After`` header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, jsonify, request
+from flask_limiter import Limiter, RequestLimit
+from flask_limiter.util import get_remote_address
+
+DEFAULTS = {
+    "RATELIMIT_WEBHOOKS": "3000 per minute",
+    "RATELIMIT_USAGE_API": "600 per minute",
+    "RATELIMIT_LOGIN": "10 per minute; 50 per hour",
+}
+
+
+def _too_many(limit: RequestLimit) -> Any:
+    response = jsonify(error="rate_limited",
+                       message=f"too many requests: limit {limit.limit} exceeded, retry later")
+    response.status_code = 429
+    return response
+
+
+limiter = Limiter(
+    key_func=get_remote_address,
+    default_limits=[],
+    headers_enabled=True,
+    strategy="moving-window",
+    on_breach=_too_many,
+)
+
+
+def init_rate_limits(app: Flask) -> None:
+    """Bind the limiter to ``app`` with the configured storage and surface limits."""
+    for name, default in DEFAULTS.items():
+        app.config.setdefault(name, default)
+    app.config["RATELIMIT_STORAGE_URI"] = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+
+
+def _setting(name: str) -> Callable[[], str]:
+    return lambda: current_app.config.get(name) or DEFAULTS[name]
+
+
+def _api_key_identity() -> str:
+    """The caller's API key, hashed (never kept in the limiter's storage in clear)."""
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").strip() or request.headers.get("X-Api-Key", "")
+    if not token:
+        return "anonymous:" + get_remote_address()
+    return "key:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def _webhook_identity() -> str:
+    source = (request.view_args or {}).get("source") or request.path
+    return f"{source}:{get_remote_address()}"
+
+
+def webhook_limit(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Limit a webhook endpoint per source and client address."""
+    return limiter.limit(_setting("RATELIMIT_WEBHOOKS"), key_func=_webhook_identity,
+                         scope="webhooks")(view)
+
+
+def usage_api_limit(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Limit the usage ingestion API per API key."""
+    return limiter.limit(_setting("RATELIMIT_USAGE_API"), key_func=_api_key_identity,
+                         scope="usage_api")(view)
+
+
+def login_limit(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Limit login attempts per client address (only POSTs count: showing the form is free)."""
+    return limiter.limit(_setting("RATELIMIT_LOGIN"), scope="login",
+                         methods=["POST"])(view)

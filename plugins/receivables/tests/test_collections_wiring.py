@@ -1,0 +1,82 @@
+"""The receivables plugin: e-mails over real SMTP, ``praho collections run``, the beat entry."""
+
+from __future__ import annotations
+
+import json
+
+from praho.core.cli import main
+from praho.core.models import CollectionAction, CollectionRun, EmailMessage, Invoice
+from praho.core.services.collections import run_collections
+from praho.core.tasks import build_beat_schedule
+from praho.core.testing import PrahoFactory, at
+from praho.plugins.receivables.tasks import RUN_TASK
+from sqlalchemy import func, select
+
+
+def _overdue_customer(database, *, language="ro", email="plata@client.ro"):
+    with database.transaction() as session:
+        factory = PrahoFactory(session)
+        customer = factory.customer(email=email, language=language)
+        factory.subscription(customer=customer, start="2026-01-31")
+        return customer.id
+
+
+def test_dunning_emails_reach_a_real_smtp_server_in_the_customer_language(
+    praho_app, praho_committing, praho_smtp
+):
+    _overdue_customer(praho_committing, language="ro", email="plata@client.ro")
+    _overdue_customer(praho_committing, language="en", email="billing@client.example")
+    for day in ("2026-02-15", "2026-02-16"):
+        with praho_committing.transaction() as session:
+            run_collections(session, now=at(day, 12))
+    romanian = praho_smtp.to("plata@client.ro")
+    english = praho_smtp.to("billing@client.example")
+    assert [m["Subject"] for m in romanian] == [
+        "Reamintire: factura PRH2026-000001 este neachitată"] * 2
+    assert english[0]["Subject"].startswith("Reminder: invoice PRH2026-00000")
+    body = romanian[0].get_content()
+    assert "60,50" in body and "14.02.2026" in body and "28.02.2026" in body  # suspend on
+    with praho_committing.transaction() as session:
+        emails = session.execute(
+            select(CollectionAction).where(CollectionAction.kind == "email")
+            .order_by(CollectionAction.id)).scalars().all()
+        assert len(emails) == 4 and all(a.email_message_id for a in emails)
+        sent = session.execute(select(EmailMessage.status)).scalars().all()
+        assert sent == ["sent"] * 4
+
+
+def _invoke(praho_app, *args):
+    return praho_app.test_cli_runner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_praho_collections_run_with_a_date(praho_app, praho_committing):
+    _overdue_customer(praho_committing)
+    result = _invoke(praho_app, "collections", "run", "--date", "2026-02-15", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["counts"] == {"email:succeeded": 1, "opened:succeeded": 1,
+                                 "past_due:succeeded": 1}
+    assert summary["failed"] == [] and summary["tried"] == 0
+    text = _invoke(praho_app, "collections", "run", "--date", "2026-02-16")
+    assert "collection run" in text.output and "email:succeeded" in text.output
+
+
+def test_praho_collections_run_refuses_a_bad_date_and_writes_nothing(praho_app, praho_committing):
+    _overdue_customer(praho_committing)
+    result = _invoke(praho_app, "collections", "run", "--date", "2026-02-30")
+    assert result.exit_code != 0 and "--date" in result.output
+    with praho_committing.transaction() as session:
+        assert session.execute(select(func.count(CollectionRun.id))).scalar_one() == 0
+        assert session.execute(select(func.count(Invoice.id))).scalar_one() == 1
+
+
+def test_the_nightly_collection_run_is_on_the_beat_schedule(praho_app):
+    schedule = build_beat_schedule(praho_app)
+    assert schedule["collections-run-daily"]["task"] == RUN_TASK
+    assert RUN_TASK in praho_app.extensions["celery"].tasks
+
+
+def test_the_celery_task_runs_the_collection_run(praho_app, praho_committing):
+    _overdue_customer(praho_committing)
+    result = praho_app.extensions["celery"].tasks[RUN_TASK].delay("2026-02-15").get()
+    assert result["counts"]["opened:succeeded"] == 1
