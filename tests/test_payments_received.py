@@ -235,3 +235,31 @@ def test_allocations_are_append_only(praho_factory, praho_session):
     if praho_session.get_bind().dialect.name == "postgresql":  # the trigger, below the ORM
         with pytest.raises(DBAPIError, match="append-only"), praho_session.begin_nested():
             praho_session.execute(text("UPDATE payment_allocations SET amount_minor = 1"))
+
+
+def test_gateway_payments_without_an_attempt_are_recorded_once(praho_factory, praho_session):
+    from praho.core.services.payments import record_gateway_payment
+
+    customer = praho_factory.customer()
+    invoice = praho_factory.invoice(customer)
+    other = praho_factory.invoice(customer, now=NOW - timedelta(days=30))
+    kwargs = {"customer": customer, "gateway_id": "fake", "gateway_reference": "fake_order_1",
+              "amount_minor": TOTAL + 100, "currency": "RON", "fee_minor": 50, "kind": "paypal",
+              "invoice": invoice, "now": NOW}
+    payment = record_gateway_payment(praho_session, **kwargs)
+    assert record_gateway_payment(praho_session, **kwargs).id == payment.id
+    assert invoice.payment_status == PaymentStatus.PAID  # the invoice named, not the oldest
+    assert other.payment_status == PaymentStatus.UNPAID
+    assert (payment.kind, payment.unallocated_minor) == ("paypal", 100)
+    assert ledger.account_balance(praho_session, "5125.fake", "RON") == TOTAL + 100 - 50
+    assert_ledger_balanced(praho_session)
+    for change, message in [({"amount_minor": 5, "fee_minor": 0}, "other details"),
+                            ({"gateway_id": "nope"}, "gateway_id"),
+                            ({"fee_minor": TOTAL + 200}, "fee_minor"),
+                            ({"gateway_reference": ""}, "gateway_reference"),
+                            ({"invoice": praho_factory.invoice(praho_factory.customer())},
+                             "another customer")]:
+        before = row_counts(praho_session)
+        with pytest.raises((FieldError, ValidationFailed), match=message):
+            record_gateway_payment(praho_session, **{**kwargs, **change})
+        assert row_counts(praho_session) == before, message

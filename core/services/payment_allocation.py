@@ -11,10 +11,13 @@ workers can never spend the same credit or over-allocate one invoice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from praho.core import validation as v
-from praho.core.clock import business_date, resolve_now, start_of_business_day
+from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, InvalidTransition
 from praho.core.models.customers import Customer
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, PaymentStatus
@@ -23,8 +26,6 @@ from praho.core.models.payments import Payment, PaymentAllocation, PaymentKind
 from praho.core.plugins import get_registry
 from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 Allocation = tuple[Invoice, int]
 _SETTLED = (PaymentStatus.PAID, PaymentStatus.OVERPAID)
@@ -40,9 +41,9 @@ def lock_customer(session: Session, customer_id: int) -> Customer:
 
 def lock_invoice(session: Session, invoice: Invoice) -> Invoice:
     """Lock the invoice row and reload its payment columns (another worker may have paid it)."""
-    session.execute(select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
-    session.refresh(invoice, attribute_names=["status", "amount_paid_minor", "payment_status",
-                                              "credited_minor"])
+    # One statement: lock and reload (pending changes were autoflushed just before).
+    session.execute(select(Invoice).where(Invoice.id == invoice.id).with_for_update()
+                    .execution_options(populate_existing=True))
     return invoice
 
 
@@ -196,52 +197,6 @@ def _memo(payment: Payment, allocations: Sequence[Allocation]) -> str:
     numbers = ", ".join(str(i.full_number) for i, _ in allocations) or "customer credit"
     reference = payment.gateway_reference or payment.bank_reference or payment.id
     return f"{payment.kind} {reference}: {numbers}"
-
-
-def record_bank_transfer(
-    session: Session, *, customer: Customer, amount_minor: int, currency: str,
-    bank_reference: str, received_on: date | str, allocations: Sequence[Allocation] | None = None,
-    note: str | None = None, actor: Actor | None = None, now: datetime | None = None,
-) -> Payment:
-    """Record a bank transfer seen on the statement (back office).
-
-    Without ``allocations`` it pays the customer's open invoices oldest first; the rest
-    becomes customer credit. The bank reference is the key: recording the same transfer
-    again returns the first record; the same reference with other details is refused.
-    """
-    moment = resolve_now(now)
-    errors = v.Collector()
-    amount = errors.check(v.amount_minor, "amount_minor", amount_minor)
-    if amount is not None and amount <= 0:
-        errors.errors.append(FieldError("amount_minor", "must be positive"))
-    errors.check(v.currency, "currency", currency)
-    reference = errors.check(v.text, "bank_reference", bank_reference, max_length=100)
-    day = errors.check(v.iso_date, "received_on", received_on, latest=business_date(moment))
-    note_text = errors.check(v.text, "note", note, max_length=300, required=False)
-    errors.raise_if_any()
-    existing = session.execute(select(Payment).where(
-        Payment.kind == PaymentKind.BANK_TRANSFER, Payment.bank_reference == reference)
-    ).scalar_one_or_none()
-    if existing is not None:
-        if (existing.customer_id, existing.amount_minor, existing.currency) == (
-                customer.id, amount_minor, currency):
-            return existing
-        raise FieldError("bank_reference", f"{reference} was already recorded (payment "
-                                           f"{existing.id}) with other details")
-    # Every allocation path locks the customer first, so the balances read below hold.
-    lock_customer(session, customer.id)
-    if allocations is None:
-        chosen = auto_allocations(session, customer.id, currency, amount_minor)
-    else:
-        for invoice, _part in allocations:
-            lock_invoice(session, invoice)
-        chosen = check_allocations(session, customer.id, currency, amount_minor, allocations)
-    return receive_payment(
-        session, customer_id=customer.id, kind=PaymentKind.BANK_TRANSFER, amount_minor=amount_minor,
-        currency=currency, received_at=start_of_business_day(day), allocations=chosen,
-        money_account=AccountCode.BANK, bank_reference=reference, note=note_text, actor=actor,
-        now=moment,
-    )
 
 
 def allocate_payment(session: Session, payment: Payment, invoice: Invoice, amount_minor: int, *,

@@ -52,7 +52,7 @@ from praho.core.services.payment_allocation import (
 )
 from praho.core.services.payment_gateways import CREDIT_GATEWAY_ID, clearing_account, get_gateway
 from praho.core.services.payment_methods import default_method
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 log = logging.getLogger("praho.payments")
@@ -109,24 +109,25 @@ def charge_invoice(
             return stored
         # A claimed key without an attempt: the first request failed and its caller
         # committed anyway; this repeat runs the request (same parameters, checked above).
+    earlier = _attempts_of(session, invoice.id)
     if reason_value == AttemptReason.RENEWAL:
-        existing = _attempt_number(session, invoice.id, 1)
+        existing = next((a for a in earlier if a.attempt_number == 1), None)
         if existing is not None:
             if record is not None:
                 remember_response(session, record, {"attempt_id": existing.id})
             return existing
-    _check_chargeable(session, invoice)
+    _check_chargeable(invoice, earlier)
     credit = ledger.customer_credit_balance(session, invoice.customer_id, invoice.currency)
     chosen, gateway = None, None
     if credit < invoice.balance_due_minor:
         chosen, gateway = _method_and_gateway(session, invoice, method)
 
     # Everything is validated; writes start here.
-    used = apply_customer_credit(session, invoice, now=moment, actor=actor)
+    used = apply_customer_credit(session, invoice, now=moment, actor=actor) if credit > 0 else 0
     attempt = PaymentAttempt(
         key=new_attempt_key(), customer_id=invoice.customer_id, invoice_id=invoice.id,
         attempt_number=(1 if reason_value == AttemptReason.RENEWAL
-                        else _next_number(session, invoice.id)),
+                        else max((a.attempt_number for a in earlier), default=0) + 1),
         reason=reason_value, currency=invoice.currency, actor=str(actor) if actor else None,
         created_at=moment, raw_response={},
     )
@@ -140,16 +141,14 @@ def charge_invoice(
     session.flush()
     if record is not None:
         remember_response(session, record, {"attempt_id": attempt.id})
-    record_audit(session, actor=actor, action="payment_attempt.created", object_type="invoice",
-                 object_id=invoice.full_number, amount_minor=attempt.amount_minor,
-                 currency=attempt.currency, now=moment,
-                 data={"attempt": attempt.key, "gateway": attempt.gateway_id,
-                       "reason": str(reason_value), "credit_used_minor": used})
     if attempt.status == AttemptStatus.PROCESSED:
+        _audit_created(session, attempt, invoice, used, actor=actor, now=moment)
         return attempt
     assert chosen is not None and gateway is not None
-    # The attempt must exist before money can move: commit, then call the gateway.
+    # The attempt must exist before money can move: commit, then call the gateway. (Its
+    # audit event goes with the outcome: one seal of the audit chain per charge, not two.)
     session.commit()
+    _audit_created(session, attempt, invoice, used, actor=actor, now=moment)
     result = _purchase(gateway, attempt, chosen, invoice)
     if result is None:
         session.flush()
@@ -161,28 +160,28 @@ def charge_invoice(
     return apply_gateway_result(session, attempt, result, now=moment, actor=actor)
 
 
-def _attempt_number(session: Session, invoice_id: int, number: int) -> PaymentAttempt | None:
-    return session.execute(select(PaymentAttempt).where(
-        PaymentAttempt.invoice_id == invoice_id, PaymentAttempt.attempt_number == number)
-    ).scalar_one_or_none()
+def _audit_created(session: Session, attempt: PaymentAttempt, invoice: Invoice, used: int, *,
+                   actor: Actor | None, now: datetime) -> None:
+    record_audit(session, actor=actor, action="payment_attempt.created", object_type="invoice",
+                 object_id=invoice.full_number, amount_minor=attempt.amount_minor,
+                 currency=attempt.currency, now=now,
+                 data={"attempt": attempt.key, "gateway": attempt.gateway_id,
+                       "reason": str(attempt.reason), "credit_used_minor": used})
 
 
-def _next_number(session: Session, invoice_id: int) -> int:
-    highest = session.execute(select(func.max(PaymentAttempt.attempt_number))
-                              .where(PaymentAttempt.invoice_id == invoice_id)).scalar_one()
-    return int(highest or 0) + 1
+def _attempts_of(session: Session, invoice_id: int) -> list[PaymentAttempt]:
+    return list(session.execute(select(PaymentAttempt).where(
+        PaymentAttempt.invoice_id == invoice_id).order_by(PaymentAttempt.attempt_number)
+        .execution_options(populate_existing=True)).scalars())
 
 
-def _check_chargeable(session: Session, invoice: Invoice) -> None:
+def _check_chargeable(invoice: Invoice, earlier: list[PaymentAttempt]) -> None:
     if invoice.kind != DocumentKind.INVOICE or invoice.status != DocumentStatus.ISSUED:
         raise InvalidTransition(f"{invoice.kind} {invoice.full_number or invoice.id} is "
                                 f"{invoice.status}; only issued invoices are charged")
     if invoice.balance_due_minor <= 0:
         raise InvalidTransition(f"nothing is due on {invoice.full_number}")
-    busy = session.execute(select(PaymentAttempt).where(
-        PaymentAttempt.invoice_id == invoice.id,
-        PaymentAttempt.status.in_([str(s) for s in IN_FLIGHT]))
-    ).scalars().first()
+    busy = next((a for a in earlier if a.status in IN_FLIGHT), None)
     if busy is not None:
         raise InvalidTransition(
             f"attempt {busy.key} on {invoice.full_number} is still {busy.status}; it is settled "
@@ -243,9 +242,8 @@ def apply_gateway_result(session: Session, attempt: PaymentAttempt, result: Gate
     if target is None:
         return attempt  # UNDEFINED: nothing learned
     lock_customer(session, attempt.customer_id)
-    session.execute(select(PaymentAttempt.id).where(PaymentAttempt.id == attempt.id)
-                    .with_for_update())
-    session.refresh(attempt)
+    session.execute(select(PaymentAttempt).where(PaymentAttempt.id == attempt.id)
+                    .with_for_update().execution_options(populate_existing=True))
     if target == attempt.status:
         return attempt
     if target not in ATTEMPT_TRANSITIONS[attempt.status]:

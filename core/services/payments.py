@@ -7,7 +7,8 @@ The work is split over short modules; import from here:
   :func:`remove_payment_method`, :func:`default_method`, :func:`set_default_method`;
 * collecting: :func:`charge_invoice`, :func:`apply_gateway_result`, :func:`find_attempt`,
   :func:`settle_unknown_attempts` (:func:`settle_attempt` one at a time);
-* money received: :func:`record_bank_transfer`, :func:`allocate_payment`,
+* money received: :func:`record_bank_transfer`, :func:`record_gateway_payment` (no
+  attempt of ours behind it: on-session checkouts), :func:`allocate_payment`,
   :func:`apply_customer_credit`, :func:`refresh_payment_status`;
 * caller idempotency keys: :func:`claim_key` (Stripe semantics, kept 24 h).
 """
@@ -17,7 +18,6 @@ from praho.core.services.payment_allocation import (
     allocate_payment,
     apply_customer_credit,
     open_invoices,
-    record_bank_transfer,
     refresh_payment_status,
 )
 from praho.core.services.payment_attempts import (
@@ -43,6 +43,7 @@ from praho.core.services.payment_methods import (
     save_payment_method,
     set_default_method,
 )
+from praho.core.services.payment_receipts import record_bank_transfer, record_gateway_payment
 
 __all__ = [
     "CREDIT_GATEWAY_ID",
@@ -64,6 +65,7 @@ __all__ = [
     "open_invoices",
     "purge_expired_keys",
     "record_bank_transfer",
+    "record_gateway_payment",
     "refresh_payment_status",
     "remove_payment_method",
     "save_payment_method",
