@@ -18,8 +18,10 @@ from celery.schedules import crontab
 from jinja2 import FileSystemLoader
 from praho.core.hookspecs import hookimpl
 from praho.core.tasks import PeriodicTask
-from praho.plugins.grandfathering import models  # noqa: F401 - tables for Alembic and metadata
-from praho.plugins.grandfathering import tasks
+from praho.plugins.grandfathering import (
+    models,  # noqa: F401 - tables for Alembic and metadata
+    tasks,
+)
 from praho.plugins.grandfathering.changes import record_price_change
 from praho.plugins.grandfathering.resolution import resolve_price
 from praho.plugins.grandfathering.settings import (
@@ -39,7 +41,9 @@ def plugin_configured(app: Any, name: str, settings: dict[str, Any]) -> None:
 
 
 @hookimpl(tryfirst=True)
-def resolve_subscription_price(session: Any, subscription: Any, item: Any, period_start: Any) -> Any:
+def resolve_subscription_price(
+    session: Any, subscription: Any, item: Any, period_start: Any
+) -> Any:
     """A lock's price while it covers the period; else hold a rise until its notice has run."""
     return resolve_price(session, subscription, item, period_start)
 
@@ -60,8 +64,13 @@ def register_templates() -> list[Any]:
 def register_periodic_tasks(app: Any) -> list[Any]:
     """The migration batch, daily at ``batch_hour`` (Bucharest)."""
     settings = app.extensions.get(EXTENSION_KEY) or GrandfatheringSettings()
-    return [PeriodicTask(name="grandfathering-price-migrations", task=tasks.TASK_NAME,
-                         schedule=crontab(minute=15, hour=settings.batch_hour))]
+    return [
+        PeriodicTask(
+            name="grandfathering-price-migrations",
+            task=tasks.TASK_NAME,
+            schedule=crontab(minute=15, hour=settings.batch_hour),
+        )
+    ]
 
 
 @hookimpl

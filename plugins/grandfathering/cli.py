@@ -12,7 +12,13 @@ from praho.core.errors import NotFound
 from praho.core.models.customers import Customer
 from praho.core.services.catalog import get_price
 from praho.plugins.grandfathering.changes import plan_batch, run_batch
-from praho.plugins.grandfathering.locks import bulk_lock_price, get_lock, grant_lock, list_locks, revoke_lock
+from praho.plugins.grandfathering.locks import (
+    bulk_lock_price,
+    get_lock,
+    grant_lock,
+    list_locks,
+    revoke_lock,
+)
 from praho.plugins.grandfathering.models import PriceLock
 from praho.plugins.grandfathering.settings import current_settings
 from sqlalchemy import select
@@ -28,10 +34,18 @@ def _day(value: str | None, hint: str) -> date | None:
 
 
 def _describe(lock: PriceLock) -> str:
-    state = "revoked" if lock.revoked_at else f"until {lock.expires_on}" if lock.expires_on else "no expiry"
+    state = (
+        "revoked"
+        if lock.revoked_at
+        else f"until {lock.expires_on}"
+        if lock.expires_on
+        else "no expiry"
+    )
     scope = f"subscription {lock.subscription_id}" if lock.subscription_id else "all subscriptions"
-    return (f"lock {lock.id}: customer {lock.customer_id}, price {lock.price_id} ({scope}) at "
-            f"{lock.unit_amount_minor} {lock.currency}, {state}; {lock.reason} [by {lock.granted_by}]")
+    return (
+        f"lock {lock.id}: customer {lock.customer_id}, price {lock.price_id} ({scope}) at "
+        f"{lock.unit_amount_minor} {lock.currency}, {state}; {lock.reason} [by {lock.granted_by}]"
+    )
 
 
 @click.group("pricelocks")
@@ -47,21 +61,37 @@ def pricelocks_group() -> None:
 @click.option("--subscription", "subscription_id", type=int, help="only this subscription")
 @click.option("--expires", help="YYYY-MM-DD: the lock covers periods starting before this day")
 @praho_command
-def grant(customer_code: str, price_code: str, amount: int, reason: str, subscription_id: int | None,
-          expires: str | None) -> None:
+def grant(
+    customer_code: str,
+    price_code: str,
+    amount: int,
+    reason: str,
+    subscription_id: int | None,
+    expires: str | None,
+) -> None:
     """Lock a customer's price."""
     from praho.core.models.subscriptions import Subscription
 
     with database().transaction() as session:
-        customer = session.execute(select(Customer).where(Customer.code == customer_code)).scalar_one_or_none()
+        customer = session.execute(
+            select(Customer).where(Customer.code == customer_code)
+        ).scalar_one_or_none()
         if customer is None:
             raise NotFound(f"no customer {customer_code}")
         subscription = session.get(Subscription, subscription_id) if subscription_id else None
         if subscription_id and subscription is None:
             raise NotFound(f"no subscription {subscription_id}")
-        lock = grant_lock(session, customer=customer, price=get_price(session, price_code),
-                          unit_amount_minor=amount, reason=reason, actor=CLI_ACTOR,
-                          subscription=subscription, expires_on=_day(expires, "--expires"), now=utcnow())
+        lock = grant_lock(
+            session,
+            customer=customer,
+            price=get_price(session, price_code),
+            unit_amount_minor=amount,
+            reason=reason,
+            actor=CLI_ACTOR,
+            subscription=subscription,
+            expires_on=_day(expires, "--expires"),
+            now=utcnow(),
+        )
         click.echo(_describe(lock))
 
 
@@ -74,10 +104,19 @@ def grant(customer_code: str, price_code: str, amount: int, reason: str, subscri
 def bulk(price_code: str, months: int, reason: str, amount: int | None) -> None:
     """Keep everyone subscribed to a price today at this price for --months."""
     with database().transaction() as session:
-        result = bulk_lock_price(session, get_price(session, price_code), reason=reason, months=months,
-                                 unit_amount_minor=amount, actor=CLI_ACTOR, now=utcnow())
-        click.echo(f"{len(result.created)} locks created, {len(result.already_locked)} already locked "
-                   f"(key {result.key})")
+        result = bulk_lock_price(
+            session,
+            get_price(session, price_code),
+            reason=reason,
+            months=months,
+            unit_amount_minor=amount,
+            actor=CLI_ACTOR,
+            now=utcnow(),
+        )
+        click.echo(
+            f"{len(result.created)} locks created, {len(result.already_locked)} already locked "
+            f"(key {result.key})"
+        )
 
 
 @pricelocks_group.command("revoke")
@@ -87,8 +126,17 @@ def bulk(price_code: str, months: int, reason: str, amount: int | None) -> None:
 def revoke(lock_id: int, reason: str) -> None:
     """End a lock now."""
     with database().transaction() as session:
-        click.echo(_describe(revoke_lock(session, get_lock(session, lock_id), reason=reason,
-                                         actor=CLI_ACTOR, now=utcnow())))
+        click.echo(
+            _describe(
+                revoke_lock(
+                    session,
+                    get_lock(session, lock_id),
+                    reason=reason,
+                    actor=CLI_ACTOR,
+                    now=utcnow(),
+                )
+            )
+        )
 
 
 @pricelocks_group.command("list")
@@ -125,6 +173,8 @@ def migrate(on: str | None, dry_run: bool, as_json: bool) -> None:
         return
     prefix = "would " if dry_run else ""
     for row in rows:
-        click.echo(f"{prefix}{row['kind']}: subscription {row['subscription_id']}, price "
-                   f"{row['price_id']}: {row['detail']}")
+        click.echo(
+            f"{prefix}{row['kind']}: subscription {row['subscription_id']}, price "
+            f"{row['price_id']}: {row['detail']}"
+        )
     click.echo(f"{len(rows)} actions{' (dry run, nothing changed)' if dry_run else ''}")

@@ -19,7 +19,10 @@ from praho.plugins.grandfathering.models import NoticeKind, PriceNotice
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-TEMPLATES = {NoticeKind.PRICE_CHANGE: "price_change_notice", NoticeKind.LOCK_EXPIRY: "price_lock_expiry"}
+TEMPLATES = {
+    NoticeKind.PRICE_CHANGE: "price_change_notice",
+    NoticeKind.LOCK_EXPIRY: "price_lock_expiry",
+}
 
 
 RO_INTERVALS = {1: "lună", 3: "trimestru", 6: "semestru", 12: "an"}
@@ -35,12 +38,25 @@ def interval_label(price: Price, language: str) -> str:
     return RO_INTERVALS.get(months, f"{months} luni")
 
 
-def send_notice(session: Session, *, kind: NoticeKind, subscription: Subscription, price: Price,
-                version_id: int, old_amount_minor: int, new_amount_minor: int, applies_from: date,
-                key: str, now: datetime, lock_id: int | None = None,
-                actor: Actor | None = None) -> PriceNotice:
+def send_notice(
+    session: Session,
+    *,
+    kind: NoticeKind,
+    subscription: Subscription,
+    price: Price,
+    version_id: int,
+    old_amount_minor: int,
+    new_amount_minor: int,
+    applies_from: date,
+    key: str,
+    now: datetime,
+    lock_id: int | None = None,
+    actor: Actor | None = None,
+) -> PriceNotice:
     """Queue the e-mail and record the notice; the same ``key`` returns the stored notice."""
-    existing = session.execute(select(PriceNotice).where(PriceNotice.key == key)).scalar_one_or_none()
+    existing = session.execute(
+        select(PriceNotice).where(PriceNotice.key == key)
+    ).scalar_one_or_none()
     if existing is not None:
         return existing
     customer = session.get(Customer, subscription.customer_id)
@@ -59,18 +75,48 @@ def send_notice(session: Session, *, kind: NoticeKind, subscription: Subscriptio
         "subscription_id": subscription.id,
         "sent_on": business_date(now).strftime("%d.%m.%Y"),
     }
-    message = queue_email(session, to=customer.email, template=TEMPLATES[kind], language=language,
-                          context=context, key=f"pricelock:{key}", related=("subscription", subscription.id),
-                          now=now)
-    notice = PriceNotice(key=key, kind=kind, subscription_id=subscription.id, price_id=price.id,
-                         version_id=version_id, lock_id=lock_id, old_amount_minor=old_amount_minor,
-                         new_amount_minor=new_amount_minor, currency=price.currency, sent_at=now,
-                         applies_from=applies_from, email_message_id=message.id, created_at=now)
+    message = queue_email(
+        session,
+        to=customer.email,
+        template=TEMPLATES[kind],
+        language=language,
+        context=context,
+        key=f"pricelock:{key}",
+        related=("subscription", subscription.id),
+        now=now,
+    )
+    notice = PriceNotice(
+        key=key,
+        kind=kind,
+        subscription_id=subscription.id,
+        price_id=price.id,
+        version_id=version_id,
+        lock_id=lock_id,
+        old_amount_minor=old_amount_minor,
+        new_amount_minor=new_amount_minor,
+        currency=price.currency,
+        sent_at=now,
+        applies_from=applies_from,
+        email_message_id=message.id,
+        created_at=now,
+    )
     session.add(notice)
     session.flush()
-    record_audit(session, actor=actor, action=f"price_notice.{kind}", object_type="subscription",
-                 object_id=subscription.id, amount_minor=new_amount_minor, currency=price.currency,
-                 now=now, data={"price_id": price.id, "old_amount_minor": old_amount_minor,
-                                "applies_from": applies_from.isoformat(), "notice_id": notice.id,
-                                "lock_id": lock_id})
+    record_audit(
+        session,
+        actor=actor,
+        action=f"price_notice.{kind}",
+        object_type="subscription",
+        object_id=subscription.id,
+        amount_minor=new_amount_minor,
+        currency=price.currency,
+        now=now,
+        data={
+            "price_id": price.id,
+            "old_amount_minor": old_amount_minor,
+            "applies_from": applies_from.isoformat(),
+            "notice_id": notice.id,
+            "lock_id": lock_id,
+        },
+    )
     return notice

@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session
 SOURCE = "grandfathering"
 
 
-def resolve_price(session: Session, subscription: Subscription, item: SubscriptionItem,
-                  period_start: date) -> ResolvedPrice | None:
+def resolve_price(
+    session: Session, subscription: Subscription, item: SubscriptionItem, period_start: date
+) -> ResolvedPrice | None:
     """The locked or notice-protected unit price of ``item`` for a period, or None."""
     price = session.get(Price, item.price_id)
     if price is None:
@@ -46,13 +47,20 @@ def resolve_price(session: Session, subscription: Subscription, item: Subscripti
         if lock.unit_amount_minor >= catalog:
             return None
         until = f" until {lock.expires_on}" if lock.expires_on else ""
-        return ResolvedPrice(lock.unit_amount_minor, price.currency, SOURCE,
-                             f"price lock {lock.id}{until}: {lock.reason}"[:200],
-                             {"price_lock_id": lock.id})
+        return ResolvedPrice(
+            lock.unit_amount_minor,
+            price.currency,
+            SOURCE,
+            f"price lock {lock.id}{until}: {lock.reason}"[:200],
+            {"price_lock_id": lock.id},
+        )
     held, why, details = catalog, "", {}
     expired = _expired_lock_held(session, locks, period_start)
     if expired is not None and expired.unit_amount_minor < held:
-        held, why = expired.unit_amount_minor, f"price lock {expired.id} expired; expiry notice period not over"
+        held, why = (
+            expired.unit_amount_minor,
+            f"price lock {expired.id} expired; expiry notice period not over",
+        )
         details = {"price_lock_id": expired.id, "held": "lock_expiry_notice"}
     noticed = _noticed_amount(session, subscription, price, version.id, catalog, period_start)
     if noticed is not None and noticed[0] < held:
@@ -60,8 +68,13 @@ def resolve_price(session: Session, subscription: Subscription, item: Subscripti
         details = {"held": "price_change_notice"}
     if held >= catalog:
         return None
-    return ResolvedPrice(held, price.currency, SOURCE, why[:200],
-                         {**details, "catalog_amount_minor": catalog, "price_version_id": version.id})
+    return ResolvedPrice(
+        held,
+        price.currency,
+        SOURCE,
+        why[:200],
+        {**details, "catalog_amount_minor": catalog, "price_version_id": version.id},
+    )
 
 
 def _expired_lock_held(session: Session, locks: list[PriceLock], day: date) -> PriceLock | None:
@@ -77,36 +90,55 @@ def _expired_lock_held(session: Session, locks: list[PriceLock], day: date) -> P
     if latest.expiry_notice_sent_at is None:
         return latest
     running = session.execute(
-        select(PriceNotice.id).where(PriceNotice.lock_id == latest.id, PriceNotice.applies_from > day)
+        select(PriceNotice.id).where(
+            PriceNotice.lock_id == latest.id, PriceNotice.applies_from > day
+        )
     ).first()
     return latest if running else None
 
 
-def _noticed_amount(session: Session, subscription: Subscription, price: Price, version_id: int,
-                    catalog: int, day: date) -> tuple[int, str] | None:
+def _noticed_amount(
+    session: Session,
+    subscription: Subscription,
+    price: Price,
+    version_id: int,
+    catalog: int,
+    day: date,
+) -> tuple[int, str] | None:
     """Walk back through announced rises the subscription was not told about in time."""
     changes = {
         change.version_id: change
         for change in session.execute(
-            select(PriceChange).where(PriceChange.price_id == price.id, PriceChange.effective_from <= day)
+            select(PriceChange).where(
+                PriceChange.price_id == price.id, PriceChange.effective_from <= day
+            )
         ).scalars()
     }
     if not changes:
         return None
     amount, reason, current = catalog, "", version_id
     while (change := changes.get(current)) is not None and change.is_increase:
-        if subscription.start_date >= change.effective_from or _noticed(session, subscription, change, day):
+        if subscription.start_date >= change.effective_from or _noticed(
+            session, subscription, change, day
+        ):
             break
         amount = change.old_amount_minor
-        reason = (f"price rise of {price.code} from {change.effective_from}: "
-                  f"notice period not over for this subscription")
+        reason = (
+            f"price rise of {price.code} from {change.effective_from}: "
+            f"notice period not over for this subscription"
+        )
         current = change.previous_version_id
     return (amount, reason) if reason else None
 
 
 def _noticed(session: Session, subscription: Subscription, change: PriceChange, day: date) -> bool:
-    return session.execute(
-        select(PriceNotice.id).where(PriceNotice.subscription_id == subscription.id,
-                                     PriceNotice.version_id == change.version_id,
-                                     PriceNotice.applies_from <= day)
-    ).first() is not None
+    return (
+        session.execute(
+            select(PriceNotice.id).where(
+                PriceNotice.subscription_id == subscription.id,
+                PriceNotice.version_id == change.version_id,
+                PriceNotice.applies_from <= day,
+            )
+        ).first()
+        is not None
+    )

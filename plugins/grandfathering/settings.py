@@ -27,9 +27,13 @@ def _whole(name: str, value: Any, minimum: int, maximum: int) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise PluginError(f"grandfathering setting {name}: expected a whole number, got {value!r}") from None
+        raise PluginError(
+            f"grandfathering setting {name}: expected a whole number, got {value!r}"
+        ) from None
     if not minimum <= number <= maximum:
-        raise PluginError(f"grandfathering setting {name}: must be {minimum} to {maximum}, got {number}")
+        raise PluginError(
+            f"grandfathering setting {name}: must be {minimum} to {maximum}, got {number}"
+        )
     return number
 
 
@@ -47,7 +51,9 @@ def parse_settings(raw: dict[str, Any]) -> GrandfatheringSettings:
 
     return GrandfatheringSettings(
         notice_days=_whole("notice_days", get("notice_days"), 0, 365),
-        lock_expiry_notice_days=_whole("lock_expiry_notice_days", get("lock_expiry_notice_days"), 0, 365),
+        lock_expiry_notice_days=_whole(
+            "lock_expiry_notice_days", get("lock_expiry_notice_days"), 0, 365
+        ),
         batch_hour=_whole("batch_hour", get("batch_hour"), 0, 23),
     )
 

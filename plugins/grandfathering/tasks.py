@@ -20,8 +20,9 @@ logger = logging.getLogger("praho.grandfathering")
 def run_price_migrations() -> dict[str, Any]:
     """Run today's batch; returns how many actions of each kind were done."""
     with task_transaction() as session:
-        actions = run_batch(session, now=utcnow(), settings=current_settings(),
-                            actor=task_actor(TASK_NAME))
+        actions = run_batch(
+            session, now=utcnow(), settings=current_settings(), actor=task_actor(TASK_NAME)
+        )
         counts = dict(Counter(action.kind for action in actions))
     logger.info("price migration batch: %s", counts or "nothing to do")
     return counts

@@ -32,8 +32,10 @@ class Clock:
 
 
 def renewals(session: Any, subscription: Any) -> list[tuple[date, int, int, int]]:
-    """(period start, taxable, VAT, total) of a subscription's documents, checked for exact totals."""
-    rows = session.execute(select(Invoice).where(Invoice.period_start.is_not(None)).order_by(Invoice.id)).scalars()
+    """(period start, taxable, VAT, total) of a subscription's documents; totals checked."""
+    rows = session.execute(
+        select(Invoice).where(Invoice.period_start.is_not(None)).order_by(Invoice.id)
+    ).scalars()
     result: list[tuple[date, int, int, int]] = []
     for invoice in rows:
         if invoice.attributes.get("subscription", {}).get("id") != subscription.id:
@@ -44,5 +46,7 @@ def renewals(session: Any, subscription: Any) -> list[tuple[date, int, int, int]
         assert invoice.total_minor == invoice.taxable_minor + invoice.vat_minor
         # 21% on the taxable amount, rounded half-up (static test regime, one VAT group).
         assert invoice.vat_minor == (invoice.taxable_minor * 21 + 50) // 100
-        result.append((invoice.period_start, invoice.taxable_minor, invoice.vat_minor, invoice.total_minor))
+        result.append(
+            (invoice.period_start, invoice.taxable_minor, invoice.vat_minor, invoice.total_minor)
+        )
     return result

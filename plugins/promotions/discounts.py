@@ -46,10 +46,14 @@ DISCOUNTED_KINDS = (LineKind.CHARGE, "charge")
 
 
 def _covered(coupon: Coupon, lines: list[Any]) -> list[Any]:
-    return [line for line in lines
-            if line.kind in DISCOUNTED_KINDS and line.net_amount_minor > 0
-            and (not coupon.product_ids or line.product_id in coupon.product_ids)
-            and (not coupon.price_ids or line.price_id in coupon.price_ids)]
+    return [
+        line
+        for line in lines
+        if line.kind in DISCOUNTED_KINDS
+        and line.net_amount_minor > 0
+        and (not coupon.product_ids or line.product_id in coupon.product_ids)
+        and (not coupon.price_ids or line.price_id in coupon.price_ids)
+    ]
 
 
 def _share(amount: int, numerator: int | Decimal, denominator: int | Decimal) -> int:
@@ -57,8 +61,9 @@ def _share(amount: int, numerator: int | Decimal, denominator: int | Decimal) ->
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def discount_for(coupon: Coupon, redemption: Redemption, lines: list[Any], currency: str,
-                 cycle_months: int) -> tuple[int, list[Any], dict[str, Any]]:
+def discount_for(
+    coupon: Coupon, redemption: Redemption, lines: list[Any], currency: str, cycle_months: int
+) -> tuple[int, list[Any], dict[str, Any]]:
     """The wanted discount on ``lines`` (before budget and the core's cap), the lines it covers."""
     covered = _covered(coupon, lines)
     base = sum(line.net_amount_minor for line in covered)
@@ -76,7 +81,9 @@ def discount_for(coupon: Coupon, redemption: Redemption, lines: list[Any], curre
         months = max(0, min(left, cycle_months))
         return _share(base, months, cycle_months), covered, {"months": months}
     free = [line for line in covered if line.product_id == coupon.bogo_product_id]
-    amount = sum(_share(line.net_amount_minor, int(line.quantity) // 2, line.quantity) for line in free)
+    amount = sum(
+        _share(line.net_amount_minor, int(line.quantity) // 2, line.quantity) for line in free
+    )
     return amount, free, {}
 
 
@@ -92,10 +99,13 @@ def _reserve(session: Session, campaign_id: int | None, amount: int) -> int:
         grant = min(amount, campaign.budget_minor - campaign.spent_minor)
         if grant <= 0:
             return 0
-        done = session.execute(
-            update(Campaign).where(Campaign.id == campaign_id,
-                                   Campaign.spent_minor + grant <= Campaign.budget_minor)
-            .values(spent_minor=Campaign.spent_minor + grant).execution_options(synchronize_session=False)
+        done = session.execute(  # type: ignore[attr-defined]
+            update(Campaign)
+            .where(
+                Campaign.id == campaign_id, Campaign.spent_minor + grant <= Campaign.budget_minor
+            )
+            .values(spent_minor=Campaign.spent_minor + grant)
+            .execution_options(synchronize_session=False)
         ).rowcount
         if done:
             session.refresh(campaign, attribute_names=["spent_minor"])
@@ -103,45 +113,85 @@ def _reserve(session: Session, campaign_id: int | None, amount: int) -> int:
     return 0
 
 
-def _allowance(session: Session, coupon: Coupon, redemption: Redemption, lines: list[Any],
-               currency: str, cycle_months: int) -> DraftAllowance | None:
+def _allowance(
+    session: Session,
+    coupon: Coupon,
+    redemption: Redemption,
+    lines: list[Any],
+    currency: str,
+    cycle_months: int,
+) -> DraftAllowance | None:
     amount, covered, extra = discount_for(coupon, redemption, lines, currency, cycle_months)
     amount = _reserve(session, coupon.campaign_id, amount)
     if amount <= 0:
         return None
-    restricted = bool(coupon.product_ids or coupon.price_ids or coupon.discount_type == DiscountType.BOGO)
+    restricted = bool(
+        coupon.product_ids or coupon.price_ids or coupon.discount_type == DiscountType.BOGO
+    )
     return DraftAllowance(
-        amount_minor=amount, reason=f"Cupon {coupon.code}: {coupon.name}"[:100], source=SOURCE,
+        amount_minor=amount,
+        reason=f"Cupon {coupon.code}: {coupon.name}"[:100],
+        source=SOURCE,
         reason_code="95",
-        percent=coupon.percent if coupon.discount_type == DiscountType.PERCENTAGE and not restricted else None,
-        applies_to_product_ids=tuple(sorted({line.product_id for line in covered if line.product_id}))
-        if restricted else (),
-        details={"redemption_id": redemption.id, "coupon": coupon.code, "reserved_minor": amount, **extra},
+        percent=coupon.percent
+        if coupon.discount_type == DiscountType.PERCENTAGE and not restricted
+        else None,
+        applies_to_product_ids=tuple(
+            sorted({line.product_id for line in covered if line.product_id})
+        )
+        if restricted
+        else (),
+        details={
+            "redemption_id": redemption.id,
+            "coupon": coupon.code,
+            "reserved_minor": amount,
+            **extra,
+        },
     )
 
 
 def renewal_allowances(session: Session, subscription: Any, invoice: Any) -> list[DraftAllowance]:
     """Allowances of the subscription's active redemptions for one renewal document."""
-    redemptions = session.execute(
-        select(Redemption).where(Redemption.subscription_id == subscription.id,
-                                 Redemption.status == RedemptionStatus.ACTIVE).order_by(Redemption.id)
-    ).scalars().all()
+    redemptions = (
+        session.execute(
+            select(Redemption)
+            .where(
+                Redemption.subscription_id == subscription.id,
+                Redemption.status == RedemptionStatus.ACTIVE,
+            )
+            .order_by(Redemption.id)
+        )
+        .scalars()
+        .all()
+    )
     allowances = []
     for redemption in redemptions:
         if redemption.currency != invoice.currency:
             continue
         coupon = session.get(Coupon, redemption.coupon_id)
         assert coupon is not None
-        allowance = _allowance(session, coupon, redemption, invoice.lines, invoice.currency,
-                               subscription.billing_cycle_months)
+        allowance = _allowance(
+            session,
+            coupon,
+            redemption,
+            invoice.lines,
+            invoice.currency,
+            subscription.billing_cycle_months,
+        )
         if allowance is not None:
             allowances.append(allowance)
     return allowances
 
 
-def apply_coupon_to_invoice(session: Session, invoice: Invoice, code: str, *,
-                            actor: Actor | None = None, key: str | None = None,
-                            now: datetime | None = None) -> list[InvoiceAllowance]:
+def apply_coupon_to_invoice(
+    session: Session,
+    invoice: Invoice,
+    code: str,
+    *,
+    actor: Actor | None = None,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> list[InvoiceAllowance]:
     """Redeem ``code`` for a draft one-off invoice and apply its discount as an allowance.
 
     Raises the coupon's typed refusal (nothing written then). Returns the allowance
@@ -151,8 +201,9 @@ def apply_coupon_to_invoice(session: Session, invoice: Invoice, code: str, *,
     customer = session.get(Customer, invoice.customer_id)
     assert customer is not None
     with session.begin_nested():
-        redemption = redeem_coupon(session, code, customer=customer, invoice=invoice, actor=actor,
-                                   key=key, now=moment)
+        redemption = redeem_coupon(
+            session, code, customer=customer, invoice=invoice, actor=actor, key=key, now=moment
+        )
         coupon = session.get(Coupon, redemption.coupon_id)
         assert coupon is not None
         allowance = _allowance(session, coupon, redemption, invoice.lines, invoice.currency, 1)
@@ -166,9 +217,12 @@ def apply_coupon_to_invoice(session: Session, invoice: Invoice, code: str, *,
 def _give_back(session: Session, campaign_id: int | None, amount: int) -> None:
     if campaign_id is None or amount <= 0:
         return
-    session.execute(update(Campaign).where(Campaign.id == campaign_id, Campaign.budget_minor.is_not(None))
-                    .values(spent_minor=Campaign.spent_minor - amount)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.budget_minor.is_not(None))
+        .values(spent_minor=Campaign.spent_minor - amount)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _exhausted(coupon: Coupon, redemption: Redemption) -> bool:
@@ -183,7 +237,9 @@ def _exhausted(coupon: Coupon, redemption: Redemption) -> bool:
     return False
 
 
-def record_uses(session: Session, invoice: Invoice, *, now: datetime | None = None) -> list[RedemptionUse]:
+def record_uses(
+    session: Session, invoice: Invoice, *, now: datetime | None = None
+) -> list[RedemptionUse]:
     """After issue: one use per redemption the document applied; idempotent per document.
 
     ``now`` defaults to the document's issue instant (the hook passes none).
@@ -191,28 +247,50 @@ def record_uses(session: Session, invoice: Invoice, *, now: datetime | None = No
     moment = resolve_now(now or invoice.issued_at)
     by_redemption: dict[int, list[InvoiceAllowance]] = defaultdict(list)
     for allowance in invoice.allowances:
-        if allowance.source == SOURCE and not allowance.is_charge and "redemption_id" in allowance.details:
+        if (
+            allowance.source == SOURCE
+            and not allowance.is_charge
+            and "redemption_id" in allowance.details
+        ):
             by_redemption[int(allowance.details["redemption_id"])].append(allowance)
     uses = []
     for redemption_id, records in sorted(by_redemption.items()):
         redemption = session.get(Redemption, redemption_id)
-        if redemption is None or session.execute(select(RedemptionUse.id).where(
-                RedemptionUse.redemption_id == redemption_id, RedemptionUse.invoice_id == invoice.id)).first():
+        if (
+            redemption is None
+            or session.execute(
+                select(RedemptionUse.id).where(
+                    RedemptionUse.redemption_id == redemption_id,
+                    RedemptionUse.invoice_id == invoice.id,
+                )
+            ).first()
+        ):
             continue
         coupon = session.get(Coupon, redemption.coupon_id)
         assert coupon is not None
         amount = sum(r.amount_minor for r in records)
         reserved = int(records[0].details.get("reserved_minor", amount))
         months = int(records[0].details.get("months", 0))
-        use = RedemptionUse(redemption_id=redemption_id, invoice_id=invoice.id, amount_minor=amount,
-                            currency=invoice.currency, months=months, applied_at=moment, created_at=moment)
+        use = RedemptionUse(
+            redemption_id=redemption_id,
+            invoice_id=invoice.id,
+            amount_minor=amount,
+            currency=invoice.currency,
+            months=months,
+            applied_at=moment,
+            created_at=moment,
+        )
         try:
             with session.begin_nested():
                 session.add(use)
                 session.flush()
         except IntegrityError:
             continue  # another worker recorded this document first
-        if invoice.id is not None and redemption.invoice_id is None and redemption.subscription_id is None:
+        if (
+            invoice.id is not None
+            and redemption.invoice_id is None
+            and redemption.subscription_id is None
+        ):
             redemption.invoice_id = invoice.id
         _give_back(session, coupon.campaign_id, reserved - amount)
         redemption.cycles_used += 1
@@ -221,10 +299,20 @@ def record_uses(session: Session, invoice: Invoice, *, now: datetime | None = No
         if _exhausted(coupon, redemption):
             redemption.status = RedemptionStatus.EXHAUSTED
         session.flush()
-        record_audit(session, actor=None, action="coupon.applied", object_type="invoice",
-                     object_id=invoice.full_number or invoice.id, amount_minor=amount,
-                     currency=invoice.currency, now=moment,
-                     data={"coupon": coupon.code, "redemption_id": redemption_id,
-                           "cycles_used": redemption.cycles_used})
+        record_audit(
+            session,
+            actor=None,
+            action="coupon.applied",
+            object_type="invoice",
+            object_id=invoice.full_number or invoice.id,
+            amount_minor=amount,
+            currency=invoice.currency,
+            now=moment,
+            data={
+                "coupon": coupon.code,
+                "redemption_id": redemption_id,
+                "cycles_used": redemption.cycles_used,
+            },
+        )
         uses.append(use)
     return uses

@@ -19,8 +19,17 @@ from sqlalchemy import func, select
 def test_last_use_redeemed_by_two_customers_at_once_is_used_once(praho_committing, praho_app):
     with praho_committing.transaction() as session:
         factory = PrahoFactory(session)
-        create_coupon(session, CouponSpec(code="LAST", name="Last one", discount_type="percentage",
-                                          percent=Decimal("50"), max_redemptions=3), now=at("2026-01-01"))
+        create_coupon(
+            session,
+            CouponSpec(
+                code="LAST",
+                name="Last one",
+                discount_type="percentage",
+                percent=Decimal("50"),
+                max_redemptions=3,
+            ),
+            now=at("2026-01-01"),
+        )
         session.execute(select(Coupon)).scalar_one().times_redeemed = 2  # one use left
         targets = [factory.subscription(customer=factory.customer()).id for _ in range(2)]
     barrier = threading.Barrier(2)
@@ -32,7 +41,13 @@ def test_last_use_redeemed_by_two_customers_at_once_is_used_once(praho_committin
             customer = session.get(Customer, subscription.customer_id)
             barrier.wait()
             try:
-                redeem_coupon(session, "LAST", customer=customer, subscription=subscription, now=at("2026-02-01"))
+                redeem_coupon(
+                    session,
+                    "LAST",
+                    customer=customer,
+                    subscription=subscription,
+                    now=at("2026-02-01"),
+                )
                 outcomes.append("redeemed")
             except CouponLimitReached:
                 outcomes.append("refused")
