@@ -256,7 +256,9 @@ def _row_action(
         )
     if row.status == M.PROTECTED:
         return _unprotect_action(session, row, change, subscription, today, set_status)
-    if row.move_on is not None and subscription.current_period_start >= row.move_on:
+    # A rise moves only once noticed: a planned row past its date still gets its notice.
+    noticed = row.status == M.NOTIFIED or not change.is_increase
+    if noticed and row.move_on is not None and subscription.current_period_start >= row.move_on:
         item = next((i for i in subscription.items if i.price_id == change.price_id), None)
         billed = item.billed_unit_amount_minor if item else None
         return BatchAction(

@@ -62,6 +62,10 @@ def test_no_higher_price_without_notice_even_when_the_batch_never_ran(
     clock.run("2026-02-10", "2026-04-30", batch=False)
     assert [r[1] for r in renewals(praho_session, subscription)] == [5000, 5000, 5000, 5000]
     assert praho_session.execute(select(func.count(PriceNotice.id))).scalar_one() == 0
+    # The batch runs again on 1 May: the notice goes out, 30 days later the 31 May renewal moves.
+    clock.run("2026-05-01", "2026-06-01")
+    assert [r[1] for r in renewals(praho_session, subscription)] == [5000] * 4 + [6000]
+    assert [a.kind for a in clock.actions] == ["notify", "migrate"]
 
 
 def test_short_notice_moves_the_first_renewal_later(praho_factory, praho_session, clock):
