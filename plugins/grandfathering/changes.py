@@ -30,6 +30,7 @@ from praho.plugins.grandfathering.models import (
     PriceNotice,
 )
 from praho.plugins.grandfathering.notices import send_notice
+from praho.plugins.grandfathering.scope import forget_scope
 from praho.plugins.grandfathering.settings import GrandfatheringSettings
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -82,6 +83,7 @@ def record_price_change(
     )
     session.add(change)
     session.flush()
+    forget_scope(session)
     rows = [new_plan_row(session, change, sub, now=now) for sub in unplanned(session, change)]
     session.add_all(rows)
     session.flush()

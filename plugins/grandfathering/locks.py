@@ -21,6 +21,7 @@ from praho.core.services.billing_cycles import add_months
 from praho.core.services.catalog import price_version_on
 from praho.plugins.grandfathering.errors import LockConflict, LockNotActive
 from praho.plugins.grandfathering.models import PriceLock
+from praho.plugins.grandfathering.scope import forget_scope
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -147,6 +148,7 @@ def grant_lock(
     )
     session.add(lock)
     session.flush()
+    forget_scope(session)
     _audit(
         session,
         lock,
@@ -318,6 +320,7 @@ def bulk_lock_price(
         session.add(lock)
         result.created.append(lock)
     session.flush()
+    forget_scope(session)
     for lock in result.created:
         _audit(
             session,

@@ -23,6 +23,7 @@ from praho.core.pricing import ResolvedPrice
 from praho.core.services.catalog import price_version_on
 from praho.plugins.grandfathering.locks import best_lock, locks_for
 from praho.plugins.grandfathering.models import PriceChange, PriceLock, PriceNotice
+from praho.plugins.grandfathering.scope import pricing_scope
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,10 @@ def resolve_price(
     session: Session, subscription: Subscription, item: SubscriptionItem, period_start: date
 ) -> ResolvedPrice | None:
     """The locked or notice-protected unit price of ``item`` for a period, or None."""
+    scope = pricing_scope(session)
+    locked = (subscription.customer_id, item.price_id) in scope.locked
+    if not locked and item.price_id not in scope.changed_prices:
+        return None
     price = session.get(Price, item.price_id)
     if price is None:
         return None
@@ -41,7 +46,7 @@ def resolve_price(
     except NotFound:
         return None  # the core reports the missing version
     catalog = version.unit_amount_minor
-    locks = locks_for(session, subscription, price.id)
+    locks = locks_for(session, subscription, price.id) if locked else []
     lock = best_lock(locks, period_start)
     if lock is not None:
         if lock.unit_amount_minor >= catalog:

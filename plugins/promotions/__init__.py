@@ -14,6 +14,7 @@ from typing import Any
 from praho.core.hookspecs import hookimpl
 from praho.plugins.promotions import models  # noqa: F401 - tables for Alembic and metadata
 from praho.plugins.promotions.discounts import record_uses, renewal_allowances
+from praho.plugins.promotions.marks import may_have_coupon
 
 
 @hookimpl
@@ -25,7 +26,7 @@ def collect_renewal_allowances(session: Any, subscription: Any, invoice: Any) ->
 @hookimpl
 def invoice_issued(session: Any, invoice: Any) -> None:
     """Record which redemptions the issued document used (cycles, months, budget)."""
-    if any(a.source == "promotions" for a in invoice.allowances):
+    if may_have_coupon(session, invoice):
         record_uses(session, invoice)
 
 

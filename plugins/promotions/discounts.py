@@ -27,6 +27,7 @@ from praho.core.money import percent_of
 from praho.core.pricing import DraftAllowance
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.invoicing import apply_allowance
+from praho.plugins.promotions.marks import discounted_subscriptions, mark
 from praho.plugins.promotions.models import (
     Campaign,
     Coupon,
@@ -152,6 +153,8 @@ def _allowance(
 
 def renewal_allowances(session: Session, subscription: Any, invoice: Any) -> list[DraftAllowance]:
     """Allowances of the subscription's active redemptions for one renewal document."""
+    if subscription.id not in discounted_subscriptions(session):
+        return []
     redemptions = (
         session.execute(
             select(Redemption)
@@ -180,6 +183,8 @@ def renewal_allowances(session: Session, subscription: Any, invoice: Any) -> lis
         )
         if allowance is not None:
             allowances.append(allowance)
+    if allowances:
+        mark(session, subscription_id=subscription.id)
     return allowances
 
 

@@ -27,6 +27,7 @@ from praho.plugins.promotions.errors import (
     CouponNotYetValid,
     CouponWrongCurrency,
 )
+from praho.plugins.promotions.marks import forget_redemptions
 from praho.plugins.promotions.models import (
     Campaign,
     Coupon,
@@ -257,6 +258,7 @@ def redeem_coupon(
     )
     session.add(redemption)
     session.flush()
+    forget_redemptions(session)
     record_audit(
         session,
         actor=actor,
