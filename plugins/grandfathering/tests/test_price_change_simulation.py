@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from praho.core.models import AuditEvent, EmailMessage
+from praho.core.models import AuditEvent, EmailMessage, Invoice
+from praho.core.plugins import get_registry
 from praho.core.services.catalog import add_price_version
 from praho.core.testing import at
 from praho.plugins.grandfathering.locks import bulk_lock_price, grant_lock
@@ -13,6 +14,7 @@ from praho.plugins.grandfathering.models import MigrationStatus, PriceMigration,
 from praho.plugins.grandfathering.testing import renewals
 from praho.plugins.promotions.coupons import CouponSpec, create_coupon
 from praho.plugins.promotions.redemption import redeem_coupon
+from praho.plugins.ro_efactura.validation import errors_only
 from sqlalchemy import func, select
 
 
@@ -180,3 +182,15 @@ def test_lock_coupon_and_price_rise_together(praho_factory, praho_session, clock
         ),  # lock over, expiry notice ran, 60.00 - 10% (3rd cycle)
         (date(2026, 5, 31), 6000, 1260, 7260),  # coupon used up
     ]
+    # Each document with its coupon allowance is a valid CIUS-RO e-invoice (EN 16931 rules).
+    cius_ro = get_registry().objects("register_einvoice_formats")["ubl_cius_ro"]
+    documents = (
+        praho_session.execute(
+            select(Invoice).where(Invoice.allowance_total_minor > 0).order_by(Invoice.id)
+        )
+        .scalars()
+        .all()
+    )
+    assert len(documents) == 3
+    for document in documents:
+        assert errors_only(cius_ro.validate(cius_ro.render(document))) == []
