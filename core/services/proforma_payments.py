@@ -22,7 +22,7 @@ from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice
 from praho.core.models.payments import Payment
 from praho.core.services.audit import Actor
 from praho.core.services.credit_notes import convert_proforma
-from praho.core.services.payment_allocation import record_bank_transfer
+from praho.core.services.payments import record_bank_transfer
 
 
 def pay_proforma(
