@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select
-
 from praho.core.billing_runner import run_in_process
 from praho.core.clock import noon_of
 from praho.core.models import (
@@ -32,6 +30,7 @@ from praho.core.services.payments import (
     record_bank_transfer,
 )
 from praho.core.testing import PrahoFactory, at
+from sqlalchemy import select
 
 
 def simulate_days(database, start: str, end: str, *, on_day=None) -> None:

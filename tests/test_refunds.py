@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.errors import FieldError, InvalidTransition, ValidationFailed
 from praho.core.hookspecs import hookimpl
 from praho.core.models import (
@@ -39,6 +37,7 @@ from praho.core.services.refunds import (
 )
 from praho.core.testing import DEFAULT_NOW, PrahoFactory, StaticTestPlugin, at
 from praho.plugins.fake_gateway.gateway import GATEWAY
+from sqlalchemy import func, select
 
 NOW = DEFAULT_NOW
 ANA = Actor(ActorType.USER, "ana@praho.test")
