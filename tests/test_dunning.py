@@ -219,3 +219,31 @@ def test_bad_policy_input_changes_nothing(praho_session, bad, field):
         create_policy(praho_session, {"code": "p", "name": "P", **bad})
     assert field in {e.field for e in error.value.errors}
     assert praho_session.execute(select(func.count(DunningPolicy.id))).scalar_one() == before
+
+
+def test_a_pending_retry_is_never_charged_over_and_settles_the_case(praho_factory, praho_session):
+    from praho.core.models import PaymentAttempt
+    from praho.core.payments.testing import customer_with_card
+    from praho.core.services.payments import (
+        add_payment_method,
+        charge_invoice,
+        settle_unknown_attempts,
+    )
+
+    customer = customer_with_card(praho_factory, "tok_decline")
+    invoice = praho_factory.invoice(customer, [("Hosting", "1", "100.00")], now=at("2026-03-02"))
+    charge_invoice(praho_session, invoice, now=at("2026-03-02", 9))
+    add_payment_method(praho_session, customer=customer, gateway_id="fake",
+                       setup_reference="tok_pending", now=at("2026-03-02", 11))
+    _days(praho_session, "2026-03-02", "2026-03-06", billing=False)
+    retries = [(d, k, o) for d, k, o in _actions(praho_session, invoice.id) if k.startswith("retry")]
+    # The new card is tried once (same day); its answer is pending, so the scheduled
+    # retries of 3 and 5 March wait instead of charging over it.
+    assert retries == [("2026-03-02", "retry:1", "pending")]
+    statuses = praho_session.execute(select(PaymentAttempt.status).where(
+        PaymentAttempt.invoice_id == invoice.id).order_by(PaymentAttempt.id)).scalars().all()
+    assert statuses == ["error", "pending"]
+    settle_unknown_attempts(praho_session, now=at("2026-03-07", 9))
+    case = praho_session.execute(select(DunningCase)).scalar_one()
+    assert (invoice.payment_status, case.status) == ("paid", "paid")
+    _balanced(praho_session)
