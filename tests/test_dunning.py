@@ -236,7 +236,8 @@ def test_a_pending_retry_is_never_charged_over_and_settles_the_case(praho_factor
     add_payment_method(praho_session, customer=customer, gateway_id="fake",
                        setup_reference="tok_pending", now=at("2026-03-02", 11))
     _days(praho_session, "2026-03-02", "2026-03-06", billing=False)
-    retries = [(d, k, o) for d, k, o in _actions(praho_session, invoice.id) if k.startswith("retry")]
+    retries = [step for step in _actions(praho_session, invoice.id)
+               if step[1].startswith("retry")]
     # The new card is tried once (same day); its answer is pending, so the scheduled
     # retries of 3 and 5 March wait instead of charging over it.
     assert retries == [("2026-03-02", "retry:1", "pending")]
