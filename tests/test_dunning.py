@@ -248,3 +248,50 @@ def test_a_pending_retry_is_never_charged_over_and_settles_the_case(praho_factor
     case = praho_session.execute(select(DunningCase)).scalar_one()
     assert (invoice.payment_status, case.status) == ("paid", "paid")
     _balanced(praho_session)
+
+
+def test_a_proforma_paid_late_is_converted_and_its_invoice_reactivates_the_service(
+    praho_factory, praho_session
+):
+    from praho.core.models import InvoiceMode
+    from praho.core.services.credit_notes import convert_proforma
+
+    customer = praho_factory.customer(invoice_mode=InvoiceMode.PROFORMA)
+    subscription = praho_factory.subscription(customer=customer, start="2026-01-31")
+    proforma = praho_session.execute(select(Invoice)).scalars().one()
+    assert proforma.kind == "proforma"
+    _days(praho_session, "2026-02-14", "2026-03-01", billing=False)
+    assert praho_session.get(Subscription, subscription.id).status == "suspended"
+    # The money arrives (customer credit until the proforma is converted), then finance
+    # converts the proforma; the nightly run pays the invoice from that credit.
+    record_bank_transfer(praho_session, customer=customer, amount_minor=6050, currency="RON",
+                         bank_reference="OP-PRO", received_on="2026-03-02",
+                         now=at("2026-03-02", 9))
+    invoice = convert_proforma(praho_session, proforma, now=at("2026-03-02", 10))
+    _days(praho_session, "2026-03-02", "2026-03-02", billing=False)
+    assert invoice.payment_status == "paid"
+    case = praho_session.execute(select(DunningCase)).scalar_one()
+    assert case.invoice_id == proforma.id and case.status == "closed"
+    assert praho_session.get(Subscription, subscription.id).status == "active"
+    reasons = [r for (r,) in praho_session.execute(select(CollectionAction.reason).where(
+        CollectionAction.kind == "closed"))]
+    assert reasons == [f"converted to invoice {invoice.full_number}"]
+    _balanced(praho_session)
+
+
+def test_an_invoice_unpaid_again_gets_a_second_round(praho_factory, praho_session):
+    from praho.core.services.dunning import open_case
+
+    praho_factory.subscription(start="2026-01-31")
+    invoice = praho_session.execute(select(Invoice)).scalars().one()
+    _days(praho_session, "2026-02-15", "2026-02-17", billing=False)
+    _pay_by_credit(praho_session, invoice, at("2026-02-18"))
+    case = praho_session.execute(select(DunningCase)).scalar_one()
+    assert case.status == "paid"
+    # A chargeback made it unpaid again (simulated on the document's payment columns).
+    invoice.amount_paid_minor, invoice.payment_status = 0, "unpaid"
+    open_case(praho_session, invoice, reason="payment reversed", now=at("2026-02-20", 12))
+    _days(praho_session, "2026-02-21", "2026-02-23", billing=False)
+    assert (case.status, case.round) == ("open", 2)
+    keys = [k for _, k, _ in _actions(praho_session, invoice.id)]
+    assert keys.count("email:step:1") == 1 and "email:step:1@2" in keys and "opened@2" in keys

@@ -38,6 +38,7 @@ from praho.core.services.dunning import (
     close_case,
     due_date_reached,
     email,
+    is_settled,
     open_case,
     record_action,
     schedule_next_step,
@@ -162,7 +163,7 @@ def process_case(
     assert invoice is not None
     policy = session.get(DunningPolicy, case.policy_id)
     assert policy is not None
-    if invoice.status != DocumentStatus.ISSUED or invoice.balance_due_minor == 0:
+    if is_settled(invoice):
         close_case(session, case, invoice, now=now, run=run, actor=actor)
         return
     today = business_date(now)
