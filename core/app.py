@@ -83,7 +83,10 @@ def create_app(config: dict[str, Any] | None = None, *,
 def _register_blueprints(app: Flask, registry: Any) -> None:
     from praho.core.health import health_blueprint
 
+    from praho.core.webhooks.blueprint import webhooks_blueprint
+
     app.register_blueprint(health_blueprint)
+    app.register_blueprint(webhooks_blueprint)
     for blueprint in registry.collect("register_blueprints", app=app):
         app.register_blueprint(blueprint)
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from praho.core.db import Database
 from praho.core.models.billing_runs import BillingRun, BillingRunChunk
-from praho.core.payment_runner import collect_issued_documents
+from praho.core.payment_runner import collect_issued_documents, uncollected_documents
 from praho.core.services.audit import Actor
 from praho.core.services.billing import BillingReport
 from praho.core.services.billing_run import (
@@ -52,12 +52,13 @@ def bill_chunk(
         chunk = session.get(BillingRunChunk, chunk_id)
         assert chunk is not None
         run_id = chunk.billing_run_id
-    after_chunk_committed(database, run_id, report, actor=actor)
+    after_chunk_committed(database, run_id, report, actor=actor, chunk_id=chunk_id)
     return report
 
 
 def after_chunk_committed(
-    database: Database, run_id: int, report: BillingReport | None, *, actor: Actor | None = None
+    database: Database, run_id: int, report: BillingReport | None, *, actor: Actor | None = None,
+    chunk_id: int | None = None,
 ) -> BillingRun | None:
     """What follows a chunk once its documents are committed; the run's single seam.
 
@@ -67,14 +68,18 @@ def after_chunk_committed(
     card must never roll back an issued invoice, and a retried chunk finds its documents
     already issued and collects nothing twice, because a renewal charge is attempt 1 of
     its invoice). ``report`` is None when the chunk had already been billed by an earlier
-    delivery. Then it closes the run when its last chunk is done (summary, status, audit).
+    delivery: that delivery may have died before collecting, so the chunk's invoices not
+    yet collected (``chunk_id``) are collected now. Then it closes the run when its last
+    chunk is done (summary, status, audit).
     """
-    if report is not None and report.issued:
+    documents = report.issued if report is not None else (
+        uncollected_documents(database, chunk_id) if chunk_id is not None else [])
+    if documents:
         with database.transaction() as session:
             run = session.get(BillingRun, run_id)
             assert run is not None
             now = run.now
-        collect_issued_documents(database, report.issued, now=now, actor=actor)
+        collect_issued_documents(database, documents, now=now, actor=actor)
     with database.transaction() as session:
         return finish_billing_run(session, run_id)
 

@@ -65,8 +65,10 @@ def register_core_commands(app: Any) -> None:
     """Attach the core commands to ``app.cli`` (the ``praho`` group finds them there)."""
     # Imported here: billing_cli uses praho_command and database from this module.
     from praho.core.billing_cli import billing_group
+    from praho.core.payment_cli import payments_group
 
     app.cli.add_command(billing_group)
+    app.cli.add_command(payments_group)
     for command in (db_group, invoice_group, audit_group, import_command, demo_command, mail_group,
                     worker, beat):
         app.cli.add_command(command)
@@ -197,6 +199,44 @@ def invoice_show(number: str, as_json: bool) -> None:
     click.echo(f"  total {format_amount(data['total_minor'], data['currency'], 'en')} {data['currency']}")
 
 
+@invoice_group.command("convert")
+@click.argument("number")
+@click.option("--bank-reference", help="the transfer that paid it (records the payment too)")
+@click.option("--received-on", help="date of the transfer, YYYY-MM-DD (default: today)")
+@click.option("--amount", help="amount received, e.g. 1437.48 (default: the proforma's total)")
+@praho_command
+def invoice_convert(number: str, bank_reference: str | None, received_on: str | None,
+                    amount: str | None) -> None:
+    """Issue the fiscal invoice for a paid proforma (and record its bank transfer)."""
+    from praho.core.clock import business_date, utcnow
+    from praho.core.money import to_minor
+    from praho.core.services.credit_notes import convert_proforma
+    from praho.core.services.proforma_payments import pay_proforma
+
+    actor = Actor(ActorType.CLI, "praho invoice convert")
+    with database().transaction() as session:
+        proforma = get_document(session, number)
+        if bank_reference:
+            amount_minor = None
+            if amount is not None:
+                try:
+                    amount_minor = to_minor(amount, proforma.currency)
+                except (ArithmeticError, ValueError):
+                    raise click.BadParameter(f"not an amount: {amount!r}", param_hint="--amount") from None
+            invoice, payment = pay_proforma(
+                session, proforma, bank_reference=bank_reference,
+                received_on=received_on or business_date(utcnow()).isoformat(),
+                amount_minor=amount_minor, actor=actor)
+            paid = f", transfer {payment.bank_reference} recorded ({invoice.payment_status})"
+        elif amount or received_on:
+            raise click.UsageError("--amount and --received-on need --bank-reference")
+        else:
+            invoice, paid = convert_proforma(session, proforma, actor=actor), ""
+        click.echo(f"{proforma.full_number} -> invoice {invoice.full_number}, "
+                   f"total {format_amount(invoice.total_minor, invoice.currency, 'en')} "
+                   f"{invoice.currency}{paid}")
+
+
 @invoice_group.command("xml")
 @click.argument("number")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="file to write (default: stdout)")
@@ -293,7 +333,9 @@ def demo_command(on_date: str | None) -> None:
     Upgrades the database first, so ``praho demo`` works on a brand-new machine.
     """
     from praho.core import demo
+    from praho.core.billing_runner import run_in_process
     from praho.core.clock import business_date, noon_of, parse_date, utcnow
+    from praho.core.models import BillingRun
 
     migrations.upgrade(database().engine)
     now = noon_of(parse_date(on_date)) if on_date else utcnow()
@@ -303,13 +345,38 @@ def demo_command(on_date: str | None) -> None:
             click.echo("demo data already present; nothing to do (use a fresh PRAHO_INSTANCE_PATH)")
             return
         report = demo.create_demo_company(session, today=business_date(now))
+    # Each step in its own transaction: charging commits the attempt before the gateway call.
+    with database().transaction() as session:
+        demo.start_demo_subscriptions(session, report, today=business_date(now))
+    with database().transaction() as session:
         demo.issue_demo_documents(session, report, now=now)
+    with database().transaction() as session:
+        demo.collect_demo_payments(session, report, now=now)
+    # Today's billing run renews what is due (and charges cards), then the collection run
+    # opens dunning cases for what could not be collected.
+    run_id = run_in_process(database(), now=now, actor=demo.DEMO_ACTOR)
+    with database().transaction() as session:
+        run = session.get(BillingRun, run_id)
+        counts = (run.summary or {}).get("counts", {}) if run else {}
+        collection = _collection_summary(session, now)
     click.echo(f"demo company created: {report.customers} customers, {report.products} products, "
-               f"{report.prices} prices")
+               f"{report.prices} prices, {report.subscriptions} subscriptions")
     click.echo(f"documents issued: {', '.join(report.documents)}")
+    click.echo(f"billing run #{run_id}: {counts or 'nothing due'}")
+    click.echo(f"collection run: {collection}")
     for note in report.notes:
         click.echo(note)
     click.echo("next: praho invoice list, praho invoice pdf NUMBER, praho run (back office at /admin)")
+
+
+def _collection_summary(session: Any, now: Any) -> str:
+    """Run the collection run as of ``now``; a one-line summary of what it did."""
+    from praho.core import demo
+    from praho.core.services.collections import run_collections
+
+    run = run_collections(session, now=now, actor=demo.DEMO_ACTOR)
+    counts = (run.summary or {}).get("counts", {})
+    return ", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or "nothing to chase"
 
 
 # --- mail -------------------------------------------------------------------

@@ -66,6 +66,8 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SMTP_PASSWORD": (None, str),
     "SMTP_STARTTLS": (False, _bool),
     "MAIL_FROM": ("billing@localhost", str),
+    # Largest webhook body accepted (bytes); gateways send a few kilobytes.
+    "WEBHOOK_MAX_BYTES": (256 * 1024, _int),
 }
 
 

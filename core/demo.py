@@ -80,6 +80,7 @@ class DemoReport:
     customers: int = 0
     products: int = 0
     prices: int = 0
+    subscriptions: int = 0
     documents: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -145,3 +146,87 @@ def issue_demo_documents(session: Session, report: DemoReport, *, now: datetime)
             lines=[DraftLine(item_name="Web Hosting Pro (annual)", quantity=1, unit_price="490.00")],  # type: ignore[arg-type]
         ), actor=DEMO_ACTOR, now=now)
         report.documents.append(foreign.full_number or "")
+
+
+def collect_demo_payments(session: Session, report: DemoReport, *, now: datetime) -> None:
+    """Show collection: a card on file charged through the fake gateway, a bank transfer.
+
+    Only when the ``fake`` gateway (NOT a real gateway) is loaded. ``charge_invoice``
+    commits before calling the gateway, so call this in its own transaction.
+    """
+    from praho.core.services.customers import get_customer
+    from praho.core.services.payments import (
+        add_payment_method,
+        available_gateways,
+        charge_invoice,
+        open_invoices,
+        record_bank_transfer,
+    )
+
+    if "fake" not in available_gateways():
+        report.notes.append("no fake gateway loaded: demo payments skipped")
+        return
+    acme = get_customer(session, "ACME")
+    card = add_payment_method(session, customer=acme, gateway_id="fake",
+                              setup_reference="tok_success", actor=DEMO_ACTOR, now=now)
+    for invoice in open_invoices(session, acme.id, "RON"):
+        attempt = charge_invoice(session, invoice, now=now, reason="manual", actor=DEMO_ACTOR)
+        report.notes.append(f"{invoice.full_number}: charged {card.label()} on the fake gateway, "
+                            f"attempt {attempt.status}")
+    dupont = get_customer(session, "DUPONT")
+    for invoice in open_invoices(session, dupont.id, "RON")[:1]:
+        half = invoice.balance_due_minor // 2
+        record_bank_transfer(session, customer=dupont, amount_minor=half, currency="RON",
+                             bank_reference=f"DEMO-OP-{invoice.id}", received_on=now.date(),
+                             allocations=[(invoice, half)], actor=DEMO_ACTOR, now=now)
+        report.notes.append(f"{invoice.full_number}: half paid by bank transfer "
+                            f"({invoice.payment_status})")
+
+
+# The hosting plans the demo customers subscribe to: customer, plan price, add-ons, card
+# on file (fake gateway magic token; None: pays by bank transfer), trial days.
+SUBSCRIPTIONS: list[tuple[str, str, list[tuple[str, int]], str | None, int]] = [
+    ("ACME", "WEB-PRO-M", [("MAILBOX-M", 3)], "tok_success", 0),
+    ("TURISM", "VPS-2-M", [], "tok_insufficient_funds", 0),
+    ("FLORARIA", "WEB-BUSINESS-M", [], None, 0),
+    ("POPESCU", "WEB-START-M", [], "tok_success", 14),
+]
+
+
+def start_demo_subscriptions(session: Session, report: DemoReport, *, today: date) -> None:
+    """Subscriptions started a month before ``today``, so their renewal is due today.
+
+    Cards are attached first (through the fake gateway, when it is loaded) so that the
+    first invoices and the renewals are charged the way a real installation charges them.
+    Started before the one-off documents: numbers follow issue dates.
+    """
+    from praho.core.clock import noon_of
+    from praho.core.services.customers import get_customer
+    from praho.core.services.payments import add_payment_method, available_gateways
+    from praho.core.services.subscription_start import ItemSpec, create_subscription
+
+    started = _month_before(today)
+    moment = noon_of(started)
+    cards = "fake" in available_gateways()
+    for code, plan, addons, token, trial_days in SUBSCRIPTIONS:
+        customer = get_customer(session, code)
+        if cards and token:
+            add_payment_method(session, customer=customer, gateway_id="fake",
+                               setup_reference=token, actor=DEMO_ACTOR, now=moment)
+        items = [ItemSpec(plan)] + [ItemSpec(price, quantity) for price, quantity in addons]
+        subscription = create_subscription(
+            session, customer=customer, items=items, billing_cycle=1, start_date=started,
+            trial_days=trial_days or None, actor=DEMO_ACTOR, now=moment,
+        )
+        report.subscriptions += 1
+        report.notes.append(f"subscription #{subscription.id}: {code} on {plan}"
+                            f"{' with a %d-day trial' % trial_days if trial_days else ''}"
+                            f" ({subscription.status})")
+
+
+def _month_before(today: date) -> date:
+    """The same day one month earlier (the last day of that month when it is shorter)."""
+    import calendar
+
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return date(year, month, min(today.day, calendar.monthrange(year, month)[1]))

@@ -21,9 +21,11 @@ from praho.core.models.invoices import (
     InvoiceTaxSubtotal,
 )
 from praho.core.models.ledger import JournalEntry, JournalLine
+from praho.core.models.payments import PaymentAllocation
 
 _DOCUMENT_CHILDREN = (InvoiceLine, InvoiceAllowance, InvoiceTaxSubtotal)
-_APPEND_ONLY = (JournalEntry, JournalLine)
+# Allocations too: a payment applied to an invoice is undone by a negative allocation.
+_APPEND_ONLY = (JournalEntry, JournalLine, PaymentAllocation)
 _AUDIT_SEAL_FIELDS = frozenset({"seq", "prev_hash", "hash"})
 
 

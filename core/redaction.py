@@ -68,6 +68,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
      r"\1" + REDACTED + "@"),
     (re.compile(
         r"""(?ix)
+        (?<![a-z0-9_-])            # start at the beginning of a name: linear, not quadratic
         (["']?[a-z0-9_-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|signing[_-]?key)
         [a-z0-9_-]*["']?)          # the name, quoted or not
         (\s*[:=]\s*)               # = or :

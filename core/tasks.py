@@ -121,10 +121,13 @@ CORE_PERIODIC_TASKS: list[PeriodicTask] = [
                  schedule=timedelta(minutes=5)),
     PeriodicTask(name="payments-purge-idempotency-keys",
                  task="praho.payments.purge_idempotency_keys", schedule=timedelta(hours=1)),
+    # Webhook events whose handler failed, retried after 5 min, 15 min, 1 h, 2 h, 6 h.
+    PeriodicTask(name="webhooks-retry-due", task="praho.webhooks.retry_due",
+                 schedule=timedelta(minutes=1)),
 ]
 # Modules whose @shared_task functions the core provides.
 CORE_TASK_MODULES: list[str] = ["praho.core.billing_tasks", "praho.core.mail_tasks",
-                                 "praho.core.payment_tasks"]
+                                 "praho.core.payment_tasks", "praho.core.webhooks.tasks"]
 
 
 @contextmanager

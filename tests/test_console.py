@@ -1,5 +1,6 @@
 """The installed ``praho`` console script against a brand-new embedded database."""
 
+import json
 import os
 import subprocess
 import sys
@@ -24,3 +25,52 @@ def test_db_upgrade_creates_a_working_embedded_database(tmp_path):
     assert downgraded.returncode == 0, downgraded.stderr
     broken = run_praho("invoice", "show", "X", cwd=tmp_path, env=env)
     assert broken.returncode != 0
+
+
+def _embedded_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRAHO_")}
+    env["PRAHO_INSTANCE_PATH"] = str(tmp_path / "instance")
+    return env
+
+
+def test_demo_creates_a_company_bills_it_and_chases_what_is_unpaid(tmp_path):
+    env = _embedded_env(tmp_path)
+    demo = run_praho("demo", "--date", "2026-03-31", cwd=tmp_path, env=env)
+    assert demo.returncode == 0, demo.stderr
+    assert "4 subscriptions" in demo.stdout
+    assert "billing run #1: {'issued': 4}" in demo.stdout
+    assert "collection run:" in demo.stdout and "opened:succeeded" in demo.stdout
+    listed = run_praho("invoice", "list", "--json", cwd=tmp_path, env=env)
+    documents = json.loads(listed.stdout)
+    # Subscriptions started a month earlier (28 Feb for 31 Mar: the short month's last day).
+    assert {d["issue_date"] for d in documents} == {"2026-02-28", "2026-03-31"}
+    statuses = {d["payment_status"] for d in documents if d["kind"] == "invoice"}
+    assert {"paid", "unpaid", "partially_paid"} <= statuses
+    verified = run_praho("audit", "verify", cwd=tmp_path, env=env)
+    assert verified.returncode == 0 and "audit chain intact" in verified.stdout
+    again = run_praho("demo", cwd=tmp_path, env=env)
+    assert again.returncode == 0 and "already present" in again.stdout
+    # The demo's proforma customer pays: the proforma becomes an invoice carrying the money.
+    proforma = min(d["number"] for d in documents if d["kind"] == "proforma")
+    refused = run_praho("invoice", "convert", proforma, "--bank-reference", "OP 7",
+                        "--amount", "lots", cwd=tmp_path, env=env)
+    assert refused.returncode != 0 and "not an amount" in refused.stderr
+    converted = run_praho("invoice", "convert", proforma, "--bank-reference", "OP 7",
+                          "--received-on", "2026-03-31", cwd=tmp_path, env=env)
+    assert converted.returncode == 0, converted.stderr
+    assert f"{proforma} -> invoice PRH2026-" in converted.stdout and "(paid)" in converted.stdout
+
+
+def test_worker_and_beat_refuse_to_start_without_a_broker(tmp_path):
+    env = _embedded_env(tmp_path)
+    for command in ("worker", "beat"):
+        started = run_praho(command, cwd=tmp_path, env=env)
+        assert started.returncode != 0
+        assert "PRAHO_BROKER_URL is not set" in started.stderr
+
+
+def test_routes_lists_the_public_http_surfaces(tmp_path):
+    routes = run_praho("routes", cwd=tmp_path, env=_embedded_env(tmp_path))
+    assert routes.returncode == 0, routes.stderr
+    for path in ("/healthz", "/webhooks/"):
+        assert path in routes.stdout

@@ -253,3 +253,47 @@ def test_success_on_an_invoice_paid_meanwhile_becomes_customer_credit(praho_fact
     assert attempt.status == "processed" and invoice.amount_paid_minor == TOTAL
     assert ledger.customer_credit_balance(praho_session, customer.id, "RON") == TOTAL
     assert_ledger_balanced(praho_session)
+
+
+def test_a_key_whose_first_request_failed_runs_again(praho_factory, praho_session):
+    customer = praho_factory.customer()
+    invoice = praho_factory.invoice(customer)
+    with pytest.raises(FieldError, match="no default payment method"):
+        charge_invoice(praho_session, invoice, now=NOW, reason="manual", idempotency_key="k-4")
+    praho_session.commit()  # a careless caller commits after the error
+    from praho.core.services.payments import add_payment_method
+
+    add_payment_method(praho_session, customer=customer, gateway_id="fake",
+                       setup_reference="tok_success")
+    attempt = charge_invoice(praho_session, invoice, now=NOW, reason="manual", idempotency_key="k-4")
+    assert attempt.status == "processed"
+
+
+def test_a_partial_capture_leaves_the_rest_due_and_an_over_capture_becomes_credit(
+        praho_factory, praho_session):
+    partial = _invoice(praho_factory, "tok_pending")
+    attempt = charge_invoice(praho_session, partial, now=NOW)
+    apply_gateway_result(praho_session, attempt, GatewayResult(
+        TransactionStatus.PROCESSED, TransactionType.PURCHASE, amount_minor=7000, currency="RON"),
+        now=NOW)
+    assert (partial.payment_status, partial.balance_due_minor) == (PaymentStatus.PARTIALLY_PAID, 5100)
+
+    over = _invoice(praho_factory, "tok_pending")
+    attempt = charge_invoice(praho_session, over, now=NOW)
+    apply_gateway_result(praho_session, attempt, GatewayResult(
+        TransactionStatus.PROCESSED, TransactionType.PURCHASE, amount_minor=TOTAL + 500,
+        currency="RON"), now=NOW)
+    assert over.payment_status == PaymentStatus.PAID
+    assert ledger.customer_credit_balance(praho_session, over.customer_id, "RON") == 500
+    assert_ledger_balanced(praho_session)
+
+
+def test_expired_keys_are_purged_after_their_lifetime(praho_factory, praho_session):
+    from praho.core.models import IdempotencyRecord
+    from praho.core.services.payments import KEY_LIFETIME, purge_expired_keys
+
+    invoice = _invoice(praho_factory, "tok_decline")
+    charge_invoice(praho_session, invoice, now=NOW, reason="manual", idempotency_key="k-purge")
+    assert purge_expired_keys(praho_session, now=NOW + KEY_LIFETIME - timedelta(seconds=1)) == 0
+    assert purge_expired_keys(praho_session, now=NOW + KEY_LIFETIME) == 1
+    assert praho_session.execute(select(IdempotencyRecord)).first() is None

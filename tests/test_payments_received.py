@@ -197,3 +197,41 @@ def test_methods_one_default_removed_never_charged(praho_factory, praho_session)
     with pytest.raises(FieldError, match="gateway_id"):
         add_payment_method(praho_session, customer=customer, gateway_id="nope",
                            setup_reference="tok_success")
+
+
+def test_bad_allocations_write_nothing(praho_factory, praho_session):
+    customer = praho_factory.customer()
+    payment = _transfer(praho_session, customer, 5000, "OP-9")
+    invoice = praho_factory.invoice(customer)
+    stranger = praho_factory.invoice(praho_factory.customer())
+    before = row_counts(praho_session)
+    for args, message in [((invoice, 0), "must be positive"), ((invoice, -1), "must not be negative"),
+                          ((invoice, 5001), "left unallocated"), ((stranger, 100), "another customer")]:
+        with pytest.raises(FieldError, match=message):
+            allocate_payment(praho_session, payment, *args, now=NOW)
+        assert row_counts(praho_session) == before
+
+
+def test_allocations_are_append_only(praho_factory, praho_session):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from praho.core.errors import AppendOnlyViolation
+    from praho.core.models import PaymentAllocation
+
+    customer = praho_factory.customer()
+    praho_factory.invoice(customer)
+    payment = _transfer(praho_session, customer, 5000, "OP-10")
+    praho_session.commit()
+    allocation = payment.allocations[0]
+    allocation.amount_minor = 1
+    with pytest.raises(AppendOnlyViolation):
+        praho_session.flush()
+    praho_session.rollback()
+    praho_session.delete(praho_session.get(PaymentAllocation, allocation.id))
+    with pytest.raises(AppendOnlyViolation):
+        praho_session.flush()
+    praho_session.rollback()
+    if praho_session.get_bind().dialect.name == "postgresql":  # the trigger, below the ORM
+        with pytest.raises(DBAPIError, match="append-only"), praho_session.begin_nested():
+            praho_session.execute(text("UPDATE payment_allocations SET amount_minor = 1"))

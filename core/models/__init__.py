@@ -55,6 +55,8 @@ from praho.core.models.payments import (
     PaymentMethod,
     PaymentRecordStatus,
 )
+from praho.core.models.disputes import Dispute, DisputeStatus
+from praho.core.models.gateway_refunds import GatewayRefund, GatewayRefundStatus
 from praho.core.models.collections import (
     ActionKind,
     ActionOutcome,
@@ -140,6 +142,10 @@ __all__ = [
     "PaymentKind",
     "PaymentMethod",
     "PaymentRecordStatus",
+    "Dispute",
+    "DisputeStatus",
+    "GatewayRefund",
+    "GatewayRefundStatus",
     "ActionKind",
     "ActionOutcome",
     "CollectionAction",

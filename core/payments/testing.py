@@ -67,7 +67,8 @@ def assert_ledger_balanced(session: Session) -> None:
     assert ledger.unbalanced_currencies(ledger.trial_balance(session).items()) == {}
 
 
-def customer_with_card(factory: Any, token: str = "tok_success", **overrides: Any) -> Any:
+def customer_with_card(factory: Any, token: str = "tok_success",  # noqa: S107 - a magic test token
+                       **overrides: Any) -> Any:
     """A customer whose default method is a fake-gateway card of the given behaviour."""
     customer = factory.customer(**overrides)
     add_payment_method(factory.session, customer=customer, gateway_id="fake",

@@ -9,7 +9,6 @@ constraint on the key decides between concurrent first uses.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.errors import IdempotencyConflict
 from praho.core.models.payments import IdempotencyRecord
+from praho.core.services.audit import same_digest
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -68,7 +68,7 @@ def claim_key(session: Session, *, key: str, operation: str, params: Mapping[str
         record.created_at, record.expires_at = moment, moment + KEY_LIFETIME
         session.flush()
         return record, True
-    if record.operation != operation or not hmac.compare_digest(record.fingerprint, digest):
+    if record.operation != operation or not same_digest(record.fingerprint, digest):
         raise IdempotencyConflict(
             f"idempotency key {v.show(key)} was already used with different parameters "
             f"({record.operation}, {record.created_at.isoformat()}); use a new key"
@@ -76,7 +76,8 @@ def claim_key(session: Session, *, key: str, operation: str, params: Mapping[str
     return record, False
 
 
-def remember_response(session: Session, record: IdempotencyRecord, response: dict[str, Any]) -> None:
+def remember_response(session: Session, record: IdempotencyRecord,
+                      response: dict[str, Any]) -> None:
     """Store what a repeat of the request will be answered with."""
     record.response = dict(response)
     session.flush()
@@ -85,7 +86,8 @@ def remember_response(session: Session, record: IdempotencyRecord, response: dic
 def purge_expired_keys(session: Session, *, now: datetime | None = None) -> int:
     """Delete records past their lifetime; returns how many."""
     moment = resolve_now(now)
-    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= moment))
+    result = session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= moment))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -103,7 +103,8 @@ def check_payable(field: str, invoice: Invoice, customer_id: int, currency: str)
         raise FieldError(field, f"{invoice.full_number} is in {invoice.currency}, not {currency}")
 
 
-def auto_allocations(session: Session, customer_id: int, currency: str, amount: int) -> list[Allocation]:
+def auto_allocations(session: Session, customer_id: int, currency: str,
+                     amount: int) -> list[Allocation]:
     """Spread ``amount`` over the customer's open invoices, oldest first."""
     result: list[Allocation] = []
     left = amount
@@ -167,7 +168,8 @@ def receive_payment(
                                       source="receipt", created_at=now))
     session.flush()
     allocated = sum(part for _invoice, part in allocations)
-    postings = [ledger.debit(money_account, amount_minor - fee_minor, currency, customer_id=customer_id),
+    postings = [ledger.debit(money_account, amount_minor - fee_minor, currency,
+                             customer_id=customer_id),
                 ledger.debit(AccountCode.GATEWAY_FEES, fee_minor, currency)]
     postings += [ledger.credit(AccountCode.RECEIVABLE, part, currency, customer_id=customer_id,
                                invoice_id=invoice.id) for invoice, part in allocations]
@@ -192,7 +194,8 @@ def receive_payment(
 
 def _memo(payment: Payment, allocations: Sequence[Allocation]) -> str:
     numbers = ", ".join(str(i.full_number) for i, _ in allocations) or "customer credit"
-    return f"{payment.kind} {payment.gateway_reference or payment.bank_reference or payment.id}: {numbers}"
+    reference = payment.gateway_reference or payment.bank_reference or payment.id
+    return f"{payment.kind} {reference}: {numbers}"
 
 
 def record_bank_transfer(
@@ -253,15 +256,15 @@ def allocate_payment(session: Session, payment: Payment, invoice: Invoice, amoun
     check_payable("invoice", invoice, payment.customer_id, payment.currency)
     session.refresh(payment)
     if amount_minor > payment.unallocated_minor:
-        raise FieldError("amount_minor", f"{amount_minor} is more than the {payment.unallocated_minor} "
-                                         f"left unallocated on payment {payment.id}")
+        raise FieldError("amount_minor", f"{amount_minor} is more than the "
+                         f"{payment.unallocated_minor} left unallocated on payment {payment.id}")
     if amount_minor > invoice.balance_due_minor:
         raise FieldError("amount_minor", f"{amount_minor} is more than the "
-                                         f"{invoice.balance_due_minor} due on {invoice.full_number}")
+                         f"{invoice.balance_due_minor} due on {invoice.full_number}")
     credit = ledger.customer_credit_balance(session, payment.customer_id, payment.currency)
     if amount_minor > credit:
-        raise InvalidTransition(f"the customer's credit ({credit}) no longer covers {amount_minor}: "
-                                "it was refunded or used")
+        raise InvalidTransition(f"the customer's credit ({credit}) no longer covers "
+                                f"{amount_minor}: it was refunded or used")
     return _move_credit(session, payment, invoice, amount_minor, actor=actor, now=moment)
 
 
@@ -273,7 +276,8 @@ def _move_credit(session: Session, payment: Payment, invoice: Invoice, amount: i
     session.flush()
     common = {"customer_id": payment.customer_id}
     ledger.post_entry(
-        session, kind="credit_applied", memo=f"credit from payment {payment.id} to {invoice.full_number}",
+        session, kind="credit_applied",
+        memo=f"credit from payment {payment.id} to {invoice.full_number}",
         postings=[ledger.debit(AccountCode.CUSTOMER_CREDIT, amount, payment.currency, **common),
                   ledger.credit(AccountCode.RECEIVABLE, amount, payment.currency,
                                 invoice_id=invoice.id, **common)],

@@ -103,8 +103,12 @@ def charge_invoice(
         record, first = claim_key(session, key=key, operation="charge_invoice", now=moment, params={
             "invoice_id": invoice.id, "method_id": method.id if method else None,
             "reason": str(reason_value)})
-        if not first:
-            return _stored_attempt(session, record.response)
+        stored_id = None if first else record.response.get("attempt_id")
+        stored = session.get(PaymentAttempt, stored_id) if stored_id is not None else None
+        if stored is not None:
+            return stored
+        # A claimed key without an attempt: the first request failed and its caller
+        # committed anyway; this repeat runs the request (same parameters, checked above).
     if reason_value == AttemptReason.RENEWAL:
         existing = _attempt_number(session, invoice.id, 1)
         if existing is not None:
@@ -121,7 +125,8 @@ def charge_invoice(
     used = apply_customer_credit(session, invoice, now=moment, actor=actor)
     attempt = PaymentAttempt(
         key=new_attempt_key(), customer_id=invoice.customer_id, invoice_id=invoice.id,
-        attempt_number=1 if reason_value == AttemptReason.RENEWAL else _next_number(session, invoice.id),
+        attempt_number=(1 if reason_value == AttemptReason.RENEWAL
+                        else _next_number(session, invoice.id)),
         reason=reason_value, currency=invoice.currency, actor=str(actor) if actor else None,
         created_at=moment, raw_response={},
     )
@@ -154,13 +159,6 @@ def charge_invoice(
                      data={"attempt": attempt.key, "error": attempt.error_message})
         return attempt
     return apply_gateway_result(session, attempt, result, now=moment, actor=actor)
-
-
-def _stored_attempt(session: Session, response: dict[str, object]) -> PaymentAttempt:
-    attempt = session.get(PaymentAttempt, response.get("attempt_id"))
-    if attempt is None:
-        raise InvalidTransition("the request with this idempotency key is still being processed")
-    return attempt
 
 
 def _attempt_number(session: Session, invoice_id: int, number: int) -> PaymentAttempt | None:
@@ -245,7 +243,8 @@ def apply_gateway_result(session: Session, attempt: PaymentAttempt, result: Gate
     if target is None:
         return attempt  # UNDEFINED: nothing learned
     lock_customer(session, attempt.customer_id)
-    session.execute(select(PaymentAttempt.id).where(PaymentAttempt.id == attempt.id).with_for_update())
+    session.execute(select(PaymentAttempt.id).where(PaymentAttempt.id == attempt.id)
+                    .with_for_update())
     session.refresh(attempt)
     if target == attempt.status:
         return attempt
@@ -258,7 +257,8 @@ def apply_gateway_result(session: Session, attempt: PaymentAttempt, result: Gate
     attempt.status = target
     if result.gateway_reference:
         attempt.gateway_reference = v.external_text(result.gateway_reference, max_length=255)
-    attempt.error_code = v.external_text(result.error_code, max_length=80) if result.error_code else None
+    attempt.error_code = (v.external_text(result.error_code, max_length=80)
+                          if result.error_code else None)
     attempt.error_message = v.external_text(result.error_message) if result.error_message else None
     attempt.hard_decline = bool(result.hard_decline) and target == AttemptStatus.ERROR
     attempt.fee_minor = result.fee_minor
@@ -308,11 +308,13 @@ def find_attempt(session: Session, *, key: str | None = None, gateway_id: str | 
                  gateway_reference: str | None = None) -> PaymentAttempt | None:
     """The attempt with this idempotency key, or with this gateway's reference (webhooks)."""
     if key is not None:
-        return session.execute(select(PaymentAttempt).where(PaymentAttempt.key == key)).scalar_one_or_none()
+        return session.execute(
+            select(PaymentAttempt).where(PaymentAttempt.key == key)).scalar_one_or_none()
     if gateway_id is None or gateway_reference is None:
         raise FieldError("key", "give the attempt key, or the gateway id and its reference")
     return session.execute(select(PaymentAttempt).where(
-        PaymentAttempt.gateway_id == gateway_id, PaymentAttempt.gateway_reference == gateway_reference)
+        PaymentAttempt.gateway_id == gateway_id,
+        PaymentAttempt.gateway_reference == gateway_reference)
         .order_by(PaymentAttempt.id)).scalars().first()
 
 
@@ -326,52 +328,74 @@ class SettleReport:
     given_up: int = 0
     failed: int = 0
 
+    def add(self, outcome: str) -> None:
+        """Count one :func:`settle_attempt` outcome."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
 
-def settle_unknown_attempts(session: Session, *, now: datetime | None = None,
-                            actor: Actor | None = None, limit: int = 500) -> SettleReport:
-    """Ask the gateways about unknown and pending attempts and record their answers.
 
-    Never re-sends a charge. An unknown attempt the gateway still has no record of after
-    :data:`UNKNOWN_GIVE_UP` becomes an error (``outcome_lost``). Each attempt is applied
-    in its own savepoint, so one failure does not hold back the others.
-    """
+def attempts_to_settle(session: Session, *, now: datetime | None = None,
+                       limit: int = 500) -> list[PaymentAttempt]:
+    """Unknown and pending attempts older than :data:`SETTLE_MIN_AGE`, least recently
+    checked first."""
     moment = resolve_now(now)
-    report = SettleReport()
-    attempts = session.execute(
+    return list(session.execute(
         select(PaymentAttempt).where(
             PaymentAttempt.status.in_([str(s) for s in IN_FLIGHT]),
             PaymentAttempt.created_at <= moment - SETTLE_MIN_AGE,
         ).order_by(PaymentAttempt.last_checked_at.is_not(None), PaymentAttempt.last_checked_at,
                    PaymentAttempt.id).limit(limit)
-    ).scalars().all()
-    for attempt in attempts:
+    ).scalars())
+
+
+def settle_attempt(session: Session, attempt: PaymentAttempt, *, now: datetime | None = None,
+                   actor: Actor | None = None) -> str:
+    """Ask the gateway about one attempt and record the answer; never re-sends the charge.
+
+    Returns ``settled``, ``still_open``, ``given_up`` (unknown to the gateway after
+    :data:`UNKNOWN_GIVE_UP`: recorded as error ``outcome_lost``) or ``failed`` (the
+    gateway could not answer). The gateway is asked before any row is locked.
+    """
+    moment = resolve_now(now)
+    attempt.last_checked_at, attempt.checks = moment, attempt.checks + 1
+    try:
+        result = get_gateway(attempt.gateway_id).get_transaction(attempt.key,
+                                                                 attempt.gateway_reference)
+    except (GatewayError, PluginError) as exc:
+        log.warning("settling %s: %s", attempt.key, exc)
+        session.flush()
+        return "failed"
+    outcome = "settled"
+    if result.status == TransactionStatus.UNDEFINED:
+        young = moment - attempt.created_at < UNKNOWN_GIVE_UP
+        if attempt.status != AttemptStatus.UNKNOWN or young:
+            session.flush()
+            return "still_open"
+        result = GatewayResult(TransactionStatus.ERROR, TransactionType.PURCHASE,
+                               error_code="outcome_lost",
+                               error_message="the gateway never received this request")
+        outcome = "given_up"
+    apply_gateway_result(session, attempt, result, now=moment, actor=actor)
+    return "still_open" if attempt.in_flight else outcome
+
+
+def settle_unknown_attempts(session: Session, *, now: datetime | None = None,
+                            actor: Actor | None = None, limit: int = 500) -> SettleReport:
+    """Settle every attempt :func:`attempts_to_settle` finds, in this one session.
+
+    Each attempt is applied in its own savepoint, so one failure does not hold back the
+    others. Row locks taken for one attempt are held while the next gateway is asked:
+    workers use :func:`praho.core.payment_runner.settle_in_transactions` instead.
+    """
+    moment = resolve_now(now)
+    report = SettleReport()
+    for attempt in attempts_to_settle(session, now=moment, limit=limit):
         report.checked += 1
-        attempt.last_checked_at, attempt.checks = moment, attempt.checks + 1
-        try:
-            result = get_gateway(attempt.gateway_id).get_transaction(attempt.key,
-                                                                     attempt.gateway_reference)
-        except (GatewayError, PluginError) as exc:
-            log.warning("settling %s: %s", attempt.key, exc)
-            report.failed += 1
-            continue
-        if result.status == TransactionStatus.UNDEFINED:
-            if attempt.status != AttemptStatus.UNKNOWN or moment - attempt.created_at < UNKNOWN_GIVE_UP:
-                report.still_open += 1
-                continue
-            result = GatewayResult(TransactionStatus.ERROR, TransactionType.PURCHASE,
-                                   error_code="outcome_lost",
-                                   error_message="the gateway never received this request")
-            report.given_up += 1
         try:
             with session.begin_nested():
-                apply_gateway_result(session, attempt, result, now=moment, actor=actor)
+                outcome = settle_attempt(session, attempt, now=moment, actor=actor)
         except PrahoError as exc:
             log.error("settling %s failed: %s", attempt.key, exc)
-            report.failed += 1
-            continue
-        if attempt.in_flight:
-            report.still_open += 1
-        else:
-            report.settled += 1
+            outcome = "failed"
+        report.add(outcome)
     session.flush()
     return report

@@ -81,7 +81,8 @@ def save_payment_method(
     record.customer_reference = method.customer_reference
     record.kind = method.kind
     record.brand = v.external_text(method.brand, max_length=30) if method.brand else None
-    record.last4, record.exp_month, record.exp_year = method.last4, method.exp_month, method.exp_year
+    record.last4 = method.last4
+    record.exp_month, record.exp_year = method.exp_month, method.exp_year
     record.status, record.removed_at = MethodStatus.ACTIVE, None
     if existing is None:
         record.is_default = False

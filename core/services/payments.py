@@ -6,7 +6,7 @@ The work is split over short modules; import from here:
 * methods on file: :func:`add_payment_method`, :func:`save_payment_method`,
   :func:`remove_payment_method`, :func:`default_method`, :func:`set_default_method`;
 * collecting: :func:`charge_invoice`, :func:`apply_gateway_result`, :func:`find_attempt`,
-  :func:`settle_unknown_attempts`;
+  :func:`settle_unknown_attempts` (:func:`settle_attempt` one at a time);
 * money received: :func:`record_bank_transfer`, :func:`allocate_payment`,
   :func:`apply_customer_credit`, :func:`refresh_payment_status`;
 * caller idempotency keys: :func:`claim_key` (Stripe semantics, kept 24 h).
@@ -24,8 +24,10 @@ from praho.core.services.payment_attempts import (
     UNKNOWN_GIVE_UP,
     SettleReport,
     apply_gateway_result,
+    attempts_to_settle,
     charge_invoice,
     find_attempt,
+    settle_attempt,
     settle_unknown_attempts,
 )
 from praho.core.services.payment_gateways import (
@@ -51,6 +53,7 @@ __all__ = [
     "allocate_payment",
     "apply_customer_credit",
     "apply_gateway_result",
+    "attempts_to_settle",
     "available_gateways",
     "charge_invoice",
     "claim_key",
@@ -65,5 +68,6 @@ __all__ = [
     "remove_payment_method",
     "save_payment_method",
     "set_default_method",
+    "settle_attempt",
     "settle_unknown_attempts",
 ]

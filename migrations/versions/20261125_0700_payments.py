@@ -7,11 +7,19 @@ Create Date: 2026-11-25 09:42:16.107073
 
 from __future__ import annotations
 
-import praho.core.db
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Text  # noqa: F401 - autogenerate renders JSONB(astext_type=Text())
 from sqlalchemy.dialects import postgresql
+
+import praho.core.db
+
+# Allocations are append-only, like the journal (praho_append_only() is from 0001).
+APPEND_ONLY_UP = (
+    "CREATE TRIGGER payment_allocations_append_only BEFORE UPDATE OR DELETE ON "
+    "payment_allocations FOR EACH ROW EXECUTE FUNCTION praho_append_only()"
+)
+APPEND_ONLY_DOWN = "DROP TRIGGER IF EXISTS payment_allocations_append_only ON payment_allocations"
 
 revision = '0700_payments'
 down_revision = '0610_task_failures'
@@ -135,9 +143,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payment_allocations_invoice_id'), ['invoice_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_allocations_payment_id'), ['payment_id'], unique=False)
 
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(APPEND_ONLY_UP)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(APPEND_ONLY_DOWN)
     with op.batch_alter_table('payment_allocations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_allocations_payment_id'))
         batch_op.drop_index(batch_op.f('ix_payment_allocations_invoice_id'))

@@ -1,8 +1,8 @@
 """Collections: dunning policies, cases, runs and actions; refunds and their history.
 
 Revision ID: 0750_collections
-Revises: 0700_payments
-Create Date: 2026-11-25 10:22:34.060122
+Revises: 0720_webhooks
+Create Date: 2026-11-25 09:55:41.428841
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 import praho.core.db
 
 revision = '0750_collections'
-down_revision = '0700_payments'
+down_revision = '0720_webhooks'
 branch_labels = None
 depends_on = None
 

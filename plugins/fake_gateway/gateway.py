@@ -26,7 +26,6 @@ import uuid
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from praho.core.clock import utcnow
 from praho.core.money import percent_of
 from praho.core.payments.gateway import (
     CaptureRequest,
@@ -200,7 +199,8 @@ class FakeGateway:
                 raise OutcomeUnknown("timed out before the gateway received the request",
                                      code="timeout")
             result = self._decide(magic, request, kind)
-            moved = request.amount_minor if (result.succeeded and kind == TransactionType.PURCHASE) else 0
+            charged = result.succeeded and kind == TransactionType.PURCHASE
+            moved = request.amount_minor if charged else 0
             self.transactions[request.idempotency_key] = FakeTransaction(params, result, moved)
         if magic == "tok_timeout":
             raise OutcomeUnknown("timed out after the gateway charged", code="timeout")
@@ -234,7 +234,7 @@ class FakeGateway:
         return GatewayResult(
             status=status, transaction_type=kind, gateway_reference=reference,
             amount_minor=amount, currency=currency, fee_minor=fee, error_code=code,
-            error_message=message, hard_decline=hard, created_at=utcnow(),
+            error_message=message, hard_decline=hard,
             raw={"id": reference, "status": str(status), "fake": True},
         )
 

@@ -1,0 +1,64 @@
+"""``POST /webhooks/<source id>``: the HTTP face of the pipeline (parse input, call, render).
+
+The raw body is read with a hard cap before anything else, so an oversized delivery is
+refused without being held in memory. Every verified delivery is answered 200 (processed,
+ignored, duplicate, or recorded for retry): the gateway must not redeliver an event we
+hold. Refusals carry a reason; nothing is written for them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from praho.core.ratelimit import webhook_limit
+from praho.core.webhooks.pipeline import receive_webhook, webhook_sources
+from praho.core.webhooks.source import WebhookRejected
+from praho.core.webhooks.verification import DEFAULT_MAX_BODY_BYTES
+from werkzeug.exceptions import RequestEntityTooLarge
+
+logger = logging.getLogger("praho.webhooks")
+webhooks_blueprint = Blueprint("praho_webhooks", __name__, url_prefix="/webhooks")
+
+
+def _read_body(max_bytes: int) -> bytes:
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise WebhookRejected(
+            f"body of {request.content_length} bytes exceeds the limit of {max_bytes}",
+            http_status=413,
+        )
+    try:
+        body = request.stream.read(max_bytes + 1)
+    except RequestEntityTooLarge:
+        raise WebhookRejected(
+            f"body exceeds the limit of {max_bytes} bytes", http_status=413
+        ) from None
+    if len(body) > max_bytes:
+        raise WebhookRejected(f"body exceeds the limit of {max_bytes} bytes", http_status=413)
+    return body
+
+
+@webhooks_blueprint.post("/<source>")
+@webhook_limit
+def receive(source: str) -> Any:
+    """Run one delivery through the pipeline in its own transaction."""
+    source_id = source
+    found = webhook_sources().get(source_id)
+    if found is None:
+        return jsonify(
+            {"error": "unknown_source", "message": f"no webhook source {source_id!r}"}
+        ), 404
+    max_bytes = int(current_app.config.get("WEBHOOK_MAX_BYTES") or DEFAULT_MAX_BODY_BYTES)
+    database = current_app.extensions["praho.db"]
+    try:
+        body = _read_body(max_bytes)
+        with database.transaction() as session:
+            outcome = receive_webhook(session, found, request.headers, body, max_bytes=max_bytes)
+    except WebhookRejected as exc:
+        # Only the reason and the source: never the body or the headers (signatures, PII).
+        logger.info("webhook %s refused (%d): %s", source_id, exc.http_status, exc.reason)
+        return jsonify({"error": "rejected", "message": exc.reason}), exc.http_status
+    return jsonify(
+        {"received": True, "status": outcome.status, "duplicate": outcome.duplicate}
+    ), 200

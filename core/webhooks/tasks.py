@@ -1,0 +1,23 @@
+"""Celery tasks of the webhook pipeline (they open a transaction and call one service)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from praho.core.tasks import task_transaction
+from praho.core.webhooks import pipeline
+
+RETRY_DUE_TASK = "praho.webhooks.retry_due"
+
+
+@shared_task(name=RETRY_DUE_TASK, acks_late=True, ignore_result=True)
+def retry_due() -> int:
+    """Apply again the events whose backoff has elapsed (5 min, 15 min, 1 h, 2 h, 6 h)."""
+    with task_transaction() as session:
+        return pipeline.retry_due(session, pipeline.webhook_sources())
+
+
+@shared_task(name="praho.webhooks.replay", acks_late=True, ignore_result=True)
+def replay(event_row_id: int) -> str:
+    """Replay one failed event (the back office's button); returns its new status."""
+    with task_transaction() as session:
+        return str(pipeline.replay_event(session, event_row_id).status)

@@ -1,0 +1,238 @@
+"""The Stripe payment gateway: the core's PaymentGateway contract over PaymentIntents.
+
+Every charge is a PaymentIntent confirmed off-session with our attempt id as its
+Idempotency-Key and in its metadata (``praho_key``), so asking again can never charge twice
+and an attempt whose outcome was unknown can be found by key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from praho.core.payments.gateway import (
+    CaptureRequest,
+    GatewayRefused,
+    GatewayResult,
+    MethodRequest,
+    PaymentRequest,
+    RefundRequest,
+    SavedMethod,
+    TransactionStatus,
+    TransactionType,
+    VoidRequest,
+)
+from praho.core.redaction import redact_payload
+from praho.plugins.stripe_gateway import stripe_api
+from praho.plugins.stripe_gateway.settings import current_settings
+
+INTENT_STATUS = {
+    "succeeded": TransactionStatus.PROCESSED,
+    "processing": TransactionStatus.PENDING,
+    "canceled": TransactionStatus.CANCELED,
+    # Off-session there is nobody to authenticate or pick another card: a failure.
+    "requires_action": TransactionStatus.ERROR,
+    "requires_payment_method": TransactionStatus.ERROR,
+    "requires_confirmation": TransactionStatus.ERROR,
+}
+REFUND_STATUS = {
+    "succeeded": TransactionStatus.PROCESSED,
+    "pending": TransactionStatus.PENDING,
+    "requires_action": TransactionStatus.PENDING,
+    "failed": TransactionStatus.ERROR,
+    "canceled": TransactionStatus.CANCELED,
+}
+
+
+def _when(stamp: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(stamp), UTC) if isinstance(stamp, int) else None
+
+
+def _fee(intent: dict[str, Any]) -> int | None:
+    charge = intent.get("latest_charge")
+    txn = charge.get("balance_transaction") if isinstance(charge, dict) else None
+    return int(txn["fee"]) if isinstance(txn, dict) and txn.get("fee") is not None else None
+
+
+def intent_result(intent: dict[str, Any], kind: TransactionType) -> GatewayResult:
+    """A PaymentIntent as a gateway result (``requires_capture`` is a processed authorization)."""
+    status_text = str(intent.get("status"))
+    status = INTENT_STATUS.get(status_text, TransactionStatus.UNDEFINED)
+    if status_text == "requires_capture":
+        status = (
+            TransactionStatus.PROCESSED
+            if kind is TransactionType.AUTHORIZE
+            else TransactionStatus.PENDING
+        )
+    error = intent.get("last_payment_error") or {}
+    code = message = None
+    hard = False
+    if status is TransactionStatus.ERROR:
+        code = str(error.get("decline_code") or error.get("code") or status_text)
+        message = str(error.get("message") or f"payment {status_text}")
+        hard = code not in stripe_api.SOFT_DECLINES
+    amount = (
+        intent.get("amount_received")
+        if status is TransactionStatus.PROCESSED
+        and kind in (TransactionType.PURCHASE, TransactionType.CAPTURE)
+        else intent.get("amount")
+    )
+    return GatewayResult(
+        status=status,
+        transaction_type=kind,
+        gateway_reference=intent.get("id"),
+        amount_minor=amount,
+        currency=str(intent.get("currency") or "").upper() or None,
+        fee_minor=_fee(intent),
+        error_code=code,
+        error_message=message,
+        hard_decline=hard,
+        created_at=_when(intent.get("created")),
+        raw=redact_payload(intent),
+    )
+
+
+def refund_result(refund: dict[str, Any]) -> GatewayResult:
+    """A Refund as a gateway result."""
+    status = REFUND_STATUS.get(str(refund.get("status")), TransactionStatus.UNDEFINED)
+    failed = status is TransactionStatus.ERROR
+    return GatewayResult(
+        status=status,
+        transaction_type=TransactionType.REFUND,
+        gateway_reference=refund.get("id"),
+        amount_minor=refund.get("amount"),
+        currency=str(refund.get("currency") or "").upper() or None,
+        error_code=str(refund.get("failure_reason") or "refund_failed") if failed else None,
+        error_message="refund failed" if failed else None,
+        created_at=_when(refund.get("created")),
+        raw=redact_payload(refund),
+    )
+
+
+def _declined(exc: stripe_api.CardDeclined, kind: TransactionType) -> GatewayResult:
+    intent = exc.payment_intent
+    return GatewayResult(
+        status=TransactionStatus.ERROR,
+        transaction_type=kind,
+        gateway_reference=intent.get("id"),
+        amount_minor=intent.get("amount"),
+        currency=str(intent.get("currency") or "").upper() or None,
+        error_code=exc.decline_code or exc.code,
+        error_message=exc.message,
+        hard_decline=exc.hard,
+        created_at=_when(intent.get("created")),
+        raw=redact_payload(intent),
+    )
+
+
+class StripeGateway:
+    """PaymentGateway over Stripe PaymentIntents, SetupIntents and Refunds."""
+
+    id = "stripe"
+    display_name = "Stripe"
+    supports_authorize = True
+
+    def _charge(self, request: PaymentRequest, kind: TransactionType) -> GatewayResult:
+        try:
+            intent = stripe_api.create_payment_intent(
+                current_settings(),
+                idempotency_key=request.idempotency_key,
+                amount_minor=request.amount_minor,
+                currency=request.currency,
+                customer=request.customer_reference,
+                payment_method=request.method_token,
+                capture=kind is TransactionType.PURCHASE,
+                description=request.description,
+                metadata=request.metadata,
+            )
+        except stripe_api.CardDeclined as exc:
+            return _declined(exc, kind)
+        return intent_result(intent, kind)
+
+    def purchase(self, request: PaymentRequest) -> GatewayResult:
+        """Charge a stored method off-session (PaymentIntent, automatic capture)."""
+        return self._charge(request, TransactionType.PURCHASE)
+
+    def authorize(self, request: PaymentRequest) -> GatewayResult:
+        """Reserve an amount (PaymentIntent, manual capture)."""
+        return self._charge(request, TransactionType.AUTHORIZE)
+
+    def capture(self, request: CaptureRequest) -> GatewayResult:
+        """Capture an authorized PaymentIntent."""
+        intent = stripe_api.capture_payment_intent(
+            current_settings(),
+            request.gateway_reference,
+            amount_minor=request.amount_minor,
+            idempotency_key=request.idempotency_key,
+        )
+        return intent_result(intent, TransactionType.CAPTURE)
+
+    def void(self, request: VoidRequest) -> GatewayResult:
+        """Cancel an uncaptured PaymentIntent."""
+        intent = stripe_api.cancel_payment_intent(
+            current_settings(), request.gateway_reference, idempotency_key=request.idempotency_key
+        )
+        result = intent_result(intent, TransactionType.VOID)
+        if result.status is TransactionStatus.CANCELED:
+            # The void applied: for a VOID transaction that is success.
+            return GatewayResult(**{**result.__dict__, "status": TransactionStatus.PROCESSED})
+        return result
+
+    def refund(self, request: RefundRequest) -> GatewayResult:
+        """Refund (part of) a PaymentIntent."""
+        refund = stripe_api.create_refund(
+            current_settings(),
+            idempotency_key=request.idempotency_key,
+            payment_intent=request.gateway_reference,
+            amount_minor=request.amount_minor,
+            reason=request.reason,
+            metadata=request.metadata,
+        )
+        return refund_result(refund)
+
+    def get_transaction(self, idempotency_key: str, gateway_reference: str | None) -> GatewayResult:
+        """What became of an attempt: by PaymentIntent/Refund id, else by our key in metadata."""
+        settings = current_settings()
+        if gateway_reference and gateway_reference.startswith("re_"):
+            return refund_result(stripe_api.retrieve_refund(settings, gateway_reference))
+        if gateway_reference:
+            intent: dict[str, Any] | None = stripe_api.retrieve_payment_intent(
+                settings, gateway_reference
+            )
+        else:
+            intent = stripe_api.find_payment_intent(settings, idempotency_key)
+        if intent is None:
+            return GatewayResult(
+                status=TransactionStatus.UNDEFINED,
+                transaction_type=TransactionType.PURCHASE,
+                error_code="not_found",
+                error_message="Stripe has no payment with this key (yet)",
+            )
+        manual = intent.get("capture_method") == "manual"
+        return intent_result(
+            intent, TransactionType.AUTHORIZE if manual else TransactionType.PURCHASE
+        )
+
+    def add_payment_method(self, request: MethodRequest) -> SavedMethod:
+        """The card a succeeded SetupIntent saved: token, brand, last4, expiry (no number)."""
+        setup = stripe_api.retrieve_setup_intent(current_settings(), request.setup_reference)
+        if setup.get("status") != "succeeded" or not isinstance(setup.get("payment_method"), dict):
+            raise GatewayRefused(
+                f"SetupIntent {request.setup_reference} is {setup.get('status')}, not succeeded",
+                code="setup_incomplete",
+            )
+        method = setup["payment_method"]
+        card = method.get("card") or {}
+        return SavedMethod(
+            token=method["id"],
+            customer_reference=setup.get("customer") or request.customer_reference,
+            kind=str(method.get("type") or "card"),
+            brand=card.get("brand"),
+            last4=card.get("last4"),
+            exp_month=card.get("exp_month"),
+            exp_year=card.get("exp_year"),
+        )
+
+    def remove_payment_method(self, token: str) -> None:
+        """Detach the method from its Stripe customer."""
+        stripe_api.detach_payment_method(current_settings(), token)

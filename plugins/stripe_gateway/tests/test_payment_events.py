@@ -1,0 +1,131 @@
+"""Stripe payment events applied to our attempts: success, failure, stale, out of order."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+
+from praho.core.models import GatewayRefund, Payment, PaymentAttempt, PaymentStatus, WebhookEvent
+from praho.core.payments.gateway import SavedMethod
+from praho.core.payments.testing import assert_ledger_balanced
+from praho.core.services.payments import charge_invoice, save_payment_method
+from praho.core.testing import DEFAULT_NOW
+from praho.core.webhooks.pipeline import receive_webhook
+from praho.plugins.stripe_gateway.testing import fixture, sign_stripe_event, stripe_event
+from praho.plugins.stripe_gateway.webhook import StripeWebhookSource
+from sqlalchemy import func, select
+
+WEBHOOK_SECRET = "whsec_test_current_0123456789abcdef"
+NOW = DEFAULT_NOW
+TOTAL = 12100  # 100.00 + 21 % VAT
+
+
+def deliver(session, kind, obj, event_id, at=NOW):
+    body = json.dumps(stripe_event(kind, obj, event_id=event_id)).encode()
+    headers = {"Stripe-Signature": sign_stripe_event(body, WEBHOOK_SECRET, int(at.timestamp()))}
+    return receive_webhook(session, StripeWebhookSource(), headers, body, now=at)
+
+
+def invoice_with_card(factory, token):
+    customer = factory.customer()
+    save_payment_method(
+        factory.session,
+        customer=customer,
+        gateway_id="stripe",
+        method=SavedMethod(token=token, customer_reference="cus_test", brand="visa", last4="4242"),
+    )
+    return factory.invoice(customer)
+
+
+def payments(session):
+    return session.scalar(select(func.count()).select_from(Payment))
+
+
+def test_processing_then_succeeded_event_records_the_payment_once(
+    praho_session, praho_factory, stripe_standin
+):
+    invoice = invoice_with_card(praho_factory, "pm_card_processing")
+    attempt = charge_invoice(praho_session, invoice, now=NOW)
+    assert attempt.status == "pending" and attempt.gateway_reference.startswith("pi_")
+    intent = stripe_standin.complete_processing(
+        attempt.gateway_reference
+    )  # charge as an id: no fee
+    first = deliver(
+        praho_session, "payment_intent.succeeded", intent, "evt_ok_1", NOW + timedelta(minutes=1)
+    )
+    assert first.status == "processed"
+    assert attempt.status == "processed" and invoice.payment_status == PaymentStatus.PAID
+    payment = praho_session.execute(select(Payment)).scalar_one()
+    assert (payment.amount_minor, payment.fee_minor) == (TOTAL, TOTAL * 14 // 1000 + 25)
+    assert deliver(praho_session, "payment_intent.succeeded", intent, "evt_ok_1").duplicate
+    stale = {**copy.deepcopy(intent), "status": "processing"}
+    assert (
+        deliver(praho_session, "payment_intent.processing", stale, "evt_old_1").status
+        == "processed"
+    )
+    assert attempt.status == "processed" and payments(praho_session) == 1
+    assert_ledger_balanced(praho_session)
+
+
+def test_payment_failed_event_records_the_decline(praho_session, praho_factory, stripe_standin):
+    invoice = invoice_with_card(praho_factory, "pm_card_processing")
+    attempt = charge_invoice(praho_session, invoice, now=NOW)
+    failed = {
+        **stripe_standin.objects[attempt.gateway_reference],
+        "status": "requires_payment_method",
+        "last_payment_error": {
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": "insufficient_funds",
+            "message": "Insufficient funds.",
+        },
+    }
+    deliver(praho_session, "payment_intent.payment_failed", failed, "evt_fail_1")
+    assert (attempt.status, attempt.error_code, attempt.hard_decline) == (
+        "error",
+        "insufficient_funds",
+        False,
+    )
+    assert payments(praho_session) == 0 and invoice.payment_status == PaymentStatus.UNPAID
+
+
+def test_refund_before_success_records_the_payment_first(
+    praho_session, praho_factory, stripe_standin
+):
+    invoice = invoice_with_card(praho_factory, "pm_card_visa")
+    stripe_standin.fail_next(status=500, act=True)  # charged, but the answer is lost
+    attempt = charge_invoice(praho_session, invoice, now=NOW)
+    assert attempt.status == "unknown" and attempt.gateway_reference is None
+    intent = next(o for o in stripe_standin.objects.values() if o["object"] == "payment_intent")
+    refund = fixture(
+        "refund",
+        id="re_early",
+        amount=5000,
+        currency="ron",
+        status="succeeded",
+        payment_intent=intent["id"],
+        metadata={},
+    )
+    deliver(praho_session, "refund.created", refund, "evt_refund_early")
+    assert attempt.status == "processed" and attempt.gateway_reference == intent["id"]
+    assert payments(praho_session) == 1
+    assert (
+        praho_session.execute(select(GatewayRefund.payment_reference)).scalar_one() == intent["id"]
+    )
+    deliver(praho_session, "payment_intent.succeeded", copy.deepcopy(intent), "evt_late_success")
+    assert payments(praho_session) == 1
+    assert praho_session.scalar(select(func.count()).select_from(WebhookEvent)) == 2
+    assert_ledger_balanced(praho_session)
+
+
+def test_events_for_payments_that_are_not_ours_are_acknowledged(praho_session, stripe_standin):
+    foreign = fixture(
+        "payment_intent", id="pi_foreign", status="succeeded", metadata={}, amount_received=1099
+    )
+    assert (
+        deliver(praho_session, "payment_intent.succeeded", foreign, "evt_foreign").status
+        == "processed"
+    )
+    assert praho_session.scalar(select(func.count()).select_from(PaymentAttempt)) == 0
+    assert payments(praho_session) == 0
