@@ -254,7 +254,7 @@ def test_a_proforma_paid_late_is_converted_and_its_invoice_reactivates_the_servi
     praho_factory, praho_session
 ):
     from praho.core.models import InvoiceMode
-    from praho.core.services.credit_notes import convert_proforma
+    from praho.core.services.proforma_payments import pay_proforma
 
     customer = praho_factory.customer(invoice_mode=InvoiceMode.PROFORMA)
     subscription = praho_factory.subscription(customer=customer, start="2026-01-31")
@@ -262,13 +262,10 @@ def test_a_proforma_paid_late_is_converted_and_its_invoice_reactivates_the_servi
     assert proforma.kind == "proforma"
     _days(praho_session, "2026-02-14", "2026-03-01", billing=False)
     assert praho_session.get(Subscription, subscription.id).status == "suspended"
-    # The money arrives (customer credit until the proforma is converted), then finance
-    # converts the proforma; the nightly run pays the invoice from that credit.
-    record_bank_transfer(praho_session, customer=customer, amount_minor=6050, currency="RON",
-                         bank_reference="OP-PRO", received_on="2026-03-02",
-                         now=at("2026-03-02", 9))
-    invoice = convert_proforma(praho_session, proforma, now=at("2026-03-02", 10))
-    _days(praho_session, "2026-03-02", "2026-03-02", billing=False)
+    # The transfer arrives: the proforma becomes its invoice, paid at once; invoice_paid
+    # closes the proforma's case and lifts the suspension without waiting for a run.
+    invoice, _payment = pay_proforma(praho_session, proforma, bank_reference="OP-PRO",
+                                     received_on="2026-03-02", now=at("2026-03-02", 10))
     assert invoice.payment_status == "paid"
     case = praho_session.execute(select(DunningCase)).scalar_one()
     assert case.invoice_id == proforma.id and case.status == "closed"
