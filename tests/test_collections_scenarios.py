@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select
-
 from praho.core.billing_runner import run_in_process
 from praho.core.clock import noon_of
 from praho.core.models import (
@@ -32,6 +30,7 @@ from praho.core.services.payments import (
     record_bank_transfer,
 )
 from praho.core.testing import PrahoFactory, at
+from sqlalchemy import select
 
 
 def simulate_days(database, start: str, end: str, *, on_day=None) -> None:
@@ -136,6 +135,12 @@ def test_soft_declines_are_retried_suspended_and_a_new_card_pays_and_reactivates
         assert (second.period_start, second.payment_status) == (date(2026, 3, 4), "paid")
         mails = session.execute(select(EmailMessage.template)).scalars().all()
         assert "dunning_suspended" in mails and "dunning_payment_failed" in mails
+        first_retry = session.execute(select(EmailMessage).where(
+            EmailMessage.key.endswith(":email:retry:1"))).scalars().first()
+        # In the customer's language (ro): the amount, the decline and the next retry day.
+        assert first_retry.subject == "Plata facturii PRH2026-000001 nu a reușit"
+        assert "60,50 RON" in first_retry.body_text and "02.02.2026" in first_retry.body_text
+        assert "Your card was declined." in first_retry.body_text
     assert seen["2026-02-13"] == "active"  # due that day, not overdue yet
     assert seen["2026-02-14"] == "past_due"
     assert seen["2026-02-27"] == "suspended"  # 14 days after the due date

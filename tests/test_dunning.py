@@ -219,3 +219,76 @@ def test_bad_policy_input_changes_nothing(praho_session, bad, field):
         create_policy(praho_session, {"code": "p", "name": "P", **bad})
     assert field in {e.field for e in error.value.errors}
     assert praho_session.execute(select(func.count(DunningPolicy.id))).scalar_one() == before
+
+
+def test_a_pending_retry_is_never_charged_over_and_settles_the_case(praho_factory, praho_session):
+    from praho.core.models import PaymentAttempt
+    from praho.core.payments.testing import customer_with_card
+    from praho.core.services.payments import (
+        add_payment_method,
+        charge_invoice,
+        settle_unknown_attempts,
+    )
+
+    customer = customer_with_card(praho_factory, "tok_decline")
+    invoice = praho_factory.invoice(customer, [("Hosting", "1", "100.00")], now=at("2026-03-02"))
+    charge_invoice(praho_session, invoice, now=at("2026-03-02", 9))
+    add_payment_method(praho_session, customer=customer, gateway_id="fake",
+                       setup_reference="tok_pending", now=at("2026-03-02", 11))
+    _days(praho_session, "2026-03-02", "2026-03-06", billing=False)
+    retries = [step for step in _actions(praho_session, invoice.id)
+               if step[1].startswith("retry")]
+    # The new card is tried once (same day); its answer is pending, so the scheduled
+    # retries of 3 and 5 March wait instead of charging over it.
+    assert retries == [("2026-03-02", "retry:1", "pending")]
+    statuses = praho_session.execute(select(PaymentAttempt.status).where(
+        PaymentAttempt.invoice_id == invoice.id).order_by(PaymentAttempt.id)).scalars().all()
+    assert statuses == ["error", "pending"]
+    settle_unknown_attempts(praho_session, now=at("2026-03-07", 9))
+    case = praho_session.execute(select(DunningCase)).scalar_one()
+    assert (invoice.payment_status, case.status) == ("paid", "paid")
+    _balanced(praho_session)
+
+
+def test_a_proforma_paid_late_is_converted_and_its_invoice_reactivates_the_service(
+    praho_factory, praho_session
+):
+    from praho.core.models import InvoiceMode
+    from praho.core.services.proforma_payments import pay_proforma
+
+    customer = praho_factory.customer(invoice_mode=InvoiceMode.PROFORMA)
+    subscription = praho_factory.subscription(customer=customer, start="2026-01-31")
+    proforma = praho_session.execute(select(Invoice)).scalars().one()
+    assert proforma.kind == "proforma"
+    _days(praho_session, "2026-02-14", "2026-03-01", billing=False)
+    assert praho_session.get(Subscription, subscription.id).status == "suspended"
+    # The transfer arrives: the proforma becomes its invoice, paid at once; invoice_paid
+    # closes the proforma's case and lifts the suspension without waiting for a run.
+    invoice, _payment = pay_proforma(praho_session, proforma, bank_reference="OP-PRO",
+                                     received_on="2026-03-02", now=at("2026-03-02", 10))
+    assert invoice.payment_status == "paid"
+    case = praho_session.execute(select(DunningCase)).scalar_one()
+    assert case.invoice_id == proforma.id and case.status == "closed"
+    assert praho_session.get(Subscription, subscription.id).status == "active"
+    reasons = [r for (r,) in praho_session.execute(select(CollectionAction.reason).where(
+        CollectionAction.kind == "closed"))]
+    assert reasons == [f"converted to invoice {invoice.full_number}"]
+    _balanced(praho_session)
+
+
+def test_an_invoice_unpaid_again_gets_a_second_round(praho_factory, praho_session):
+    from praho.core.services.dunning import open_case
+
+    praho_factory.subscription(start="2026-01-31")
+    invoice = praho_session.execute(select(Invoice)).scalars().one()
+    _days(praho_session, "2026-02-15", "2026-02-17", billing=False)
+    _pay_by_credit(praho_session, invoice, at("2026-02-18"))
+    case = praho_session.execute(select(DunningCase)).scalar_one()
+    assert case.status == "paid"
+    # A chargeback made it unpaid again (simulated on the document's payment columns).
+    invoice.amount_paid_minor, invoice.payment_status = 0, "unpaid"
+    open_case(praho_session, invoice, reason="payment reversed", now=at("2026-02-20", 12))
+    _days(praho_session, "2026-02-21", "2026-02-23", billing=False)
+    assert (case.status, case.round) == ("open", 2)
+    keys = [k for _, k, _ in _actions(praho_session, invoice.id)]
+    assert keys.count("email:step:1") == 1 and "email:step:1@2" in keys and "opened@2" in keys

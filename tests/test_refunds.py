@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.errors import FieldError, InvalidTransition, ValidationFailed
 from praho.core.hookspecs import hookimpl
 from praho.core.models import (
@@ -39,6 +37,7 @@ from praho.core.services.refunds import (
 )
 from praho.core.testing import DEFAULT_NOW, PrahoFactory, StaticTestPlugin, at
 from praho.plugins.fake_gateway.gateway import GATEWAY
+from sqlalchemy import func, select
 
 NOW = DEFAULT_NOW
 ANA = Actor(ActorType.USER, "ana@praho.test")
@@ -273,3 +272,52 @@ def test_two_racing_refunds_never_exceed_the_payment(praho_app, praho_committing
     with praho_committing.transaction() as session:
         assert session.execute(select(func.sum(Refund.amount_minor))).scalar_one() == 8000
         assert session.execute(select(func.count(PaymentAttempt.id))).scalar_one() == 1
+
+
+def test_a_payment_of_two_invoices_is_refunded_oldest_first_with_a_credit_note_each(
+    praho_factory, praho_session
+):
+    customer = praho_factory.customer()
+    older = praho_factory.invoice(customer, [("Domain", "1", "50.00")], now=at("2026-02-01"))
+    newer = praho_factory.invoice(customer, [("Hosting", "1", "100.00")], now=at("2026-02-15"))
+    payment = record_bank_transfer(praho_session, customer=customer, amount_minor=6050 + TOTAL,
+                                   currency="RON", bank_reference="OP-BOTH",
+                                   received_on="2026-03-02", now=NOW)
+    refund = create_refund(praho_session, payment, amount_minor=8000, reason="error_correction",
+                           now=NOW)
+    assert refund.split == {"credit": 0, "invoices": {str(older.id): 6050,
+                                                      str(newer.id): 1950}}
+    _approve(praho_session, refund)
+    record_payout(praho_session, refund, bank_reference="OP-BACK2", now=NOW)
+    notes = praho_session.execute(select(Invoice).where(Invoice.kind == "credit_note")
+                                  .order_by(Invoice.id)).scalars().all()
+    # No net amount at 21 % VAT makes exactly 19.50 gross: the closest credit note is
+    # 19.51; the customer gets 19.50 and the unit is a rounding discount (709).
+    assert [(n.original_invoice_id, n.total_minor) for n in notes] == [(older.id, 6050),
+                                                                       (newer.id, 1951)]
+    assert ledger.account_balance(praho_session, "709", "RON") == -1
+    assert ledger.account_balance(praho_session, "5121", "RON") == 6050 + TOTAL - 8000
+    assert (older.refunded_minor, newer.refunded_minor) == (6050, 1950)
+    assert (older.payment_status, newer.payment_status) == ("paid", "paid")
+    assert ledger.customer_balance(praho_session, customer.id, "RON") == 0
+    _balanced(praho_session)
+
+
+def test_a_payment_made_from_credit_goes_back_to_credit_only(praho_factory, praho_session):
+    from praho.core.services.customer_credit import apply_credit, grant_goodwill_credit
+
+    customer = praho_factory.customer()
+    invoice = praho_factory.invoice(customer, [("Hosting", "1", "100.00")], now=NOW)
+    grant_goodwill_credit(praho_session, customer, amount_minor=TOTAL, currency="RON",
+                          reason="voucher", actor=ANA, now=NOW)
+    apply_credit(praho_session, invoice, now=NOW)
+    payment = praho_session.execute(select(Payment).where(Payment.kind == "credit")).scalar_one()
+    before = _counts(praho_session)
+    with pytest.raises(ValidationFailed, match="refund it to credit"):
+        create_refund(praho_session, payment, reason="customer_request", now=NOW)
+    assert _counts(praho_session) == before
+    refund = create_refund(praho_session, payment, reason="customer_request",
+                           destination="customer_credit", now=NOW)
+    _approve(praho_session, refund)
+    assert credit_balance(praho_session, customer.id, "RON") == TOTAL
+    _balanced(praho_session)

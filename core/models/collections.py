@@ -109,6 +109,9 @@ class DunningCase(IdMixin, TimestampMixin, Base):
     # Step n (a retry, or a reminder when retrying cannot help) falls on the day of the
     # first failure plus the policy's n-th interval.
     steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    # 1, then 2... when a settled invoice becomes unpaid again and the case reopens;
+    # every step key of a later round carries it, so each round takes its own steps.
+    round: Mapped[int] = mapped_column(Integer, default=1)
     retries_made: Mapped[int] = mapped_column(Integer, default=0)
     next_step_on: Mapped[date | None] = mapped_column(Date, index=True)
     last_error: Mapped[str | None] = mapped_column(String(300))

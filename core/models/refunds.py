@@ -14,11 +14,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-
 from praho.core.db import Base, JSONDocument, MinorUnits, UTCDateTime
 from praho.core.models.base import IdMixin, TimestampMixin
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
 class RefundReason(StrEnum):

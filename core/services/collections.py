@@ -1,11 +1,15 @@
-"""Collection runs: open cases for overdue invoices, take every case's due steps, report.
+"""Collection runs: use waiting credit, open cases for overdue invoices, take their steps.
 
 ``run_collections(session, now=...)`` is what the nightly beat task, ``praho
-collections run --date`` and the time simulation call. It flushes and never commits;
-each case is handled inside its own savepoint, so one case that fails (a refused
-transition, a template error) is recorded with its reason and the others go on. The
-run row keeps the counts of what was tried, what succeeded and what failed, and every
-step is a :class:`CollectionAction` with the run's id.
+collections run --date`` and the time simulation call. First the customers' waiting
+credit pays their unpaid invoices; then cases open for invoices past their due date;
+then every open case takes its due steps. Each case is handled inside its own
+savepoint, so one case that fails (a refused transition, a template error) is recorded
+with its reason and the others go on. Retries are the exception: the payment layer
+commits the attempt before calling the gateway, so the caller's transaction is
+committed at each retry (everything before it is complete and consistent). The run row
+keeps the counts of what was tried, what succeeded and what failed, and every step is
+a :class:`CollectionAction` with the run's id.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from praho.core.services.dunning import (
     close_case,
     due_date_reached,
     email,
+    is_settled,
     open_case,
     record_action,
     schedule_next_step,
@@ -158,7 +163,7 @@ def process_case(
     assert invoice is not None
     policy = session.get(DunningPolicy, case.policy_id)
     assert policy is not None
-    if invoice.status != DocumentStatus.ISSUED or invoice.balance_due_minor == 0:
+    if is_settled(invoice):
         close_case(session, case, invoice, now=now, run=run, actor=actor)
         return
     today = business_date(now)

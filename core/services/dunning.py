@@ -30,7 +30,7 @@ from praho.core.models.collections import (
     DunningCaseStatus,
     DunningPolicy,
 )
-from praho.core.models.invoices import Invoice
+from praho.core.models.invoices import DocumentStatus, Invoice
 from praho.core.models.subscriptions import (
     Subscription,
     SubscriptionPeriod,
@@ -55,11 +55,17 @@ def find_case(session: Session, invoice_id: int, *, lock: bool = False) -> Dunni
     return session.execute(query).scalar_one_or_none()
 
 
+def round_key(case: DunningCase, step_key: str) -> str:
+    """A step's key within the case's current round (round 1 keeps the plain key)."""
+    return step_key if (case.round or 1) == 1 else f"{step_key}@{case.round}"
+
+
 def step_done(session: Session, case: DunningCase, step_key: str) -> bool:
-    """True when the case already took this step."""
+    """True when the case already took this step in its current round."""
     return session.execute(
         select(CollectionAction.id).where(
-            CollectionAction.case_id == case.id, CollectionAction.step_key == step_key
+            CollectionAction.case_id == case.id,
+            CollectionAction.step_key == round_key(case, step_key),
         )
     ).first() is not None
 
@@ -72,7 +78,8 @@ def record_action(
     """Write one step of a case (the unique step key refuses a second one)."""
     action = CollectionAction(
         case_id=case.id, run_id=run.id if run else None, invoice_id=case.invoice_id,
-        step_key=step_key, kind=kind, outcome=outcome, reason=reason[:300] if reason else None,
+        step_key=round_key(case, step_key), kind=kind, outcome=outcome,
+        reason=reason[:300] if reason else None,
         occurred_at=now, **fields,
     )
     session.add(action)
@@ -114,12 +121,11 @@ def open_case(
     policy = policy_for(session, invoice)
     if case is None:
         case = DunningCase(invoice_id=invoice.id, customer_id=invoice.customer_id,
-                           subscription_id=invoice.subscription_id, created_at=now)
+                           subscription_id=invoice.subscription_id, created_at=now, round=1)
         session.add(case)
-        generation = 0
     else:
-        # Paid, then unpaid again (a payment reversed): a fresh round of dunning.
-        generation = int(case.closed_at.timestamp()) if case.closed_at else 0
+        # Settled, then unpaid again (a payment reversed): a fresh round of dunning.
+        case.round = (case.round or 1) + 1
     case.policy_id = policy.id
     case.status = C.OPEN
     case.first_failure_at = now
@@ -130,8 +136,7 @@ def open_case(
     case.updated_at = now
     schedule_next_step(case, policy)
     session.flush()
-    suffix = f":{generation}" if generation else ""
-    record_action(session, case, f"opened{suffix}", ActionKind.OPENED, ActionOutcome.SUCCEEDED,
+    record_action(session, case, "opened", ActionKind.OPENED, ActionOutcome.SUCCEEDED,
                   now=now, run=run, reason=reason)
     record_audit(session, actor=actor, action="dunning.opened", object_type="invoice",
                  object_id=invoice.full_number, amount_minor=invoice.balance_due_minor,
@@ -141,7 +146,7 @@ def open_case(
         stop_retries(session, case, invoice, error=error, now=now, run=run)
     else:
         step = "payment_failed" if error else "reminder"
-        email(session, policy, case, invoice, step, f"email:opened{suffix}", now=now, run=run)
+        email(session, policy, case, invoice, step, "email:opened", now=now, run=run)
     return case
 
 
@@ -181,7 +186,8 @@ def email(
         dates.setdefault("terminate_on",
                          invoice.due_date + timedelta(days=policy.terminate_after_days))
     dates.setdefault("next_attempt", case.next_step_on if case.status == C.OPEN else None)
-    message = send_dunning_email(session, policy, case, invoice, step, step_key=step_key, now=now,
+    message = send_dunning_email(session, policy, case, invoice, step,
+                                 step_key=round_key(case, step_key), now=now,
                                  today=today, extra=dates)
     return record_action(session, case, step_key, ActionKind.EMAIL, ActionOutcome.SUCCEEDED,
                          now=now, run=run, reason=f"{policy.template_set}_{step}",
@@ -254,20 +260,20 @@ def close_case(
     run: CollectionRun | None = None,
     actor: Actor | None = None,
 ) -> None:
-    """The invoice is settled: close the case and lift what non-payment caused."""
+    """The invoice is settled (paid, credited, voided, converted): close the case and lift
+    what non-payment caused."""
     from praho.core.services.subscriptions import reactivate_after_payment
 
     if case.status not in OPEN_CASE_STATUSES:
         return
-    credited_only = invoice.amount_paid_minor == 0 and invoice.credited_minor > 0
-    case.status = C.CLOSED if credited_only else C.PAID
+    why = settled_because(session, invoice)
+    case.status = C.PAID if why == "paid" else C.CLOSED
     case.closed_at = now
     case.next_step_on = None
     case.updated_at = now
     stamp = int(now.timestamp())
     record_action(session, case, f"closed:{stamp}", ActionKind.CLOSED, ActionOutcome.SUCCEEDED,
-                  now=now, run=run,
-                  reason="nothing left to pay (credited)" if credited_only else "paid")
+                  now=now, run=run, reason=why)
     record_audit(session, actor=actor, action="dunning.closed", object_type="invoice",
                  object_id=invoice.full_number, now=now, data={"status": str(case.status)})
     subscription = session.get(Subscription, case.subscription_id) if case.subscription_id else None
@@ -283,15 +289,42 @@ def close_case(
                       reason="the overdue invoice was settled")
 
 
+def settled_because(session: Session, invoice: Invoice) -> str:
+    """Why nothing is chased on the document any more (``paid`` when it was paid)."""
+    if invoice.status == DocumentStatus.VOID:
+        return "voided"
+    if invoice.converted_to_id is not None:
+        fiscal = session.get(Invoice, invoice.converted_to_id)
+        return f"converted to invoice {fiscal.full_number if fiscal else invoice.converted_to_id}"
+    if invoice.amount_paid_minor == 0 and invoice.credited_minor > 0:
+        return "nothing left to pay (credited)"
+    return "paid"
+
+
+def is_settled(invoice: Invoice) -> bool:
+    """True when nothing is to be chased on the document."""
+    return (invoice.status != DocumentStatus.ISSUED or invoice.converted_to_id is not None
+            or invoice.balance_due_minor == 0)
+
+
 def settle_invoice(
     session: Session, invoice: Invoice, *, now: datetime, actor: Actor | None = None
 ) -> bool:
-    """Called when an invoice was paid (``invoice_paid``): close its case. True if one closed."""
-    case = find_case(session, invoice.id, lock=True)
-    if case is None or case.status not in OPEN_CASE_STATUSES or invoice.balance_due_minor > 0:
+    """Called when an invoice was paid (``invoice_paid``): close its case, and the case of
+    the proforma it was converted from (that case chased the same money). True if one
+    closed."""
+    if invoice.balance_due_minor > 0:
         return False
-    close_case(session, case, invoice, now=now, actor=actor)
-    return True
+    closed = False
+    for document_id in (invoice.id, invoice.converted_from_id):
+        if document_id is None:
+            continue
+        case = find_case(session, document_id, lock=True)
+        document = session.get(Invoice, document_id)
+        if case is not None and document is not None and case.status in OPEN_CASE_STATUSES:
+            close_case(session, case, document, now=now, actor=actor)
+            closed = True
+    return closed
 
 
 def due_date_reached(invoice: Invoice, days: int | None, today: date) -> bool:

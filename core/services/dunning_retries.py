@@ -5,9 +5,9 @@ Retry ``n`` of an invoice is charged with our own idempotency key
 the case's step ``retry:<n>`` before the charge is sent: a run repeated after a crash
 finds the step taken and the key claimed, and never charges twice. The payment layer
 commits the attempt before calling the gateway (its rule), so a retry is never taken
-inside a savepoint. Without a method on file a step is a reminder. A hard decline
-stops the retries and asks the customer to act; a soft decline e-mails the customer with the date of the
-next retry; a pending or unknown outcome waits for the payment layer to settle it. When
+inside a savepoint. Without a method on file a step is a reminder. A hard decline stops
+the retries and asks the customer to act; a soft decline e-mails the customer with the
+date of the next retry; a pending or unknown outcome waits for the payment layer. When
 the customer saves a new default method, the next run tries the invoice once more,
 whatever the schedule, the attempts used or an earlier hard decline.
 """
@@ -15,9 +15,6 @@ whatever the schedule, the attempts used or an earlier hard decline.
 from __future__ import annotations
 
 from datetime import datetime
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from praho.core.clock import business_date
 from praho.core.errors import PrahoError
@@ -39,6 +36,8 @@ from praho.core.services.dunning import (
     stop_retries,
 )
 from praho.core.services.payments import charge_invoice, default_method
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 C = DunningCaseStatus
 

@@ -16,19 +16,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from praho.core.errors import InvalidTransition
 from praho.core.models.invoices import Invoice
 from praho.core.models.ledger import AccountCode
 from praho.core.models.orders import Order, RefundState
-from praho.core.models.payments import Payment, PaymentAllocation, PaymentRecordStatus
+from praho.core.models.payments import PaymentAllocation, PaymentRecordStatus
 from praho.core.models.refunds import Refund, RefundDestination, RefundStatus
 from praho.core.plugins import get_registry
 from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.credit_notes import issue_credit_note
-from praho.core.services.payment_allocation import lock_customer, lock_invoice, refresh_payment_status
+from praho.core.services.payment_allocation import (
+    lock_customer,
+    lock_invoice,
+    refresh_payment_status,
+)
+from sqlalchemy.orm import Session
 
 REASON_TEXT = {
     "customer_request": "la cererea clientului",

@@ -17,9 +17,6 @@ import string
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
@@ -44,6 +41,8 @@ from praho.core.payments.gateway import (
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.credit_notes import creditable_minor
 from praho.core.services.payments import CREDIT_GATEWAY_ID, get_gateway
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 R = RefundStatus
 _ALPHABET = string.ascii_uppercase + string.digits
@@ -106,7 +105,8 @@ def refundable_minor(session: Session, payment: Payment) -> int:
 def _reserved_parts(session: Session, payment_id: int) -> tuple[int, dict[int, int]]:
     """The parts held by refunds not completed yet (completed ones are in the payment's
     allocations, refunded amount and the invoices' credit notes already)."""
-    credit, invoices = 0, {}
+    credit = 0
+    invoices: dict[int, int] = {}
     for refund in session.execute(select(Refund).where(
             Refund.payment_id == payment_id, Refund.status.in_(OPEN_STATUSES))).scalars():
         credit += int(refund.split.get("credit", 0))

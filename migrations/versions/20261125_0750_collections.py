@@ -77,6 +77,7 @@ def upgrade() -> None:
     sa.Column('first_failure_at', praho.core.db.UTCDateTime(), nullable=False),
     sa.Column('opened_because', sa.String(length=300), nullable=False),
     sa.Column('steps_done', sa.Integer(), nullable=False),
+    sa.Column('round', sa.Integer(), nullable=False),
     sa.Column('retries_made', sa.Integer(), nullable=False),
     sa.Column('next_step_on', sa.Date(), nullable=True),
     sa.Column('last_error', sa.String(length=300), nullable=True),
