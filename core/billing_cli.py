@@ -282,10 +282,17 @@ def _print_preview(data: dict[str, Any], subscription_id: int) -> None:
 @click.option("--from", "from_date", required=True, help="first day (YYYY-MM-DD)")
 @click.option("--to", "to_date", required=True, help="last day (YYYY-MM-DD)")
 @click.option("--keep-copy", is_flag=True, help="keep the simulated database and print its URL")
+@click.option("--no-collect", is_flag=True,
+              help="billing only: no charges, no collection runs (dunning) after each day")
 @click.option("--json", "as_json", is_flag=True)
 @praho_command
-def billing_simulate(from_date: str, to_date: str, keep_copy: bool, as_json: bool) -> None:
-    """Replay the billing run day by day on a copy of the data (a test clock)."""
+def billing_simulate(from_date: str, to_date: str, keep_copy: bool, no_collect: bool,
+                     as_json: bool) -> None:
+    """Replay the nightly work day by day on a copy of the data (a test clock).
+
+    Each day: the billing run, then charging its invoices and the collection run
+    (retries, reminders, suspension), unless ``--no-collect``.
+    """
     start, end = _date_option(from_date), _date_option(to_date)
     assert start is not None and end is not None
     check_range(start, end)
@@ -294,19 +301,21 @@ def billing_simulate(from_date: str, to_date: str, keep_copy: bool, as_json: boo
     copy = Database(copy_url)
 
     def show(day: SimulatedDay) -> None:
-        if not as_json and (day.issued or day.ended or day.failed):
+        if not as_json and (day.issued or day.ended or day.failed or day.collection_counts):
             amounts = ", ".join(
                 f"{format_amount(a, c, 'en')} {c}" for c, a in sorted(day.amounts.items())
             )
+            chased = ", ".join(f"{k} {v}" for k, v in sorted(day.collection_counts.items()))
             click.echo(
                 f"{day.day}: issued {day.issued} ({amounts or '0'}), ended {day.ended}, "
-                f"failed {day.failed}"
+                f"failed {day.failed}, charged {day.charged}, declined {day.declined}"
+                + (f"; collections: {chased}" if chased else "")
             )
             for failure in day.failures:
                 click.echo(f"    subscription {failure['subscription_id']}: {failure['reason']}")
 
     try:
-        report = simulate(copy, start, end, on_day=show)
+        report = simulate(copy, start, end, on_day=show, collect=not no_collect)
     finally:
         copy.dispose()
         if not keep_copy:
@@ -326,6 +335,9 @@ def billing_simulate(from_date: str, to_date: str, keep_copy: bool, as_json: boo
                             "issued": d.issued,
                             "ended": d.ended,
                             "failed": d.failed,
+                            "charged": d.charged,
+                            "declined": d.declined,
+                            "collections": d.collection_counts,
                             "amounts": d.amounts,
                         }
                         for d in report.days

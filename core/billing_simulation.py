@@ -27,7 +27,7 @@ import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
@@ -60,6 +60,9 @@ class SimulatedDay:
     failed: int
     amounts: dict[str, int]
     failures: list[dict[str, object]]
+    charged: int = 0
+    declined: int = 0
+    collection_counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,11 +101,15 @@ def simulate(
     end: date,
     *,
     on_day: Callable[[SimulatedDay], None] | None = None,
+    collect: bool = True,
 ) -> SimulationReport:
     """Run the billing run for each day from ``start`` to ``end`` against ``database``.
 
-    Each day commits on its own, as the nightly run does. Use a copy (see
-    :func:`copy_database`) unless ``database`` is disposable.
+    Each day commits on its own, as the nightly run does. With ``collect`` (the default)
+    each day then does what follows the nightly run: the day's invoices are charged
+    (cards on file, customer credit) and the collection run chases what is unpaid
+    (retries, reminders, suspension). Use a copy (see :func:`copy_database`) unless
+    ``database`` is disposable.
     """
     check_range(start, end)
     report = SimulationReport(start, end)
@@ -121,6 +128,8 @@ def simulate(
                 amounts=dict(run.summary["amounts"]),
                 failures=list(run.summary["failures"]),
             )
+        if collect:
+            result = _collect_day(database, result, noon_of(day))
         report.days.append(result)
         if on_day:
             on_day(result)
@@ -224,3 +233,18 @@ def _copy_postgres(url: str) -> str:
             ]
         )
     return parsed.set(database=copy_name).render_as_string(hide_password=False)
+
+
+def _collect_day(database: Database, result: SimulatedDay, now: datetime) -> SimulatedDay:
+    """Charge the day's invoices, then run the day's collection run (as after a nightly run)."""
+    from praho.core.payment_runner import collect_issued_documents, uncollected_documents
+    from praho.core.services.collections import run_collections
+
+    summary = collect_issued_documents(database, uncollected_documents(database, run_id=result.run_id),
+                                       now=now)
+    with database.transaction() as session:
+        session.info[SIMULATION_FLAG] = True
+        run = run_collections(session, now=now)
+        counts = dict((run.summary or {}).get("counts", {}))
+    return replace(result, charged=summary.charged, declined=summary.declined,
+                   collection_counts=counts)

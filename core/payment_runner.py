@@ -126,14 +126,17 @@ def _collect(database: Database, plan: list[tuple[int, str]], *, now: datetime,
     return summary
 
 
-def uncollected_documents(database: Database, chunk_id: int) -> list[IssuedDocument]:
-    """Invoices a chunk issued that are unpaid and were never charged (collection died)."""
+def uncollected_documents(database: Database, chunk_id: int | None = None, *,
+                          run_id: int | None = None) -> list[IssuedDocument]:
+    """Invoices a chunk (or a whole run) issued that are unpaid and were never charged."""
+    scope = (BillingOutcome.chunk_id == chunk_id if chunk_id is not None
+             else BillingOutcome.billing_run_id == run_id)
     with database.transaction() as session:
         attempted = select(PaymentAttempt.id).where(PaymentAttempt.invoice_id == Invoice.id)
         rows = session.execute(
             select(BillingOutcome.subscription_id, BillingOutcome.period_start, Invoice)
             .join(Invoice, Invoice.id == BillingOutcome.invoice_id)
-            .where(BillingOutcome.chunk_id == chunk_id,
+            .where(scope,
                    BillingOutcome.outcome == OutcomeKind.ISSUED,
                    Invoice.kind == DocumentKind.INVOICE,
                    Invoice.payment_status == PaymentStatus.UNPAID,

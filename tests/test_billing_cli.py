@@ -61,11 +61,18 @@ def test_billing_preview_and_simulate(praho_app, billed, praho_committing):
     missing = _invoke(praho_app, "billing", "preview", "999999")
     assert missing.exit_code == 1 and "no subscription 999999" in missing.output
     simulated = _invoke(
-        praho_app, "billing", "simulate", "--from", "2026-02-01", "--to", "2026-03-31", "--json"
+        praho_app, "billing", "simulate", "--from", "2026-02-01", "--to", "2026-03-31", "--json",
+        "--no-collect",
     )
     assert simulated.exit_code == 0, simulated.output
     data = json.loads(simulated.output)
     assert data["documents_issued"] == 4 and data["amounts"] == {"RON": 2 * 6050, "EUR": 2 * 1210}
+    # With collection (the default) nobody here has a card: the unpaid February invoices
+    # are chased, the subscriptions suspended, and March is not renewed.
+    chased = json.loads(_invoke(praho_app, "billing", "simulate", "--from", "2026-02-01",
+                                "--to", "2026-03-31", "--json").output)
+    assert chased["documents_issued"] == 2
+    assert any("suspend:succeeded" in day["collections"] for day in chased["days"])
     with praho_committing.transaction() as session:
         assert (
             session.execute(select(func.count(Invoice.id))).scalar_one() == 3

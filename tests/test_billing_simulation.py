@@ -10,6 +10,8 @@ from praho.core.db import Database
 from praho.core.errors import FieldError
 from praho.core.models import Invoice, Subscription
 from praho.core.services.subscriptions import cancel_subscription
+from praho.core.payments.testing import customer_with_card
+from praho.core.services import ledger
 from praho.core.testing import PrahoFactory, at
 
 
@@ -36,7 +38,8 @@ def test_five_months_replayed_on_a_copy(praho_committing):
     copy = Database(copy_url)
     seen = []
     try:
-        report = simulate(copy, date(2026, 2, 1), date(2026, 6, 30), on_day=seen.append)
+        report = simulate(copy, date(2026, 2, 1), date(2026, 6, 30), on_day=seen.append,
+                          collect=False)  # billing only: nobody here pays
         with copy.transaction() as session:
             periods = session.execute(
                 select(Invoice.period_start, Invoice.total_minor).order_by(Invoice.id)
@@ -79,3 +82,39 @@ def test_simulation_range_is_checked():
         check_range(date(2026, 3, 1), date(2026, 2, 1))
     with pytest.raises(FieldError, match="at most"):
         check_range(date(2020, 1, 1), date(2031, 1, 1))
+
+
+def test_the_simulation_charges_cards_and_chases_what_is_declined(praho_committing):
+    """A test clock with money: renewals charged, a declining card chased into suspension."""
+    with praho_committing.transaction() as session:
+        factory = PrahoFactory(session)
+        monthly = factory.price(unit_amount_minor=5000)
+        good = customer_with_card(factory, "tok_success")
+        bad = customer_with_card(factory, "tok_decline")
+        factory.subscription(monthly, good, start="2026-01-31")
+        factory.subscription(monthly, bad, start="2026-01-31")
+        good_id, bad_id = good.id, bad.id
+    copy_url = copy_database(praho_committing.url)
+    copy = Database(copy_url)
+    try:
+        report = simulate(copy, date(2026, 2, 1), date(2026, 4, 30))
+        with copy.transaction() as session:
+            invoices = session.execute(select(Invoice).where(
+                Invoice.period_start >= date(2026, 2, 28)).order_by(Invoice.id)).scalars().all()
+            paid = {(i.customer_id, str(i.payment_status)) for i in invoices}
+            statuses = {s.customer_id: str(s.status)
+                        for s in session.execute(select(Subscription)).scalars()}
+            assert ledger.unbalanced_currencies(ledger.trial_balance(session).items()) == {}
+    finally:
+        copy.dispose()
+        drop_copy(copy_url)
+    assert (good_id, "paid") in paid and (good_id, "unpaid") not in paid
+    assert statuses[good_id] == "active"
+    assert statuses[bad_id] in ("suspended", "terminated")
+    assert sum(day.charged for day in report.days) >= 2  # the good card, each renewal
+    assert sum(day.declined for day in report.days) >= 1
+    chased = [day.collection_counts for day in report.days if day.collection_counts]
+    assert any("suspend:succeeded" in counts for counts in chased)
+    # The live data is untouched.
+    with praho_committing.transaction() as session:
+        assert session.execute(select(func.count(Invoice.id))).scalar_one() == 2
