@@ -7,11 +7,12 @@ moved" redirect, an empty body), with the matching status and headers.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from praho.core.standin import serve_in_thread, server_url, stop_server
 
 FEED_PATH = "/nbrfxrates.xml"
 
@@ -37,25 +38,18 @@ class BnrStandIn:
 
     def start(self) -> BnrStandIn:
         """Listen on a free port in a background thread."""
-        handler = type("BnrHandler", (_Handler,), {"standin": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_in_thread(_Handler, self)
         return self
 
     def stop(self) -> None:
         """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_server(self._server)
+        self._server = None
 
     @property
     def url(self) -> str:
         """The feed URL."""
-        assert self._server is not None, "stand-in not started"
-        host, port = str(self._server.server_address[0]), int(self._server.server_address[1])
-        return f"http://{host}:{port}{FEED_PATH}"
+        return server_url(self._server, FEED_PATH)
 
     def serve(
         self,

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from praho.core.standin import serve_in_thread, server_url, stop_server
 from praho.plugins.stripe_gateway.standin_routes import route
 
 FIXTURES: dict[str, Any] = json.loads(
@@ -93,24 +94,18 @@ class StripeStandIn:
 
     def start(self) -> StripeStandIn:
         """Listen on 127.0.0.1 (a free port) in a background thread."""
-        handler = type("StripeHandler", (_Handler,), {"standin": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_in_thread(_Handler, self)
         return self
 
     def stop(self) -> None:
         """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_server(self._server)
+        self._server = None
 
     @property
     def url(self) -> str:
         """The API base address to configure (``StripeClient(base_addresses={"api": url})``)."""
-        assert self._server is not None, "stand-in not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return server_url(self._server)
 
     def reset(self) -> None:
         """Forget every object, key, request and injected failure."""

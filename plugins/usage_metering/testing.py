@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from praho.core.standin import serve_in_thread, server_url, stop_server
+
 
 @dataclass
 class StripeMeterStandIn:
@@ -34,24 +36,18 @@ class StripeMeterStandIn:
 
     def start(self) -> StripeMeterStandIn:
         """Listen on a free port in a background thread."""
-        handler = type("StripeMeterHandler", (_Handler,), {"standin": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_in_thread(_Handler, self)
         return self
 
     def stop(self) -> None:
         """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_server(self._server)
+        self._server = None
 
     @property
     def url(self) -> str:
         """Base address for ``StripeClient(base_addresses={"api": url})``."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return server_url(self._server)
 
     def handle(
         self, headers: dict[str, str], form: dict[str, str]
