@@ -59,6 +59,8 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "RATELIMIT_LOGIN": ("10 per minute; 50 per hour", str),
     "SESSION_COOKIE_SECURE": (True, _bool),
     "SESSION_LIFETIME_MINUTES": (480, _int),
+    "ADMIN_IDLE_MINUTES": (60, _int),
+    "TRUSTED_PROXIES": (0, _int),
     "MAX_CONTENT_LENGTH": (2 * 1024 * 1024, _int),
     "SMTP_HOST": ("127.0.0.1", str),
     "SMTP_PORT": (25, _int),
