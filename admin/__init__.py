@@ -60,7 +60,15 @@ def init_admin(app: Flask, registry: Any) -> Admin:
 
     install_security(app, prefix=ADMIN_URL)
     app.register_blueprint(auth_blueprint)
-    session = app.extensions["praho.db"].session
+    database = app.extensions["praho.db"]
+    session = database.session
+
+    @app.teardown_request
+    def _end_admin_session(_exc: BaseException | None) -> None:
+        # One session per request even when an app context spans several (tests,
+        # embedding): the lists must never show another request's snapshot.
+        database.remove()
+
     admin = Admin(
         app, name="PRAHO", url=ADMIN_URL,
         index_view=DashboardView(name="Dashboard", url=ADMIN_URL, endpoint="admin"),

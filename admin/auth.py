@@ -18,7 +18,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -56,11 +55,11 @@ def _end_session() -> None:
 
 def current_staff() -> StaffUser | None:
     """The logged-in staff user of this request, or None (checks expiry and revocation)."""
-    if "praho_staff" in g:
-        return g.praho_staff  # type: ignore[no-any-return]
-    user = _load_staff()
-    g.praho_staff = user
-    return user
+    # Cached per request (not on ``g``: an app context may outlive several requests).
+    cache = request.environ
+    if "praho.staff" not in cache:
+        cache["praho.staff"] = _load_staff()
+    return cache["praho.staff"]  # type: ignore[no-any-return]
 
 
 def _load_staff() -> StaffUser | None:
@@ -74,7 +73,7 @@ def _load_staff() -> StaffUser | None:
     seen_at = float(session.get("seen_at", 0))
     if now.timestamp() - auth_at > lifetime or now.timestamp() - seen_at > idle:
         _end_session()
-        g.praho_session_expired = True
+        request.environ["praho.session_expired"] = True
         return None
     user = _db_session().get(StaffUser, staff_id)
     if user is None or not user.active or user.session_version != session.get("staff_version"):
@@ -92,7 +91,7 @@ def has_role(roles: Iterable[StaffRole]) -> bool:
 
 def login_redirect() -> Any:
     """Send the browser to the login page, remembering where it wanted to go."""
-    message = ("Your session expired; please log in again." if g.get("praho_session_expired")
+    message = ("Your session expired; please log in again." if request.environ.get("praho.session_expired")
                else "Please log in.")
     flash(gettext(message), "warning")
     return redirect(url_for("praho_auth.login", next=request.full_path.rstrip("?")))

@@ -27,9 +27,10 @@ HSTS_SECONDS = 63072000  # two years, the value hstspreload.org asks for
 
 def csp_nonce() -> str:
     """This request's CSP nonce (created on first use)."""
-    nonce = getattr(g, "praho_csp_nonce", None)
+    # Kept in the request's environ: an app context (``g``) may span several requests.
+    nonce = request.environ.get("praho.csp_nonce")
     if nonce is None:
-        nonce = g.praho_csp_nonce = secrets.token_urlsafe(18)
+        nonce = request.environ["praho.csp_nonce"] = secrets.token_urlsafe(18)
     return str(nonce)
 
 
@@ -77,6 +78,9 @@ def install_security(app: Flask, *, prefix: str) -> None:
 
     @app.before_request
     def _admin_csrf() -> None:
+        # Flask-WTF caches the token on ``g``; when one app context spans several requests
+        # (tests, embedding), a cached token may belong to a session that no longer exists.
+        g.pop(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
         if request.method in UNSAFE_METHODS and is_admin_path(request.path, prefix):
             csrf.protect()
 

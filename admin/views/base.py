@@ -229,10 +229,10 @@ class PrahoModelView(SecureViewMixin, ModelView):
         form = {k: v for k, v in request.form.items() if k != "csrf_token"}
         return ActionContext(session, obj, form, user, staff_actor(user), utcnow())
 
-    @expose("/action/<name>/", methods=("GET", "POST"))
-    def action_view(self, name: str) -> Any:
+    @expose("/record-action/<action_name>/", methods=("GET", "POST"))
+    def record_action_view(self, action_name: str) -> Any:
         """GET: the action's form and preview. POST: run it (role checked here, always)."""
-        action: Action = self._find(self.actions, name)
+        action: Action = self._find(self.actions, action_name)
         user = current_staff()
         if user is None:
             return login_redirect()
@@ -249,7 +249,7 @@ class PrahoModelView(SecureViewMixin, ModelView):
                     result = action.run(self._context(session, obj))
             except PrahoError as error:
                 flash(f"{gettext('The action was refused')}: {error.message}", "error")
-                return redirect(url_for(".action_view", name=name, id=record_id))
+                return redirect(url_for(".record_action_view", action_name=action_name, id=record_id))
             if isinstance(result, Response):
                 return result
             flash(result or gettext("Done."), "success")
@@ -271,10 +271,10 @@ class PrahoModelView(SecureViewMixin, ModelView):
             session.rollback()
             session.close()
 
-    @expose("/download/<name>/")
-    def download_view(self, name: str) -> Any:
+    @expose("/download/<download_name>/")
+    def download_view(self, download_name: str) -> Any:
         """Send a file made from the record (read-only; roles checked)."""
-        download: Download = self._find(self.downloads, name)
+        download: Download = self._find(self.downloads, download_name)
         if not has_role(download.roles):
             abort(403)
         database = current_app.extensions["praho.db"]
