@@ -132,6 +132,9 @@ RO: dict[str, str] = {
     "Credit balance": "Sold credit",
     "Note": "Mențiune",
     "Paused": "Suspendat temporar",
+    "BNR fetches": "Preluări BNR",
+    "ANAF response": "Răspuns ANAF",
+    "Now": "Acum",
 }
 
 
