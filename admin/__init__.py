@@ -28,7 +28,14 @@ def core_views(session: Any) -> list[Any]:
         WebhookEventView,
     )
     from praho.admin.views.subscriptions import SubscriptionView
-    from praho.core.models import AuditEvent, Customer, Invoice, JournalLine, Subscription, WebhookEvent
+    from praho.core.models import (
+        AuditEvent,
+        Customer,
+        Invoice,
+        JournalLine,
+        Subscription,
+        WebhookEvent,
+    )
     from praho.core.models.payments import Payment
 
     return [

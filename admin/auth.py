@@ -24,7 +24,6 @@ from flask import (
     session,
     url_for,
 )
-
 from praho.admin.i18n import LANGUAGES, gettext
 from praho.admin.models import StaffRole, StaffUser
 from praho.admin.security import csp_nonce

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-
 from praho.admin.models import StaffRole
 from praho.admin.staff import create_staff_user, find_staff, set_password
 from praho.core.cli import CLI_ACTOR, database, praho_command

@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from praho.core.models import (
     Customer,
     DocumentKind,
@@ -34,6 +31,8 @@ from praho.core.models import (
     WebhookEvent,
     WebhookStatus,
 )
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 AGEING_BUCKETS = ("0-30", "31-60", "61-90", "90+")
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
-
 from praho.admin.models import StaffNote, StaffRole, StaffUser
 from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.errors import FieldError
 from praho.core.models.audit import ActorType
 from praho.core.services.audit import Actor, record_audit
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256

@@ -18,8 +18,6 @@ from typing import Any
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_admin.contrib.sqla import ModelView
-from sqlalchemy.orm import Session
-
 from praho.admin.auth import MONEY, READ, current_staff, has_role, login_redirect
 from praho.admin.i18n import (
     current_language,
@@ -35,6 +33,7 @@ from praho.core.clock import utcnow
 from praho.core.errors import PrahoError
 from praho.core.money import format_amount
 from praho.core.services.audit import Actor
+from sqlalchemy.orm import Session
 
 # Spreadsheets run cells starting with these as formulas (CSV injection); exports
 # prefix such text values with an apostrophe.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import redirect
-
 from praho.admin.views.base import Action, ActionContext, FormField, PrahoModelView, field_value
 from praho.admin.views.documents import document_url
 from praho.core.models import Customer

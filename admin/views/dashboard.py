@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import current_app
 from flask_admin import AdminIndexView, expose
-
 from praho.admin.charts import bar_chart, line_chart
 from praho.admin.i18n import current_language, gettext
 from praho.admin.metrics import AGEING_BUCKETS, dashboard_figures

@@ -8,8 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, redirect, url_for
-from sqlalchemy.orm import Session
-
 from praho.admin.views.base import (
     Action,
     ActionContext,
@@ -25,6 +23,7 @@ from praho.core.money import format_amount, to_minor
 from praho.core.services.credit_notes import creditable_minor, issue_credit_note
 from praho.core.services.issuing import issue_document, void_document
 from praho.core.services.pdf import render_document_pdf
+from sqlalchemy.orm import Session
 
 DOCUMENT_ENDPOINTS = {
     DocumentKind.INVOICE: "invoices",

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from praho.core.clock import resolve_now
 from praho.core.errors import InvalidTransition
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 from praho.core.services.audit import Actor, record_audit
+from sqlalchemy.orm import Session
 
 REPLAYABLE = frozenset({WebhookStatus.FAILED})
 

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 import pytest
-
 from praho.admin.staff import create_staff_user
 from praho.core.testing import PrahoFactory
 

@@ -12,9 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
-
 from praho.core.models import DocumentStatus, Invoice
+from werkzeug.serving import make_server
 
 from .conftest import PASSWORD
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from praho.admin.models import StaffUser
 from praho.core.models import DocumentStatus, Invoice
 

@@ -6,8 +6,6 @@ import csv
 import io
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
 from praho.admin.views.base import PrahoModelView
 from praho.core.hookspecs import hookimpl
 from praho.core.models import (
@@ -20,6 +18,7 @@ from praho.core.models import (
     WebhookStatus,
 )
 from praho.core.models.subscriptions import Subscription
+from sqlalchemy import select
 
 from .conftest import csrf_token
 
