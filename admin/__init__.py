@@ -42,17 +42,30 @@ def core_views(session: Any) -> list[Any]:
         CustomerView(Customer, session, name="Customers", endpoint="customers"),
         SubscriptionView(Subscription, session, name="Subscriptions", endpoint="subscriptions"),
         InvoiceView(Invoice, session, name="Invoices", endpoint="invoices", category="Documents"),
-        ProformaView(Invoice, session, name="Proformas", endpoint="proformas",
-                     category="Documents"),
-        CreditNoteView(Invoice, session, name="Credit notes", endpoint="credit_notes",
-                       category="Documents"),
+        ProformaView(
+            Invoice, session, name="Proformas", endpoint="proformas", category="Documents"
+        ),
+        CreditNoteView(
+            Invoice, session, name="Credit notes", endpoint="credit_notes", category="Documents"
+        ),
         PaymentView(Payment, session, name="Payments", endpoint="payments", category="Money"),
-        CreditMovementView(JournalLine, session, name="Credit movements",
-                           endpoint="credit_movements", category="Money"),
-        WebhookEventView(WebhookEvent, session, name="Webhook events", endpoint="webhook_events",
-                         category="System"),
-        AuditEventView(AuditEvent, session, name="Audit events", endpoint="audit_events",
-                       category="System"),
+        CreditMovementView(
+            JournalLine,
+            session,
+            name="Credit movements",
+            endpoint="credit_movements",
+            category="Money",
+        ),
+        WebhookEventView(
+            WebhookEvent,
+            session,
+            name="Webhook events",
+            endpoint="webhook_events",
+            category="System",
+        ),
+        AuditEventView(
+            AuditEvent, session, name="Audit events", endpoint="audit_events", category="System"
+        ),
         StaffUserView(session, name="Staff users", endpoint="staff_users", category="System"),
     ]
 
@@ -77,7 +90,9 @@ def init_admin(app: Flask, registry: Any) -> Admin:
         database.remove()
 
     admin = Admin(
-        app, name="PRAHO", url=ADMIN_URL,
+        app,
+        name="PRAHO",
+        url=ADMIN_URL,
         index_view=DashboardView(name="Dashboard", url=ADMIN_URL, endpoint="admin"),
         theme=Bootstrap4Theme(base_template="praho_admin/base.html", fluid=True),
         csp_nonce_generator=csp_nonce,

@@ -37,8 +37,7 @@ READ = frozenset(StaffRole)
 MONEY = frozenset({StaffRole.ADMIN, StaffRole.BILLING})
 ADMIN_ONLY = frozenset({StaffRole.ADMIN})
 
-auth_blueprint = Blueprint("praho_auth", __name__, url_prefix="/admin",
-                           template_folder="templates")
+auth_blueprint = Blueprint("praho_auth", __name__, url_prefix="/admin", template_folder="templates")
 
 
 def _db_session() -> Any:
@@ -90,8 +89,11 @@ def has_role(roles: Iterable[StaffRole]) -> bool:
 
 def login_redirect() -> Any:
     """Send the browser to the login page, remembering where it wanted to go."""
-    message = ("Your session expired; please log in again." if request.environ.get("praho.session_expired")
-               else "Please log in.")
+    message = (
+        "Your session expired; please log in again."
+        if request.environ.get("praho.session_expired")
+        else "Please log in."
+    )
     flash(gettext(message), "warning")
     return redirect(url_for("praho_auth.login", next=request.full_path.rstrip("?")))
 
@@ -143,15 +145,22 @@ def login() -> Any:
                 session.clear()
                 session.permanent = True
                 now = datetime.now(UTC).timestamp()
-                session.update(staff_id=user.id, staff_version=user.session_version,
-                               auth_at=now, seen_at=now, lang=language)
+                session.update(
+                    staff_id=user.id,
+                    staff_version=user.session_version,
+                    auth_at=now,
+                    seen_at=now,
+                    lang=language,
+                )
         if user is not None:
             return redirect(_safe_next(request.args.get("next")))
         error = gettext("Invalid e-mail or password.")
-        current_app.logger.info("admin login refused for %s from %s", email[:80],
-                                request.remote_addr)
-    return render_template("praho_admin/login.html", error=error, csp_nonce=csp_nonce,
-                           _=gettext), (401 if error else 200)
+        current_app.logger.info(
+            "admin login refused for %s from %s", email[:80], request.remote_addr
+        )
+    return render_template("praho_admin/login.html", error=error, csp_nonce=csp_nonce, _=gettext), (
+        401 if error else 200
+    )
 
 
 @auth_blueprint.route("/logout", methods=["POST"])

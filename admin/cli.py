@@ -16,16 +16,27 @@ def admin_group() -> None:
 @admin_group.command("create-user")
 @click.option("--email", required=True, help="login e-mail")
 @click.option("--name", required=True, help="the person's name")
-@click.option("--role", type=click.Choice([r.value for r in StaffRole]), required=True,
-              help="admin: everything; billing: money operations; support: read-only plus notes")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in StaffRole]),
+    required=True,
+    help="admin: everything; billing: money operations; support: read-only plus notes",
+)
 @click.option("--language", type=click.Choice(["ro", "en"]), default="ro", show_default=True)
 @praho_command
 def create_user(email: str, name: str, role: str, language: str) -> None:
     """Create a staff user. The password is asked for (never given on the command line)."""
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with database().transaction() as session:
-        user = create_staff_user(session, email=email, name=name, role=role, password=password,
-                                 language=language, actor=CLI_ACTOR)
+        user = create_staff_user(
+            session,
+            email=email,
+            name=name,
+            role=role,
+            password=password,
+            language=language,
+            actor=CLI_ACTOR,
+        )
         click.echo(f"created {user.email} ({user.role})")
 
 

@@ -44,8 +44,9 @@ RO: dict[str, str] = {
     "Invalid e-mail or password.": "E-mail sau parolă greșită.",
     "Please log in.": "Vă rugăm să vă autentificați.",
     "Your session expired; please log in again.": "Sesiunea a expirat; autentificați-vă din nou.",
-    "You do not have the role needed for this action.":
-        "Nu aveți rolul necesar pentru această acțiune.",
+    "You do not have the role needed for this action.": (
+        "Nu aveți rolul necesar pentru această acțiune."
+    ),
     "Language": "Limba",
     # dashboard
     "MRR and ARR": "MRR și ARR",

@@ -57,14 +57,23 @@ def mrr_series(session: Session, today: date, count: int = 12) -> dict[str, list
     """MRR per currency on the first day of each of the last ``count`` months."""
     days = month_starts(today, count)
     rows = session.execute(
-        select(Invoice.currency, Invoice.taxable_minor, Invoice.period_start, Invoice.period_end,
-               Subscription.billing_cycle_months)
+        select(
+            Invoice.currency,
+            Invoice.taxable_minor,
+            Invoice.period_start,
+            Invoice.period_end,
+            Subscription.billing_cycle_months,
+        )
         .join(Subscription, Subscription.id == Invoice.subscription_id)
-        .where(Invoice.status == DocumentStatus.ISSUED,
-               Invoice.kind.in_([DocumentKind.INVOICE, DocumentKind.PROFORMA]),
-               Invoice.converted_from_id.is_(None),
-               Invoice.period_start.is_not(None), Invoice.period_end.is_not(None),
-               Invoice.period_end >= days[0], Invoice.period_start <= today)
+        .where(
+            Invoice.status == DocumentStatus.ISSUED,
+            Invoice.kind.in_([DocumentKind.INVOICE, DocumentKind.PROFORMA]),
+            Invoice.converted_from_id.is_(None),
+            Invoice.period_start.is_not(None),
+            Invoice.period_end.is_not(None),
+            Invoice.period_end >= days[0],
+            Invoice.period_start <= today,
+        )
     ).all()
     series: dict[str, list[int]] = {}
     for currency, taxable, start, end, cycle in rows:
@@ -82,10 +91,11 @@ def revenue_by_month(session: Session, today: date, count: int = 12) -> dict[str
     """Net revenue per currency for each of the last ``count`` months (credit notes subtract)."""
     days = month_starts(today, count)
     rows = session.execute(
-        select(Invoice.kind, Invoice.currency, Invoice.issue_date, Invoice.taxable_minor)
-        .where(Invoice.status == DocumentStatus.ISSUED,
-               Invoice.kind.in_([DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE]),
-               Invoice.issue_date >= days[0])
+        select(Invoice.kind, Invoice.currency, Invoice.issue_date, Invoice.taxable_minor).where(
+            Invoice.status == DocumentStatus.ISSUED,
+            Invoice.kind.in_([DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE]),
+            Invoice.issue_date >= days[0],
+        )
     ).all()
     index = {(d.year, d.month): i for i, d in enumerate(days)}
     series: dict[str, list[int]] = {}
@@ -114,8 +124,10 @@ def receivables_ageing(session: Session, today: date) -> dict[str, dict[str, int
     """Amount still due per currency and bucket, on issued invoices."""
     open_invoices = session.execute(
         select(Invoice).where(
-            Invoice.status == DocumentStatus.ISSUED, Invoice.kind == DocumentKind.INVOICE,
-            Invoice.payment_status.in_([PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID]))
+            Invoice.status == DocumentStatus.ISSUED,
+            Invoice.kind == DocumentKind.INVOICE,
+            Invoice.payment_status.in_([PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID]),
+        )
     ).scalars()
     result: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(AGEING_BUCKETS, 0))
     for invoice in open_invoices:
@@ -143,7 +155,8 @@ def dunning_pipeline(session: Session, limit: int = 20) -> tuple[dict[str, int],
     statuses = [SubscriptionStatus.PAST_DUE, SubscriptionStatus.SUSPENDED]
     counts = dict.fromkeys((str(s) for s in statuses), 0)
     for status, count in session.execute(
-        select(Subscription.status, func.count()).where(Subscription.status.in_(statuses))
+        select(Subscription.status, func.count())
+        .where(Subscription.status.in_(statuses))
         .group_by(Subscription.status)
     ):
         counts[str(status)] = int(count)
@@ -154,22 +167,34 @@ def dunning_pipeline(session: Session, limit: int = 20) -> tuple[dict[str, int],
         .order_by(Subscription.updated_at.asc().nulls_first(), Subscription.id)
         .limit(limit)
     ).all()
-    listed = [DunningRow(s.id, name, str(s.status),
-                         (s.suspended_at or s.updated_at).date() if (s.suspended_at or s.updated_at)
-                         else None, s.currency) for s, name in rows]
+    listed = [
+        DunningRow(
+            s.id,
+            name,
+            str(s.status),
+            (s.suspended_at or s.updated_at).date() if (s.suspended_at or s.updated_at) else None,
+            s.currency,
+        )
+        for s, name in rows
+    ]
     return counts, listed
 
 
 def failed_webhooks(session: Session, limit: int = 10) -> tuple[int, list[WebhookEvent]]:
     """How many webhook events failed for good, and the latest of them."""
     total = session.execute(
-        select(func.count()).select_from(WebhookEvent)
+        select(func.count())
+        .select_from(WebhookEvent)
         .where(WebhookEvent.status == WebhookStatus.FAILED)
     ).scalar_one()
-    latest = list(session.execute(
-        select(WebhookEvent).where(WebhookEvent.status == WebhookStatus.FAILED)
-        .order_by(WebhookEvent.received_at.desc()).limit(limit)
-    ).scalars())
+    latest = list(
+        session.execute(
+            select(WebhookEvent)
+            .where(WebhookEvent.status == WebhookStatus.FAILED)
+            .order_by(WebhookEvent.received_at.desc())
+            .limit(limit)
+        ).scalars()
+    )
     return int(total), latest
 
 

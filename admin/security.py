@@ -40,18 +40,20 @@ def content_security_policy(nonce: str) -> str:
     Inline ``style`` attributes stay allowed: Flask-Admin's templates and our server-side
     SVG charts use them, and styles cannot run code.
     """
-    return "; ".join([
-        "default-src 'self'",
-        f"script-src 'self' 'nonce-{nonce}'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' 'nonce-{nonce}'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 def is_admin_path(path: str, prefix: str) -> bool:
@@ -67,14 +69,19 @@ def install_security(app: Flask, *, prefix: str) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
-        minutes=int(app.config.get("ADMIN_IDLE_MINUTES") or 60))
+        minutes=int(app.config.get("ADMIN_IDLE_MINUTES") or 60)
+    )
     csrf.init_app(app)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
         # Behind a TLS-terminating proxy: trust its X-Forwarded-For/Proto so HSTS, secure
         # redirects and per-address login limits see the real scheme and client.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
-                                x_host=proxies)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=proxies,
+            x_proto=proxies,  # type: ignore[method-assign]
+            x_host=proxies,
+        )
 
     @app.before_request
     def _admin_csrf() -> None:
@@ -86,8 +93,11 @@ def install_security(app: Flask, *, prefix: str) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_refused(error: CSRFError) -> Any:
-        return Response(f"400 Bad Request: CSRF check failed ({error.description})",
-                        status=400, mimetype="text/plain")
+        return Response(
+            f"400 Bad Request: CSRF check failed ({error.description})",
+            status=400,
+            mimetype="text/plain",
+        )
 
     @app.after_request
     def _admin_headers(response: Response) -> Response:
@@ -102,5 +112,7 @@ def install_security(app: Flask, *, prefix: str) -> None:
         # Money and personal data: never keep admin pages in shared or browser caches.
         response.headers.setdefault("Cache-Control", "no-store")
         if request.is_secure:
-            response.headers["Strict-Transport-Security"] = f"max-age={HSTS_SECONDS}; includeSubDomains"
+            response.headers["Strict-Transport-Security"] = (
+                f"max-age={HSTS_SECONDS}; includeSubDomains"
+            )
         return response

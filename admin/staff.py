@@ -73,9 +73,17 @@ def find_staff(session: Session, email: str) -> StaffUser | None:
     return session.execute(query).scalar_one_or_none()
 
 
-def create_staff_user(session: Session, *, email: str, name: str, role: str, password: str,
-                      language: str = "ro", actor: Actor | None = None,
-                      now: datetime | None = None) -> StaffUser:
+def create_staff_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    language: str = "ro",
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> StaffUser:
     """Create a staff user; every field is checked before anything is written."""
     moment = resolve_now(now)
     errors = v.Collector()
@@ -87,18 +95,33 @@ def create_staff_user(session: Session, *, email: str, name: str, role: str, pas
     if clean_email and find_staff(session, clean_email) is not None:
         errors.errors.append(FieldError("email", f"{clean_email} already has a staff account"))
     errors.raise_if_any()
-    user = StaffUser(email=clean_email.lower(), name=clean_name, role=StaffRole(clean_role),
-                     password_hash=hash_password(password), language=clean_language,
-                     active=True, session_version=1, created_at=moment)
+    user = StaffUser(
+        email=clean_email.lower(),
+        name=clean_name,
+        role=StaffRole(clean_role),
+        password_hash=hash_password(password),
+        language=clean_language,
+        active=True,
+        session_version=1,
+        created_at=moment,
+    )
     session.add(user)
     session.flush()
-    record_audit(session, actor=actor, action="staff_user.created", object_type="staff_user",
-                 object_id=user.id, data={"email": user.email, "role": str(user.role)}, now=moment)
+    record_audit(
+        session,
+        actor=actor,
+        action="staff_user.created",
+        object_type="staff_user",
+        object_id=user.id,
+        data={"email": user.email, "role": str(user.role)},
+        now=moment,
+    )
     return user
 
 
-def authenticate(session: Session, email: str, password: str, *,
-                 now: datetime | None = None) -> StaffUser | None:
+def authenticate(
+    session: Session, email: str, password: str, *, now: datetime | None = None
+) -> StaffUser | None:
     """The active staff user with these credentials, or None (same cost either way)."""
     if not isinstance(email, str) or not isinstance(password, str):
         return None
@@ -117,19 +140,38 @@ def authenticate(session: Session, email: str, password: str, *,
     return user
 
 
-def set_password(session: Session, user: StaffUser, password: str, *, actor: Actor | None = None,
-                 now: datetime | None = None) -> None:
+def set_password(
+    session: Session,
+    user: StaffUser,
+    password: str,
+    *,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> None:
     """Replace the password; sessions opened with the old one stop working."""
     _check_password(password)
     user.password_hash = hash_password(password)
     user.session_version += 1
     session.flush()
-    record_audit(session, actor=actor, action="staff_user.password_changed",
-                 object_type="staff_user", object_id=user.id, now=resolve_now(now))
+    record_audit(
+        session,
+        actor=actor,
+        action="staff_user.password_changed",
+        object_type="staff_user",
+        object_id=user.id,
+        now=resolve_now(now),
+    )
 
 
-def add_note(session: Session, author: StaffUser, *, object_type: str, object_id: int,
-             body: str, now: datetime | None = None) -> StaffNote:
+def add_note(
+    session: Session,
+    author: StaffUser,
+    *,
+    object_type: str,
+    object_id: int,
+    body: str,
+    now: datetime | None = None,
+) -> StaffNote:
     """Append a note to a customer, document or subscription (any role may)."""
     errors = v.Collector()
     errors.check(v.choice, "object_type", object_type, NOTE_OBJECTS)
@@ -137,8 +179,13 @@ def add_note(session: Session, author: StaffUser, *, object_type: str, object_id
     if not isinstance(object_id, int) or object_id <= 0:
         errors.errors.append(FieldError("object_id", "must be a positive id"))
     errors.raise_if_any()
-    note = StaffNote(object_type=object_type, object_id=object_id, author_id=author.id,
-                     body=clean_body, created_at=resolve_now(now))
+    note = StaffNote(
+        object_type=object_type,
+        object_id=object_id,
+        author_id=author.id,
+        body=clean_body,
+        created_at=resolve_now(now),
+    )
     session.add(note)
     session.flush()
     return note
@@ -146,7 +193,9 @@ def add_note(session: Session, author: StaffUser, *, object_type: str, object_id
 
 def notes_for(session: Session, object_type: str, object_id: int) -> list[StaffNote]:
     """Notes on one object, oldest first."""
-    query = (select(StaffNote).where(StaffNote.object_type == object_type,
-                                     StaffNote.object_id == object_id).order_by(StaffNote.id))
+    query = (
+        select(StaffNote)
+        .where(StaffNote.object_type == object_type, StaffNote.object_id == object_id)
+        .order_by(StaffNote.id)
+    )
     return list(session.execute(query).scalars())
-

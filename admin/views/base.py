@@ -125,8 +125,11 @@ class SecureViewMixin:
     def render(self, template: str, **kwargs: Any) -> Any:
         """Render with our translations (Flask-Admin's own strings too) and the user."""
         self._template_args.update(  # type: ignore[attr-defined]
-            _gettext=flask_admin_gettext, _ngettext=flask_admin_ngettext, _=gettext,
-            staff=current_staff(), has_role=has_role,
+            _gettext=flask_admin_gettext,
+            _ngettext=flask_admin_ngettext,
+            _=gettext,
+            staff=current_staff(),
+            has_role=has_role,
         )
         return super().render(template, **kwargs)  # type: ignore[misc]
 
@@ -165,14 +168,27 @@ class PrahoModelView(SecureViewMixin, ModelView):
     # ``customer``, ``invoice`` or ``subscription`` to show and accept staff notes.
     notes_object: str | None = None
 
-    def __init__(self, model: Any, session: Any, *, name: str, category: str | None = None,
-                 endpoint: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: Any,
+        session: Any,
+        *,
+        name: str,
+        category: str | None = None,
+        endpoint: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         with warnings.catch_warnings():
             # Flask-Admin 2.2 prefers a Flask-SQLAlchemy object; we own a plain scoped session.
             warnings.simplefilter("ignore", DeprecationWarning)
-            super().__init__(model, session, name=lazy(name),  # type: ignore[arg-type]
-                             category=lazy(category) if category else None,  # type: ignore[arg-type]
-                             endpoint=endpoint, **kwargs)
+            super().__init__(
+                model,
+                session,
+                name=lazy(name),  # type: ignore[arg-type]
+                category=lazy(category) if category else None,  # type: ignore[arg-type]
+                endpoint=endpoint,
+                **kwargs,
+            )
 
     # --- labels: translated when rendered (Flask-Admin caches the column lists) ----
 
@@ -248,7 +264,9 @@ class PrahoModelView(SecureViewMixin, ModelView):
                     result = action.run(self._context(session, obj))
             except PrahoError as error:
                 flash(f"{gettext('The action was refused')}: {error.message}", "error")
-                return redirect(url_for(".record_action_view", action_name=action_name, id=record_id))
+                return redirect(
+                    url_for(".record_action_view", action_name=action_name, id=record_id)
+                )
             if isinstance(result, Response):
                 return result
             flash(result or gettext("Done."), "success")
@@ -263,9 +281,15 @@ class PrahoModelView(SecureViewMixin, ModelView):
                     rows = action.preview(self._context(session, obj))
                 except PrahoError as exc:
                     error = exc.message
-            return self.render("praho_admin/action.html", action=action, obj=obj,
-                               record_id=record_id, preview_rows=rows, preview_error=error,
-                               return_url=self._details_url(record_id))
+            return self.render(
+                "praho_admin/action.html",
+                action=action,
+                obj=obj,
+                record_id=record_id,
+                preview_rows=rows,
+                preview_error=error,
+                return_url=self._details_url(record_id),
+            )
         finally:
             session.rollback()
             session.close()
@@ -308,8 +332,14 @@ class PrahoModelView(SecureViewMixin, ModelView):
             with database.transaction() as session:
                 obj = self._load(session, record_id)
                 author = session.get(StaffUser, user.id)
-                add_note(session, author, object_type=self.notes_object, object_id=obj.id,
-                         body=request.form.get("body", ""), now=utcnow())
+                add_note(
+                    session,
+                    author,
+                    object_type=self.notes_object,
+                    object_id=obj.id,
+                    body=request.form.get("body", ""),
+                    now=utcnow(),
+                )
         except PrahoError as error:
             flash(f"{gettext('The action was refused')}: {error.message}", "error")
         return redirect(self._details_url(record_id))
@@ -323,8 +353,11 @@ class PrahoModelView(SecureViewMixin, ModelView):
             self._template_args.update(  # type: ignore[attr-defined]
                 record_actions=self.available_actions(obj),
                 record_downloads=self.available_downloads(obj),
-                record_notes=(notes_for(self.session, self.notes_object, obj.id)
-                              if self.notes_object else None),
+                record_notes=(
+                    notes_for(self.session, self.notes_object, obj.id)
+                    if self.notes_object
+                    else None
+                ),
                 record_id=obj.id,
                 record_extra=self.details_extra(obj),
             )

@@ -39,26 +39,40 @@ class DashboardView(SecureViewMixin, AdminIndexView):
             def money_label(currency: str) -> Any:
                 # Axis labels in whole units: drop the decimals after the language's separator.
                 decimal_mark = "," if language == "ro" else "."
-                return lambda minor: format_amount(minor, currency, language).rsplit(decimal_mark, 1)[0]
+                return lambda minor: format_amount(minor, currency, language).rsplit(
+                    decimal_mark, 1
+                )[0]
 
             charts = {}
             if figures["mrr"]:
                 first = next(iter(figures["mrr"]))
-                charts["mrr"] = line_chart(gettext("MRR and ARR"), figures["months"], figures["mrr"],
-                                           money_label(first))
+                charts["mrr"] = line_chart(
+                    gettext("MRR and ARR"), figures["months"], figures["mrr"], money_label(first)
+                )
             if figures["revenue"]:
                 first = next(iter(figures["revenue"]))
-                charts["revenue"] = bar_chart(gettext("Revenue by month"), figures["months"],
-                                              figures["revenue"], money_label(first))
+                charts["revenue"] = bar_chart(
+                    gettext("Revenue by month"),
+                    figures["months"],
+                    figures["revenue"],
+                    money_label(first),
+                )
             if figures["ageing"]:
                 first = next(iter(figures["ageing"]))
                 charts["ageing"] = bar_chart(
-                    gettext("Receivables ageing"), list(AGEING_BUCKETS),
+                    gettext("Receivables ageing"),
+                    list(AGEING_BUCKETS),
                     {c: [b[k] for k in AGEING_BUCKETS] for c, b in figures["ageing"].items()},
-                    money_label(first))
-            return self.render("praho_admin/dashboard.html", figures=figures, charts=charts,
-                               panels=panels, buckets=AGEING_BUCKETS,
-                               fmt=lambda minor, cur: f"{format_amount(minor, cur, language)} {cur}")
+                    money_label(first),
+                )
+            return self.render(
+                "praho_admin/dashboard.html",
+                figures=figures,
+                charts=charts,
+                panels=panels,
+                buckets=AGEING_BUCKETS,
+                fmt=lambda minor, cur: f"{format_amount(minor, cur, language)} {cur}",
+            )
         finally:
             # Read-only: nothing to keep; objects stay usable until the page is rendered.
             session.rollback()

@@ -34,7 +34,9 @@ DOCUMENT_ENDPOINTS = {
 
 def document_url(document: Invoice) -> str:
     """The details page of a document, in the list of its kind."""
-    return url_for(f"{DOCUMENT_ENDPOINTS[DocumentKind(document.kind)]}.details_view", id=document.id)
+    return url_for(
+        f"{DOCUMENT_ENDPOINTS[DocumentKind(document.kind)]}.details_view", id=document.id
+    )
 
 
 def _issue(ctx: ActionContext) -> str:
@@ -43,8 +45,9 @@ def _issue(ctx: ActionContext) -> str:
 
 
 def _void(ctx: ActionContext) -> str:
-    document = void_document(ctx.session, ctx.obj, reason=field_value(ctx.form, "reason"),
-                             actor=ctx.actor, now=ctx.now)
+    document = void_document(
+        ctx.session, ctx.obj, reason=field_value(ctx.form, "reason"), actor=ctx.actor, now=ctx.now
+    )
     return f"{document.full_number}: {document.status}"
 
 
@@ -59,8 +62,14 @@ def _gross_minor(ctx: ActionContext) -> int | None:
 
 
 def _credit(ctx: ActionContext) -> Any:
-    note = issue_credit_note(ctx.session, ctx.obj, reason=field_value(ctx.form, "reason"),
-                             gross_amount_minor=_gross_minor(ctx), actor=ctx.actor, now=ctx.now)
+    note = issue_credit_note(
+        ctx.session,
+        ctx.obj,
+        reason=field_value(ctx.form, "reason"),
+        gross_amount_minor=_gross_minor(ctx),
+        actor=ctx.actor,
+        now=ctx.now,
+    )
     ctx.session.flush()
     return redirect(document_url(note))
 
@@ -92,18 +101,37 @@ def _is(kind: DocumentKind | None, *statuses: DocumentStatus) -> Any:
 
 
 ISSUE = Action("issue", "Issue", _issue, applies=_is(None, DocumentStatus.DRAFT))
-VOID = Action("void", "Void", _void, style="danger",
-              applies=lambda d: d.status == DocumentStatus.ISSUED and d.kind != DocumentKind.CREDIT_NOTE,
-              fields=(FormField("reason", "Reason", required=True),))
-CREDIT = Action("credit_note", "Issue credit note", _credit, style="warning",
-                applies=lambda d: (d.kind == DocumentKind.INVOICE and d.status == DocumentStatus.ISSUED
-                                   and creditable_minor(d) > 0),
-                fields=(FormField("reason", "Reason", required=True),
-                        FormField("amount", "Gross amount (empty: the whole invoice)", "amount")),
-                preview=_credit_preview)
+VOID = Action(
+    "void",
+    "Void",
+    _void,
+    style="danger",
+    applies=lambda d: d.status == DocumentStatus.ISSUED and d.kind != DocumentKind.CREDIT_NOTE,
+    fields=(FormField("reason", "Reason", required=True),),
+)
+CREDIT = Action(
+    "credit_note",
+    "Issue credit note",
+    _credit,
+    style="warning",
+    applies=lambda d: (
+        d.kind == DocumentKind.INVOICE
+        and d.status == DocumentStatus.ISSUED
+        and creditable_minor(d) > 0
+    ),
+    fields=(
+        FormField("reason", "Reason", required=True),
+        FormField("amount", "Gross amount (empty: the whole invoice)", "amount"),
+    ),
+    preview=_credit_preview,
+)
 PDF = Download("pdf", "Download PDF", _pdf)
-XML = Download("xml", "Download XML", _xml,
-               applies=lambda d: d.status != DocumentStatus.DRAFT and d.kind != DocumentKind.PROFORMA)
+XML = Download(
+    "xml",
+    "Download XML",
+    _xml,
+    applies=lambda d: d.status != DocumentStatus.DRAFT and d.kind != DocumentKind.PROFORMA,
+)
 
 
 class DocumentView(PrahoModelView):
@@ -111,25 +139,82 @@ class DocumentView(PrahoModelView):
 
     kind: DocumentKind = DocumentKind.INVOICE
     notes_object = "invoice"
-    column_list = ("full_number", "status", "customer_id", "issue_date", "due_date", "currency",
-                   "total_minor", "payment_status", "amount_paid_minor", "credited_minor")
-    column_details_list = ("id", "kind", "status", "full_number", "customer_id", "currency",
-                           "issue_date", "tax_point_date", "due_date", "lines_net_minor",
-                           "allowance_total_minor", "taxable_minor", "vat_minor", "total_minor",
-                           "payable_minor", "amount_paid_minor", "payment_status",
-                           "credited_minor", "refunded_minor", "exchange_rate",
-                           "original_invoice_id", "subscription_id", "period_start", "period_end",
-                           "note", "issued_at", "issued_by", "voided_at", "void_reason")
+    column_list = (
+        "full_number",
+        "status",
+        "customer_id",
+        "issue_date",
+        "due_date",
+        "currency",
+        "total_minor",
+        "payment_status",
+        "amount_paid_minor",
+        "credited_minor",
+    )
+    column_details_list = (
+        "id",
+        "kind",
+        "status",
+        "full_number",
+        "customer_id",
+        "currency",
+        "issue_date",
+        "tax_point_date",
+        "due_date",
+        "lines_net_minor",
+        "allowance_total_minor",
+        "taxable_minor",
+        "vat_minor",
+        "total_minor",
+        "payable_minor",
+        "amount_paid_minor",
+        "payment_status",
+        "credited_minor",
+        "refunded_minor",
+        "exchange_rate",
+        "original_invoice_id",
+        "subscription_id",
+        "period_start",
+        "period_end",
+        "note",
+        "issued_at",
+        "issued_by",
+        "voided_at",
+        "void_reason",
+    )
     column_searchable_list = ("full_number", "note")
-    column_filters = ("status", "payment_status", "currency", "issue_date", "due_date",
-                      "customer_id", "subscription_id")
+    column_filters = (
+        "status",
+        "payment_status",
+        "currency",
+        "issue_date",
+        "due_date",
+        "customer_id",
+        "subscription_id",
+    )
     column_default_sort = ("id", True)
-    column_labels = {"full_number": "Number", "customer_id": "Customer", "total_minor": "Total",
-                     "amount_paid_minor": "Paid", "credited_minor": "Credit notes",
-                     "payment_status": "Payment status"}
-    column_formatters = {k: money(k) for k in (
-        "total_minor", "amount_paid_minor", "credited_minor", "lines_net_minor", "taxable_minor",
-        "vat_minor", "payable_minor", "allowance_total_minor", "refunded_minor")}
+    column_labels = {
+        "full_number": "Number",
+        "customer_id": "Customer",
+        "total_minor": "Total",
+        "amount_paid_minor": "Paid",
+        "credited_minor": "Credit notes",
+        "payment_status": "Payment status",
+    }
+    column_formatters = {
+        k: money(k)
+        for k in (
+            "total_minor",
+            "amount_paid_minor",
+            "credited_minor",
+            "lines_net_minor",
+            "taxable_minor",
+            "vat_minor",
+            "payable_minor",
+            "allowance_total_minor",
+            "refunded_minor",
+        )
+    }
     column_formatters_export: dict[str, Any] = {}
     actions = (ISSUE, VOID, CREDIT)
     downloads = (PDF, XML)
@@ -149,9 +234,17 @@ class DocumentView(PrahoModelView):
 
     def details_extra(self, obj: Any) -> list[tuple[str, list[list[str]], list[str]]]:
         """The lines, as printed."""
-        rows = [[str(line.position), line.item_name, str(line.quantity), str(line.unit_price),
-                 format_amount(line.net_amount_minor, obj.currency),
-                 f"{line.tax_category} {line.tax_rate.normalize()}%"] for line in obj.lines]
+        rows = [
+            [
+                str(line.position),
+                line.item_name,
+                str(line.quantity),
+                str(line.unit_price),
+                format_amount(line.net_amount_minor, obj.currency),
+                f"{line.tax_category} {line.tax_rate.normalize()}%",
+            ]
+            for line in obj.lines
+        ]
         return [("Lines", rows, ["#", "Item", "Quantity", "Unit price", "Amount", "VAT"])]
 
 

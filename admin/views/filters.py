@@ -22,8 +22,11 @@ def _aware(value: Any) -> Any:
 
 
 def _aware_filter(base: type) -> type:
-    return type(f"Aware{base.__name__}", (base,),
-                {"clean": lambda self, value: _aware(base.clean(self, value))})
+    return type(
+        f"Aware{base.__name__}",
+        (base,),
+        {"clean": lambda self, value: _aware(base.clean(self, value))},
+    )
 
 
 class PrahoFilterConverter(FilterConverter):

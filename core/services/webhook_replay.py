@@ -20,8 +20,13 @@ from sqlalchemy.orm import Session
 REPLAYABLE = frozenset({WebhookStatus.FAILED})
 
 
-def replay_webhook_event(session: Session, event: WebhookEvent, *, actor: Actor | None = None,
-                         now: datetime | None = None) -> WebhookEvent:
+def replay_webhook_event(
+    session: Session,
+    event: WebhookEvent,
+    *,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> WebhookEvent:
     """Mark a failed event for retry now; refuse any other status (nothing changes then)."""
     moment = resolve_now(now)
     if event.status not in REPLAYABLE:
@@ -33,8 +38,18 @@ def replay_webhook_event(session: Session, event: WebhookEvent, *, actor: Actor 
     event.status = WebhookStatus.RETRYING
     event.next_attempt_at = moment
     session.flush()
-    record_audit(session, actor=actor, action="webhook.replay_requested",
-                 object_type="webhook_event", object_id=event.id, now=moment,
-                 data={"source": event.source, "event_id": event.event_id,
-                       "attempts": event.attempts, "last_error": (previous_error or "")[:300]})
+    record_audit(
+        session,
+        actor=actor,
+        action="webhook.replay_requested",
+        object_type="webhook_event",
+        object_id=event.id,
+        now=moment,
+        data={
+            "source": event.source,
+            "event_id": event.event_id,
+            "attempts": event.attempts,
+            "last_error": (previous_error or "")[:300],
+        },
+    )
     return event

@@ -26,8 +26,14 @@ def staff(praho_committing: Any) -> dict[str, Any]:
     users = {}
     with praho_committing.transaction() as session:
         for role in ("admin", "billing", "support"):
-            user = create_staff_user(session, email=f"{role}@praho.test", name=f"{role.title()} User",
-                                     role=role, password=PASSWORD, language="en")
+            user = create_staff_user(
+                session,
+                email=f"{role}@praho.test",
+                name=f"{role.title()} User",
+                role=role,
+                password=PASSWORD,
+                language="en",
+            )
             users[role] = user.id
     return users
 
@@ -51,9 +57,14 @@ class AdminClient:
 
     def login(self, role: str, password: str = PASSWORD) -> Any:
         page = self.client.get("/admin/login")
-        return self.client.post("/admin/login", data={
-            "email": f"{role}@praho.test", "password": password,
-            "csrf_token": csrf_token(page.get_data(as_text=True))})
+        return self.client.post(
+            "/admin/login",
+            data={
+                "email": f"{role}@praho.test",
+                "password": password,
+                "csrf_token": csrf_token(page.get_data(as_text=True)),
+            },
+        )
 
     def get(self, url: str, **kwargs: Any) -> Any:
         return self.client.get(url, **kwargs)

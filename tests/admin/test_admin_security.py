@@ -14,8 +14,13 @@ def _draft(seed):
 
 
 def test_every_admin_page_requires_login(admin_client):
-    for url in ("/admin/", "/admin/customers/", "/admin/invoices/", "/admin/audit_events/",
-                "/admin/customers/export/csv/"):
+    for url in (
+        "/admin/",
+        "/admin/customers/",
+        "/admin/invoices/",
+        "/admin/audit_events/",
+        "/admin/customers/export/csv/",
+    ):
         response = admin_client.get(url)
         assert response.status_code == 302, url
         assert "/admin/login" in response.headers["Location"]
@@ -32,45 +37,67 @@ def test_login_with_wrong_password_is_refused_and_right_one_opens_the_dashboard(
 
 
 def test_unknown_user_and_disabled_user_cannot_log_in(admin_client, praho_committing, staff):
-    assert admin_client.client.post("/admin/login", data={
-        "email": "nobody@praho.test", "password": PASSWORD,
-        "csrf_token": csrf_token(admin_client.get("/admin/login").get_data(as_text=True))},
-    ).status_code == 401
+    assert (
+        admin_client.client.post(
+            "/admin/login",
+            data={
+                "email": "nobody@praho.test",
+                "password": PASSWORD,
+                "csrf_token": csrf_token(admin_client.get("/admin/login").get_data(as_text=True)),
+            },
+        ).status_code
+        == 401
+    )
     with praho_committing.transaction() as session:
         session.get(StaffUser, staff["billing"]).active = False
     assert admin_client.login("billing").status_code == 401
 
 
-def test_post_without_csrf_token_is_refused_and_changes_nothing(admin_client, seed, praho_committing):
+def test_post_without_csrf_token_is_refused_and_changes_nothing(
+    admin_client, seed, praho_committing
+):
     draft_id = _draft(seed)
     admin_client.login("billing")
-    response = admin_client.client.post(f"/admin/invoices/record-action/issue/?id={draft_id}", data={})
+    response = admin_client.client.post(
+        f"/admin/invoices/record-action/issue/?id={draft_id}", data={}
+    )
     assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True)
-    bad_token = admin_client.client.post(f"/admin/invoices/record-action/issue/?id={draft_id}",
-                                         data={"csrf_token": "forged"})
+    bad_token = admin_client.client.post(
+        f"/admin/invoices/record-action/issue/?id={draft_id}", data={"csrf_token": "forged"}
+    )
     assert bad_token.status_code == 400
     with praho_committing.transaction() as session:
         assert session.get(Invoice, draft_id).status == DocumentStatus.DRAFT
     # The login form itself is protected too.
-    assert admin_client.client.post("/admin/login", data={
-        "email": "billing@praho.test", "password": PASSWORD}).status_code == 400
+    assert (
+        admin_client.client.post(
+            "/admin/login", data={"email": "billing@praho.test", "password": PASSWORD}
+        ).status_code
+        == 400
+    )
 
 
-def test_support_cannot_run_money_actions_but_can_read_and_add_notes(admin_client, seed,
-                                                                      praho_committing):
+def test_support_cannot_run_money_actions_but_can_read_and_add_notes(
+    admin_client, seed, praho_committing
+):
     draft_id = _draft(seed)
     admin_client.login("support")
     details = f"/admin/invoices/details/?id={draft_id}"
     page = admin_client.get(details)
     assert page.status_code == 200
     assert "action-issue" not in page.get_data(as_text=True)  # no button shown...
-    refused = admin_client.post_form(details, f"/admin/invoices/record-action/issue/?id={draft_id}", {})
+    refused = admin_client.post_form(
+        details, f"/admin/invoices/record-action/issue/?id={draft_id}", {}
+    )
     assert refused.status_code == 403  # ...and the server refuses the POST anyway
-    assert admin_client.get(f"/admin/invoices/record-action/issue/?id={draft_id}").status_code == 403
+    assert (
+        admin_client.get(f"/admin/invoices/record-action/issue/?id={draft_id}").status_code == 403
+    )
     with praho_committing.transaction() as session:
         assert session.get(Invoice, draft_id).status == DocumentStatus.DRAFT
-    noted = admin_client.post_form(details, "/admin/invoices/note/",
-                                   {"id": str(draft_id), "body": "Customer called about VAT"})
+    noted = admin_client.post_form(
+        details, "/admin/invoices/note/", {"id": str(draft_id), "body": "Customer called about VAT"}
+    )
     assert noted.status_code == 302
     assert "Customer called about VAT" in admin_client.get(details).get_data(as_text=True)
 
@@ -107,8 +134,9 @@ def praho_config():
 
 
 def test_login_is_throttled_per_address(admin_client):
-    statuses = [admin_client.login("billing", "wrong password entirely").status_code
-                for _ in range(4)]
+    statuses = [
+        admin_client.login("billing", "wrong password entirely").status_code for _ in range(4)
+    ]
     assert statuses[:3] == [401, 401, 401]
     assert statuses[3] == 429
     # Even the right password waits now: the limit is on attempts, not failures.
@@ -133,8 +161,10 @@ def test_session_cookie_flags(praho_database_url):
     from praho.core.app import create_app
     from praho.core.testing import StaticTestPlugin, config_for_tests
 
-    app = create_app(config_for_tests(praho_database_url, SESSION_COOKIE_SECURE=True),
-                     plugins=[("static_test", StaticTestPlugin())])
+    app = create_app(
+        config_for_tests(praho_database_url, SESSION_COOKIE_SECURE=True),
+        plugins=[("static_test", StaticTestPlugin())],
+    )
     response = app.test_client().get("/admin/login", base_url="https://x.test")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
@@ -173,7 +203,51 @@ def test_logout_needs_post_with_token(admin_client):
 
 def test_login_redirect_target_stays_on_site(admin_client):
     page = admin_client.get("/admin/login")
-    response = admin_client.client.post("/admin/login?next=https://evil.example/", data={
-        "email": "billing@praho.test", "password": PASSWORD,
-        "csrf_token": csrf_token(page.get_data(as_text=True))})
+    response = admin_client.client.post(
+        "/admin/login?next=https://evil.example/",
+        data={
+            "email": "billing@praho.test",
+            "password": PASSWORD,
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+        },
+    )
     assert response.headers["Location"].endswith("/admin/")
+
+
+@pytest.mark.redis
+def test_login_limit_is_shared_across_workers_through_redis(praho_database_url, staff):
+    import os
+
+    import redis
+
+    from praho.core.app import create_app
+    from praho.core.testing import StaticTestPlugin, config_for_tests
+
+    from .conftest import AdminClient
+
+    url = os.environ.get("PRAHO_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("needs Redis: set PRAHO_TEST_REDIS_URL")
+    store = redis.Redis.from_url(url)
+
+    def clear_login_counts():
+        for key in store.scan_iter("*login*"):
+            store.delete(key)
+
+    clear_login_counts()
+    config = config_for_tests(praho_database_url, RATELIMIT_STORAGE_URI=url,
+                              RATELIMIT_LOGIN="3 per minute")
+    # Two applications stand for two gunicorn workers: the count lives in Redis.
+    apps = [create_app(config, plugins=[("static_test", StaticTestPlugin())]) for _ in range(2)]
+    try:
+        first, second = (AdminClient(app.test_client()) for app in apps)
+        statuses = [first.login("billing", "wrong password entirely").status_code,
+                    second.login("billing", "wrong password entirely").status_code,
+                    first.login("billing", "wrong password entirely").status_code,
+                    second.login("billing").status_code]
+        assert statuses == [401, 401, 401, 429]
+        assert list(store.scan_iter("*login*")), "the counts must live in Redis"
+    finally:
+        clear_login_counts()
+        for app in apps:
+            app.extensions["praho.db"].dispose()

@@ -33,16 +33,22 @@ def test_customer_search_and_new_draft_invoice(admin_client, seed, praho_committ
     found = admin_client.get("/admin/customers/?search=Căutare").get_data(as_text=True)
     assert "Căutare Hosting SRL" in found
     url = f"/admin/customers/record-action/new_draft/?id={customer_id}"
-    response = admin_client.post_form(url, url, {"item_1": "VPS 4GB", "quantity_1": "2",
-                                                 "unit_price_1": "49,50"})
-    assert response.status_code == 302 and "/admin/invoices/details/" in response.headers["Location"]
+    response = admin_client.post_form(
+        url, url, {"item_1": "VPS 4GB", "quantity_1": "2", "unit_price_1": "49,50"}
+    )
+    assert (
+        response.status_code == 302 and "/admin/invoices/details/" in response.headers["Location"]
+    )
     with praho_committing.transaction() as session:
-        draft = session.execute(select(Invoice).where(Invoice.customer_id == customer_id)).scalar_one()
+        draft = session.execute(
+            select(Invoice).where(Invoice.customer_id == customer_id)
+        ).scalar_one()
         assert draft.status == DocumentStatus.DRAFT and draft.lines[0].net_amount_minor == 9900
 
 
-def test_bad_draft_input_is_refused_with_the_field_and_nothing_written(admin_client, seed,
-                                                                       praho_committing):
+def test_bad_draft_input_is_refused_with_the_field_and_nothing_written(
+    admin_client, seed, praho_committing
+):
     customer_id = seed(lambda f, s: f.customer().id)
     admin_client.login("billing")
     url = f"/admin/customers/record-action/new_draft/?id={customer_id}"
@@ -66,8 +72,9 @@ def test_void_and_credit_note_go_through_the_services(admin_client, seed, praho_
     assert "/admin/credit_notes/details/" in response.headers["Location"]
     with praho_committing.transaction() as session:
         assert session.get(Invoice, first).status == DocumentStatus.VOID
-        note = session.execute(select(Invoice).where(
-            Invoice.kind == DocumentKind.CREDIT_NOTE)).scalar_one()
+        note = session.execute(
+            select(Invoice).where(Invoice.kind == DocumentKind.CREDIT_NOTE)
+        ).scalar_one()
         assert note.original_invoice_id == second and note.total_minor == 1210
         actions = {a.action for a in session.execute(select(AuditEvent)).scalars()}
         assert {"invoice.voided", "credit_note.issued"} <= actions
@@ -76,13 +83,18 @@ def test_void_and_credit_note_go_through_the_services(admin_client, seed, praho_
 def test_issued_documents_cannot_be_edited_or_deleted_from_the_ui(admin_client, seed):
     invoice_id = _issued(seed)
     admin_client.login("admin")
-    for url in (f"/admin/invoices/edit/?id={invoice_id}", "/admin/invoices/new/",
-                "/admin/audit_events/edit/?id=1", "/admin/credit_movements/new/"):
+    for url in (
+        f"/admin/invoices/edit/?id={invoice_id}",
+        "/admin/invoices/new/",
+        "/admin/audit_events/edit/?id=1",
+        "/admin/credit_movements/new/",
+    ):
         assert admin_client.get(url).status_code in (302, 403, 404), url
     page = admin_client.get("/admin/invoices/")
     token = csrf_token(page.get_data(as_text=True))
-    deleted = admin_client.client.post("/admin/invoices/delete/",
-                                       data={"id": str(invoice_id), "csrf_token": token})
+    deleted = admin_client.client.post(
+        "/admin/invoices/delete/", data={"id": str(invoice_id), "csrf_token": token}
+    )
     assert deleted.status_code in (302, 403, 404)
 
 
@@ -123,12 +135,25 @@ def test_pause_preview_then_pause_and_resume(admin_client, seed, praho_committin
 
 def test_replay_a_failed_webhook_marks_it_for_retry(admin_client, praho_committing):
     with praho_committing.transaction() as session:
-        failed = WebhookEvent(source="stripe", event_id="evt_1", event_type="charge.failed",
-                              payload={}, status=WebhookStatus.FAILED, attempts=5,
-                              last_error="KeyError", received_at=datetime(2026, 3, 1, tzinfo=UTC))
-        done = WebhookEvent(source="stripe", event_id="evt_2", event_type="charge.succeeded",
-                            payload={}, status=WebhookStatus.PROCESSED, attempts=1,
-                            received_at=datetime(2026, 3, 1, tzinfo=UTC))
+        failed = WebhookEvent(
+            source="stripe",
+            event_id="evt_1",
+            event_type="charge.failed",
+            payload={},
+            status=WebhookStatus.FAILED,
+            attempts=5,
+            last_error="KeyError",
+            received_at=datetime(2026, 3, 1, tzinfo=UTC),
+        )
+        done = WebhookEvent(
+            source="stripe",
+            event_id="evt_2",
+            event_type="charge.succeeded",
+            payload={},
+            status=WebhookStatus.PROCESSED,
+            attempts=1,
+            received_at=datetime(2026, 3, 1, tzinfo=UTC),
+        )
         session.add_all([failed, done])
         session.flush()
         failed_id, done_id = failed.id, done.id
@@ -152,16 +177,21 @@ class _PluginView(PrahoModelView):
 class AdminViewPlugin:
     @hookimpl
     def register_admin_views(self, admin, session):
-        return [_PluginView(AuditEvent, session, name="Plugin audit", endpoint="plugin_audit",
-                            category="System")]
+        return [
+            _PluginView(
+                AuditEvent, session, name="Plugin audit", endpoint="plugin_audit", category="System"
+            )
+        ]
 
 
 def test_hook_register_admin_views(praho_database_url):
     from praho.core.app import create_app
     from praho.core.testing import StaticTestPlugin, config_for_tests
 
-    app = create_app(config_for_tests(praho_database_url),
-                     plugins=[("static_test", StaticTestPlugin()), ("views", AdminViewPlugin())])
+    app = create_app(
+        config_for_tests(praho_database_url),
+        plugins=[("static_test", StaticTestPlugin()), ("views", AdminViewPlugin())],
+    )
     admin = app.extensions["praho.admin"]
     assert any(getattr(v, "endpoint", None) == "plugin_audit" for v in admin._views)
     client = app.test_client()
@@ -187,24 +217,74 @@ def test_dashboard_figures(seed, praho_app, praho_committing):
     seed(lambda f, s: f.invoice(now=at("2026-01-05")))
     with praho_committing.transaction() as session:
         figures = dashboard_figures(session, datetime(2026, 3, 20).date())
-    assert figures["mrr"]["RON"][-2] == 5000 and figures["arr"]["RON"] == 12 * figures["mrr"]["RON"][-1]
+    assert (
+        figures["mrr"]["RON"][-2] == 5000
+        and figures["arr"]["RON"] == 12 * figures["mrr"]["RON"][-1]
+    )
     assert figures["revenue"]["RON"][-3] > 0  # January
     assert sum(figures["ageing"]["RON"].values()) > 0
     assert [ageing_bucket(d) for d in (-3, 30, 31, 60, 61, 90, 91)] == [
-        "0-30", "0-30", "31-60", "31-60", "61-90", "61-90", "90+"]
+        "0-30",
+        "0-30",
+        "31-60",
+        "31-60",
+        "61-90",
+        "61-90",
+        "90+",
+    ]
 
 
 def test_create_user_cli(praho_app, praho_committing):
     runner = praho_app.test_cli_runner()
-    result = runner.invoke(args=["admin", "create-user", "--email", "Ops@Praho.test", "--name",
-                                 "Ops", "--role", "billing"],
-                           input="a long enough password\na long enough password\n")
+    result = runner.invoke(
+        args=[
+            "admin",
+            "create-user",
+            "--email",
+            "Ops@Praho.test",
+            "--name",
+            "Ops",
+            "--role",
+            "billing",
+        ],
+        input="a long enough password\na long enough password\n",
+    )
     assert result.exit_code == 0, result.output
-    short = runner.invoke(args=["admin", "create-user", "--email", "x@praho.test", "--name", "X",
-                                "--role", "support"], input="short\nshort\n")
+    short = runner.invoke(
+        args=[
+            "admin",
+            "create-user",
+            "--email",
+            "x@praho.test",
+            "--name",
+            "X",
+            "--role",
+            "support",
+        ],
+        input="short\nshort\n",
+    )
     assert short.exit_code != 0 and "password" in short.output
     from praho.admin.models import StaffUser
 
     with praho_committing.transaction() as session:
         emails = [u.email for u in session.execute(select(StaffUser)).scalars()]
     assert emails == ["ops@praho.test"]
+
+
+def test_plugin_lists_for_rates_and_efactura_are_readable_by_support(admin_client, praho_committing):
+    from datetime import date
+    from decimal import Decimal
+
+    from praho.plugins.bnr_rates.models import ExchangeRate
+
+    with praho_committing.transaction() as session:
+        session.add(ExchangeRate(source="BNR", rate_date=date(2026, 3, 2), currency="EUR",
+                                 rate=Decimal("4.9750"), published_value=Decimal("4.9750"),
+                                 multiplier=1, fetched_at=datetime(2026, 3, 2, 13, tzinfo=UTC)))
+    admin_client.login("support")
+    rates = admin_client.get("/admin/bnr_rates/?search=EUR")
+    assert rates.status_code == 200 and "4.975" in rates.get_data(as_text=True)
+    for url in ("/admin/bnr_fetches/", "/admin/efactura/", "/admin/payments/",
+                "/admin/credit_movements/", "/admin/audit_events/", "/admin/webhook_events/"):
+        assert admin_client.get(url).status_code == 200, url
+        assert admin_client.get(url.rstrip("/") + "/export/csv/").status_code == 200, url
