@@ -136,6 +136,18 @@ RO: dict[str, str] = {
     "BNR fetches": "Preluări BNR",
     "ANAF response": "Răspuns ANAF",
     "Now": "Acum",
+    "Lines net": "Valoare linii",
+    "Allowances": "Reduceri",
+    "Taxable": "Bază impozabilă",
+    "Payable": "De plată",
+    "Refunded": "Rambursat",
+    "Corrected invoice": "Factura corectată",
+    "Subscription": "Abonament",
+    "Record bank payment": "Înregistrează plată bancară",
+    "Bank reference": "Referință bancară",
+    "Received (YYYY-MM-DD)": "Primit la (AAAA-LL-ZZ)",
+    "Apply credit": "Folosește creditul",
+    "Retry payment": "Reîncearcă plata",
 }
 
 

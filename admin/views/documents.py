@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, redirect, url_for
+from praho.admin.i18n import current_language
 from praho.admin.views.base import (
     Action,
     ActionContext,
@@ -17,6 +18,7 @@ from praho.admin.views.base import (
     field_value,
     money,
 )
+from praho.admin.views.payment_actions import APPLY_CREDIT, BANK_TRANSFER, RETRY_CHARGE
 from praho.core.errors import FieldError, NotFound
 from praho.core.models import DocumentKind, DocumentStatus, Invoice
 from praho.core.money import format_amount, to_minor
@@ -194,6 +196,14 @@ class DocumentView(PrahoModelView):
     )
     column_default_sort = ("id", True)
     column_labels = {
+        "lines_net_minor": "Lines net",
+        "allowance_total_minor": "Allowances",
+        "taxable_minor": "Taxable",
+        "vat_minor": "VAT",
+        "payable_minor": "Payable",
+        "refunded_minor": "Refunded",
+        "original_invoice_id": "Corrected invoice",
+        "subscription_id": "Subscription",
         "full_number": "Number",
         "customer_id": "Customer",
         "total_minor": "Total",
@@ -216,7 +226,7 @@ class DocumentView(PrahoModelView):
         )
     }
     column_formatters_export: dict[str, Any] = {}
-    actions = (ISSUE, VOID, CREDIT)
+    actions: tuple[Action, ...] = (ISSUE, VOID, CREDIT)
     downloads = (PDF, XML)
 
     def get_query(self) -> Any:
@@ -240,7 +250,7 @@ class DocumentView(PrahoModelView):
                 line.item_name,
                 str(line.quantity),
                 str(line.unit_price),
-                format_amount(line.net_amount_minor, obj.currency),
+                format_amount(line.net_amount_minor, obj.currency, current_language()),
                 f"{line.tax_category} {line.tax_rate.normalize()}%",
             ]
             for line in obj.lines
@@ -252,6 +262,7 @@ class InvoiceView(DocumentView):
     """Invoices."""
 
     kind = DocumentKind.INVOICE
+    actions = (ISSUE, VOID, CREDIT, BANK_TRANSFER, APPLY_CREDIT, RETRY_CHARGE)
 
 
 class ProformaView(DocumentView):
@@ -264,4 +275,3 @@ class CreditNoteView(DocumentView):
     """Credit notes."""
 
     kind = DocumentKind.CREDIT_NOTE
-    actions = ()

@@ -32,8 +32,10 @@ CHROMIUM_ARGS = [
 # installed by .ci/run) a missing browser makes the tests fail instead of vanishing.
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("PRAHO_CI"),
-                       reason=f"needs Chromium at {CHROMIUM}"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM) and not os.environ.get("PRAHO_CI"),
+        reason=f"needs Chromium at {CHROMIUM}",
+    ),
 ]
 
 

@@ -235,16 +235,19 @@ def test_login_limit_is_shared_across_workers_through_redis(praho_database_url, 
             store.delete(key)
 
     clear_login_counts()
-    config = config_for_tests(praho_database_url, RATELIMIT_STORAGE_URI=url,
-                              RATELIMIT_LOGIN="3 per minute")
+    config = config_for_tests(
+        praho_database_url, RATELIMIT_STORAGE_URI=url, RATELIMIT_LOGIN="3 per minute"
+    )
     # Two applications stand for two gunicorn workers: the count lives in Redis.
     apps = [create_app(config, plugins=[("static_test", StaticTestPlugin())]) for _ in range(2)]
     try:
         first, second = (AdminClient(app.test_client()) for app in apps)
-        statuses = [first.login("billing", "wrong password entirely").status_code,
-                    second.login("billing", "wrong password entirely").status_code,
-                    first.login("billing", "wrong password entirely").status_code,
-                    second.login("billing").status_code]
+        statuses = [
+            first.login("billing", "wrong password entirely").status_code,
+            second.login("billing", "wrong password entirely").status_code,
+            first.login("billing", "wrong password entirely").status_code,
+            second.login("billing").status_code,
+        ]
         assert statuses == [401, 401, 401, 429]
         assert list(store.scan_iter("*login*")), "the counts must live in Redis"
     finally:

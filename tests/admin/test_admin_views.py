@@ -271,20 +271,67 @@ def test_create_user_cli(praho_app, praho_committing):
     assert emails == ["ops@praho.test"]
 
 
-def test_plugin_lists_for_rates_and_efactura_are_readable_by_support(admin_client, praho_committing):
+def test_plugin_lists_for_rates_and_efactura_are_readable_by_support(
+    admin_client, praho_committing
+):
     from datetime import date
     from decimal import Decimal
 
     from praho.plugins.bnr_rates.models import ExchangeRate
 
     with praho_committing.transaction() as session:
-        session.add(ExchangeRate(source="BNR", rate_date=date(2026, 3, 2), currency="EUR",
-                                 rate=Decimal("4.9750"), published_value=Decimal("4.9750"),
-                                 multiplier=1, fetched_at=datetime(2026, 3, 2, 13, tzinfo=UTC)))
+        session.add(
+            ExchangeRate(
+                source="BNR",
+                rate_date=date(2026, 3, 2),
+                currency="EUR",
+                rate=Decimal("4.9750"),
+                published_value=Decimal("4.9750"),
+                multiplier=1,
+                fetched_at=datetime(2026, 3, 2, 13, tzinfo=UTC),
+            )
+        )
     admin_client.login("support")
     rates = admin_client.get("/admin/bnr_rates/?search=EUR")
     assert rates.status_code == 200 and "4.975" in rates.get_data(as_text=True)
-    for url in ("/admin/bnr_fetches/", "/admin/efactura/", "/admin/payments/",
-                "/admin/credit_movements/", "/admin/audit_events/", "/admin/webhook_events/"):
+    for url in (
+        "/admin/bnr_fetches/",
+        "/admin/efactura/",
+        "/admin/payments/",
+        "/admin/credit_movements/",
+        "/admin/audit_events/",
+        "/admin/webhook_events/",
+    ):
         assert admin_client.get(url).status_code == 200, url
         assert admin_client.get(url.rstrip("/") + "/export/csv/").status_code == 200, url
+
+
+def test_record_a_bank_payment_then_apply_credit(admin_client, seed, praho_committing):
+    from praho.core.models import PaymentStatus
+    from praho.core.money import to_major
+    from praho.core.services.ledger import customer_credit_balance
+
+    def two_invoices(f, s):
+        customer = f.customer()
+        return f.invoice(customer=customer).id, f.invoice(customer=customer).id, customer.id
+
+    first, second, customer_id = seed(two_invoices)
+    with praho_committing.transaction() as session:
+        total = session.get(Invoice, first).total_minor
+    admin_client.login("support")
+    url = f"/admin/invoices/record-action/bank_payment/?id={first}"
+    assert admin_client.get(url).status_code == 403
+    admin_client.login("billing")
+    overpay = str(to_major(total + 1000, "RON"))  # 10.00 more than due: becomes credit
+    response = admin_client.post_form(url, url, {"amount": overpay, "bank_reference": "OP 123"})
+    assert response.status_code == 302 and "record-action" not in response.headers["Location"]
+    url = f"/admin/invoices/record-action/apply_credit/?id={second}"
+    assert admin_client.post_form(url, url, {}).status_code == 302
+    with praho_committing.transaction() as session:
+        assert session.get(Invoice, first).payment_status == PaymentStatus.PAID
+        assert session.get(Invoice, second).amount_paid_minor == 1000
+        assert customer_credit_balance(session, customer_id, "RON") == 0
+    movements = " ".join(
+        admin_client.get("/admin/credit_movements/").get_data(as_text=True).split()
+    )
+    assert "> -10.00 RON <" in movements and "> 10.00 RON <" in movements, movements[-3000:]
