@@ -8,6 +8,7 @@ upgrades each hash at the user's next login.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 from praho.admin.models import StaffNote, StaffRole, StaffUser
 from praho.core import validation as v
@@ -31,8 +32,13 @@ try:  # argon2 is optional; scrypt from the standard library is the fallback
 except ImportError:  # pragma: no cover - depends on the environment
     _ARGON2 = None
 
-# Verified when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("praho-timing-equaliser", method="scrypt")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the e-mail is unknown, so a wrong e-mail costs as long as a wrong
+    password. Made on first use: hashing at import would slow every worker's start."""
+    return hash_password("praho-timing-equaliser")
 
 
 def staff_actor(user: StaffUser) -> Actor:
@@ -129,7 +135,7 @@ def authenticate(
         return None
     user = find_staff(session, email)
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return None
     if not verify_password(user.password_hash, password) or not user.active:
         return None
