@@ -76,10 +76,10 @@ def install_security(app: Flask, *, prefix: str) -> None:
     if proxies > 0:
         # Behind a TLS-terminating proxy: trust its X-Forwarded-For/Proto so HSTS, secure
         # redirects and per-address login limits see the real scheme and client.
-        app.wsgi_app = ProxyFix(
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app,
             x_for=proxies,
-            x_proto=proxies,  # type: ignore[method-assign]
+            x_proto=proxies,
             x_host=proxies,
         )
 

@@ -275,19 +275,19 @@ class PrahoModelView(SecureViewMixin, ModelView):
         try:
             obj = self._load(session, record_id)
             rows: list[tuple[str, str]] = []
-            error = None
+            preview_error = None
             if action.preview is not None:
                 try:
                     rows = action.preview(self._context(session, obj))
                 except PrahoError as exc:
-                    error = exc.message
+                    preview_error = exc.message
             return self.render(
                 "praho_admin/action.html",
                 action=action,
                 obj=obj,
                 record_id=record_id,
                 preview_rows=rows,
-                preview_error=error,
+                preview_error=preview_error,
                 return_url=self._details_url(record_id),
             )
         finally:

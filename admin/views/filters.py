@@ -21,7 +21,7 @@ def _aware(value: Any) -> Any:
     return value
 
 
-def _aware_filter(base: type) -> type:
+def _aware_filter(base: Any) -> type:
     return type(
         f"Aware{base.__name__}",
         (base,),
