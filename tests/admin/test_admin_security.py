@@ -219,7 +219,6 @@ def test_login_limit_is_shared_across_workers_through_redis(praho_database_url, 
     import os
 
     import redis
-
     from praho.core.app import create_app
     from praho.core.testing import StaticTestPlugin, config_for_tests
 
