@@ -9,6 +9,7 @@ was last seen. Sessions end after ``PRAHO_SESSION_LIFETIME_MINUTES`` from login 
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +30,7 @@ from praho.admin.models import StaffRole, StaffUser
 from praho.admin.security import csp_nonce
 from praho.admin.staff import authenticate
 from praho.core.clock import utcnow
-from praho.core.ratelimit import login_limit
+from praho.core.ratelimit import limiter, login_limit
 
 # Which roles may do what. Reading and notes: everyone; money and fiscal actions: billing
 # and admin; staff management: admin only.
@@ -128,8 +129,20 @@ def _safe_next(target: str | None) -> str:
     return url_for("admin.index")
 
 
+def _account_key() -> str:
+    # The e-mail tried, hashed: the limiter's storage never holds addresses in clear.
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return "account:" + hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+def _account_limit() -> str:
+    return str(current_app.config.get("RATELIMIT_LOGIN_ACCOUNT") or "20 per hour")
+
+
 @auth_blueprint.route("/login", methods=["GET", "POST"])
 @login_limit
+# Per account too: a password guessed from many addresses still hits this limit.
+@limiter.limit(_account_limit, key_func=_account_key, scope="login_account", methods=["POST"])
 def login() -> Any:
     """Show the login form; on POST check the credentials and open a fresh session."""
     error = None

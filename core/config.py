@@ -57,6 +57,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "RATELIMIT_WEBHOOKS": ("3000 per minute", str),
     "RATELIMIT_USAGE_API": ("600 per minute", str),
     "RATELIMIT_LOGIN": ("10 per minute; 50 per hour", str),
+    "RATELIMIT_LOGIN_ACCOUNT": ("20 per hour", str),
     "SESSION_COOKIE_SECURE": (True, _bool),
     "SESSION_LIFETIME_MINUTES": (480, _int),
     "ADMIN_IDLE_MINUTES": (60, _int),

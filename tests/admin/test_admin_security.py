@@ -6,7 +6,7 @@ import pytest
 from praho.admin.models import StaffUser
 from praho.core.models import DocumentStatus, Invoice
 
-from .conftest import PASSWORD, csrf_token
+from .conftest import PASSWORD, AdminClient, csrf_token
 
 
 def _draft(seed):
@@ -212,6 +212,29 @@ def test_login_redirect_target_stays_on_site(admin_client):
         },
     )
     assert response.headers["Location"].endswith("/admin/")
+
+
+def test_login_is_throttled_per_account_across_addresses(praho_database_url, staff):
+    from praho.core.app import create_app
+    from praho.core.testing import StaticTestPlugin, config_for_tests
+
+    config = config_for_tests(praho_database_url, RATELIMIT_LOGIN="100 per minute",
+                              RATELIMIT_LOGIN_ACCOUNT="2 per minute")
+    app = create_app(config, plugins=[("static_test", StaticTestPlugin())])
+    try:
+        statuses = []
+        for n in range(3):  # three different client addresses, one account
+            client = app.test_client()
+            client.environ_base["REMOTE_ADDR"] = f"10.0.0.{n + 1}"
+            page = client.get("/admin/login").get_data(as_text=True)
+            statuses.append(client.post("/admin/login", data={
+                "email": "billing@praho.test", "password": "wrong password entirely",
+                "csrf_token": csrf_token(page)}).status_code)
+        assert statuses == [401, 401, 429]
+        other = AdminClient(app.test_client())
+        assert other.login("support").status_code == 302  # another account is not affected
+    finally:
+        app.extensions["praho.db"].dispose()
 
 
 @pytest.mark.redis
