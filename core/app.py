@@ -73,6 +73,9 @@ def create_app(config: dict[str, Any] | None = None, *,
     register_core_commands(app)
     for command in registry.collect("register_cli_commands"):
         app.cli.add_command(command)
+    from praho.admin import init_admin
+
+    init_admin(app, registry)
     @app.errorhandler(PrahoError)
     def _praho_error(error: PrahoError) -> Any:
         return jsonify({"error": error.code, "message": error.message}), error.http_status

@@ -17,8 +17,9 @@ MIGRATIONS_DIR = Path(praho.migrations.__path__[0])
 
 
 def import_all_models() -> None:
-    """Import the core models and every built-in plugin's ``models`` module."""
+    """Import the core models, the back office's and every built-in plugin's ``models`` module."""
     importlib.import_module("praho.core.models")
+    importlib.import_module("praho.admin.models")
     for module in pkgutil.iter_modules(praho.plugins.__path__):
         try:
             importlib.import_module(f"praho.plugins.{module.name}.models")

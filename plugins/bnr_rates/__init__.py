@@ -55,3 +55,11 @@ def register_cli_commands() -> list[Any]:
     from praho.plugins.bnr_rates.cli import rates_group
 
     return [rates_group]
+
+
+@hookimpl
+def register_admin_views(admin: Any, session: Any) -> list[Any]:
+    """The rates and fetch log (back office, read-only)."""
+    from praho.plugins.bnr_rates.admin_views import admin_views
+
+    return admin_views(session)

@@ -61,3 +61,11 @@ def validate_document_action(session: Any, document: Any, action: str) -> list[s
 def invoice_voided(session: Any, invoice: Any) -> None:
     """Stop sending a voided document that never reached ANAF."""
     cancel_for_void(session, invoice, now=invoice.voided_at or resolve_now(None))
+
+
+@hookimpl
+def register_admin_views(admin: Any, session: Any) -> list[Any]:
+    """The submissions list with submit, re-check, retry and downloads (back office)."""
+    from praho.plugins.ro_efactura.admin_views import admin_views
+
+    return admin_views(session)
