@@ -20,6 +20,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from praho.core.clock import utcnow
 from praho.core.jsoninput import JSONInputError, parse_limited
+from praho.core.ratelimit import usage_api_limit
 from praho.plugins.usage_metering.api_keys import authenticate
 from praho.plugins.usage_metering.ingestion import record_usage_events
 from praho.plugins.usage_metering.settings import current_settings
@@ -36,6 +37,7 @@ def _error(status: int, code: str, message: str) -> Any:
 
 
 @usage_api.post("/events")
+@usage_api_limit
 def post_events() -> Any:
     """Store a batch of usage events; see the module docstring for the answers."""
     header = request.headers.get("Authorization", "")
