@@ -176,7 +176,8 @@ def _load_targets(session: Session, events: Sequence[Any], customer_id: int | No
         if not isinstance(raw, Mapping):
             continue
         sub = raw.get("subscription")
-        if isinstance(sub, int) and not isinstance(sub, bool):
+        # Only ids a BIGINT can hold: 10**99 reached the query and raised OverflowError (500).
+        if isinstance(sub, int) and not isinstance(sub, bool) and 0 < sub < 2**63:
             subscription_ids.add(sub)
         elif isinstance(sub, str) and sub.isdigit() and len(sub) < 19:
             subscription_ids.add(int(sub))
@@ -284,7 +285,7 @@ def _subscription_for(
     if sub is not None:
         if isinstance(sub, str) and sub.isdigit() and len(sub) < 19:
             sub = int(sub)
-        if isinstance(sub, bool) or not isinstance(sub, int):
+        if isinstance(sub, bool) or not isinstance(sub, int) or not 0 < sub < 2**63:
             raise _Reject("invalid_subscription", "subscription: must be a subscription id")
         meters = targets.meters_of.get(sub)
         if meters is None:
