@@ -80,7 +80,7 @@ def access_token(settings: PayPalSettings, *, refresh: bool = False) -> str:
             raise ValueError("access_token is not a token")
         if isinstance(expires_in, bool) or not isinstance(expires_in, int):
             raise ValueError("expires_in is not a whole number")
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise GatewayRefused("PayPal token: unreadable answer", code="token_refused") from None
     lifetime = min(max(expires_in - 60, 0), 86_400)
     with _TOKENS_LOCK:
@@ -131,7 +131,7 @@ def call(
         break
     try:
         body = response.json() if response.content else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting made json raise RecursionError (500)
         body = {}
     answer = PayPalAnswer(response.status_code, body if isinstance(body, dict) else {})
     if response.status_code >= 500:

@@ -195,19 +195,26 @@ class StripeGateway:
 
     def capture(self, request: CaptureRequest) -> GatewayResult:
         """Capture an authorized PaymentIntent."""
-        intent = stripe_api.capture_payment_intent(
-            current_settings(),
-            request.gateway_reference,
-            amount_minor=request.amount_minor,
-            idempotency_key=request.idempotency_key,
-        )
+        try:
+            intent = stripe_api.capture_payment_intent(
+                current_settings(),
+                request.gateway_reference,
+                amount_minor=request.amount_minor,
+                idempotency_key=request.idempotency_key,
+            )
+        except stripe_api.CardDeclined as exc:  # a 402 escaped the contract before
+            return _declined(exc, TransactionType.CAPTURE)
         return intent_result(intent, TransactionType.CAPTURE)
 
     def void(self, request: VoidRequest) -> GatewayResult:
         """Cancel an uncaptured PaymentIntent."""
-        intent = stripe_api.cancel_payment_intent(
-            current_settings(), request.gateway_reference, idempotency_key=request.idempotency_key
-        )
+        try:
+            intent = stripe_api.cancel_payment_intent(
+                current_settings(), request.gateway_reference,
+                idempotency_key=request.idempotency_key,
+            )
+        except stripe_api.CardDeclined as exc:
+            return _declined(exc, TransactionType.VOID)
         result = intent_result(intent, TransactionType.VOID)
         if result.status is TransactionStatus.CANCELED:
             # The void applied: for a VOID transaction that is success.
@@ -216,18 +223,27 @@ class StripeGateway:
 
     def refund(self, request: RefundRequest) -> GatewayResult:
         """Refund (part of) a PaymentIntent."""
-        refund = stripe_api.create_refund(
-            current_settings(),
-            idempotency_key=request.idempotency_key,
-            payment_intent=request.gateway_reference,
-            amount_minor=request.amount_minor,
-            reason=request.reason,
-            metadata=request.metadata,
-        )
+        try:
+            refund = stripe_api.create_refund(
+                current_settings(),
+                idempotency_key=request.idempotency_key,
+                payment_intent=request.gateway_reference,
+                amount_minor=request.amount_minor,
+                reason=request.reason,
+                metadata=request.metadata,
+            )
+        except stripe_api.CardDeclined as exc:
+            raise GatewayRefused(f"Stripe refund: {exc.message}", code=exc.code) from None
         return refund_result(refund)
 
     def get_transaction(self, idempotency_key: str, gateway_reference: str | None) -> GatewayResult:
         """What became of an attempt: by PaymentIntent/Refund id, else by our key in metadata."""
+        try:
+            return self._lookup(idempotency_key, gateway_reference)
+        except stripe_api.CardDeclined as exc:
+            raise GatewayRefused(f"Stripe lookup: {exc.message}", code=exc.code) from None
+
+    def _lookup(self, idempotency_key: str, gateway_reference: str | None) -> GatewayResult:
         settings = current_settings()
         if gateway_reference and gateway_reference.startswith("re_"):
             return refund_result(stripe_api.retrieve_refund(settings, gateway_reference))
@@ -251,7 +267,10 @@ class StripeGateway:
 
     def add_payment_method(self, request: MethodRequest) -> SavedMethod:
         """The card a succeeded SetupIntent saved: token, brand, last4, expiry (no number)."""
-        setup = stripe_api.retrieve_setup_intent(current_settings(), request.setup_reference)
+        try:
+            setup = stripe_api.retrieve_setup_intent(current_settings(), request.setup_reference)
+        except stripe_api.CardDeclined as exc:
+            raise GatewayRefused(f"Stripe setup: {exc.message}", code=exc.code) from None
         if setup.get("status") != "succeeded" or not isinstance(setup.get("payment_method"), dict):
             raise GatewayRefused(
                 f"SetupIntent {request.setup_reference} is {setup.get('status')}, not succeeded",
@@ -262,4 +281,7 @@ class StripeGateway:
 
     def remove_payment_method(self, token: str) -> None:
         """Detach the method from its Stripe customer."""
-        stripe_api.detach_payment_method(current_settings(), token)
+        try:
+            stripe_api.detach_payment_method(current_settings(), token)
+        except stripe_api.CardDeclined as exc:
+            raise GatewayRefused(f"Stripe detach: {exc.message}", code=exc.code) from None

@@ -117,6 +117,13 @@ def _call(
             f"Stripe {operation}: {exc.user_message or exc}",
             code=str(exc.code or type(exc).__name__),
         ) from None
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        # The library itself choking on the answer (a body that is not UTF-8 raised
+        # UnicodeDecodeError): whatever Stripe did, we cannot tell.
+        raise OutcomeUnknown(
+            f"Stripe {operation}: unreadable answer ({type(exc).__name__}); settle by asking",
+            code="unreadable_answer",
+        ) from None
     document = answer.to_dict() if hasattr(answer, "to_dict") else answer
     if not isinstance(document, dict):
         raise OutcomeUnknown(
