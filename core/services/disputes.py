@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.models.disputes import Dispute, DisputeStatus
 from praho.core.services.audit import Actor, record_audit
@@ -39,6 +40,11 @@ def record_dispute(
     and a closed dispute is not reopened by a late "created" report.
     """
     moment = resolve_now(now)
+    # A gateway's figures are input: checked before any lookup or write (a FieldError
+    # makes the webhook pipeline retry, then flag the event; nothing is stored).
+    v.amount_minor("amount_minor", report.amount_minor)
+    v.currency("currency", report.currency.upper() if isinstance(report.currency, str)
+               else report.currency)
     dispute = session.execute(
         select(Dispute)
         .where(

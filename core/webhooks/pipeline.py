@@ -25,6 +25,7 @@ from praho.core.db import is_postgres
 from praho.core.errors import InvalidTransition, NotFound
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 from praho.core.redaction import redact_payload, redact_text
+from praho.core.validation import external_text
 from praho.core.webhooks.source import ParsedEvent, WebhookRejected, WebhookSource
 from praho.core.webhooks.verification import DEFAULT_MAX_BODY_BYTES
 from sqlalchemy import or_, select
@@ -150,7 +151,8 @@ def apply_event(
 
 
 def _schedule_retry(row: WebhookEvent, exc: Exception, now: datetime) -> None:
-    row.last_error = redact_text(f"{type(exc).__name__}: {exc}")[:2000]
+    # Handler errors may quote the gateway's text: no control characters, bounded.
+    row.last_error = external_text(redact_text(f"{type(exc).__name__}: {exc}"), max_length=2000)
     if row.attempts <= len(RETRY_DELAYS):
         row.status = WebhookStatus.RETRYING
         row.next_attempt_at = now + RETRY_DELAYS[row.attempts - 1]

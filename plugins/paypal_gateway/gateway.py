@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from praho.core.money import to_major, to_minor
+from praho.core.payments.answers import answer_reader, read_answer, reference
 from praho.core.payments.gateway import (
     CaptureRequest,
     GatewayRefused,
@@ -73,17 +74,28 @@ def paypal_amount(amount_minor: int, currency: str) -> dict[str, str]:
     return {"currency_code": currency.upper(), "value": str(to_major(amount_minor, currency))}
 
 
+def _check_resource(resource: Any) -> None:
+    """An order, capture or refund has a text id and status; anything else is unreadable."""
+    if not isinstance(resource, dict) or not isinstance(resource.get("status"), str):
+        raise TypeError("not a PayPal resource (no status)")
+    reference("id", resource.get("id"), required=True)
+
+
 def _when(text: Any) -> datetime | None:
     try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
     except ValueError:
         return None
+    # A time without an offset cannot be placed; the core uses its own clock instead.
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
+@answer_reader("PayPal", "capture answer")
 def capture_result(
     capture: dict[str, Any], kind: TransactionType = TransactionType.PURCHASE
 ) -> GatewayResult:
     """A capture resource as a gateway result (fee from the seller receivable breakdown)."""
+    _check_resource(capture)
     status = CAPTURE_STATUS.get(str(capture.get("status")), TransactionStatus.UNDEFINED)
     amount, currency = money(capture.get("amount"))
     fee, _ = money((capture.get("seller_receivable_breakdown") or {}).get("paypal_fee"))
@@ -104,8 +116,10 @@ def capture_result(
     )
 
 
+@answer_reader("PayPal", "refund answer")
 def refund_result(refund: dict[str, Any]) -> GatewayResult:
     """A refund resource as a gateway result."""
+    _check_resource(refund)
     status = REFUND_STATUS.get(str(refund.get("status")), TransactionStatus.UNDEFINED)
     amount, currency = money(refund.get("amount"))
     failed = status is TransactionStatus.ERROR
@@ -122,6 +136,7 @@ def refund_result(refund: dict[str, Any]) -> GatewayResult:
     )
 
 
+@answer_reader("PayPal", "decline answer")
 def _declined(answer: paypal_api.PayPalAnswer, kind: TransactionType) -> GatewayResult:
     issue = answer.issue or "UNPROCESSABLE_ENTITY"
     return GatewayResult(
@@ -174,11 +189,18 @@ class PayPalGateway:
             raise GatewayRefused(
                 f"PayPal create order: {created.issue}", code=str(created.issue).lower()
             )
-        order = created.body
+        return read_answer(
+            "PayPal", "create order", lambda: self._purchased(created.body, request)
+        )
+
+    def _purchased(self, order: dict[str, Any], request: PaymentRequest) -> GatewayResult:
+        """The result of a created order: captured, captured now, or waiting for the payer."""
+        _check_resource(order)
         if order.get("status") == "APPROVED":
             order = self.capture_order(str(order["id"]), request.idempotency_key)
             if isinstance(order, GatewayResult):
                 return order
+            _check_resource(order)
         capture = first_capture(order)
         if capture is None:
             return GatewayResult(

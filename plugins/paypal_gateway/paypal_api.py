@@ -17,6 +17,7 @@ from typing import Any
 import requests
 from praho.core.errors import PluginError
 from praho.core.payments.gateway import GatewayRefused, OutcomeUnknown
+from praho.core.validation import external_text
 from praho.plugins.paypal_gateway.settings import PayPalSettings
 
 USER_AGENT = "PRAHO-Billing/1 (+payments)"
@@ -34,10 +35,10 @@ class PayPalAnswer:
     @property
     def issue(self) -> str | None:
         """The first ``details[].issue`` of an error (``ORDER_ALREADY_CAPTURED``...)."""
-        details = self.body.get("details") or []
-        if details and isinstance(details[0], dict):
-            return str(details[0].get("issue") or "") or None
-        return str(self.body.get("name") or "") or None
+        details = self.body.get("details")
+        if isinstance(details, list) and details and isinstance(details[0], dict):
+            return external_text(details[0].get("issue") or "", max_length=80) or None
+        return external_text(self.body.get("name") or "", max_length=80) or None
 
 
 def _credentials(settings: PayPalSettings) -> tuple[str, str]:
@@ -71,9 +72,17 @@ def access_token(settings: PayPalSettings, *, refresh: bool = False) -> str:
         ) from None
     if response.status_code != 200:
         raise GatewayRefused(f"PayPal token: HTTP {response.status_code}", code="token_refused")
-    body = response.json()
-    token = str(body["access_token"])
-    lifetime = max(int(body.get("expires_in", 0)) - 60, 0)
+    try:
+        body = response.json()
+        token = body["access_token"]
+        expires_in = body.get("expires_in", 0)
+        if not isinstance(token, str) or not 0 < len(token) <= 4096 or not token.isprintable():
+            raise ValueError("access_token is not a token")
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int):
+            raise ValueError("expires_in is not a whole number")
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        raise GatewayRefused("PayPal token: unreadable answer", code="token_refused") from None
+    lifetime = min(max(expires_in - 60, 0), 86_400)
     with _TOKENS_LOCK:
         _TOKENS[cache_key] = (token, time.monotonic() + lifetime)
     return token
@@ -122,7 +131,7 @@ def call(
         break
     try:
         body = response.json() if response.content else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting made json raise RecursionError (500)
         body = {}
     answer = PayPalAnswer(response.status_code, body if isinstance(body, dict) else {})
     if response.status_code >= 500:

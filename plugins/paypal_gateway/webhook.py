@@ -28,7 +28,11 @@ def parse_time(text: str) -> datetime:
         raise WebhookRejected("PAYPAL-TRANSMISSION-TIME is not an RFC 3339 timestamp") from None
     if moment.tzinfo is None:
         raise WebhookRejected("PAYPAL-TRANSMISSION-TIME has no time zone")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 has no UTC equivalent (this was a 500 before).
+        raise WebhookRejected("PAYPAL-TRANSMISSION-TIME is out of range") from None
 
 
 class PayPalWebhookSource:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from praho.core import validation as v
+from praho.core.payments.answers import answer_reader, readable_answer, reference
 from praho.core.payments.gateway import (
     CaptureRequest,
     GatewayRefused,
@@ -54,8 +56,13 @@ def _fee(intent: dict[str, Any]) -> int | None:
     return int(txn["fee"]) if isinstance(txn, dict) and txn.get("fee") is not None else None
 
 
+@answer_reader("Stripe", "payment answer")
 def intent_result(intent: dict[str, Any], kind: TransactionType) -> GatewayResult:
     """A PaymentIntent as a gateway result (``requires_capture`` is a processed authorization)."""
+    # An answer without its id or status is not a PaymentIntent: unknown, never a result.
+    reference("id", intent.get("id"), required=True)
+    if not isinstance(intent.get("status"), str):
+        raise TypeError("status is not text")
     status_text = str(intent.get("status"))
     status = INTENT_STATUS.get(status_text, TransactionStatus.UNDEFINED)
     if status_text == "requires_capture":
@@ -65,6 +72,8 @@ def intent_result(intent: dict[str, Any], kind: TransactionType) -> GatewayResul
             else TransactionStatus.PENDING
         )
     error = intent.get("last_payment_error") or {}
+    if not isinstance(error, dict):
+        raise TypeError("last_payment_error is not an object")
     code = message = None
     hard = False
     if status is TransactionStatus.ERROR:
@@ -92,8 +101,12 @@ def intent_result(intent: dict[str, Any], kind: TransactionType) -> GatewayResul
     )
 
 
+@answer_reader("Stripe", "refund answer")
 def refund_result(refund: dict[str, Any]) -> GatewayResult:
     """A Refund as a gateway result."""
+    reference("id", refund.get("id"), required=True)
+    if not isinstance(refund.get("status"), str):
+        raise TypeError("status is not text")
     status = REFUND_STATUS.get(str(refund.get("status")), TransactionStatus.UNDEFINED)
     failed = status is TransactionStatus.ERROR
     return GatewayResult(
@@ -109,6 +122,7 @@ def refund_result(refund: dict[str, Any]) -> GatewayResult:
     )
 
 
+@answer_reader("Stripe", "decline answer")
 def _declined(exc: stripe_api.CardDeclined, kind: TransactionType) -> GatewayResult:
     intent = exc.payment_intent
     return GatewayResult(
@@ -122,6 +136,28 @@ def _declined(exc: stripe_api.CardDeclined, kind: TransactionType) -> GatewayRes
         hard_decline=exc.hard,
         created_at=_when(intent.get("created")),
         raw=redact_payload(intent),
+    )
+
+
+def _saved_method(setup: dict[str, Any], request: MethodRequest) -> SavedMethod:
+    """The stored form of a SetupIntent's method; what we keep is checked (no card number)."""
+    method = setup["payment_method"]
+    card = method.get("card") or {}
+    if not isinstance(card, dict):
+        raise TypeError("card is not an object")
+    last4, brand = card.get("last4"), card.get("brand")
+    exp_month, exp_year = card.get("exp_month"), card.get("exp_year")
+    return SavedMethod(
+        token=str(reference("payment_method.id", method.get("id"), required=True)),
+        customer_reference=reference("customer", setup.get("customer"))
+        or request.customer_reference,
+        kind=v.external_text(method.get("type") or "card", max_length=30),
+        brand=None if brand is None else v.external_text(brand, max_length=30),
+        last4=None if last4 is None else v.code("card.last4", last4, max_length=4),
+        exp_month=None if exp_month is None else v.integer("card.exp_month", exp_month,
+                                                           minimum=1, maximum=12),
+        exp_year=None if exp_year is None else v.integer("card.exp_year", exp_year,
+                                                         minimum=2000, maximum=2200),
     )
 
 
@@ -159,19 +195,26 @@ class StripeGateway:
 
     def capture(self, request: CaptureRequest) -> GatewayResult:
         """Capture an authorized PaymentIntent."""
-        intent = stripe_api.capture_payment_intent(
-            current_settings(),
-            request.gateway_reference,
-            amount_minor=request.amount_minor,
-            idempotency_key=request.idempotency_key,
-        )
+        try:
+            intent = stripe_api.capture_payment_intent(
+                current_settings(),
+                request.gateway_reference,
+                amount_minor=request.amount_minor,
+                idempotency_key=request.idempotency_key,
+            )
+        except stripe_api.CardDeclined as exc:  # a 402 escaped the contract before
+            return _declined(exc, TransactionType.CAPTURE)
         return intent_result(intent, TransactionType.CAPTURE)
 
     def void(self, request: VoidRequest) -> GatewayResult:
         """Cancel an uncaptured PaymentIntent."""
-        intent = stripe_api.cancel_payment_intent(
-            current_settings(), request.gateway_reference, idempotency_key=request.idempotency_key
-        )
+        try:
+            intent = stripe_api.cancel_payment_intent(
+                current_settings(), request.gateway_reference,
+                idempotency_key=request.idempotency_key,
+            )
+        except stripe_api.CardDeclined as exc:
+            return _declined(exc, TransactionType.VOID)
         result = intent_result(intent, TransactionType.VOID)
         if result.status is TransactionStatus.CANCELED:
             # The void applied: for a VOID transaction that is success.
@@ -180,18 +223,27 @@ class StripeGateway:
 
     def refund(self, request: RefundRequest) -> GatewayResult:
         """Refund (part of) a PaymentIntent."""
-        refund = stripe_api.create_refund(
-            current_settings(),
-            idempotency_key=request.idempotency_key,
-            payment_intent=request.gateway_reference,
-            amount_minor=request.amount_minor,
-            reason=request.reason,
-            metadata=request.metadata,
-        )
+        try:
+            refund = stripe_api.create_refund(
+                current_settings(),
+                idempotency_key=request.idempotency_key,
+                payment_intent=request.gateway_reference,
+                amount_minor=request.amount_minor,
+                reason=request.reason,
+                metadata=request.metadata,
+            )
+        except stripe_api.CardDeclined as exc:
+            raise GatewayRefused(f"Stripe refund: {exc.message}", code=exc.code) from None
         return refund_result(refund)
 
     def get_transaction(self, idempotency_key: str, gateway_reference: str | None) -> GatewayResult:
         """What became of an attempt: by PaymentIntent/Refund id, else by our key in metadata."""
+        try:
+            return self._lookup(idempotency_key, gateway_reference)
+        except stripe_api.CardDeclined as exc:
+            raise GatewayRefused(f"Stripe lookup: {exc.message}", code=exc.code) from None
+
+    def _lookup(self, idempotency_key: str, gateway_reference: str | None) -> GatewayResult:
         settings = current_settings()
         if gateway_reference and gateway_reference.startswith("re_"):
             return refund_result(stripe_api.retrieve_refund(settings, gateway_reference))
@@ -215,24 +267,21 @@ class StripeGateway:
 
     def add_payment_method(self, request: MethodRequest) -> SavedMethod:
         """The card a succeeded SetupIntent saved: token, brand, last4, expiry (no number)."""
-        setup = stripe_api.retrieve_setup_intent(current_settings(), request.setup_reference)
+        try:
+            setup = stripe_api.retrieve_setup_intent(current_settings(), request.setup_reference)
+        except stripe_api.CardDeclined as exc:
+            raise GatewayRefused(f"Stripe setup: {exc.message}", code=exc.code) from None
         if setup.get("status") != "succeeded" or not isinstance(setup.get("payment_method"), dict):
             raise GatewayRefused(
                 f"SetupIntent {request.setup_reference} is {setup.get('status')}, not succeeded",
                 code="setup_incomplete",
             )
-        method = setup["payment_method"]
-        card = method.get("card") or {}
-        return SavedMethod(
-            token=method["id"],
-            customer_reference=setup.get("customer") or request.customer_reference,
-            kind=str(method.get("type") or "card"),
-            brand=card.get("brand"),
-            last4=card.get("last4"),
-            exp_month=card.get("exp_month"),
-            exp_year=card.get("exp_year"),
-        )
+        with readable_answer("Stripe", "retrieve setup"):
+            return _saved_method(setup, request)
 
     def remove_payment_method(self, token: str) -> None:
         """Detach the method from its Stripe customer."""
-        stripe_api.detach_payment_method(current_settings(), token)
+        try:
+            stripe_api.detach_payment_method(current_settings(), token)
+        except stripe_api.CardDeclined as exc:
+            raise GatewayRefused(f"Stripe detach: {exc.message}", code=exc.code) from None

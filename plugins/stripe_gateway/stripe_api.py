@@ -76,11 +76,13 @@ def _call(
 ) -> Any:
     options: dict[str, Any] = {"idempotency_key": idempotency_key} if idempotency_key else {}
     try:
-        return function(params=params, options=options).to_dict()  # type: ignore[union-attr]
+        answer = function(params=params, options=options)
     except stripe.CardError as exc:
         error = exc.error
         body = exc.json_body if isinstance(exc.json_body, dict) else {}
-        intent = (body.get("error") or {}).get("payment_intent")
+        details = body.get("error")
+        intent = details.get("payment_intent") if isinstance(details, dict) else None
+        intent = intent if isinstance(intent, dict) else None
         raise CardDeclined(
             str(exc.code or "card_declined"),
             getattr(error, "decline_code", None),
@@ -101,7 +103,8 @@ def _call(
             f"Stripe {operation}: rate limited, nothing done", code="rate_limited"
         ) from None
     except stripe.APIError as exc:
-        if exc.http_status is None or exc.http_status >= 500:
+        # An unreadable 2xx (Stripe acted, we cannot tell how) is as unknown as a 5xx.
+        if exc.http_status is None or exc.http_status >= 500 or exc.http_status < 400:
             raise OutcomeUnknown(
                 f"Stripe {operation}: HTTP {exc.http_status}; settle by asking", code="server_error"
             ) from None
@@ -114,6 +117,20 @@ def _call(
             f"Stripe {operation}: {exc.user_message or exc}",
             code=str(exc.code or type(exc).__name__),
         ) from None
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        # The library itself choking on the answer (a body that is not UTF-8 raised
+        # UnicodeDecodeError): whatever Stripe did, we cannot tell.
+        raise OutcomeUnknown(
+            f"Stripe {operation}: unreadable answer ({type(exc).__name__}); settle by asking",
+            code="unreadable_answer",
+        ) from None
+    document = answer.to_dict() if hasattr(answer, "to_dict") else answer
+    if not isinstance(document, dict):
+        raise OutcomeUnknown(
+            f"Stripe {operation}: the answer is not an object; settle by asking",
+            code="unreadable_answer",
+        )
+    return document
 
 
 EXPAND = ["latest_charge.balance_transaction"]
@@ -177,7 +194,12 @@ def find_payment_intent(settings: StripeSettings, idempotency_key: str) -> dict[
         {"query": f"metadata['praho_key']:'{idempotency_key}'", "limit": 1},
     )
     data = found.get("data") or []
-    return retrieve_payment_intent(settings, data[0]["id"]) if data else None
+    if not data:
+        return None
+    first = data[0] if isinstance(data, list) else None
+    if not isinstance(first, dict) or not isinstance(first.get("id"), str):
+        raise OutcomeUnknown("Stripe search payments: unreadable answer", code="unreadable_answer")
+    return retrieve_payment_intent(settings, first["id"])
 
 
 def capture_payment_intent(

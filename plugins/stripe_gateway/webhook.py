@@ -65,6 +65,16 @@ def signature_matches(
     return matched
 
 
+def _created_at(created: Any) -> datetime | None:
+    """``created`` as a datetime; None when it is not a usable Unix time (huge, negative, bool)."""
+    if isinstance(created, bool) or not isinstance(created, int):
+        return None
+    try:
+        return datetime.fromtimestamp(created, UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
 class StripeWebhookSource:
     """The ``stripe`` webhook source, mounted at ``/webhooks/stripe``."""
 
@@ -81,9 +91,12 @@ class StripeWebhookSource:
         stamp, signatures = parse_signature_header(headers.get(SIGNATURE_HEADER) or "")
         if not signature_matches(settings.webhook_secrets, stamp, body, signatures):
             raise WebhookRejected("Stripe-Signature does not match the body")
-        check_timestamp(
-            datetime.fromtimestamp(stamp, UTC), now, window_seconds=settings.replay_window_seconds
-        )
+        try:
+            signed_at = datetime.fromtimestamp(stamp, UTC)
+        except (OverflowError, ValueError, OSError):
+            # t=999999999999 is past year 9999 (this was a 500 before).
+            raise WebhookRejected("Stripe-Signature timestamp is out of range") from None
+        check_timestamp(signed_at, now, window_seconds=settings.replay_window_seconds)
 
     def parse(self, body: bytes) -> ParsedEvent:
         """A Stripe event object; 400 when the body is not one."""
@@ -98,11 +111,10 @@ class StripeWebhookSource:
         data = document.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
             raise WebhookRejected("Stripe event has no data.object")
-        created = document.get("created")
         return ParsedEvent(
             event_id=event_id,
             event_type=kind,
-            created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None,
+            created_at=_created_at(document.get("created")),
             payload=document,
         )
 

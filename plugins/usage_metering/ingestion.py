@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Any
 
 from praho.core.clock import resolve_now
@@ -176,7 +176,8 @@ def _load_targets(session: Session, events: Sequence[Any], customer_id: int | No
         if not isinstance(raw, Mapping):
             continue
         sub = raw.get("subscription")
-        if isinstance(sub, int) and not isinstance(sub, bool):
+        # Only ids a BIGINT can hold: 10**99 reached the query and raised OverflowError (500).
+        if isinstance(sub, int) and not isinstance(sub, bool) and 0 < sub < 2**63:
             subscription_ids.add(sub)
         elif isinstance(sub, str) and sub.isdigit() and len(sub) < 19:
             subscription_ids.add(int(sub))
@@ -234,7 +235,9 @@ def _validate(
     event_id = raw.get("id")
     if type(event_id) is not str or not _EVENT_ID.fullmatch(event_id):
         raise _Reject("invalid_id", "id: 1-100 characters, letters, digits and . _ : -")
-    meter = meters.get(raw.get("meter"))  # type: ignore[arg-type]
+    code = raw.get("meter")
+    # A list or an object is unhashable: looked up as is, it raised TypeError (a 500).
+    meter = meters.get(code) if type(code) is str else None
     if meter is None:
         raise _Reject("unknown_meter", f"meter: no active meter {str(raw.get('meter'))[:60]!r}")
     subscription_id = _subscription_for(raw, meter, targets, customer_id)
@@ -282,7 +285,7 @@ def _subscription_for(
     if sub is not None:
         if isinstance(sub, str) and sub.isdigit() and len(sub) < 19:
             sub = int(sub)
-        if isinstance(sub, bool) or not isinstance(sub, int):
+        if isinstance(sub, bool) or not isinstance(sub, int) or not 0 < sub < 2**63:
             raise _Reject("invalid_subscription", "subscription: must be a subscription id")
         meters = targets.meters_of.get(sub)
         if meters is None:
@@ -297,8 +300,12 @@ def _subscription_for(
                 f"meter: subscription {sub}'s plan does not charge {meter.code}",
             )
         code = raw.get("customer")
-        if code is not None and sub not in targets.by_customer_code.get(code, ()):
-            raise _Reject("customer_mismatch", f"customer: subscription {sub} is not {code}'s")
+        if code is not None and (
+            type(code) is not str or sub not in targets.by_customer_code.get(code, ())
+        ):
+            raise _Reject(
+                "customer_mismatch", f"customer: subscription {sub} is not {str(code)[:40]!r}'s"
+            )
         return sub
     code = raw.get("customer")
     if not isinstance(code, str):
@@ -314,7 +321,7 @@ def _subscription_for(
     if len(candidates) > 1:
         raise _Reject(
             "ambiguous_subscription",
-            f"customer: {code} has {len(candidates)} "
+            f"customer: {code[:40]!r} has {len(candidates)} "
             f"subscriptions charged for {meter.code}; give subscription",
         )
     return candidates[0]
@@ -336,7 +343,11 @@ def _timestamp(value: Any) -> datetime:
         raise _Reject("invalid_timestamp", "timestamp: ISO 8601 text or Unix seconds required")
     if moment.tzinfo is None:
         raise _Reject("invalid_timestamp", "timestamp: needs a UTC offset (e.g. Z)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 has no UTC equivalent (this was a 500 before).
+        raise _Reject("invalid_timestamp", "timestamp: out of range") from None
 
 
 def _value(meter: _MeterInfo, properties: Mapping[str, Any]) -> tuple[int, str | None]:
@@ -366,7 +377,7 @@ def _value(meter: _MeterInfo, properties: Mapping[str, Any]) -> tuple[int, str |
         try:
             number = value if isinstance(value, Decimal) else Decimal(str(value)[:40])
             micro = int(number.scaleb(6))
-        except (InvalidOperation, ValueError, OverflowError):
+        except (DecimalException, ValueError, OverflowError):
             raise _Reject("invalid_value", f"properties.{name}: not a number") from None
         if not number.is_finite() or micro != number.scaleb(6):
             raise _Reject("invalid_value", f"properties.{name}: at most 6 decimals")
@@ -383,12 +394,13 @@ def _micro_of_text(name: str | None, value: str) -> int:
         raise _Reject("invalid_value", f"properties.{name}: longer than 40 characters")
     try:
         number = Decimal(value)
-    except InvalidOperation:
+        if not number.is_finite():
+            raise _Reject("invalid_value", f"properties.{name}: not a number")
+        # 1E999999 overflows the context here (decimal.Overflow: a 500 before).
+        scaled = number.scaleb(6)
+        micro = int(scaled)  # 1E99999: ValueError (more than 4300 digits), a 500 before
+    except (DecimalException, ValueError):
         raise _Reject("invalid_value", f"properties.{name}: not a number") from None
-    if not number.is_finite():
-        raise _Reject("invalid_value", f"properties.{name}: not a number")
-    scaled = number.scaleb(6)
-    micro = int(scaled)
     if micro != scaled:
         raise _Reject("invalid_value", f"properties.{name}: at most 6 decimals")
     if micro < 0:
