@@ -230,12 +230,16 @@ def test_failures_are_recorded_with_reasons_and_never_stop_the_others(praho_fact
 
 
 def test_plugin_errors_are_isolated_and_their_writes_rolled_back(
-    praho_factory, praho_session, pricing
+    praho_factory, praho_session, pricing, caplog
 ):
     bad = praho_factory.subscription(start="2026-01-31")
     fine = praho_factory.subscription(start="2026-01-31")
     pricing.explode.add(bad.id)
-    run = run_billing(praho_session, now=RENEWAL)
+    with caplog.at_level("INFO", logger="praho.billing"):
+        run = run_billing(praho_session, now=RENEWAL)
+    # The optimistic pass (no savepoint per subscription) failed and the chunk was
+    # billed again with one savepoint per subscription.
+    assert "billing the chunk again" in caplog.text
     assert run.summary["counts"] == {"issued": 1, "failed": 1}
     assert run.summary["failures"][0]["reason"] == "RuntimeError: usage meter unreachable"
     assert fine.next_billing_date == date(2026, 3, 31)
@@ -247,10 +251,12 @@ def test_plugin_errors_are_isolated_and_their_writes_rolled_back(
     assert praho_session.execute(scribbles).scalar_one() == 0
 
 
-def test_hook_resolve_subscription_price(praho_factory, praho_session, pricing):
+def test_hook_resolve_subscription_price(praho_factory, praho_session, pricing, caplog):
     subscription = praho_factory.subscription(start="2026-01-31")
     pricing.prices[subscription.id] = 3900
-    run_billing(praho_session, now=RENEWAL)
+    with caplog.at_level("INFO", logger="praho.billing"):
+        run_billing(praho_session, now=RENEWAL)
+    assert "billing the chunk again" not in caplog.text  # nothing failed: one pass
     line = (
         praho_session.execute(select(Invoice).order_by(Invoice.id.desc()))
         .scalars()

@@ -49,6 +49,7 @@ from praho.core.models.subscriptions import (
 )
 from praho.core.services.audit import Actor
 from praho.core.services.billing_issue import (
+    IsolationNeeded,
     IssueContext,
     IssuedDocument,
     PreparedDocument,
@@ -113,11 +114,26 @@ def bill_subscriptions(
     Subscriptions that are not due (or are locked by another worker right now) are
     reported as skipped. With ``billing_run_id`` the outcomes are stored as well.
     """
+    moment = resolve_now(now)
     with _collector_paused():
+        if context is None:
+            optimistic = IssueContext(session, moment, actor, optimistic=True)
+            if optimistic.plugins_answer:
+                # Plugins take part: first without a savepoint per subscription (the
+                # common case: nothing fails), inside one savepoint for the whole chunk;
+                # if anything fails, the chunk is done again, isolating each subscription.
+                try:
+                    with session.begin_nested():
+                        return _bill(session, subscription_ids, now=moment, actor=actor,
+                                     billing_run_id=billing_run_id, chunk_id=chunk_id,
+                                     context=optimistic)
+                except IsolationNeeded:
+                    log.info("billing: a subscription failed; billing the chunk again "
+                             "with one savepoint per subscription")
         return _bill(
             session,
             subscription_ids,
-            now=resolve_now(now),
+            now=moment,
             actor=actor,
             billing_run_id=billing_run_id,
             chunk_id=chunk_id,
@@ -289,8 +305,10 @@ def _prepare_one(
         )
     if subscription.status == SubscriptionStatus.TRIALING:
         end_trial(session, subscription, now=now, actor=ctx.actor)
-    # Plugins may write while they answer; a savepoint keeps a failure's writes out.
-    isolate = ctx.plugins_answer
+    # Plugins may write while they answer; a savepoint keeps a failure's writes out. The
+    # optimistic pass skips it (two round trips per subscription) and, on any failure,
+    # has the whole chunk redone with savepoints (see bill_subscriptions).
+    isolate = ctx.plugins_answer and not ctx.optimistic
     try:
         if isolate:
             with session.begin_nested():
@@ -311,8 +329,12 @@ def _prepare_one(
             billing_run_id=billing_run_id,
         )
     except PrahoError as error:
+        if ctx.optimistic and ctx.plugins_answer:
+            raise IsolationNeeded from error
         return _failure(subscription.id, period_start, error.code, error.message)
     except DBAPIError:
+        if ctx.optimistic and ctx.plugins_answer:
+            raise IsolationNeeded from None
         if not isolate:
             raise
         log.exception("billing: subscription %s failed in a plugin", subscription.id)
@@ -320,6 +342,8 @@ def _prepare_one(
             subscription.id, period_start, "database", "a plugin's database work failed"
         )
     except Exception as error:  # noqa: BLE001 - one subscription's bug must not stop the run
+        if ctx.optimistic and ctx.plugins_answer:
+            raise IsolationNeeded from error
         log.exception("billing: subscription %s failed", subscription.id)
         return _failure(
             subscription.id, period_start, "internal_error", f"{type(error).__name__}: {error}"

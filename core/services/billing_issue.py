@@ -51,6 +51,10 @@ from praho.core.services.taxes import apply_decision, buyer_party, regime_for, s
 from praho.core.services.totals import DocumentTotals, compute_totals
 from praho.core.tax import ExchangeRateQuote, TaxDecision, TaxRequest
 
+class IsolationNeeded(Exception):  # noqa: N818 - a signal, not an error
+    """A subscription failed during an optimistic pass: redo the chunk with savepoints."""
+
+
 # Hooks through which plugins take part in building a renewal document.
 PLUGIN_PRICING_HOOKS = (
     "resolve_subscription_price",
@@ -74,6 +78,9 @@ class IssueContext:
     series: dict[DocumentKind, DocumentSeries] = field(default_factory=dict)
     sellers: dict[int, Seller] = field(default_factory=dict)
     accounts_ready: bool = False
+    # True for the first, optimistic pass over a chunk when plugins take part: no savepoint
+    # per subscription; any failure asks for the chunk again with them (IsolationNeeded).
+    optimistic: bool = False
     plugins_answer: bool = field(init=False)
     hooks: Any = field(init=False)
 
