@@ -27,6 +27,7 @@ def core_views(session: Any) -> list[Any]:
         StaffUserView,
         WebhookEventView,
     )
+    from praho.admin.views.refunds import RefundView
     from praho.admin.views.subscriptions import SubscriptionView
     from praho.core.models import (
         AuditEvent,
@@ -37,6 +38,7 @@ def core_views(session: Any) -> list[Any]:
         WebhookEvent,
     )
     from praho.core.models.payments import Payment
+    from praho.core.models.refunds import Refund
 
     return [
         CustomerView(Customer, session, name="Customers", endpoint="customers"),
@@ -49,6 +51,7 @@ def core_views(session: Any) -> list[Any]:
             Invoice, session, name="Credit notes", endpoint="credit_notes", category="Documents"
         ),
         PaymentView(Payment, session, name="Payments", endpoint="payments", category="Money"),
+        RefundView(Refund, session, name="Refunds", endpoint="refunds", category="Money"),
         CreditMovementView(
             JournalLine,
             session,

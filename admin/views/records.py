@@ -7,6 +7,7 @@ from typing import Any
 from praho.admin.auth import ADMIN_ONLY
 from praho.admin.models import StaffUser
 from praho.admin.views.base import Action, ActionContext, PrahoModelView, money
+from praho.admin.views.refunds import REQUEST_REFUND
 from praho.core.models import AccountCode, JournalEntry, JournalLine
 from praho.core.services.webhook_replay import REPLAYABLE, replay_webhook_event
 
@@ -173,3 +174,4 @@ class PaymentView(PrahoModelView):
         "status": "Status",
     }
     column_formatters = {k: money(k) for k in ("amount_minor", "fee_minor", "refunded_minor")}
+    actions = (REQUEST_REFUND,)

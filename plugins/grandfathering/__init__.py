@@ -79,3 +79,11 @@ def register_cli_commands() -> list[Any]:
     from praho.plugins.grandfathering.cli import pricelocks_group
 
     return [pricelocks_group]
+
+
+@hookimpl
+def register_admin_views(admin: Any, session: Any) -> list[Any]:
+    """Back-office lists (and actions) for this plugin's records."""
+    from praho.plugins.grandfathering.admin_views import admin_views
+
+    return admin_views(session)

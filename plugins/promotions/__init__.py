@@ -36,3 +36,11 @@ def register_cli_commands() -> list[Any]:
     from praho.plugins.promotions.cli import promotions_group
 
     return [promotions_group]
+
+
+@hookimpl
+def register_admin_views(admin: Any, session: Any) -> list[Any]:
+    """Back-office lists (and actions) for this plugin's records."""
+    from praho.plugins.promotions.admin_views import admin_views
+
+    return admin_views(session)

@@ -83,3 +83,11 @@ def subscription_renewed(session: Any, subscription: Any, invoice: Any) -> None:
     from praho.plugins.usage_metering.rating import record_ratings
 
     record_ratings(session, subscription, invoice)
+
+
+@hookimpl
+def register_admin_views(admin: Any, session: Any) -> list[Any]:
+    """Back-office lists (and actions) for this plugin's records."""
+    from praho.plugins.usage_metering.admin_views import admin_views
+
+    return admin_views(session)

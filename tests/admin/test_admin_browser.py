@@ -161,3 +161,41 @@ def test_support_user_cannot_do_money_actions_and_a_post_without_token_is_refuse
     assert status == 400
     with praho_committing.transaction() as session:
         assert session.get(Invoice, invoice_id).status == DocumentStatus.ISSUED
+
+
+def test_billing_user_refunds_a_card_payment(live_server, browser, seed, praho_committing):
+    from praho.core.models.payments import Payment
+    from praho.core.models.refunds import Refund
+    from praho.core.payments.testing import customer_with_card
+    from praho.core.services.payments import charge_invoice
+
+    invoice_id = seed(lambda f, s: f.invoice(customer_with_card(f),
+                                            [("Web Hosting", "1", "100.00")]).id)
+    with praho_committing.transaction() as session:
+        attempt = charge_invoice(session, session.get(Invoice, invoice_id), reason="manual")
+        attempt_id = attempt.id
+    with praho_committing.transaction() as session:
+        payment_id = session.query(Payment.id).filter(Payment.attempt_id == attempt_id).scalar()
+    page = browser.new_page()
+    _login(page, live_server, "billing")
+    page.goto(f"{live_server}/admin/payments/details/?id={payment_id}")
+    page.click("#action-refund")
+    page.fill("#f-amount", "40.00")
+    page.select_option("#f-reason", "service_failure")
+    page.select_option("#f-destination", "original")
+    page.fill("#f-internal_note", "outage on 3 March")
+    _shot(page, "refund-request")
+    page.click("#action-confirm")
+    page.wait_for_load_state()
+    with praho_committing.transaction() as session:
+        refund_id = session.query(Refund.id).scalar()
+    for action in ("review", "approve"):
+        page.goto(f"{live_server}/admin/refunds/details/?id={refund_id}")
+        page.click(f"#action-{action}")
+        page.click("#action-confirm")
+        page.wait_for_load_state()
+    _shot(page, "refund-completed")
+    with praho_committing.transaction() as session:
+        refund = session.get(Refund, refund_id)
+        assert (refund.status, refund.amount_minor) == ("completed", 4000)
+        assert session.get(Payment, payment_id).status == "partially_refunded"

@@ -1,0 +1,105 @@
+"""Refunds, price locks and the plugins' lists in the back office, through the services."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from praho.core.models.payments import Payment
+from praho.core.models.refunds import Refund
+from praho.core.payments.testing import customer_with_card
+from praho.core.services.payments import charge_invoice
+from praho.plugins.grandfathering.locks import grant_lock
+from praho.plugins.grandfathering.models import PriceLock
+from praho.plugins.promotions.coupons import CouponSpec, create_coupon
+
+
+def _card_payment(seed, praho_committing):
+    def build(factory, session):
+        customer = customer_with_card(factory)
+        invoice = factory.invoice(customer, [("Web Hosting", "1", "100.00")])
+        return invoice.id
+
+    invoice_id = seed(build)
+    with praho_committing.transaction() as session:
+        from praho.core.models import Invoice
+
+        attempt = charge_invoice(session, session.get(Invoice, invoice_id), reason="manual")
+        attempt_id = attempt.id
+    with praho_committing.transaction() as session:
+        return session.execute(select(Payment.id).where(Payment.attempt_id == attempt_id)).scalar_one()
+
+
+def test_billing_refunds_a_payment_through_the_workflow(admin_client, seed, praho_committing):
+    payment_id = _card_payment(seed, praho_committing)
+    admin_client.login("billing")
+    details = f"/admin/payments/details/?id={payment_id}"
+    requested = admin_client.post_form(details, f"/admin/payments/record-action/refund/?id={payment_id}",
+                                       {"amount": "50.00", "reason": "service_failure",
+                                        "destination": "original", "internal_note": "outage"})
+    assert requested.status_code == 302
+    with praho_committing.transaction() as session:
+        refund = session.execute(select(Refund)).scalar_one()
+        refund_id, reference = refund.id, refund.reference
+        assert (refund.status, refund.amount_minor, refund.requested_by) == (
+            "pending", 5000, "user:billing@praho.test")
+    page = f"/admin/refunds/details/?id={refund_id}"
+    assert admin_client.post_form(page, f"/admin/refunds/record-action/review/?id={refund_id}",
+                                  {"note": "ticket 42"}).status_code == 302
+    assert admin_client.post_form(page, f"/admin/refunds/record-action/approve/?id={refund_id}",
+                                  {}).status_code == 302
+    with praho_committing.transaction() as session:
+        refund = session.get(Refund, refund_id)
+        assert refund.status == "completed" and refund.approved_by == "user:billing@praho.test"
+        assert session.get(Payment, payment_id).refunded_minor == 5000
+    listed = admin_client.get("/admin/refunds/?search=" + reference)
+    assert reference in listed.get_data(as_text=True)
+
+
+def test_support_cannot_refund_and_a_bad_amount_changes_nothing(admin_client, seed,
+                                                                praho_committing):
+    payment_id = _card_payment(seed, praho_committing)
+    details = f"/admin/payments/details/?id={payment_id}"
+    action = f"/admin/payments/record-action/refund/?id={payment_id}"
+    admin_client.login("support")
+    assert admin_client.post_form(details, action, {"reason": "other"}).status_code == 403
+    admin_client.client.post("/admin/logout", data={})
+    admin_client.login("billing")
+    refused = admin_client.post_form(details, action, {"amount": "lots", "reason": "other",
+                                                       "destination": "original"})
+    assert refused.status_code in (200, 302)
+    too_much = admin_client.post_form(details, action, {"amount": "999.00", "reason": "other",
+                                                        "destination": "original"})
+    assert too_much.status_code in (200, 302)
+    with praho_committing.transaction() as session:
+        assert session.execute(select(func.count(Refund.id))).scalar_one() == 0
+
+
+def test_price_locks_are_listed_and_revoked_with_a_reason(admin_client, seed, praho_committing):
+    def build(factory, session):
+        price = factory.price()
+        lock = grant_lock(session, customer=factory.customer(), price=price,
+                          unit_amount_minor=4000, reason="loyal since 2015")
+        return lock.id
+
+    lock_id = seed(build)
+    admin_client.login("billing")
+    assert "loyal since 2015" in admin_client.get("/admin/price_locks/").get_data(as_text=True)
+    page = f"/admin/price_locks/details/?id={lock_id}"
+    action = f"/admin/price_locks/record-action/revoke/?id={lock_id}"
+    admin_client.post_form(page, action, {"reason": ""})
+    with praho_committing.transaction() as session:
+        assert session.get(PriceLock, lock_id).revoked_at is None  # no reason: refused
+    assert admin_client.post_form(page, action, {"reason": "customer left"}).status_code == 302
+    with praho_committing.transaction() as session:
+        assert session.get(PriceLock, lock_id).revoked_at is not None
+
+
+def test_plugin_lists_render_and_export(admin_client, seed):
+    seed(lambda factory, session: create_coupon(session, CouponSpec(
+        code="WELCOME10", name="Welcome", discount_type="percentage", percent="10")))
+    admin_client.login("support")
+    for endpoint in ("refunds", "coupons", "campaigns", "redemptions", "price_locks",
+                     "usage_ratings", "meters", "usage_alerts"):
+        assert admin_client.get(f"/admin/{endpoint}/").status_code == 200, endpoint
+    exported = admin_client.get("/admin/coupons/export/csv/")
+    assert exported.status_code == 200 and "WELCOME10" in exported.get_data(as_text=True)
