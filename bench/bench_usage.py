@@ -106,11 +106,10 @@ def wsgi_app() -> Any:
 
 def seed(subscriptions: int, now: datetime) -> str:
     """Fresh database, schema, N customers/subscriptions, a meter and an integration key."""
-    from sqlalchemy.orm import Session
-
     from praho.core import migrations
     from praho.core.db import make_engine
     from praho.core.services.setup import ensure_reference_data
+    from sqlalchemy.orm import Session
 
     admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
     admin(f'CREATE DATABASE "{DATABASE}"')

@@ -63,11 +63,10 @@ def admin(sql: str) -> None:
 
 def seed(count: int) -> None:
     """Build the template database: schema, reference data, N customers and subscriptions."""
-    from sqlalchemy.orm import Session
-
     from praho.core import migrations
     from praho.core.db import make_engine
     from praho.core.services.setup import ensure_reference_data
+    from sqlalchemy.orm import Session
 
     admin(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
     admin(f'CREATE DATABASE "{TEMPLATE}"')

@@ -10,14 +10,13 @@ from typing import Any
 
 from flask import Flask, jsonify
 from jinja2 import ChoiceLoader, FileSystemLoader
-
 from praho.core import immutability, redaction
 from praho.core.config import finalize_settings, load_settings
 from praho.core.db import Database
 from praho.core.errors import PrahoError
 from praho.core.plugins import build_registry
-from praho.core.services import audit, mail
 from praho.core.ratelimit import init_rate_limits
+from praho.core.services import audit, mail
 from praho.core.tasks import celery_init_app
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -85,7 +84,6 @@ def create_app(config: dict[str, Any] | None = None, *,
 
 def _register_blueprints(app: Flask, registry: Any) -> None:
     from praho.core.health import health_blueprint
-
     from praho.core.webhooks.blueprint import webhooks_blueprint
 
     app.register_blueprint(health_blueprint)

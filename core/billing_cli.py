@@ -13,8 +13,6 @@ from typing import Any
 
 import click
 from flask import current_app
-from sqlalchemy import select
-
 from praho.core.billing_runner import progress_of, run_in_process, start_run
 from praho.core.billing_simulation import (
     SimulatedDay,
@@ -36,6 +34,7 @@ from praho.core.services.billing_preview import (
     preview_next_invoice,
 )
 from praho.core.services.subscription_state import get_subscription
+from sqlalchemy import select
 
 
 def _date_option(value: str | None) -> date | None:

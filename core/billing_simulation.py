@@ -30,14 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-
 from praho.core.clock import noon_of
 from praho.core.db import Database, make_engine
 from praho.core.errors import FieldError, PrahoError
 from praho.core.models.billing_runs import BillingRun
 from praho.core.services.billing_run import run_billing
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 SIMULATION_FLAG = "praho.simulation"
 MAX_SIMULATED_DAYS = 3660

@@ -13,11 +13,10 @@ from typing import Any
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy.exc import OperationalError
-
 from praho.core.billing_runner import bill_chunk, start_run
 from praho.core.clock import noon_of, parse_date, utcnow
 from praho.core.tasks import task_actor
+from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger("praho.billing")
 

@@ -15,8 +15,6 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
-from sqlalchemy import select
-
 from praho.core import migrations
 from praho.core.errors import PrahoError
 from praho.core.models.audit import ActorType
@@ -26,6 +24,7 @@ from praho.core.money import format_amount
 from praho.core.services.audit import Actor, verify_audit_chain
 from praho.core.services.invoicing import get_document
 from praho.core.services.setup import ensure_reference_data
+from sqlalchemy import select
 
 CLI_ACTOR = Actor(ActorType.CLI, "praho-cli")
 

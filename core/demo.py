@@ -11,9 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core.models import DocumentKind, Seller
 from praho.core.models.audit import ActorType
 from praho.core.pricing import DraftLine
@@ -23,6 +20,8 @@ from praho.core.services.credit_notes import issue_credit_note
 from praho.core.services.customers import CustomerInput, create_customer
 from praho.core.services.invoicing import create_draft
 from praho.core.services.issuing import issue_document
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 DEMO_ACTOR = Actor(ActorType.CLI, "praho-demo")
 DEMO_SELLER_CODE = "PRAHO-DEMO"

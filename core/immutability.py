@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
-
 from praho.core.errors import AppendOnlyViolation, DocumentLocked
 from praho.core.models.audit import AuditEvent
 from praho.core.models.invoices import (
@@ -22,6 +19,8 @@ from praho.core.models.invoices import (
 )
 from praho.core.models.ledger import JournalEntry, JournalLine
 from praho.core.models.payments import PaymentAllocation
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
 
 _DOCUMENT_CHILDREN = (InvoiceLine, InvoiceAllowance, InvoiceTaxSubtotal)
 # Allocations too: a payment applied to an invoice is undone by a negative allocation.

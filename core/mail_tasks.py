@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from celery import shared_task
-
 from praho.core.services import mail
 from praho.core.tasks import task_transaction
 

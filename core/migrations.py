@@ -6,12 +6,11 @@ import importlib
 import pkgutil
 from pathlib import Path
 
+import praho.migrations
+import praho.plugins
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
-
-import praho.migrations
-import praho.plugins
 
 MIGRATIONS_DIR = Path(praho.migrations.__path__[0])
 

@@ -8,9 +8,9 @@ and the Romanian Fiscal Code use for invoice amounts).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Iterable, Sequence
 
 # ISO 4217 active codes with their minor-unit exponent. Codes absent here are rejected.
 _CURRENCY_EXPONENTS: dict[str, int] = {

@@ -7,8 +7,6 @@ services' typed errors, shown with the field and reason, and nothing is written.
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
-
 from praho.core import validation as v
 from praho.core.cli import database, praho_command
 from praho.core.clock import utcnow
@@ -21,6 +19,7 @@ from praho.core.services.audit import Actor
 from praho.core.services.customers import get_customer
 from praho.core.services.invoicing import get_document
 from praho.core.services.payments import record_bank_transfer
+from sqlalchemy import select
 
 CLI_ACTOR = Actor(ActorType.CLI, "praho-payments")
 

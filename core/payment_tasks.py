@@ -13,11 +13,11 @@ from typing import Any
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy.exc import OperationalError
 from praho.core.clock import utcnow
 from praho.core.payment_runner import collect_invoice_ids, settle_in_transactions
 from praho.core.services.payments import purge_expired_keys
 from praho.core.tasks import task_actor, task_transaction
+from sqlalchemy.exc import OperationalError
 
 COLLECT_TASK = "praho.payments.collect_invoices"
 SETTLE_TASK = "praho.payments.settle_unknown"

@@ -22,7 +22,6 @@ from typing import Any
 
 import pluggy
 from flask import current_app, has_app_context
-
 from praho.core import hookspecs
 from praho.core.credentials import SecretSourceError, env_or_file
 from praho.core.errors import PluginError

@@ -15,11 +15,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from praho.core.models.task_failures import TaskFailure
 from praho.core.redaction import redact_payload, redact_text
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 log = logging.getLogger("praho.tasks")
 

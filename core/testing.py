@@ -20,12 +20,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
-from sqlalchemy.orm import Session
-
 from praho.core.db import Base, make_engine
 from praho.core.hookspecs import hookimpl
 from praho.core.tax import ExchangeRateQuote, TaxDecision, TaxRequest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 TEST_DB_ENV = "PRAHO_TEST_DATABASE_URL"
 
@@ -343,9 +342,8 @@ class PrahoFactory:
 
     def seller(self, **overrides: Any) -> Any:
         """The default seller (created once): a Bucharest hosting company."""
-        from sqlalchemy import select
-
         from praho.core.models import Seller
+        from sqlalchemy import select
 
         existing = self.session.execute(select(Seller).where(Seller.is_default.is_(True))).scalar_one_or_none()
         if existing is not None and not overrides:

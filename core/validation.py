@@ -30,14 +30,13 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from praho.core.errors import FieldError, ValidationFailed
+from praho.core.money import is_currency
 from stdnum import iban as stdnum_iban
 from stdnum.eu import vat as stdnum_vat
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.ro import cnp as stdnum_cnp
 from stdnum.ro import cui as stdnum_cui
-
-from praho.core.errors import FieldError, ValidationFailed
-from praho.core.money import is_currency
 
 # CIUS-RO / EN 16931 length limits (see ../shared/efactura/README.md).
 LIMITS = {

@@ -23,7 +23,6 @@ import zlib
 from dataclasses import dataclass
 
 from lxml import etree
-
 from praho.core.errors import PrahoError
 
 DEFAULT_MAX_XML_BYTES = 10 * 1024 * 1024

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from praho.core.app import create_app
 from praho.core.config import ConfigError
 from praho.core.errors import ValidationFailed

@@ -3,11 +3,10 @@
 import json
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.cli import main
 from praho.core.models import Customer, Invoice
 from praho.core.testing import PrahoFactory
+from sqlalchemy import func, select
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-
 from praho.core.errors import FieldError
 from praho.core.services.billing_cycles import (
     Period,

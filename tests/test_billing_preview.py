@@ -3,8 +3,6 @@
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.db import Base
 from praho.core.errors import ValidationFailed
 from praho.core.hookspecs import hookimpl
@@ -15,6 +13,7 @@ from praho.core.services.billing_run import run_billing
 from praho.core.services.subscription_changes import change_plan
 from praho.core.services.subscriptions import cancel_subscription, pause_subscription
 from praho.core.testing import StaticTestPlugin, at
+from sqlalchemy import func, select
 
 CHANGE = at("2026-02-14", 12)
 

@@ -4,9 +4,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-
 from praho.core.errors import TaxDecisionPending
 from praho.core.hookspecs import hookimpl
 from praho.core.models import (
@@ -34,6 +31,8 @@ from praho.core.services.billing_run import (
     start_billing_run,
 )
 from praho.core.testing import PrahoFactory, StaticTaxRegime, StaticTestPlugin, at
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 RENEWAL = at("2026-02-28", 3)
 

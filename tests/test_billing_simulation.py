@@ -3,16 +3,15 @@
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.billing_simulation import check_range, copy_database, drop_copy, simulate
 from praho.core.db import Database
 from praho.core.errors import FieldError
 from praho.core.models import Invoice, Subscription
-from praho.core.services.subscriptions import cancel_subscription
 from praho.core.payments.testing import customer_with_card
 from praho.core.services import ledger
+from praho.core.services.subscriptions import cancel_subscription
 from praho.core.testing import PrahoFactory, at
+from sqlalchemy import func, select
 
 
 def _scenario(database):

@@ -14,8 +14,6 @@ import time
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.app import create_app
 from praho.core.billing_runner import run_in_process, start_run
 from praho.core.billing_tasks import CHUNK_TASK
@@ -31,6 +29,7 @@ from praho.core.models import (
 from praho.core.services import ledger
 from praho.core.services.audit import verify_audit_chain
 from praho.core.testing import PrahoFactory, StaticTestPlugin, at, config_for_tests
+from sqlalchemy import func, select
 
 RENEWAL = at("2026-02-28", 3)
 REDIS_URL = os.environ.get("PRAHO_TEST_REDIS_URL")

@@ -4,9 +4,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-
 from praho.core.errors import DocumentLocked, FieldError, InvalidTransition, ValidationFailed
 from praho.core.models import AccountCode, DocumentKind, DocumentStatus, Invoice, InvoiceLine
 from praho.core.pricing import DraftAllowance, DraftLine
@@ -14,6 +11,8 @@ from praho.core.services import ledger
 from praho.core.services.credit_notes import CreditLine, convert_proforma, issue_credit_note
 from praho.core.services.invoicing import add_line, apply_allowance
 from praho.core.services.issuing import issue_document, void_document
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

@@ -1,8 +1,6 @@
 """Gateway refund reports (webhooks) drive our refund workflow; nothing is refunded twice."""
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.models import AuditEvent, Invoice
 from praho.core.models.payments import Payment
 from praho.core.models.refunds import Refund, RefundStatus
@@ -12,8 +10,14 @@ from praho.core.services import ledger
 from praho.core.services.gateway_refund_follow_up import RefundNotYetVisible
 from praho.core.services.gateway_refunds import GatewayRefundReport, record_gateway_refund
 from praho.core.services.payments import charge_invoice
-from praho.core.services.refunds import apply_refund_result, create_refund, move_refund, start_review
+from praho.core.services.refunds import (
+    apply_refund_result,
+    create_refund,
+    move_refund,
+    start_review,
+)
 from praho.core.testing import at
+from sqlalchemy import func, select
 
 NOW = at("2026-03-02", 10)
 

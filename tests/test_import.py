@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from praho.core.jsoninput import JSONInputError, parse_with_positions
 from praho.core.models import Customer, Invoice, Price, PriceVersion, Product, Subscription
 from praho.core.services.importer import ImportFailed, import_data

@@ -5,15 +5,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
-
 from praho.core.errors import AppendOnlyViolation, InvalidTransition, LedgerError
 from praho.core.models import AccountCode, AuditEvent, JournalLine
+from praho.core.models.audit import ActorType
 from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit, verify_audit_chain
 from praho.core.services.credit_notes import issue_credit_note
 from praho.core.services.issuing import void_document
-from praho.core.models.audit import ActorType
+from sqlalchemy import text
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from praho.core.errors import FieldError
 from praho.core.models import EmailMessage, EmailStatus
 from praho.core.services import mail

@@ -5,11 +5,10 @@ import os
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
-
 from praho.core import migrations
 from praho.core.db import Base, make_engine
 from praho.core.testing import TEST_DB_ENV
+from sqlalchemy import create_engine, inspect, text
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

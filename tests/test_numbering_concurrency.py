@@ -4,9 +4,8 @@ import multiprocessing
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
-
 from praho.core.models import Invoice
+from sqlalchemy import select
 
 PROCESSES = 8
 PER_PROCESS = 500

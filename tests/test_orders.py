@@ -1,8 +1,6 @@
 """Orders: priced at placing, invoiced once, refunds keep order, invoice and payment in step."""
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.errors import InvalidTransition, ValidationFailed
 from praho.core.models import Invoice
 from praho.core.models.orders import Order
@@ -19,6 +17,7 @@ from praho.core.services.orders import (
 from praho.core.services.payments import charge_invoice
 from praho.core.services.refunds import approve_refund, create_refund, start_review
 from praho.core.testing import at
+from sqlalchemy import func, select
 
 NOW = at("2026-03-02", 10)
 

@@ -1,12 +1,11 @@
 """``praho payments``: transfers recorded from the command line, settle, attempts."""
 
-from sqlalchemy import func, select
-
 from praho.core.cli import main
 from praho.core.models import Invoice, Payment, PaymentStatus
 from praho.core.payments.testing import customer_with_card
 from praho.core.services.payments import charge_invoice
 from praho.core.testing import PrahoFactory, at
+from sqlalchemy import func, select
 
 
 def _invoke(praho_app, *args):

@@ -1,7 +1,6 @@
 """The demo collects through the fake gateway and records a bank transfer."""
 
 import pytest
-
 from praho.core import demo
 from praho.core.models import PaymentStatus
 from praho.core.payments.testing import assert_ledger_balanced

@@ -4,8 +4,6 @@ from datetime import timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
-
 from praho.core.errors import InvalidTransition
 from praho.core.models import Invoice, Payment, PaymentAllocation, PaymentAttempt
 from praho.core.payments.testing import assert_ledger_balanced
@@ -20,6 +18,7 @@ from praho.core.services.payments import (
 )
 from praho.core.testing import DEFAULT_NOW, fuzz_settings, fuzz_tried
 from praho.plugins.fake_gateway.gateway import GATEWAY, MAGIC
+from sqlalchemy import select
 
 operations = st.lists(st.one_of(
     st.tuples(st.just("invoice"), st.integers(1, 50000)),

@@ -213,11 +213,10 @@ def test_bad_allocations_write_nothing(praho_factory, praho_session):
 
 
 def test_allocations_are_append_only(praho_factory, praho_session):
-    from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
-
     from praho.core.errors import AppendOnlyViolation
     from praho.core.models import PaymentAllocation
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
 
     customer = praho_factory.customer()
     praho_factory.invoice(customer)

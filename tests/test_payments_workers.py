@@ -8,14 +8,13 @@ import textwrap
 import time
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.app import create_app
 from praho.core.billing_runner import run_in_process
 from praho.core.models import Invoice, Payment, PaymentAttempt, PaymentStatus
 from praho.core.payment_tasks import COLLECT_TASK
 from praho.core.payments.testing import assert_ledger_balanced, customer_with_card
 from praho.core.testing import PrahoFactory, StaticTestPlugin, at, config_for_tests
+from sqlalchemy import func, select
 
 RENEWAL = at("2026-02-28", 3)
 REDIS_URL = os.environ.get("PRAHO_TEST_REDIS_URL")

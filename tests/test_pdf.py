@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-
 from praho.core.errors import ValidationFailed
 from praho.core.hookspecs import hookimpl
 from praho.core.models import DocumentKind

@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 import pytest
 from flask import Blueprint
-
 from praho.core import hookspecs
 from praho.core.app import create_app
 from praho.core.errors import InvalidTransition, PluginError

@@ -1,8 +1,6 @@
 """A paid proforma becomes a fiscal invoice carrying the payment; bad input changes nothing."""
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.errors import InvalidTransition, ValidationFailed
 from praho.core.models import DocumentKind, Invoice
 from praho.core.models.payments import Payment
@@ -12,6 +10,7 @@ from praho.core.services.invoicing import create_draft
 from praho.core.services.issuing import issue_document
 from praho.core.services.proforma_payments import pay_proforma
 from praho.core.testing import at
+from sqlalchemy import func, select
 
 NOW = at("2026-03-10", 10)
 

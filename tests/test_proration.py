@@ -10,8 +10,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.errors import FieldError, InvalidTransition, ValidationFailed
 from praho.core.models import (
     AccountCode,
@@ -32,6 +30,7 @@ from praho.core.services.subscription_changes import (
 )
 from praho.core.services.subscriptions import cancel_subscription
 from praho.core.testing import at
+from sqlalchemy import func, select
 
 CHANGE = at("2026-02-14", 12)
 LEFT, TOTAL = 1_166_400, 2_419_200

@@ -5,8 +5,6 @@ from decimal import Decimal
 from itertools import product
 
 import pytest
-from sqlalchemy import func, select
-
 from praho.core.errors import FieldError, InvalidTransition, ValidationFailed
 from praho.core.hookspecs import hookimpl
 from praho.core.models import (
@@ -35,6 +33,7 @@ from praho.core.services.subscriptions import (
     undo_cancellation,
 )
 from praho.core.testing import StaticTestPlugin, at
+from sqlalchemy import func, select
 
 S = SubscriptionStatus
 

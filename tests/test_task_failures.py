@@ -1,11 +1,10 @@
 """Failed Celery tasks are kept in the database, redacted, for the back office."""
 
 import pytest
-from sqlalchemy import func, select
-
+from praho.core.errors import NotFound
 from praho.core.models import TaskFailure
 from praho.core.task_failures import resolve_task_failure, unresolved_failures
-from praho.core.errors import NotFound
+from sqlalchemy import func, select
 
 
 def _failing_task(app):

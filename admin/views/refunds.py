@@ -8,10 +8,17 @@ audit event with the staff user as actor.
 
 from __future__ import annotations
 
-from praho.admin.views.base import Action, ActionContext, FormField, PrahoModelView, field_value, money
+from praho.admin.views.base import (
+    Action,
+    ActionContext,
+    FormField,
+    PrahoModelView,
+    field_value,
+    money,
+)
 from praho.core.errors import FieldError
 from praho.core.models.payments import Payment
-from praho.core.models.refunds import Refund, RefundDestination, RefundReason, RefundStatus
+from praho.core.models.refunds import RefundDestination, RefundReason, RefundStatus
 from praho.core.money import format_amount, to_minor
 from praho.core.services.refunds import (
     approve_refund,

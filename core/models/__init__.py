@@ -10,7 +10,19 @@ from praho.core.models.billing_runs import (
     OutcomeKind,
 )
 from praho.core.models.catalog import Price, PriceVersion, Product, ProductKind, TaxClass
+from praho.core.models.collections import (
+    ActionKind,
+    ActionOutcome,
+    CollectionAction,
+    CollectionRun,
+    DunningCase,
+    DunningCaseStatus,
+    DunningPolicy,
+    DunningPolicyAssignment,
+)
 from praho.core.models.customers import Customer, CustomerKind, CustomerStatus, InvoiceMode
+from praho.core.models.disputes import Dispute, DisputeStatus
+from praho.core.models.gateway_refunds import GatewayRefund, GatewayRefundStatus
 from praho.core.models.invoices import (
     MUTABLE_AFTER_ISSUE,
     DocumentKind,
@@ -24,24 +36,9 @@ from praho.core.models.invoices import (
     PaymentStatus,
     SeriesCounter,
 )
-from praho.core.models.mail import EmailMessage, EmailStatus
 from praho.core.models.ledger import Account, AccountCode, AccountType, JournalEntry, JournalLine
+from praho.core.models.mail import EmailMessage, EmailStatus
 from praho.core.models.orders import Order, OrderLine, OrderStatus, RefundState
-from praho.core.models.seller import Seller
-from praho.core.models.task_failures import TaskFailure
-from praho.core.models.subscriptions import (
-    BILLABLE_STATUSES,
-    SUBSCRIPTION_TRANSITIONS,
-    ItemRole,
-    PendingProration,
-    Subscription,
-    SubscriptionEvent,
-    SubscriptionItem,
-    SubscriptionPeriod,
-    SubscriptionStatus,
-    SuspensionReason,
-)
-from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 from praho.core.models.payments import (
     ATTEMPT_TRANSITIONS,
     AttemptReason,
@@ -55,18 +52,6 @@ from praho.core.models.payments import (
     PaymentMethod,
     PaymentRecordStatus,
 )
-from praho.core.models.disputes import Dispute, DisputeStatus
-from praho.core.models.gateway_refunds import GatewayRefund, GatewayRefundStatus
-from praho.core.models.collections import (
-    ActionKind,
-    ActionOutcome,
-    CollectionAction,
-    CollectionRun,
-    DunningCase,
-    DunningCaseStatus,
-    DunningPolicy,
-    DunningPolicyAssignment,
-)
 from praho.core.models.refunds import (
     REFUND_TRANSITIONS,
     Refund,
@@ -75,6 +60,21 @@ from praho.core.models.refunds import (
     RefundReason,
     RefundStatus,
 )
+from praho.core.models.seller import Seller
+from praho.core.models.subscriptions import (
+    BILLABLE_STATUSES,
+    SUBSCRIPTION_TRANSITIONS,
+    ItemRole,
+    PendingProration,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionItem,
+    SubscriptionPeriod,
+    SubscriptionStatus,
+    SuspensionReason,
+)
+from praho.core.models.task_failures import TaskFailure
+from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 
 __all__ = [
     "BILLABLE_STATUSES",

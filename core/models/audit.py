@@ -6,11 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
-
 from praho.core.db import Base, JSONDocument, MinorUnits, UTCDateTime
 from praho.core.models.base import IdMixin
+from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
 
 
 class ActorType(StrEnum):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Mapped, mapped_column
-
 from praho.core.clock import utcnow
 from praho.core.db import BigIntPK, UTCDateTime
+from sqlalchemy.orm import Mapped, mapped_column
 
 
 class IdMixin:

@@ -12,11 +12,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
-
 from praho.core.db import Base, JSONDocument, MinorUnits, UTCDateTime
 from praho.core.models.base import IdMixin
+from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
 
 class BillingRunStatus(StrEnum):

@@ -5,11 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
-
 from praho.core.db import Base, JSONDocument
 from praho.core.models.base import IdMixin, TimestampMixin
+from sqlalchemy import Boolean, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 
 class CustomerKind(StrEnum):

@@ -14,6 +14,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from praho.core.db import Base, ExactDecimal, JSONDocument, MinorUnits, UTCDateTime
+from praho.core.models.base import IdMixin, TimestampMixin
 from sqlalchemy import (
     Boolean,
     Date,
@@ -24,9 +26,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from praho.core.db import Base, ExactDecimal, JSONDocument, MinorUnits, UTCDateTime
-from praho.core.models.base import IdMixin, TimestampMixin
 
 
 class DocumentKind(StrEnum):

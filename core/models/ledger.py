@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-
 from praho.core.db import Base, MinorUnits, UTCDateTime
 from praho.core.models.base import IdMixin
+from sqlalchemy import Date, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
 class AccountType(StrEnum):

@@ -6,11 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-
 from praho.core.db import Base, ExactDecimal, MinorUnits, UTCDateTime
 from praho.core.models.base import IdMixin, TimestampMixin
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
 class OrderStatus(StrEnum):

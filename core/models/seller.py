@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, String
-from sqlalchemy.orm import Mapped, mapped_column
-
 from praho.core.db import Base
 from praho.core.models.base import IdMixin, TimestampMixin
+from sqlalchemy import Boolean, String
+from sqlalchemy.orm import Mapped, mapped_column
 
 
 class Seller(IdMixin, TimestampMixin, Base):

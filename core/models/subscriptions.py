@@ -19,11 +19,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-
 from praho.core.db import Base, ExactDecimal, JSONDocument, MinorUnits, UTCDateTime
 from praho.core.models.base import IdMixin, TimestampMixin
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
 class SubscriptionStatus(StrEnum):

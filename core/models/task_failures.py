@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
-
 from praho.core.db import Base, UTCDateTime
 from praho.core.models.base import IdMixin
+from sqlalchemy import Boolean, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 
 class TaskFailure(IdMixin, Base):

@@ -6,12 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
-
 from praho.core.clock import utcnow
 from praho.core.db import Base, JSONDocument, UTCDateTime
 from praho.core.models.base import IdMixin
+from sqlalchemy import Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
 
 class WebhookStatus(StrEnum):

@@ -16,11 +16,10 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
-
 from praho.core.clock import resolve_now
 from praho.core.models.audit import ActorType, AuditChainHead, AuditEvent
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 GENESIS_HASH = "0" * 64
 _PENDING_KEY = "praho.audit.pending"

@@ -28,11 +28,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
-
 from praho.core.clock import resolve_now, start_of_business_day
 from praho.core.db import is_postgres
 from praho.core.errors import PrahoError
@@ -59,6 +54,10 @@ from praho.core.services.billing_write import write_documents
 from praho.core.services.bulk_sql import ids_in
 from praho.core.services.renewal import pending_prorations
 from praho.core.services.subscription_state import has_implementations, hooks, transition
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 log = logging.getLogger("praho.billing")
 

@@ -20,8 +20,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import business_date
 from praho.core.errors import (
@@ -50,6 +48,8 @@ from praho.core.services.subscription_state import has_implementations, hooks
 from praho.core.services.taxes import apply_decision, buyer_party, regime_for, seller_party
 from praho.core.services.totals import DocumentTotals, compute_totals
 from praho.core.tax import ExchangeRateQuote, TaxDecision, TaxRequest
+from sqlalchemy.orm import Session
+
 
 class IsolationNeeded(Exception):  # noqa: N818 - a signal, not an error
     """A subscription failed during an optimistic pass: redo the chunk with savepoints."""

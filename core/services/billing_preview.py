@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy.orm import Session
-
 from praho.core.clock import business_date, noon_of, resolve_now
 from praho.core.errors import FieldError, ValidationFailed
 from praho.core.models.catalog import Price
@@ -44,6 +42,7 @@ from praho.core.services.subscription_changes import (
     quantity_change_items,
 )
 from praho.core.services.totals import DocumentTotals, compute_totals, line_gross_minor
+from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)

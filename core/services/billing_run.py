@@ -15,9 +15,6 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session
-
 from praho.core.clock import business_date, resolve_now
 from praho.core.config import SETTINGS
 from praho.core.db import is_postgres
@@ -33,6 +30,8 @@ from praho.core.models.billing_runs import (
 from praho.core.models.subscriptions import BILLABLE_STATUSES, Subscription
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.billing import BillingReport, bill_subscriptions
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
 
 MAX_FAILURES_IN_SUMMARY = 1000
 

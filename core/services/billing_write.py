@@ -17,9 +17,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm.attributes import set_committed_value
-
 from praho.core.errors import (
     LedgerError,
 )
@@ -45,6 +42,8 @@ from praho.core.services.bulk_sql import insert_rows, update_rows
 from praho.core.services.issuing import HOME_CURRENCY, vat_in_ron
 from praho.core.services.numbering import format_number, take_number_block
 from praho.core.services.renewal import ItemCharge
+from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 
 def write_documents(ctx: IssueContext, prepared: list[PreparedDocument]) -> list[IssuedDocument]:

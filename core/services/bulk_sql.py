@@ -14,12 +14,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from praho.core.db import is_postgres
 from sqlalchemy import JSON, BigInteger, Table, any_, bindparam, insert, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
-
-from praho.core.db import is_postgres
 
 
 def ids_in(session: Session, column: Any, ids: Sequence[int]) -> Any:

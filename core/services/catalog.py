@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.errors import FieldError, NotFound, ValidationFailed
 from praho.core.models.catalog import Price, PriceVersion, Product, ProductKind, TaxClass
 from praho.core.plugins import get_registry
 from praho.core.services.audit import Actor, record_audit
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 
 def create_product(session: Session, *, code: str, name: str, kind: str = ProductKind.HOSTING,

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, InvalidTransition, ValidationFailed
@@ -29,6 +27,7 @@ from praho.core.services.invoicing import add_line, create_draft, realign_allowa
 from praho.core.services.issuing import issue_document
 from praho.core.services.taxes import decide_document_taxes
 from praho.core.services.totals import compute_totals, net_for_gross
+from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)

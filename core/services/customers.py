@@ -6,15 +6,14 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.errors import FieldError, NotFound, ValidationFailed
 from praho.core.models.customers import Customer, CustomerKind, CustomerStatus, InvoiceMode
 from praho.core.plugins import get_registry
 from praho.core.services.audit import Actor, record_audit
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 
 @dataclass

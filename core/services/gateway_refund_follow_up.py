@@ -17,15 +17,15 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
-
 from praho.core.errors import PrahoError
 from praho.core.models.gateway_refunds import GatewayRefund, GatewayRefundStatus
 from praho.core.models.payments import Payment
 from praho.core.models.refunds import Refund, RefundStatus
 from praho.core.payments.gateway import GatewayResult, TransactionStatus, TransactionType
 from praho.core.services.audit import Actor, record_audit
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
 
 class RefundNotYetVisible(Exception):  # noqa: N818 - a condition, retried by the pipeline
     """A refund carrying our key arrived before the transaction that created it committed.

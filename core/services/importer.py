@@ -13,9 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, PrahoError, ValidationFailed
@@ -25,6 +22,8 @@ from praho.core.pricing import DraftLine
 from praho.core.services import catalog, customers
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.invoicing import create_draft
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 FORMAT = "praho-import/1"
 SECTIONS = ("format", "seller", "customers", "products", "prices", "subscriptions", "documents")

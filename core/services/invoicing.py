@@ -12,9 +12,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
@@ -33,6 +30,8 @@ from praho.core.money import allocate
 from praho.core.pricing import DraftAllowance, DraftLine
 from praho.core.services.taxes import decide_document_taxes
 from praho.core.services.totals import DocumentTotals, compute_totals, line_gross_minor
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 
 def default_seller(session: Session) -> Seller:

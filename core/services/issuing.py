@@ -11,11 +11,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
-from praho.core.errors import ExchangeRateUnavailable, FieldError, InvalidTransition, ValidationFailed
+from praho.core.errors import (
+    ExchangeRateUnavailable,
+    FieldError,
+    InvalidTransition,
+    ValidationFailed,
+)
 from praho.core.models.customers import Customer
 from praho.core.models.invoices import (
     DocumentKind,
@@ -36,6 +39,7 @@ from praho.core.services.numbering import default_series, format_number, take_ne
 from praho.core.services.taxes import decide_document_taxes
 from praho.core.services.totals import DocumentTotals, compute_totals
 from praho.core.tax import ExchangeRateQuote
+from sqlalchemy.orm import Session
 
 HOME_CURRENCY = "RON"
 

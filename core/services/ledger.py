@@ -12,13 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import LedgerError
 from praho.core.models.ledger import Account, AccountCode, AccountType, JournalEntry, JournalLine
 from praho.core.money import currency_exponent
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 CHART_OF_ACCOUNTS: dict[AccountCode, tuple[str, AccountType]] = {
     AccountCode.RECEIVABLE: ("Clienți / Accounts receivable", AccountType.ASSET),

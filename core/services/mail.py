@@ -21,13 +21,12 @@ from typing import Any
 
 from flask import current_app
 from jinja2 import TemplateNotFound
-from sqlalchemy import event, or_, select
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.errors import FieldError, PrahoError
 from praho.core.models.mail import EmailMessage, EmailStatus
+from sqlalchemy import event, or_, select
+from sqlalchemy.orm import Session
 
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
                 timedelta(hours=2), timedelta(hours=6))

@@ -7,13 +7,12 @@ issue releases its number with everything else, leaving no gap.
 
 from __future__ import annotations
 
+from praho.core.errors import NotFound
+from praho.core.models.invoices import DocumentKind, DocumentSeries, SeriesCounter
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-
-from praho.core.errors import NotFound
-from praho.core.models.invoices import DocumentKind, DocumentSeries, SeriesCounter
 
 
 def default_series(session: Session, kind: DocumentKind) -> DocumentSeries:

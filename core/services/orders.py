@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
@@ -29,6 +26,8 @@ from praho.core.services.audit import Actor, record_audit
 from praho.core.services.catalog import price_version_on
 from praho.core.services.invoicing import create_draft
 from praho.core.services.issuing import issue_document
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 MAX_ORDER_LINES = 100
 

@@ -13,9 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, InvalidTransition
@@ -26,6 +23,8 @@ from praho.core.models.payments import Payment, PaymentAllocation, PaymentKind
 from praho.core.plugins import get_registry
 from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 Allocation = tuple[Invoice, int]
 _SETTLED = (PaymentStatus.PAID, PaymentStatus.OVERPAID)

@@ -11,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now, start_of_business_day
 from praho.core.errors import FieldError
@@ -31,6 +28,8 @@ from praho.core.services.payment_allocation import (
     receive_payment,
 )
 from praho.core.services.payment_gateways import check_gateway_id, clearing_account
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 
 def record_bank_transfer(

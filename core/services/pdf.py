@@ -20,12 +20,12 @@ import threading
 import weakref
 from pathlib import Path
 from typing import Any
+
 from flask import current_app, has_app_context
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.orm import Session
-
 from praho.core.models.invoices import Invoice
 from praho.core.services.pdf_view import DocumentView, build_document_view, resolve_language
+from sqlalchemy.orm import Session
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 DOCUMENTS_DIR = TEMPLATE_DIR / "documents"

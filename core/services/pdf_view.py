@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from praho.core.errors import FieldError, PrahoError, ValidationFailed
 from praho.core.models.customers import Customer
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice
@@ -38,6 +36,7 @@ from praho.core.services.pdf_labels import (
     unit_label,
 )
 from praho.core.services.totals import compute_totals
+from sqlalchemy.orm import Session
 
 
 class DocumentNotPrintable(PrahoError):

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, InvalidTransition
@@ -23,6 +21,7 @@ from praho.core.models.payments import Payment
 from praho.core.services.audit import Actor
 from praho.core.services.credit_notes import convert_proforma
 from praho.core.services.payments import record_bank_transfer
+from sqlalchemy.orm import Session
 
 
 def pay_proforma(

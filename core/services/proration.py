@@ -30,9 +30,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core.clock import business_date, resolve_now
 from praho.core.models.catalog import Price
 from praho.core.models.customers import Customer
@@ -57,6 +54,8 @@ from praho.core.services.renewal import (
     texts,
 )
 from praho.core.services.totals import line_gross_minor
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 S = SubscriptionStatus
 

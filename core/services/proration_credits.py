@@ -15,9 +15,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core.clock import business_date
 from praho.core.errors import InvalidTransition
 from praho.core.models.customers import Customer
@@ -47,6 +44,8 @@ from praho.core.services.renewal import (
 )
 from praho.core.services.subscription_state import record_event
 from praho.core.services.totals import compute_totals
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 
 def billed_line(

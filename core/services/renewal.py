@@ -13,9 +13,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core.errors import FieldError, NotFound, PrahoError, ValidationFailed
 from praho.core.models.catalog import Price, PriceVersion, Product
 from praho.core.models.customers import Customer, InvoiceMode
@@ -32,6 +29,8 @@ from praho.core.services.billing_cycles import (
 from praho.core.services.bulk_sql import ids_in
 from praho.core.services.catalog import price_version_on
 from praho.core.services.subscription_state import hooks
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 
 class PriceUnavailable(PrahoError):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from praho.core.services.audit import ensure_chain_head
 from praho.core.services.ledger import ensure_chart_of_accounts
 from praho.core.services.numbering import ensure_default_series
+from sqlalchemy.orm import Session
 
 
 def ensure_reference_data(session: Session) -> None:

@@ -12,8 +12,6 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.errors import FieldError, InvalidTransition, ValidationFailed
@@ -42,6 +40,7 @@ from praho.core.services.renewal import (
     document_kind_for,
 )
 from praho.core.services.subscription_state import lock_subscription, record_event
+from sqlalchemy.orm import Session
 
 S = SubscriptionStatus
 

@@ -7,9 +7,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, PrahoError, ValidationFailed
@@ -31,6 +28,8 @@ from praho.core.services.subscription_state import (
     hooks,
     record_event,
 )
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 S = SubscriptionStatus
 MAX_TRIAL_DAYS = 730

@@ -11,9 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
-
 from praho.core.errors import InvalidTransition, NotFound
 from praho.core.models.subscriptions import (
     SUBSCRIPTION_TRANSITIONS,
@@ -23,6 +20,8 @@ from praho.core.models.subscriptions import (
 )
 from praho.core.plugins import get_registry
 from praho.core.services.audit import Actor, record_audit
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 
 def get_subscription(session: Session, subscription_id: int, *, lock: bool = False) -> Subscription:

@@ -15,9 +15,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, InvalidTransition, ValidationFailed
@@ -43,6 +40,8 @@ from praho.core.services.subscription_state import (
     record_event,
     transition,
 )
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 S = SubscriptionStatus
 __all__ = [

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy.orm import Session
-
 from praho.core.errors import TaxDecisionError
 from praho.core.models.catalog import Product, TaxClass
 from praho.core.models.customers import Customer
@@ -13,6 +11,7 @@ from praho.core.models.invoices import Invoice, InvoiceLine
 from praho.core.models.seller import Seller
 from praho.core.plugins import get_registry
 from praho.core.tax import TaxDecision, TaxParty, TaxRegime, TaxRequest
+from sqlalchemy.orm import Session
 
 
 def regime_for(seller: Seller) -> TaxRegime:

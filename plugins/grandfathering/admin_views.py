@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from praho.admin.views.base import Action, ActionContext, FormField, PrahoModelView, field_value, money
+from praho.admin.views.base import (
+    Action,
+    ActionContext,
+    FormField,
+    PrahoModelView,
+    field_value,
+    money,
+)
 from praho.plugins.grandfathering.locks import revoke_lock
 from praho.plugins.grandfathering.models import PriceLock
 

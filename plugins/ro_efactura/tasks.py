@@ -10,9 +10,9 @@ from praho.core.tasks import PeriodicTask
 from praho.plugins.ro_efactura.anaf_client import AnafClient
 from praho.plugins.ro_efactura.models import SubmissionState
 from praho.plugins.ro_efactura.runs import RunReport, alert_deadlines, poll_due, submit_pending
+from praho.plugins.ro_efactura.settings import current_settings
 from praho.plugins.ro_efactura.submissions import ids_in_state
 from praho.plugins.ro_efactura.transmission import upload_submission
-from praho.plugins.ro_efactura.settings import current_settings
 
 SUBMIT_TASK = "praho.efactura.submit_pending"
 UPLOAD_BATCH_TASK = "praho.efactura.upload_batch"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from praho.core.models.payments import Payment
 from praho.core.models.refunds import Refund
 from praho.core.payments.testing import customer_with_card
@@ -11,6 +9,7 @@ from praho.core.services.payments import charge_invoice
 from praho.plugins.grandfathering.locks import grant_lock
 from praho.plugins.grandfathering.models import PriceLock
 from praho.plugins.promotions.coupons import CouponSpec, create_coupon
+from sqlalchemy import func, select
 
 
 def _card_payment(seed, praho_committing):

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from praho.core.plugins import get_registry
 from praho.core.services.credit_notes import issue_credit_note
 from praho.plugins.bnr_rates.service import import_feed_body

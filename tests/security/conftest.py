@@ -17,10 +17,9 @@ import pytest
 @pytest.fixture
 def row_counts(praho_session: Any) -> Callable[[], dict[str, int]]:
     """A function returning the row count of every table (to prove nothing changed)."""
-    from sqlalchemy import func, select
-
     from praho.core.db import Base
     from praho.core.migrations import import_all_models
+    from sqlalchemy import func, select
 
     import_all_models()
     tables = list(Base.metadata.sorted_tables)

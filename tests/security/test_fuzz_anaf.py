@@ -19,9 +19,6 @@ import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
-
 from praho.core.testing import fuzz_settings, fuzz_tried
 from praho.plugins.ro_efactura.anaf_client import (
     MAX_ANSWER_BYTES,
@@ -31,6 +28,8 @@ from praho.plugins.ro_efactura.anaf_client import (
 )
 from praho.plugins.ro_efactura.errors import AnafError, AnafRejected
 from praho.plugins.ro_efactura.settings import EfacturaSettings
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 ERRORS_NS = "mfp:anaf:dgti:efactura:mesajEroriFactuta:v1"
@@ -212,13 +211,12 @@ def test_unreadable_upload_index_is_an_unknown_outcome_not_a_crash():
 @pytest.fixture
 def uploaded(praho_factory, praho_session, praho_app):
     """An issued invoice whose e-Factura submission waits for ANAF's verdict, with tokens."""
-    from sqlalchemy import select
-
     from praho.plugins.ro_efactura.anaf_client import TokenSet
     from praho.plugins.ro_efactura.models import EfacturaSubmission, SubmissionState
     from praho.plugins.ro_efactura.settings import with_overrides
     from praho.plugins.ro_efactura.submissions import queue_submission
     from praho.plugins.ro_efactura.tokens import store_tokens
+    from sqlalchemy import select
 
     client, adapter = _client()
     settings = with_overrides(client.settings, token_key=TOKEN_KEY)

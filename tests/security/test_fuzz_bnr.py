@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from praho.core.testing import fuzz_settings, fuzz_tried
 from praho.plugins.bnr_rates.parser import BnrFeedError, parse_bnr_feed
 

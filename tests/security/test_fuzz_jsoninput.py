@@ -14,7 +14,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from praho.core.errors import PrahoError
 from praho.core.jsoninput import (
     MAX_NUMBER_LENGTH,

@@ -14,7 +14,6 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from praho.core import validation as v
 from praho.core.errors import FieldError
 from praho.core.money import (

@@ -14,7 +14,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from praho.core.errors import FieldError, PrahoError, ValidationFailed
 from praho.core.jsoninput import JSONInputError, parse_with_positions
 from praho.core.models import Customer, Invoice

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from praho.core.testing import fuzz_settings, fuzz_tried
 from praho.plugins.eu_vat.testing import ViesStandIn
 from praho.plugins.eu_vat.vies import MAX_ANSWER_BYTES, ViesClient, ViesUnavailable

@@ -5,7 +5,6 @@ import os
 import pytest
 import redis
 from flask import Blueprint, jsonify
-
 from praho.core.app import create_app
 from praho.core.hookspecs import hookimpl
 from praho.core.ratelimit import login_limit, usage_api_limit, webhook_limit

@@ -7,7 +7,6 @@ import logging
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from praho.core.redaction import (
     REDACTED,
     REDACTED_PAN,

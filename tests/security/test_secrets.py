@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from praho.core.config import ConfigError, load_settings
 from praho.core.credentials import (
     PROJECT_ROOT,

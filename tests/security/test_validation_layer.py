@@ -10,7 +10,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
-
 from praho.core import validation as v
 from praho.core.errors import FieldError, ValidationFailed
 from praho.core.models import Customer, Invoice, Product, Seller

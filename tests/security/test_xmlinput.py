@@ -9,7 +9,6 @@ import zipfile
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from praho.core.testing import fuzz_settings, fuzz_tried
 from praho.core.xmlinput import (
     UntrustedXMLError,

@@ -3,7 +3,6 @@
 import uuid
 
 import pytest
-
 from praho.core.payments.gateway import (
     CaptureRequest,
     GatewayRefused,
