@@ -45,7 +45,8 @@ def register_periodic_tasks(app: Any) -> list[Any]:
 def invoice_issued(session: Any, invoice: Any) -> None:
     """Queue the document for SPV when it must be reported (see submissions module)."""
     queue_submission(
-        session, invoice, settings=current_settings(), now=invoice.issued_at or resolve_now(None)
+        session, invoice, settings=current_settings(), now=invoice.issued_at or resolve_now(None),
+        just_issued=True,
     )
 
 

@@ -54,12 +54,25 @@ def is_b2c(invoice: Invoice) -> bool:
 
 
 def queue_submission(
-    session: Session, invoice: Invoice, *, settings: EfacturaSettings, now: datetime
+    session: Session, invoice: Invoice, *, settings: EfacturaSettings, now: datetime,
+    just_issued: bool = False,
 ) -> EfacturaSubmission | None:
-    """Create the pending submission of an issued document (idempotent), or None if excluded."""
-    existing = submission_for(session, invoice.id)
-    if existing is not None:
-        return existing
+    """Create the pending submission of an issued document (idempotent), or None if excluded.
+
+    ``just_issued`` (the ``invoice_issued`` hook): the document was issued in this very
+    transaction, so no submission can exist yet; the lookup and the flush are skipped, and
+    the rows go to the database with the rest of the transaction in one batch (the
+    billing run issues thousands of documents per chunk). The unique constraint on the
+    document still guards against a second row.
+    """
+    if just_issued:
+        queued = session.info.setdefault("praho.efactura.queued", {})
+        if invoice.id in queued:
+            return queued[invoice.id]  # type: ignore[no-any-return]
+    else:
+        existing = submission_for(session, invoice.id)
+        if existing is not None:
+            return existing
     if exclusion_reason(invoice, settings) is not None:
         return None
     assert invoice.issue_date is not None
@@ -92,7 +105,10 @@ def queue_submission(
             detail={"deadline": submission.deadline.isoformat()},
         )
     )
-    session.flush()
+    if just_issued:
+        session.info["praho.efactura.queued"][invoice.id] = submission
+    else:
+        session.flush()
     return submission
 
 
