@@ -102,3 +102,30 @@ def test_plugin_lists_render_and_export(admin_client, seed):
         assert admin_client.get(f"/admin/{endpoint}/").status_code == 200, endpoint
     exported = admin_client.get("/admin/coupons/export/csv/")
     assert exported.status_code == 200 and "WELCOME10" in exported.get_data(as_text=True)
+
+
+def test_billing_grants_price_locks_one_by_one_and_in_bulk(admin_client, seed, praho_committing):
+    def build(factory, session):
+        price = factory.price(code="WEB-PRO-M")
+        customer = factory.customer(code="ACME")
+        factory.subscription(price, customer=factory.customer(), start="2026-01-31")
+        return price.id
+
+    price_id = seed(build)
+    admin_client.login("billing")
+    page = f"/admin/lockable_prices/details/?id={price_id}"
+    grant = f"/admin/lockable_prices/record-action/grant_lock/?id={price_id}"
+    admin_client.post_form(page, grant, {"customer": "NOBODY", "amount": "40.00",
+                                         "reason": "loyal"})
+    with praho_committing.transaction() as session:
+        assert session.execute(select(func.count(PriceLock.id))).scalar_one() == 0
+    assert admin_client.post_form(page, grant, {"customer": "ACME", "amount": "40.00",
+                                                "reason": "loyal since 2015",
+                                                "expires_on": "2027-12-31"}).status_code == 302
+    bulk = f"/admin/lockable_prices/record-action/bulk_lock/?id={price_id}"
+    assert admin_client.post_form(page, bulk, {"reason": "2027 price rise"}).status_code == 302
+    with praho_committing.transaction() as session:
+        locks = session.execute(select(PriceLock).order_by(PriceLock.id)).scalars().all()
+        assert [(lock.unit_amount_minor, lock.granted_by) for lock in locks][0] == (
+            4000, "user:billing@praho.test")
+        assert len(locks) == 2 and locks[1].bulk_key
