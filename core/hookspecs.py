@@ -135,6 +135,22 @@ def invoice_issued(session: Any, invoice: Any) -> None:
 
 
 @hookspec
+def invoices_issued(session: Any, invoices: list[Any]) -> None:
+    """Many documents were issued together, in one transaction (a billing-run chunk).
+
+    A plugin implementing this hook receives the whole batch here and is *not* called
+    with ``invoice_issued`` for these documents, so it can write its own rows in bulk
+    (:func:`praho.core.services.bulk_sql.insert_rows`) instead of one ORM object each.
+    Plugins implementing only ``invoice_issued`` are still called once per document.
+    Documents issued one at a time (back office, orders, credit notes) always go
+    through ``invoice_issued``, so a plugin implementing this hook implements both.
+
+    :param session: the database session (inside the issuing transaction).
+    :param invoices: the issued :class:`praho.core.models.Invoice` objects, in issue order.
+    """
+
+
+@hookspec
 def invoice_voided(session: Any, invoice: Any) -> None:
     """An issued document was voided; its number stays used.
 

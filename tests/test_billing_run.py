@@ -108,14 +108,40 @@ class PricingPlugin:
         self.issued.append(invoice.full_number)
 
 
+class BatchListener:
+    """Implements both issue hooks: the billing run must use only the batch one."""
+
+    def __init__(self):
+        self.batches = []
+        self.singles = []
+
+    @hookimpl
+    def invoices_issued(self, session, invoices):
+        assert all(i.status == "issued" and i.full_number for i in invoices)
+        self.batches.append([i.full_number for i in invoices])
+
+    @hookimpl
+    def invoice_issued(self, invoice):
+        self.singles.append(invoice.full_number)
+
+
 @pytest.fixture
 def pricing():
     return PricingPlugin()
 
 
 @pytest.fixture
-def praho_plugins(pricing):
-    return [("static_test", StaticTestPlugin(regime=PendingForGermany())), ("pricing", pricing)]
+def batch_listener():
+    return BatchListener()
+
+
+@pytest.fixture
+def praho_plugins(pricing, batch_listener):
+    return [
+        ("static_test", StaticTestPlugin(regime=PendingForGermany())),
+        ("pricing", pricing),
+        ("batch", batch_listener),
+    ]
 
 
 def _count(session, model):
@@ -137,6 +163,33 @@ def test_due_subscriptions_are_billed_once_and_a_rerun_bills_nothing(praho_facto
     assert {o.outcome for o in report.outcomes} == {"skipped"} and not report.issued
     numbers = sorted(praho_session.execute(select(Invoice.number)).scalars())
     assert numbers == list(range(1, documents + 1))  # gapless
+
+
+def test_a_chunk_reaches_batch_listeners_once_and_the_others_per_document(
+    praho_factory, praho_session, pricing, batch_listener
+):
+    subscriptions = [praho_factory.subscription(start="2026-01-31") for _ in range(4)]
+    # Creation bills each first period through the same path: a batch of one each.
+    assert [len(batch) for batch in batch_listener.batches] == [1, 1, 1, 1]
+    batch_listener.batches.clear()
+    pricing.issued.clear()
+    pricing.renewed.clear()
+    run_billing(praho_session, now=RENEWAL)
+    renewals = sorted(
+        praho_session.execute(
+            select(Invoice.full_number).where(Invoice.period_start == date(2026, 2, 28))
+        ).scalars()
+    )
+    assert len(renewals) == len(subscriptions)
+    assert [sorted(batch) for batch in batch_listener.batches] == [renewals]
+    assert batch_listener.singles == []  # never called per document by the run
+    assert sorted(pricing.issued) == renewals  # invoice_issued only: once per document
+    assert sorted(number for _id, number in pricing.renewed) == renewals
+    # A document issued on its own still reaches both plugins through invoice_issued.
+    single = praho_factory.invoice()
+    assert batch_listener.singles == [single.full_number] and pricing.issued[-1] == (
+        single.full_number
+    )
 
 
 def test_the_period_claim_is_unique(praho_factory, praho_session):

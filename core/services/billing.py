@@ -42,6 +42,7 @@ from praho.core.models.subscriptions import (
     SubscriptionPeriod,
     SubscriptionStatus,
 )
+from praho.core.plugins import get_registry
 from praho.core.services.audit import Actor
 from praho.core.services.billing_issue import (
     IsolationNeeded,
@@ -123,12 +124,20 @@ def bill_subscriptions(
                 # if anything fails, the chunk is done again, isolating each subscription.
                 try:
                     with session.begin_nested():
-                        return _bill(session, subscription_ids, now=moment, actor=actor,
-                                     billing_run_id=billing_run_id, chunk_id=chunk_id,
-                                     context=optimistic)
+                        return _bill(
+                            session,
+                            subscription_ids,
+                            now=moment,
+                            actor=actor,
+                            billing_run_id=billing_run_id,
+                            chunk_id=chunk_id,
+                            context=optimistic,
+                        )
                 except IsolationNeeded:
-                    log.info("billing: a subscription failed; billing the chunk again "
-                             "with one savepoint per subscription")
+                    log.info(
+                        "billing: a subscription failed; billing the chunk again "
+                        "with one savepoint per subscription"
+                    )
         return _bill(
             session,
             subscription_ids,
@@ -419,10 +428,17 @@ def _claim_exists(session: Session, subscription_id: int, period_start: date) ->
 def _fire_issue_hooks(
     ctx: IssueContext, prepared: list[PreparedDocument], issued: list[IssuedDocument]
 ) -> None:
-    """invoice_issued and subscription_renewed for each document, if any plugin listens."""
-    wants_issued = has_implementations("invoice_issued")
+    """The issue hooks of a chunk: ``invoices_issued`` once, then per document.
+
+    A plugin implementing the batch hook ``invoices_issued`` gets the chunk there and is
+    left out of the per-document ``invoice_issued`` calls (see the hookspec).
+    """
+    registry = get_registry()
+    batch_plugins = [impl.plugin for impl in registry.pm.hook.invoices_issued.get_hookimpls()]
+    per_document = registry.pm.subset_hook_caller("invoice_issued", remove_plugins=batch_plugins)
+    wants_issued = bool(per_document.get_hookimpls())
     wants_renewed = has_implementations("subscription_renewed")
-    if not (wants_issued or wants_renewed):
+    if not (batch_plugins or wants_issued or wants_renewed):
         return
     ids = [doc.invoice_id for doc in issued]
     invoices = {
@@ -431,11 +447,13 @@ def _fire_issue_hooks(
             select(Invoice).where(ids_in(ctx.session, Invoice.id, ids))
         ).scalars()
     }
-    relay = hooks()
+    if batch_plugins:
+        registry.hook.invoices_issued(session=ctx.session, invoices=[invoices[i] for i in ids])
+    relay = registry.hook
     for document, result in zip(prepared, issued, strict=True):
         invoice = invoices[result.invoice_id]
         if wants_issued:
-            relay.invoice_issued(session=ctx.session, invoice=invoice)
+            per_document(session=ctx.session, invoice=invoice)
         if wants_renewed:
             relay.subscription_renewed(
                 session=ctx.session, subscription=document.subscription, invoice=invoice

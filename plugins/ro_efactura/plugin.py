@@ -12,7 +12,12 @@ from praho.core.hookspecs import hookimpl
 from praho.plugins.ro_efactura import tasks
 from praho.plugins.ro_efactura.formats import CIUS_RO
 from praho.plugins.ro_efactura.settings import current_settings, parse_settings
-from praho.plugins.ro_efactura.submissions import cancel_for_void, queue_submission, void_vetoes
+from praho.plugins.ro_efactura.submissions import (
+    cancel_for_void,
+    queue_issued_batch,
+    queue_submission,
+    void_vetoes,
+)
 
 
 @hookimpl
@@ -45,9 +50,24 @@ def register_periodic_tasks(app: Any) -> list[Any]:
 def invoice_issued(session: Any, invoice: Any) -> None:
     """Queue the document for SPV when it must be reported (see submissions module)."""
     queue_submission(
-        session, invoice, settings=current_settings(), now=invoice.issued_at or resolve_now(None),
+        session,
+        invoice,
+        settings=current_settings(),
+        now=invoice.issued_at or resolve_now(None),
         just_issued=True,
     )
+
+
+@hookimpl
+def invoices_issued(session: Any, invoices: list[Any]) -> None:
+    """Queue a billing-run chunk's documents for SPV with two bulk inserts."""
+    if invoices:
+        queue_issued_batch(
+            session,
+            invoices,
+            settings=current_settings(),
+            now=invoices[0].issued_at or resolve_now(None),
+        )
 
 
 @hookimpl

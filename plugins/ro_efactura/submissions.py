@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from praho.core.errors import NotFound
 from praho.core.models.invoices import DocumentKind, Invoice
 from praho.core.services.audit import Actor, record_audit
+from praho.core.services.bulk_sql import insert_rows
 from praho.plugins.ro_efactura.deadlines import submission_deadline, working_days_left
 from praho.plugins.ro_efactura.models import EfacturaEvent, EfacturaSubmission, SubmissionState
 from praho.plugins.ro_efactura.rendering import document_type_code
@@ -54,7 +56,11 @@ def is_b2c(invoice: Invoice) -> bool:
 
 
 def queue_submission(
-    session: Session, invoice: Invoice, *, settings: EfacturaSettings, now: datetime,
+    session: Session,
+    invoice: Invoice,
+    *,
+    settings: EfacturaSettings,
+    now: datetime,
     just_issued: bool = False,
 ) -> EfacturaSubmission | None:
     """Create the pending submission of an issued document (idempotent), or None if excluded.
@@ -75,26 +81,7 @@ def queue_submission(
             return existing
     if exclusion_reason(invoice, settings) is not None:
         return None
-    assert invoice.issue_date is not None
-    buyer = invoice.buyer_snapshot or {}
-    submission = EfacturaSubmission(
-        invoice_id=invoice.id,
-        document_number=invoice.full_number,
-        seller_cui=str((invoice.seller_snapshot or {})["cui"]),
-        standard="CN" if invoice.kind == DocumentKind.CREDIT_NOTE else "UBL",
-        b2c=is_b2c(invoice),
-        extern=buyer.get("country") != "RO",
-        self_billed=invoice.kind == DocumentKind.INVOICE and document_type_code(invoice) == "389",
-        environment=settings.environment,
-        state=S.PENDING,
-        issue_date=invoice.issue_date,
-        deadline=submission_deadline(invoice.issue_date),
-        attempts=0,
-        poll_count=0,
-        anaf_errors=[],
-        created_at=now,
-        updated_at=now,
-    )
+    submission = EfacturaSubmission(**_pending_fields(invoice, settings, now))
     session.add(submission)
     session.add(
         EfacturaEvent(
@@ -110,6 +97,67 @@ def queue_submission(
     else:
         session.flush()
     return submission
+
+
+def queue_issued_batch(
+    session: Session, invoices: list[Invoice], *, settings: EfacturaSettings, now: datetime
+) -> int:
+    """Queue many documents issued together in this transaction; returns how many.
+
+    The billing run's batch path (``invoices_issued``): the documents were issued in this
+    very transaction, so none can have a submission yet. The submissions and their first
+    history rows are written with two bulk inserts instead of two ORM objects each; the
+    unique constraint on the document still refuses a second row.
+    """
+    rows = [
+        # Plain strings for COPY, which writes values without the ORM's type handling.
+        {**_pending_fields(invoice, settings, now), "state": str(S.PENDING)}
+        for invoice in invoices
+        if exclusion_reason(invoice, settings) is None
+    ]
+    if not rows:
+        return 0
+    ids = insert_rows(session, EfacturaSubmission.__table__, rows, return_ids=True)
+    insert_rows(
+        session,
+        EfacturaEvent.__table__,
+        [
+            {
+                "submission_id": submission_id,
+                "at": now,
+                "from_state": None,
+                "to_state": str(S.PENDING),
+                "detail": {"deadline": row["deadline"].isoformat()},
+            }
+            for submission_id, row in zip(ids, rows, strict=True)
+        ],
+    )
+    return len(rows)
+
+
+def _pending_fields(invoice: Invoice, settings: EfacturaSettings, now: datetime) -> dict[str, Any]:
+    """The columns of a new pending submission of an issued document."""
+    assert invoice.issue_date is not None
+    buyer = invoice.buyer_snapshot or {}
+    return {
+        "invoice_id": invoice.id,
+        "document_number": invoice.full_number,
+        "seller_cui": str((invoice.seller_snapshot or {})["cui"]),
+        "standard": "CN" if invoice.kind == DocumentKind.CREDIT_NOTE else "UBL",
+        "b2c": is_b2c(invoice),
+        "extern": buyer.get("country") != "RO",
+        "self_billed": invoice.kind == DocumentKind.INVOICE
+        and document_type_code(invoice) == "389",
+        "environment": settings.environment,
+        "state": S.PENDING,
+        "issue_date": invoice.issue_date,
+        "deadline": submission_deadline(invoice.issue_date),
+        "attempts": 0,
+        "poll_count": 0,
+        "anaf_errors": [],
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def submission_for(session: Session, invoice_id: int) -> EfacturaSubmission | None:
