@@ -54,6 +54,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "LOG_LEVEL": ("INFO", str),
     "SQL_ECHO": (False, _bool),
     "BILLING_CHUNK_SIZE": (500, _int),
+    "COLLECTION_CHUNK_SIZE": (100, _int),
     "RATELIMIT_STORAGE_URI": ("memory://", str),
     "RATELIMIT_WEBHOOKS": ("3000 per minute", str),
     "RATELIMIT_USAGE_API": ("600 per minute", str),

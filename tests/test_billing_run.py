@@ -165,9 +165,8 @@ def test_due_subscriptions_are_billed_once_and_a_rerun_bills_nothing(praho_facto
     assert numbers == list(range(1, documents + 1))  # gapless
 
 
-def test_a_chunk_reaches_batch_listeners_once_and_the_others_per_document(
-    praho_factory, praho_session, pricing, batch_listener
-):
+def test_hook_invoices_issued(praho_factory, praho_session, pricing, batch_listener):
+    """A chunk reaches a batch listener once, and per-document listeners per document."""
     subscriptions = [praho_factory.subscription(start="2026-01-31") for _ in range(4)]
     # Creation bills each first period through the same path: a batch of one each.
     assert [len(batch) for batch in batch_listener.batches] == [1, 1, 1, 1]

@@ -132,6 +132,26 @@ class CollectionRun(IdMixin, TimestampMixin, Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
 
 
+class CollectionRunChunk(IdMixin, Base):
+    """A slice of a run's open cases, chased by one worker (see services.collection_run).
+
+    ``failures`` keeps what went wrong outside the recorded actions (a retry step that
+    raised), merged into the run's summary when the last chunk is done.
+    """
+
+    __tablename__ = "collection_run_chunks"
+    __table_args__ = (UniqueConstraint("collection_run_id", "position"),)
+
+    collection_run_id: Mapped[int] = mapped_column(ForeignKey("collection_runs.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    case_ids: Mapped[list[int]] = mapped_column(JSONDocument)
+    status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    worker: Mapped[str | None] = mapped_column(String(200))
+
+
 class ActionKind(StrEnum):
     """What a collection step did."""
 

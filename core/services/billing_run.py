@@ -72,7 +72,7 @@ def start_billing_run(
     worker, in any order, any number of times.
     """
     moment = resolve_now(now)
-    size = chunk_size or default_chunk_size()
+    size = default_chunk_size() if chunk_size is None else chunk_size
     if not isinstance(size, int) or not 1 <= size <= 100_000:
         raise FieldError("chunk_size", "must be a whole number from 1 to 100000")
     run_date = business_date(moment)

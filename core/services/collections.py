@@ -1,15 +1,16 @@
-"""Collection runs: use waiting credit, open cases for overdue invoices, take their steps.
+"""Collection runs: use waiting credit, open cases for overdue invoices, chase the cases.
 
-``run_collections(session, now=...)`` is what the nightly beat task, ``praho
-collections run --date`` and the time simulation call. First the customers' waiting
-credit pays their unpaid invoices; then cases open for invoices past their due date;
-then every open case takes its due steps. Each case is handled inside its own
-savepoint, so one case that fails (a refused transition, a template error) is recorded
-with its reason and the others go on. Retries are the exception: the payment layer
-commits the attempt before calling the gateway, so the caller's transaction is
-committed at each retry (everything before it is complete and consistent). The run row
-keeps the counts of what was tried, what succeeded and what failed, and every step is
-a :class:`CollectionAction` with the run's id.
+A run is started by :func:`start_collection_run` (one transaction): the customers'
+waiting credit pays their unpaid invoices, cases open for invoices past their due date,
+and the open cases are split into chunks (``PRAHO_COLLECTION_CHUNK_SIZE``). Each chunk
+is chased by :func:`chase_run_chunk`, by whichever worker receives it (the Celery tasks
+of :mod:`praho.plugins.receivables.tasks` on any number of machines) or in-process by
+:func:`run_collections`, which the time simulation, ``praho collections run --date`` and
+the tests call. :func:`finish_collection_run` stores the summary when the last chunk is
+done. Every case step is recorded once per case and key, and the case row is locked
+while it is worked on (see :mod:`.dunning_steps`), so a redelivered or duplicated chunk
+takes no step twice. Retries commit: the payment layer commits the attempt before it
+calls the gateway, so a chunk's transaction is committed at each retry.
 """
 
 from __future__ import annotations
@@ -19,44 +20,28 @@ from datetime import date, datetime
 from typing import Any
 
 from praho.core.clock import business_date, resolve_now
-from praho.core.errors import PrahoError
+from praho.core.config import SETTINGS
+from praho.core.db import is_postgres
+from praho.core.errors import FieldError, NotFound, PrahoError
 from praho.core.models.collections import (
     OPEN_CASE_STATUSES,
     ActionKind,
     ActionOutcome,
     CollectionAction,
     CollectionRun,
+    CollectionRunChunk,
     DunningCase,
-    DunningCaseStatus,
-    DunningPolicy,
 )
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, PaymentStatus
-from praho.core.models.subscriptions import Subscription, SubscriptionStatus, SuspensionReason
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.customer_credit import apply_waiting_credit
-from praho.core.services.dunning import (
-    close_case,
-    due_date_reached,
-    email,
-    is_settled,
-    open_case,
-    record_action,
-    schedule_next_step,
-    step_done,
-    why_not_suspend,
-)
-from praho.core.services.dunning_retries import take_retry
-from praho.core.services.subscriptions import (
-    mark_past_due,
-    suspend_subscription,
-    terminate_subscription,
-)
-from sqlalchemy import select
+from praho.core.services.dunning import open_case
+from praho.core.services.dunning_steps import chase_case
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-S = SubscriptionStatus
-C = DunningCaseStatus
 UNPAID = (PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID)
+PENDING, DONE = "pending", "done"
 
 
 def overdue_without_case(session: Session, today: date) -> list[Invoice]:
@@ -77,10 +62,28 @@ def overdue_without_case(session: Session, today: date) -> list[Invoice]:
     ).scalars())
 
 
-def run_collections(
-    session: Session, *, now: datetime | None = None, actor: Actor | None = None
+def default_chunk_size() -> int:
+    """PRAHO_COLLECTION_CHUNK_SIZE of the current app (100 by default)."""
+    from flask import current_app, has_app_context
+
+    fallback = SETTINGS["COLLECTION_CHUNK_SIZE"][0]
+    if has_app_context():
+        return int(current_app.config.get("COLLECTION_CHUNK_SIZE", fallback))
+    return int(fallback)
+
+
+def start_collection_run(
+    session: Session, *, now: datetime | None = None, actor: Actor | None = None,
+    chunk_size: int | None = None,
 ) -> CollectionRun:
-    """Chase every unpaid invoice as of ``now``; returns the run with its summary."""
+    """Use waiting credit, open the new cases and split the open ones into chunks.
+
+    Chases nothing yet: each chunk is then chased by :func:`chase_run_chunk`, by any
+    worker, in any order, any number of times.
+    """
+    size = default_chunk_size() if chunk_size is None else chunk_size
+    if not isinstance(size, int) or not 1 <= size <= 100_000:
+        raise FieldError("chunk_size", "must be a whole number from 1 to 100000")
     moment = resolve_now(now)
     today = business_date(moment)
     run = CollectionRun(run_at=moment, started_by=str(actor) if actor else None,
@@ -106,30 +109,134 @@ def run_collections(
         select(DunningCase.id).where(DunningCase.status.in_(OPEN_CASE_STATUSES))
         .order_by(DunningCase.id)
     ).scalars())
+    if case_ids:
+        session.execute(insert(CollectionRunChunk.__table__), [
+            {"collection_run_id": run.id, "position": index,
+             "case_ids": case_ids[start:start + size], "status": PENDING, "attempts": 0,
+             "failures": []}
+            for index, start in enumerate(range(0, len(case_ids), size))
+        ])
+    # Kept until the run is finished, which merges them into the summary.
+    run.summary = {
+        "preparation_failures": failures,
+        "credit_applied": {str(i.full_number): amount for i, amount in credit_used},
+        "cases": len(case_ids),
+    }
+    session.flush()
+    if not case_ids:
+        finish_collection_run(session, run.id, actor=actor)
+    return run
+
+
+def pending_chunk_ids(session: Session, run_id: int) -> list[int]:
+    """Ids of a run's chunks not chased yet, in order."""
+    return list(session.execute(
+        select(CollectionRunChunk.id)
+        .where(CollectionRunChunk.collection_run_id == run_id,
+               CollectionRunChunk.status == PENDING)
+        .order_by(CollectionRunChunk.position)
+    ).scalars())
+
+
+def chase_run_chunk(
+    session: Session, chunk_id: int, *, worker: str | None = None, actor: Actor | None = None
+) -> int | None:
+    """Take today's steps of a chunk's cases; returns how many, None if already done.
+
+    The chunk is marked done in the transaction of its last case; a chunk delivered
+    again after that does nothing, and one redelivered before that (its worker died)
+    chases its cases again, each of which takes only the steps it has not taken yet.
+    """
+    chunk = session.execute(
+        select(CollectionRunChunk).where(CollectionRunChunk.id == chunk_id)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if chunk is None:
+        raise NotFound(f"no collection chunk {chunk_id}")
+    if chunk.status == DONE:
+        return None
+    run = session.get(CollectionRun, chunk.collection_run_id)
+    assert run is not None
+    case_ids, run_at = list(chunk.case_ids), run.run_at
+    failures: list[dict[str, Any]] = []
     for case_id in case_ids:
-        try:
-            # Not in a savepoint: the payment layer commits the attempt before the charge.
-            take_retry(session, case_id, now=moment, run=run, actor=actor)
-        except PrahoError as error:
-            failures.append({"case": case_id, "step": "retry", "reason": error.message})
-        try:
-            with session.begin_nested():
-                process_case(session, case_id, now=moment, run=run, actor=actor)
-        except PrahoError as error:
-            case = session.get(DunningCase, case_id)
-            assert case is not None
-            record_action(session, case, f"error:{run.id}", ActionKind.STOPPED,
-                          ActionOutcome.FAILED, now=moment, run=run, reason=error.message)
-            failures.append({"case": case_id, "invoice_id": case.invoice_id, "step": "process",
-                             "reason": error.message})
-    run.summary = summarize(session, run, failures)
-    if credit_used:
-        run.summary["credit_applied"] = {str(i.full_number): amount for i, amount in credit_used}
-    run.finished_at = moment
+        failures += chase_case(session, case_id, now=run_at, run=run, actor=actor)
+    chunk = session.get(CollectionRunChunk, chunk_id)  # reloaded: retries commit
+    assert chunk is not None
+    chunk.status = DONE
+    chunk.attempts += 1
+    chunk.failures = failures
+    chunk.finished_at = resolve_now(None)
+    chunk.worker = worker[:200] if worker else None
+    session.flush()
+    return len(case_ids)
+
+
+def collection_progress(session: Session, run_id: int) -> tuple[int, int]:
+    """(chunks done, chunks in total) of a run."""
+    rows = {status: count for status, count in session.execute(
+        select(CollectionRunChunk.status, func.count(CollectionRunChunk.id))
+        .where(CollectionRunChunk.collection_run_id == run_id)
+        .group_by(CollectionRunChunk.status)
+    )}
+    return int(rows.get(DONE, 0)), int(sum(rows.values()))
+
+
+def finish_collection_run(
+    session: Session, run_id: int, *, actor: Actor | None = None
+) -> CollectionRun | None:
+    """Close the run when every chunk is done: summary and audit. Idempotent.
+
+    Returns the run once finished, None while chunks are still pending.
+    """
+    query = (select(CollectionRun).where(CollectionRun.id == run_id)
+             .execution_options(populate_existing=True))
+    if is_postgres(session):
+        query = query.with_for_update()
+    run = session.execute(query).scalar_one_or_none()
+    if run is None:
+        raise NotFound(f"no collection run {run_id}")
+    if run.finished_at is not None:
+        return run
+    done, total = collection_progress(session, run_id)
+    if done < total:
+        return None
+    chunk_failures = [
+        failure
+        for chunk in session.execute(
+            select(CollectionRunChunk).where(CollectionRunChunk.collection_run_id == run_id)
+            .order_by(CollectionRunChunk.position)
+        ).scalars()
+        for failure in chunk.failures
+    ]
+    prepared = dict(run.summary or {})
+    summary = summarize(session, run, prepared.get("preparation_failures", []) + chunk_failures)
+    summary["chunks"] = total
+    if prepared.get("credit_applied"):
+        summary["credit_applied"] = prepared["credit_applied"]
+    run.summary = summary
+    run.finished_at = run.run_at
     session.flush()
     record_audit(session, actor=actor, action="collections.run", object_type="collection_run",
-                 object_id=run.id, now=moment, data=run.summary)
+                 object_id=run.id, now=run.run_at, data=run.summary)
     return run
+
+
+def run_collections(
+    session: Session, *, now: datetime | None = None, actor: Actor | None = None,
+    chunk_size: int | None = None,
+) -> CollectionRun:
+    """Chase every unpaid invoice as of ``now`` here; returns the finished run.
+
+    The same chunks as the distributed run, chased one after the other in the caller's
+    session (which retries commit, see the module docstring).
+    """
+    run = start_collection_run(session, now=now, actor=actor, chunk_size=chunk_size)
+    for chunk_id in pending_chunk_ids(session, run.id):
+        chase_run_chunk(session, chunk_id, actor=actor)
+    finished = finish_collection_run(session, run.id, actor=actor)
+    assert finished is not None
+    return finished
 
 
 def summarize(
@@ -148,124 +255,3 @@ def summarize(
         "succeeded": counts.get(f"{ActionKind.RETRY}:{ActionOutcome.SUCCEEDED}", 0),
         "failed": failed + [f for f in failures if f.get("step") != "process"],
     }
-
-
-def process_case(
-    session: Session, case_id: int, *, now: datetime, run: CollectionRun,
-    actor: Actor | None = None,
-) -> None:
-    """Take the due steps of one case: close, step (retry or remind), past due, suspend, end."""
-    case = session.execute(
-        select(DunningCase).where(DunningCase.id == case_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-    invoice = session.get(Invoice, case.invoice_id)
-    assert invoice is not None
-    policy = session.get(DunningPolicy, case.policy_id)
-    assert policy is not None
-    if is_settled(invoice):
-        close_case(session, case, invoice, now=now, run=run, actor=actor)
-        return
-    today = business_date(now)
-    take_scheduled_step(session, case, invoice, policy, now=now, run=run)
-    subscription = session.get(Subscription, case.subscription_id) if case.subscription_id else None
-    if invoice.due_date is not None and today > invoice.due_date:
-        _past_due(session, case, invoice, subscription, now=now, run=run, actor=actor)
-    if case.suspended_at is None and due_date_reached(invoice, policy.suspend_after_days, today):
-        _suspend(session, case, invoice, policy, subscription, now=now, run=run, actor=actor)
-    if (case.suspended_at is not None and case.terminated_at is None
-            and due_date_reached(invoice, policy.terminate_after_days, today)):
-        _terminate(session, case, invoice, policy, subscription, now=now, run=run, actor=actor)
-
-
-def take_scheduled_step(
-    session: Session, case: DunningCase, invoice: Invoice, policy: DunningPolicy, *,
-    now: datetime, run: CollectionRun,
-) -> None:
-    """The step that falls today: retry the charge where that can help, else a reminder."""
-    today = business_date(now)
-    if case.next_step_on is None or case.next_step_on > today:
-        return
-    number = case.steps_done + 1
-    case.steps_done = number
-    case.updated_at = now
-    email(session, policy, case, invoice, "reminder", f"email:step:{number}", now=now, run=run)
-    schedule_next_step(case, policy)
-    if case.next_step_on is None and case.status == C.OPEN:
-        case.status = C.EXHAUSTED
-    session.flush()
-
-
-def _past_due(
-    session: Session, case: DunningCase, invoice: Invoice, subscription: Subscription | None, *,
-    now: datetime, run: CollectionRun, actor: Actor | None,
-) -> None:
-    if subscription is None or subscription.status != S.ACTIVE or step_done(session, case,
-                                                                            "past_due"):
-        return
-    why_not = why_not_suspend(session, subscription, invoice)
-    if why_not is not None:
-        return
-    mark_past_due(session, subscription, reason=f"invoice {invoice.full_number} is overdue",
-                  actor=actor, now=now)
-    record_action(session, case, "past_due", ActionKind.PAST_DUE, ActionOutcome.SUCCEEDED,
-                  now=now, run=run, subscription_id=subscription.id,
-                  reason="marked past due; suspension follows the policy")
-
-
-def _suspend(
-    session: Session, case: DunningCase, invoice: Invoice, policy: DunningPolicy,
-    subscription: Subscription | None, *, now: datetime, run: CollectionRun,
-    actor: Actor | None,
-) -> None:
-    today = business_date(now)
-    why_not = why_not_suspend(session, subscription, invoice)
-    if subscription is not None and subscription.status == S.SUSPENDED:
-        why_not = None if subscription.suspension_reason == SuspensionReason.NON_PAYMENT else (
-            f"subscription {subscription.id} is already suspended "
-            f"({subscription.suspension_reason})")
-        if why_not is None:
-            case.suspended_at = now  # suspended by another case of the same subscription
-            return
-    if why_not is not None:
-        key = f"suspend-skipped:{today.isoformat()}"
-        if not step_done(session, case, key):
-            record_action(session, case, key, ActionKind.SUSPEND, ActionOutcome.SKIPPED, now=now,
-                          run=run, reason=why_not,
-                          subscription_id=subscription.id if subscription else None)
-        return
-    assert subscription is not None
-    suspend_subscription(session, subscription, reason=SuspensionReason.NON_PAYMENT,
-                         note=f"invoice {invoice.full_number} unpaid "
-                              f"{(today - invoice.due_date).days} days after its due date",
-                         actor=actor, now=now)
-    case.suspended_at = now
-    case.updated_at = now
-    record_action(session, case, "suspended", ActionKind.SUSPEND, ActionOutcome.SUCCEEDED, now=now,
-                  run=run, subscription_id=subscription.id,
-                  reason=f"{policy.suspend_after_days} days overdue ({policy.code})")
-    email(session, policy, case, invoice, "suspended", "email:suspended", now=now, run=run)
-
-
-def _terminate(
-    session: Session, case: DunningCase, invoice: Invoice, policy: DunningPolicy,
-    subscription: Subscription | None, *, now: datetime, run: CollectionRun,
-    actor: Actor | None,
-) -> None:
-    if subscription is None or subscription.is_final:
-        case.terminated_at = now
-        case.status = C.TERMINATED
-        return
-    if subscription.status != S.SUSPENDED or subscription.suspension_reason != (
-            SuspensionReason.NON_PAYMENT):
-        return
-    terminate_subscription(session, subscription,
-                           reason=f"non-payment of {invoice.full_number}", actor=actor, now=now)
-    case.terminated_at = now
-    case.status = C.TERMINATED
-    case.next_step_on = None
-    case.updated_at = now
-    record_action(session, case, "terminated", ActionKind.TERMINATE, ActionOutcome.SUCCEEDED,
-                  now=now, run=run, subscription_id=subscription.id,
-                  reason=f"{policy.terminate_after_days} days overdue ({policy.code})")
-    email(session, policy, case, invoice, "terminated", "email:terminated", now=now, run=run)

@@ -7,7 +7,7 @@ import json
 import click
 from praho.core.cli import CLI_ACTOR, database, praho_command
 from praho.core.clock import noon_of, parse_date, utcnow
-from praho.core.services.collections import run_collections
+from praho.plugins.receivables.runner import run_in_process
 
 
 @click.group("collections")
@@ -25,9 +25,9 @@ def collections_run(run_date: str | None, as_json: bool) -> None:
         now = noon_of(parse_date(run_date)) if run_date else utcnow()
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--date") from None
-    with database().transaction() as session:
-        run = run_collections(session, now=now, actor=CLI_ACTOR)
-        run_id, summary = run.id, dict(run.summary)
+    # One transaction to start, one per chunk of cases (PRAHO_COLLECTION_CHUNK_SIZE).
+    run = run_in_process(database(), now=now, actor=CLI_ACTOR)
+    run_id, summary = run.id, dict(run.summary)
     if as_json:
         click.echo(json.dumps({"run_id": run_id, **summary}, indent=2, ensure_ascii=False))
         return

@@ -79,4 +79,44 @@ def test_the_nightly_collection_run_is_on_the_beat_schedule(praho_app):
 def test_the_celery_task_runs_the_collection_run(praho_app, praho_committing):
     _overdue_customer(praho_committing)
     result = praho_app.extensions["celery"].tasks[RUN_TASK].delay("2026-02-15").get()
-    assert result["counts"]["opened:succeeded"] == 1
+    assert result["counts"]["opened:succeeded"] == 1 and result["chunks"] == 1
+
+
+def test_a_run_splits_its_cases_into_chunks_and_a_chunk_is_chased_once(praho_committing):
+    from praho.core.models import CollectionRunChunk
+    from praho.core.services.collections import chase_run_chunk, finish_collection_run
+    from praho.plugins.receivables.runner import start_run
+
+    with praho_committing.transaction() as session:
+        factory = PrahoFactory(session)
+        price = factory.price()
+        for _ in range(3):
+            factory.subscription(price, start="2026-01-31")
+    run_id, chunk_ids = start_run(praho_committing, now=at("2026-02-15", 12), chunk_size=2)
+    assert len(chunk_ids) == 2
+    with praho_committing.transaction() as session:
+        sizes = [len(c.case_ids) for c in session.execute(
+            select(CollectionRunChunk).order_by(CollectionRunChunk.position)).scalars()]
+        assert sizes == [2, 1]
+        assert finish_collection_run(session, run_id) is None  # chunks still pending
+        assert chase_run_chunk(session, chunk_ids[0]) == 2
+        assert chase_run_chunk(session, chunk_ids[0]) is None  # a redelivery does nothing
+        assert chase_run_chunk(session, chunk_ids[1]) == 1
+        run = finish_collection_run(session, run_id)
+        assert run is not None and run.summary["chunks"] == 2
+        assert run.summary["counts"] == {"email:succeeded": 3, "opened:succeeded": 3,
+                                         "past_due:succeeded": 3}
+        assert finish_collection_run(session, run_id) is run  # idempotent
+
+
+def test_a_bad_chunk_size_is_refused_and_writes_nothing(praho_committing):
+    import pytest
+    from praho.core.errors import FieldError
+    from praho.plugins.receivables.runner import start_run
+
+    _overdue_customer(praho_committing)
+    for size in (0, -1, 100_001, "10"):
+        with pytest.raises(FieldError, match="chunk_size"):
+            start_run(praho_committing, now=at("2026-02-15", 12), chunk_size=size)
+    with praho_committing.transaction() as session:
+        assert session.execute(select(func.count(CollectionRun.id))).scalar_one() == 0
