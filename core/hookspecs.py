@@ -271,6 +271,39 @@ def collect_renewal_allowances(session: Any, subscription: Any, invoice: Any, no
 
 
 @hookspec
+def collect_final_charges(
+    session: Any, subscription: Any, end_date: Any, invoice: Any, now: Any
+) -> list[Any]:
+    """Return the lines still owed when a subscription ends (usage billed in arrears).
+
+    Called when a subscription is cancelled now, terminated, or when its cancellation at
+    period end takes effect; the lines go on its final document with any proration lines
+    still waiting. Nothing may be written here (the draft may be rolled back).
+
+    :param session: the database session.
+    :param subscription: the ending subscription (still in its last status).
+    :param end_date: the first day not owed: the period end for a cancellation at period
+        end, the day after the cancellation or termination otherwise.
+    :param invoice: the final draft, in the database, without lines yet.
+    :param now: the current instant.
+    :return: a list of :class:`praho.core.pricing.DraftLine`.
+    """
+
+
+@hookspec
+def subscription_final_invoiced(
+    session: Any, subscription: Any, invoice: Any, end_date: Any
+) -> None:
+    """The final document of an ending subscription was issued (record what it billed).
+
+    :param session: the database session (inside the ending transaction).
+    :param subscription: the ending subscription.
+    :param invoice: the issued final document.
+    :param end_date: the ``end_date`` given to ``collect_final_charges``.
+    """
+
+
+@hookspec
 def subscription_activated(session: Any, subscription: Any) -> None:
     """A subscription became active for the first time (provision the service).
 

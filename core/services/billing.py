@@ -304,7 +304,15 @@ def _prepare_one(
     period_start = subscription.next_billing_date
     assert period_start is not None
     if subscription.cancel_at_period_end:
-        end_at_period_end(session, subscription, now=now, actor=ctx.actor)
+        # Its final document (usage in arrears) may fail like any document: recorded for
+        # this subscription, never stopping the run.
+        try:
+            with session.begin_nested():
+                end_at_period_end(session, subscription, now=now, actor=ctx.actor)
+        except PrahoError as error:
+            if ctx.optimistic and ctx.plugins_answer:
+                raise IsolationNeeded from error
+            return _failure(subscription.id, period_start, error.code, error.message)
         return Outcome(
             subscription.id,
             OutcomeKind.ENDED,
@@ -482,9 +490,16 @@ def end_trial(
 def end_at_period_end(
     session: Session, subscription: Subscription, *, now: datetime, actor: Actor | None = None
 ) -> None:
-    """A cancellation scheduled for the period end takes effect: nothing more is billed."""
+    """A cancellation scheduled for the period end takes effect: nothing more is billed.
+
+    What is still owed for the last period (usage in arrears, proration lines kept for
+    the next document) goes on a final document first.
+    """
+    from praho.core.services.final_invoice import issue_final_invoice
+
     period_end = subscription.next_billing_date
     assert period_end is not None
+    issue_final_invoice(session, subscription, end_date=period_end, now=now, actor=actor)
     transition(
         session,
         subscription,

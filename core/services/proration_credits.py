@@ -21,7 +21,6 @@ from praho.core.models.customers import Customer
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, InvoiceLine, LineKind
 from praho.core.models.ledger import AccountCode
 from praho.core.models.subscriptions import (
-    PendingProration,
     Subscription,
 )
 from praho.core.money import to_major
@@ -37,10 +36,6 @@ from praho.core.services.proration import (
     ProrationLine,
     ProrationPlan,
     compute_proration,
-)
-from praho.core.services.renewal import (
-    document_kind_for,
-    pending_line,
 )
 from praho.core.services.subscription_state import record_event
 from praho.core.services.totals import compute_totals
@@ -278,39 +273,3 @@ def credit_unused_time(
     )
     session.flush()
     return plan.credit_minor
-
-
-def invoice_pending_prorations(
-    session: Session, subscription: Subscription, *, now: datetime, actor: Actor | None = None
-) -> Invoice | None:
-    """Invoice the proration lines still waiting (the subscription is ending)."""
-    rows = list(
-        session.execute(
-            select(PendingProration)
-            .where(
-                PendingProration.subscription_id == subscription.id,
-                PendingProration.invoice_id.is_(None),
-            )
-            .order_by(PendingProration.id)
-        ).scalars()
-    )
-    if not rows or sum(r.net_amount_minor for r in rows) <= 0:
-        return None
-    customer = session.get(Customer, subscription.customer_id)
-    assert customer is not None
-    draft = create_draft(
-        session,
-        customer=customer,
-        kind=document_kind_for(customer),
-        currency=subscription.currency,
-        now=now,
-    )
-    draft.seller_id = subscription.seller_id
-    draft.subscription_id = subscription.id
-    for row in rows:
-        add_line(session, draft, pending_line(row), now=now)
-    invoice = issue_document(session, draft, actor=actor, now=now)
-    for row in rows:
-        row.invoice_id = invoice.id
-    session.flush()
-    return invoice

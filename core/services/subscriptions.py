@@ -12,7 +12,7 @@ Every function validates everything before its first write; a refused move raise
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from praho.core import validation as v
@@ -343,9 +343,16 @@ def _end(subscription: Subscription, moment: datetime) -> None:
 def _final_invoice(
     session: Session, subscription: Subscription, moment: datetime, actor: Actor | None
 ) -> None:
-    from praho.core.services.proration_credits import invoice_pending_prorations
+    """What is still owed when the service stops now: up to and including today."""
+    from praho.core.services.final_invoice import issue_final_invoice
 
-    invoice_pending_prorations(session, subscription, now=moment, actor=actor)
+    issue_final_invoice(
+        session,
+        subscription,
+        end_date=business_date(moment) + timedelta(days=1),
+        now=moment,
+        actor=actor,
+    )
 
 
 # --- non-payment: past due, suspension, reactivation -----------------------------------

@@ -4,7 +4,9 @@ Hosting sells storage, bandwidth, compute hours and mailboxes by use. Meters and
 charges are data; events arrive through :func:`record_usage_events` or
 ``POST /api/usage/events``; each renewal document gets the closed period's usage in
 arrears (``collect_renewal_charges``), and what it billed is recorded once the document
-is issued (``subscription_renewed``). See docs/metering.md.
+is issued (``subscription_renewed``). When a subscription ends, its last window goes on
+its final document (``collect_final_charges``, ``subscription_final_invoiced``). See
+docs/metering.md.
 """
 
 from __future__ import annotations
@@ -83,6 +85,26 @@ def subscription_renewed(session: Any, subscription: Any, invoice: Any) -> None:
     from praho.plugins.usage_metering.rating import record_ratings
 
     record_ratings(session, subscription, invoice)
+
+
+@hookimpl
+def collect_final_charges(
+    session: Any, subscription: Any, end_date: Any, invoice: Any, now: Any
+) -> list[Any]:
+    """The ending subscription's last usage window (and late events), up to its end."""
+    from praho.plugins.usage_metering.rating import usage_lines
+
+    return usage_lines(session, subscription, end_date, language=invoice.language, now=now)
+
+
+@hookimpl
+def subscription_final_invoiced(
+    session: Any, subscription: Any, invoice: Any, end_date: Any
+) -> None:
+    """Record what the final document billed for usage."""
+    from praho.plugins.usage_metering.rating import record_ratings
+
+    record_ratings(session, subscription, invoice, up_to=end_date)
 
 
 @hookimpl

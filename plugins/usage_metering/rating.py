@@ -334,17 +334,21 @@ def _number(value: Decimal) -> str:
     return text
 
 
-def record_ratings(session: Session, subscription: Subscription, invoice: Any) -> int:
-    """Store what the issued renewal document rated for usage; returns rows written.
+def record_ratings(
+    session: Session, subscription: Subscription, invoice: Any, *, up_to: date | None = None
+) -> int:
+    """Store what the issued document rated for usage; returns rows written.
 
-    Called from ``subscription_renewed`` with the issued document, whose period start
-    finds what :func:`usage_lines` rated for it.
+    Called from ``subscription_renewed`` with the issued renewal document, whose period
+    start finds what :func:`usage_lines` rated for it, and from
+    ``subscription_final_invoiced`` with the final document and ``up_to``, the end date
+    its lines were rated to.
     """
     # Read, not removed: if the billing run rolls this write back and retries the
     # document alone, the retry must find it again. Cleared when the
     # outermost transaction ends.
     memo = session.info.get(_MARK) or {}
-    pending = memo.get((subscription.id, invoice.period_start))
+    pending = memo.get((subscription.id, up_to or invoice.period_start))
     if not pending:
         return 0
     for usage in pending:

@@ -1,0 +1,83 @@
+"""The last document of an ending subscription: what is still owed when the service stops.
+
+A subscription billed in advance owes nothing more for its time when it ends, but two
+things can still be waiting: proration lines kept for the next document ("add to next
+invoice") and charges billed in arrears, such as metered usage, whose last window has
+not been invoiced. :func:`issue_final_invoice` puts both on one document when the
+subscription is cancelled now, terminated, or when a cancellation at period end takes
+effect in the billing run. Plugins add their lines through ``collect_final_charges``
+and learn the issued document through ``subscription_final_invoiced`` (to record what
+it billed). A document whose lines come to nothing or less is not issued.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from praho.core.models.customers import Customer
+from praho.core.models.invoices import Invoice
+from praho.core.models.subscriptions import PendingProration, Subscription
+from praho.core.services.audit import Actor
+from praho.core.services.invoicing import add_line, create_draft
+from praho.core.services.issuing import issue_document
+from praho.core.services.renewal import document_kind_for, pending_line
+from praho.core.services.subscription_state import has_implementations, hooks
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+
+def issue_final_invoice(
+    session: Session,
+    subscription: Subscription,
+    *,
+    end_date: date,
+    now: datetime,
+    actor: Actor | None = None,
+) -> Invoice | None:
+    """Invoice what the subscription still owes up to ``end_date`` (exclusive); or None.
+
+    Runs inside the caller's transaction, before the subscription changes status.
+    """
+    waiting = list(
+        session.execute(
+            select(PendingProration)
+            .where(
+                PendingProration.subscription_id == subscription.id,
+                PendingProration.invoice_id.is_(None),
+            )
+            .order_by(PendingProration.id)
+        ).scalars()
+    )
+    customer = session.get(Customer, subscription.customer_id)
+    assert customer is not None
+    savepoint = session.begin_nested()
+    draft = create_draft(
+        session,
+        customer=customer,
+        kind=document_kind_for(customer),
+        currency=subscription.currency,
+        now=now,
+    )
+    draft.seller_id = subscription.seller_id
+    draft.subscription_id = subscription.id
+    draft.attributes = {"final": {"subscription_id": subscription.id, "end_date": str(end_date)}}
+    lines = [pending_line(row) for row in waiting]
+    if has_implementations("collect_final_charges"):
+        for found in hooks().collect_final_charges(
+            session=session, subscription=subscription, end_date=end_date, invoice=draft, now=now
+        ):
+            lines.extend(found or [])
+    for line in lines:
+        add_line(session, draft, line, now=now)
+    if not lines or sum(line.net_amount_minor for line in draft.lines) <= 0:
+        savepoint.rollback()  # nothing owed: no document (a credit is handled elsewhere)
+        return None
+    savepoint.commit()
+    invoice = issue_document(session, draft, actor=actor, now=now)
+    for row in waiting:
+        row.invoice_id = invoice.id
+    session.flush()
+    hooks().subscription_final_invoiced(
+        session=session, subscription=subscription, invoice=invoice, end_date=end_date
+    )
+    return invoice
