@@ -17,7 +17,9 @@ import pytest
 from praho.core.errors import InvalidTransition
 from praho.core.hookspecs import hookimpl
 from praho.core.models import AuditEvent, Dispute, WebhookEvent, WebhookStatus
+from praho.core.models.audit import ActorType
 from praho.core.models.disputes import DisputeStatus
+from praho.core.services.audit import Actor
 from praho.core.services.disputes import DisputeReport, record_dispute
 from praho.core.tasks import build_beat_schedule
 from praho.core.testing import StaticTestPlugin
@@ -218,10 +220,24 @@ def test_handler_failures_back_off_then_fail_and_replay(praho_session, source):
     assert row.attempts == 6 and counts(praho_session)[1] == 0
     assert failed_events(praho_session) == [row]
     source.fail_times = 0
+    ana = Actor(ActorType.USER, "ana@praho.test")
     replayed = replay_event(
-        praho_session, row.id, now=moment + timedelta(days=1), sources={"testsrc": source}
+        praho_session,
+        row.id,
+        now=moment + timedelta(days=1),
+        sources={"testsrc": source},
+        actor=ana,
     )
     assert replayed.status == WebhookStatus.PROCESSED and counts(praho_session)[1] == 1
+    audit = praho_session.execute(
+        select(AuditEvent).where(AuditEvent.action == "webhook.replayed")
+    ).scalar_one()
+    assert (audit.actor_id, audit.object_id, audit.data["from"], audit.data["to"]) == (
+        "ana@praho.test",
+        str(row.id),
+        "failed",
+        "processed",
+    )
     with pytest.raises(InvalidTransition):
         replay_event(praho_session, row.id, now=moment, sources={"testsrc": source})
     assert counts(praho_session)[1] == 1
@@ -316,8 +332,14 @@ def test_fifty_concurrent_deliveries_apply_once(praho_app, praho_committing, sou
 @pytest.mark.timeout(60)
 def test_long_token_like_strings_are_redacted_in_linear_time(praho_session, source):
     # Before the redaction pattern was anchored, a 200 KB run of letters took hours.
-    body = json.dumps({"id": "ev_long", "type": "customer.updated", "ref": "x" * 200_000,
-                       "api_key": "sk_live_abcdefghijkl"}).encode()
+    body = json.dumps(
+        {
+            "id": "ev_long",
+            "type": "customer.updated",
+            "ref": "x" * 200_000,
+            "api_key": "sk_live_abcdefghijkl",
+        }
+    ).encode()
     receive_webhook(praho_session, source, sign(body), body, now=NOW, max_bytes=300_000)
     stored = praho_session.execute(select(WebhookEvent.payload)).scalar_one()
     assert stored["ref"] == "x" * 200_000 and stored["api_key"] == "[REDACTED]"

@@ -25,6 +25,7 @@ from praho.core.db import is_postgres
 from praho.core.errors import InvalidTransition, NotFound
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 from praho.core.redaction import redact_payload, redact_text
+from praho.core.services.audit import Actor, record_audit
 from praho.core.validation import external_text
 from praho.core.webhooks.source import ParsedEvent, WebhookRejected, WebhookSource
 from praho.core.webhooks.verification import DEFAULT_MAX_BODY_BYTES
@@ -228,11 +229,15 @@ def replay_event(
     *,
     now: datetime | None = None,
     sources: Mapping[str, WebhookSource] | None = None,
+    actor: Actor | None = None,
 ) -> WebhookEvent:
-    """Apply a failed (or still retrying) event again now, for the back office.
+    """Apply a failed (or still retrying) event again now, and audit who asked.
 
     ``event_id`` is the :class:`WebhookEvent` row id. Processed and ignored events are
-    refused: applying them twice is exactly what the pipeline exists to prevent.
+    refused: applying them twice is exactly what the pipeline exists to prevent. (The
+    back office's button only marks the event due, :mod:`praho.core.services.webhook_replay`,
+    and the retry task applies it; this applies it at once, for the ``praho.webhooks.replay``
+    task and scripts.)
     """
     moment = resolve_now(now)
     row = session.execute(
@@ -245,7 +250,24 @@ def replay_event(
             f"webhook event {event_id} is {row.status}; only failed or "
             "retrying events can be replayed"
         )
-    return _retry_row(session, sources if sources is not None else webhook_sources(), row, moment)
+    previous = (row.status, row.attempts)
+    _retry_row(session, sources if sources is not None else webhook_sources(), row, moment)
+    record_audit(
+        session,
+        actor=actor,
+        action="webhook.replayed",
+        object_type="webhook_event",
+        object_id=row.id,
+        now=moment,
+        data={
+            "source": row.source,
+            "event_id": row.event_id,
+            "from": str(previous[0]),
+            "to": str(row.status),
+            "attempts": row.attempts,
+        },
+    )
+    return row
 
 
 def webhook_sources() -> dict[str, WebhookSource]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
-from praho.core.tasks import task_transaction
+from praho.core.tasks import task_actor, task_transaction
 from praho.core.webhooks import pipeline
 
 RETRY_DUE_TASK = "praho.webhooks.retry_due"
@@ -16,8 +16,12 @@ def retry_due() -> int:
         return pipeline.retry_due(session, pipeline.webhook_sources())
 
 
-@shared_task(name="praho.webhooks.replay", acks_late=True, ignore_result=True)
+REPLAY_TASK = "praho.webhooks.replay"
+
+
+@shared_task(name=REPLAY_TASK, acks_late=True, ignore_result=True)
 def replay(event_row_id: int) -> str:
-    """Replay one failed event (the back office's button); returns its new status."""
+    """Apply one failed or retrying event again now (audited); returns its new status."""
     with task_transaction() as session:
-        return str(pipeline.replay_event(session, event_row_id).status)
+        row = pipeline.replay_event(session, event_row_id, actor=task_actor(REPLAY_TASK))
+        return str(row.status)
