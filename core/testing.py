@@ -320,6 +320,38 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 DEFAULT_NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
+def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    """Poll ``predicate`` every 0.2 s until it is true; fail the test after ``timeout`` s."""
+    import time as clock
+
+    deadline = clock.monotonic() + timeout
+    while clock.monotonic() < deadline:
+        if predicate():
+            return
+        clock.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def start_worker_process(script: Any, args: list[str], log: Any) -> Any:
+    """Run a worker script (a real Celery worker) in its own session, output to ``log``.
+
+    Kill it with ``os.killpg(process.pid, signal.SIGKILL)``: its own process group holds
+    the worker and anything it started.
+    """
+    import subprocess
+    import sys
+
+    output = open(log, "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen([sys.executable, str(script), *args], stdout=output,  # noqa: S603
+                            stderr=subprocess.STDOUT, cwd=str(script.parent),
+                            start_new_session=True)
+
+
+def worker_ready(log: Any) -> bool:
+    """True once a Celery worker writing to ``log`` said it is ready to take tasks."""
+    return bool(log.exists() and "ready." in log.read_text())
+
+
 def at(day: date | str, hour: int = 12, minute: int = 0) -> datetime:
     """The instant of a Bucharest wall-clock time on ``day`` (aware UTC), for test clocks."""
     from praho.core.clock import BUCHAREST

@@ -6,11 +6,8 @@ numbers stay gapless and every document has its one ledger entry.
 
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import threading
-import time
 from datetime import date
 
 import pytest
@@ -28,7 +25,15 @@ from praho.core.models import (
 )
 from praho.core.services import ledger
 from praho.core.services.audit import verify_audit_chain
-from praho.core.testing import PrahoFactory, StaticTestPlugin, at, config_for_tests
+from praho.core.testing import (
+    PrahoFactory,
+    StaticTestPlugin,
+    at,
+    config_for_tests,
+    start_worker_process,
+    wait_until,
+    worker_ready,
+)
 from sqlalchemy import func, select
 
 RENEWAL = at("2026-02-28", 3)
@@ -148,23 +153,8 @@ WORKER = textwrap.dedent("""
 def _start_worker(tmp_path, url, marker, crash_at, log_name):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    log = open(tmp_path / log_name, "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [sys.executable, str(script), url, REDIS_URL, str(marker), crash_at],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-        start_new_session=True,
-    )
-
-
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    args = [url, REDIS_URL, str(marker), crash_at]
+    return start_worker_process(script, args, tmp_path / log_name)
 
 
 @pytest.mark.redis
@@ -190,7 +180,7 @@ def test_worker_killed_mid_chunk_then_rerun_gives_zero_duplicates(
     try:
         for chunk_id in chunk_ids:
             celery.send_task(CHUNK_TASK, args=[chunk_id], queue="praho-test-billing")
-        _wait(marker.exists, 120, "the worker to reach the crash point")
+        wait_until(marker.exists, 120, "the worker to reach the crash point")
         # Some chunks may be committed already; the one in flight is not.
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)
@@ -203,7 +193,7 @@ def test_worker_killed_mid_chunk_then_rerun_gives_zero_duplicates(
             with praho_committing.transaction() as session:
                 return session.get(BillingRun, run_id).finished_at is not None
 
-        _wait(finished, 180, "the redelivered chunk to be billed")
+        wait_until(finished, 180, "the redelivered chunk to be billed")
     finally:
         for process in (worker, replacement):
             if process is not None and process.poll() is None:
@@ -219,11 +209,6 @@ def test_worker_killed_mid_chunk_then_rerun_gives_zero_duplicates(
     assert summary["counts"] == {"issued": len(ids)}
     assert_billed_exactly_once(praho_committing, ids, periods_each=2)
     producer.extensions["praho.db"].dispose()
-
-
-def _worker_ready(tmp_path, log_name):
-    log = tmp_path / log_name
-    return log.exists() and "ready." in log.read_text()
 
 
 @pytest.mark.redis
@@ -247,11 +232,11 @@ def test_two_workers_split_the_run_and_survive_one_being_killed(praho_committing
         for n in (1, 2)
     ]
     try:
-        _wait(lambda: all(_worker_ready(tmp_path, f"worker{n}.log") for n in (1, 2)), 120,
+        wait_until(lambda: all(worker_ready(tmp_path / f"worker{n}.log") for n in (1, 2)), 120,
               "both workers to be ready")
         for chunk_id in chunk_ids:
             celery.send_task(CHUNK_TASK, args=[chunk_id], queue="praho-test-billing")
-        _wait(marker.exists, 120, "one worker to reach the crash point")
+        wait_until(marker.exists, 120, "one worker to reach the crash point")
         killed_pid = int(marker.read_text())
         killed = next(w for w in workers if w.pid == killed_pid)
         os.killpg(killed.pid, signal.SIGKILL)
@@ -262,7 +247,7 @@ def test_two_workers_split_the_run_and_survive_one_being_killed(praho_committing
             with praho_committing.transaction() as session:
                 return session.get(BillingRun, run_id).finished_at is not None
 
-        _wait(finished, 240, "the survivor to finish the run, redelivered chunk included")
+        wait_until(finished, 240, "the survivor to finish the run, redelivered chunk included")
     finally:
         for process in workers:
             if process.poll() is None:

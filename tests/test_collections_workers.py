@@ -6,10 +6,7 @@ recorded once, and the run closes with a summary counting each step once.
 
 import os
 import signal
-import subprocess
-import sys
 import textwrap
-import time
 from collections import Counter
 
 import pytest
@@ -24,7 +21,15 @@ from praho.core.models import (
     SubscriptionEvent,
 )
 from praho.core.services.collections import run_collections
-from praho.core.testing import PrahoFactory, StaticTestPlugin, at, config_for_tests
+from praho.core.testing import (
+    PrahoFactory,
+    StaticTestPlugin,
+    at,
+    config_for_tests,
+    start_worker_process,
+    wait_until,
+    worker_ready,
+)
 from praho.plugins.receivables.runner import start_run
 from praho.plugins.receivables.tasks import CHUNK_TASK
 from sqlalchemy import func, select
@@ -87,28 +92,7 @@ def _overdue_cases(database):
 def _start_worker(tmp_path, url, marker, log_name):
     script = tmp_path / "collections_worker.py"
     script.write_text(WORKER)
-    log = open(tmp_path / log_name, "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [sys.executable, str(script), url, REDIS_URL, str(marker)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-        start_new_session=True,
-    )
-
-
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _ready(tmp_path, log_name):
-    log = tmp_path / log_name
-    return log.exists() and "ready." in log.read_text()
+    return start_worker_process(script, [url, REDIS_URL, str(marker)], tmp_path / log_name)
 
 
 @pytest.mark.redis
@@ -133,10 +117,12 @@ def test_two_workers_split_the_collection_run_and_survive_one_being_killed(
     marker = tmp_path / "stopped"
     workers = [_start_worker(tmp_path, praho_committing.url, marker, f"w{n}.log") for n in (1, 2)]
     try:
-        _wait(lambda: all(_ready(tmp_path, f"w{n}.log") for n in (1, 2)), 120, "both workers")
+        wait_until(
+            lambda: all(worker_ready(tmp_path / f"w{n}.log") for n in (1, 2)), 120, "both workers"
+        )
         for chunk_id in chunk_ids:
             celery.send_task(CHUNK_TASK, args=[chunk_id], queue=QUEUE)
-        _wait(marker.exists, 120, "one worker to reach the crash point")
+        wait_until(marker.exists, 120, "one worker to reach the crash point")
         killed_pid = int(marker.read_text())
         killed = next(w for w in workers if w.pid == killed_pid)
         os.killpg(killed.pid, signal.SIGKILL)
@@ -147,7 +133,7 @@ def test_two_workers_split_the_collection_run_and_survive_one_being_killed(
             with praho_committing.transaction() as session:
                 return session.get(CollectionRun, run_id).finished_at is not None
 
-        _wait(finished, 240, "the survivor to finish the run, redelivered chunk included")
+        wait_until(finished, 240, "the survivor to finish the run, redelivered chunk included")
     finally:
         for process in workers:
             if process.poll() is None:

@@ -2,10 +2,7 @@
 
 import os
 import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import pytest
 from praho.core.app import create_app
@@ -13,7 +10,14 @@ from praho.core.billing_runner import run_in_process
 from praho.core.models import Invoice, Payment, PaymentAttempt, PaymentStatus
 from praho.core.payment_tasks import COLLECT_TASK
 from praho.core.payments.testing import assert_ledger_balanced, customer_with_card
-from praho.core.testing import PrahoFactory, StaticTestPlugin, at, config_for_tests
+from praho.core.testing import (
+    PrahoFactory,
+    StaticTestPlugin,
+    at,
+    config_for_tests,
+    start_worker_process,
+    wait_until,
+)
 from sqlalchemy import func, select
 
 RENEWAL = at("2026-02-28", 3)
@@ -32,15 +36,6 @@ WORKER = textwrap.dedent("""
     celery.worker_main(["worker", "--pool=solo", "--loglevel=INFO", "--without-gossip",
                         "--without-mingle", "--without-heartbeat", "-Q", queue])
 """)
-
-
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.redis
@@ -70,24 +65,21 @@ def test_workers_collect_the_run_and_a_duplicate_task_charges_nothing(praho_comm
 
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed with the process
-    worker = subprocess.Popen([sys.executable, str(script), praho_committing.url, REDIS_URL, QUEUE],
-                              stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
-                              start_new_session=True)
+    worker = start_worker_process(script, [praho_committing.url, REDIS_URL, QUEUE],
+                                  tmp_path / "worker.log")
     try:
         def attempts():
             with praho_committing.transaction() as session:
                 return session.execute(select(func.count()).select_from(PaymentAttempt)).scalar_one()
 
-        _wait(lambda: attempts() == len(tokens), 120, "the worker to collect every invoice")
+        wait_until(lambda: attempts() == len(tokens), 120, "the worker to collect every invoice")
         # The broker delivers a collection task again: nothing more happens.
         celery.send_task(COLLECT_TASK, args=[renewals, RENEWAL.isoformat()], queue=QUEUE)
         marker = tmp_path / "worker.log"
-        _wait(lambda: marker.read_text().count("succeeded") >= 3, 60, "the duplicate to run")
+        wait_until(lambda: marker.read_text().count("succeeded") >= 3, 60, "the duplicate to run")
     finally:
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)
-        log.close()
         producer.extensions["praho.db"].dispose()
     with praho_committing.transaction() as session:
         found = session.execute(select(PaymentAttempt)).scalars().all()

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import pytest
 from praho.core.app import create_app
-from praho.core.testing import StaticTestPlugin, config_for_tests
+from praho.core.testing import (
+    StaticTestPlugin,
+    config_for_tests,
+    start_worker_process,
+    wait_until,
+    worker_ready,
+)
 from praho.plugins.ro_efactura.models import EfacturaSubmission, SubmissionState
 from praho.plugins.ro_efactura.tasks import SUBMIT_TASK
 from praho.plugins.ro_efactura.tests import scenarios
@@ -63,16 +66,15 @@ def test_two_workers_share_the_uploads_and_send_each_document_once(
     script.write_text(WORKER)
     logs = [tmp_path / f"worker{n}.log" for n in (1, 2)]
     workers = [
-        subprocess.Popen(
-            [sys.executable, str(script), praho_committing.url, REDIS_URL, json.dumps(settings),
-             QUEUE, str(n)],
-            stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=tmp_path,  # noqa: SIM115
-            start_new_session=True,
+        start_worker_process(
+            script,
+            [praho_committing.url, REDIS_URL, json.dumps(settings), QUEUE, str(n)],
+            log,
         )
         for n, log in enumerate(logs, start=1)
     ]
     try:
-        _wait(lambda: all(log.exists() and "ready." in log.read_text() for log in logs), 120,
+        wait_until(lambda: all(worker_ready(log) for log in logs), 120,
               "both workers to be ready")
         celery.send_task(SUBMIT_TASK, queue=QUEUE)
 
@@ -82,8 +84,8 @@ def test_two_workers_share_the_uploads_and_send_each_document_once(
                     EfacturaSubmission.state == SubmissionState.PENDING)).scalar_one()
             return waiting == 0
 
-        _wait(uploaded, 180, "every pending submission to be uploaded")
-        _wait(lambda: _batches_done(logs) == DOCUMENTS // 10, 60, "the batch tasks to finish")
+        wait_until(uploaded, 180, "every pending submission to be uploaded")
+        wait_until(lambda: _batches_done(logs) == DOCUMENTS // 10, 60, "the batch tasks to finish")
     finally:
         for process in workers:
             if process.poll() is None:
@@ -109,10 +111,3 @@ def _batches_done(logs) -> int:
     return sum(_succeeded_batches(log) for log in logs)
 
 
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
