@@ -137,7 +137,8 @@ def uncollected_documents(database: Database, chunk_id: int | None = None, *,
             select(BillingOutcome.subscription_id, BillingOutcome.period_start, Invoice)
             .join(Invoice, Invoice.id == BillingOutcome.invoice_id)
             .where(scope,
-                   BillingOutcome.outcome == OutcomeKind.ISSUED,
+                   # A final document (the run ended the subscription) is collected too.
+                   BillingOutcome.outcome.in_([OutcomeKind.ISSUED, OutcomeKind.ENDED]),
                    Invoice.kind == DocumentKind.INVOICE,
                    Invoice.payment_status == PaymentStatus.UNPAID,
                    ~attempted.exists())

@@ -54,6 +54,7 @@ class PricingPlugin:
         self.extra_lines = {}  # subscription id -> [DraftLine]
         self.discounts = {}  # subscription id -> percent
         self.explode = set()  # subscription ids whose charges hook raises
+        self.explode_final = set()  # subscription ids whose final charges hook raises
         self.renewed = []
         self.issued = []
 
@@ -83,6 +84,12 @@ class PricingPlugin:
             raise RuntimeError("usage meter unreachable")
         assert invoice.subscription_id == subscription.id and invoice.period_start == period_start
         return self.extra_lines.get(subscription.id, [])
+
+    @hookimpl
+    def collect_final_charges(self, subscription):
+        if subscription.id in self.explode_final:
+            raise RuntimeError("usage store unreachable")
+        return []
 
     @hookimpl
     def collect_renewal_allowances(self, subscription, invoice):
@@ -189,6 +196,28 @@ def test_hook_invoices_issued(praho_factory, praho_session, pricing, batch_liste
     assert batch_listener.singles == [single.full_number] and pricing.issued[-1] == (
         single.full_number
     )
+
+
+def test_a_plugin_failing_on_a_final_document_fails_that_subscription_only(
+    praho_factory, praho_session, pricing
+):
+    from praho.core.services.subscriptions import cancel_subscription
+
+    ending = praho_factory.subscription(start="2026-01-31")
+    other = praho_factory.subscription(start="2026-01-31")
+    cancel_subscription(praho_session, ending, at_period_end=True, now=at("2026-02-10"))
+    pricing.explode_final.add(ending.id)
+    report = bill_subscriptions(praho_session, [ending.id, other.id], now=RENEWAL)
+    outcomes = {o.subscription_id: o for o in report.outcomes}
+    assert outcomes[other.id].outcome == "issued"
+    failed = outcomes[ending.id]
+    assert (failed.outcome, failed.error_code) == ("failed", "internal_error")
+    assert "usage store unreachable" in failed.reason
+    # Nothing of the ending was kept: still due, still to be cancelled at period end.
+    assert ending.status == "active" and ending.cancel_at_period_end
+    pricing.explode_final.clear()
+    again = bill_subscriptions(praho_session, [ending.id], now=RENEWAL)
+    assert [o.outcome for o in again.outcomes] == ["ended"] and ending.status == "cancelled"
 
 
 def test_the_period_claim_is_unique(praho_factory, praho_session):

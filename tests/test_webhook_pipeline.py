@@ -302,6 +302,25 @@ def test_retry_task_runs(praho_app, praho_committing, source):
         assert counts(session)[:2] == (1, 1)
 
 
+def test_replay_task_applies_now_and_audits_who_asked(praho_app, praho_committing, source):
+    from praho.core.webhooks.tasks import replay as replay_task
+
+    source.fail_times = 1
+    body = event_body()
+    with praho_committing.transaction() as session:
+        receive_webhook(session, source, sign(body, datetime.now(UTC)), body)
+        row_id = session.execute(select(WebhookEvent.id)).scalar_one()
+    assert replay_task.delay(row_id, "ana@praho.test").get() == "processed"
+    with pytest.raises(InvalidTransition):  # a second replay is refused...
+        replay_task.delay(row_id).get()
+    with praho_committing.transaction() as session:
+        assert counts(session)[:2] == (1, 1)  # ...and applies nothing twice
+        audit = session.execute(
+            select(AuditEvent).where(AuditEvent.action == "webhook.replayed")
+        ).scalar_one()
+        assert (audit.actor_type, audit.actor_id) == ("user", "ana@praho.test")
+
+
 @pytest.mark.postgres
 def test_fifty_concurrent_deliveries_apply_once(praho_app, praho_committing, source):
     body = event_body("ev_concurrent", ref="dp_concurrent")

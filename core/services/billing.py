@@ -212,6 +212,20 @@ def _bill(
             report.add(result)
             if result.outcome == OutcomeKind.FAILED:
                 failed.add(subscription.id)
+            elif result.invoice_id is not None:  # a final document: collected like the rest
+                final = session.get(Invoice, result.invoice_id)
+                assert final is not None and final.full_number is not None
+                report.issued.append(
+                    IssuedDocument(
+                        subscription.id,
+                        period_start=result.period_start or ctx.issue_date,
+                        invoice_id=final.id,
+                        full_number=final.full_number,
+                        kind=str(final.kind),
+                        total_minor=final.total_minor,
+                        currency=final.currency,
+                    )
+                )
         for outcome_or_document in _write(ctx, prepared):
             if isinstance(outcome_or_document, IssuedDocument):
                 document = outcome_or_document
@@ -308,16 +322,25 @@ def _prepare_one(
         # this subscription, never stopping the run.
         try:
             with session.begin_nested():
-                end_at_period_end(session, subscription, now=now, actor=ctx.actor)
-        except PrahoError as error:
-            if ctx.optimistic and ctx.plugins_answer:
-                raise IsolationNeeded from error
-            return _failure(subscription.id, period_start, error.code, error.message)
+                final = end_at_period_end(session, subscription, now=now, actor=ctx.actor)
+        except Exception as error:  # noqa: BLE001 - becomes this subscription's failure
+            return _failed(ctx, subscription.id, period_start, error, isolated=True)
+        if final is None:
+            return Outcome(
+                subscription.id,
+                OutcomeKind.ENDED,
+                period_start,
+                reason="cancelled at the end of the period",
+            )
         return Outcome(
             subscription.id,
             OutcomeKind.ENDED,
             period_start,
-            reason="cancelled at the end of the period",
+            final.id,
+            final.full_number,
+            final.total_minor,
+            final.currency,
+            reason=f"cancelled at the end of the period; final document {final.full_number}",
         )
     if subscription.status == SubscriptionStatus.TRIALING:
         end_trial(session, subscription, now=now, actor=ctx.actor)
@@ -344,26 +367,40 @@ def _prepare_one(
             pending=pending,
             billing_run_id=billing_run_id,
         )
-    except PrahoError as error:
-        if ctx.optimistic and ctx.plugins_answer:
-            raise IsolationNeeded from error
-        return _failure(subscription.id, period_start, error.code, error.message)
-    except DBAPIError:
-        if ctx.optimistic and ctx.plugins_answer:
-            raise IsolationNeeded from None
-        if not isolate:
-            raise
-        log.exception("billing: subscription %s failed in a plugin", subscription.id)
-        return _failure(
-            subscription.id, period_start, "database", "a plugin's database work failed"
-        )
     except Exception as error:  # noqa: BLE001 - one subscription's bug must not stop the run
-        if ctx.optimistic and ctx.plugins_answer:
-            raise IsolationNeeded from error
-        log.exception("billing: subscription %s failed", subscription.id)
+        return _failed(ctx, subscription.id, period_start, error, isolated=isolate)
+
+
+def _failed(
+    ctx: IssueContext,
+    subscription_id: int,
+    period_start: date,
+    error: Exception,
+    *,
+    isolated: bool,
+) -> Outcome:
+    """What one subscription's failure becomes; call it from the ``except`` clause.
+
+    In the optimistic pass any failure has the chunk redone with a savepoint per
+    subscription. A database error outside a savepoint has broken the transaction and
+    is raised; inside one it was rolled back and is this subscription's failure, like
+    our own errors and any other exception (a plugin's bug).
+    """
+    if ctx.optimistic and ctx.plugins_answer:
+        raise IsolationNeeded from error
+    if isinstance(error, PrahoError):
+        return _failure(subscription_id, period_start, error.code, error.message)
+    if isinstance(error, DBAPIError):
+        if not isolated:
+            raise error
+        log.exception("billing: subscription %s failed in a plugin", subscription_id)
         return _failure(
-            subscription.id, period_start, "internal_error", f"{type(error).__name__}: {error}"
+            subscription_id, period_start, "database", "a plugin's database work failed"
         )
+    log.exception("billing: subscription %s failed", subscription_id)
+    return _failure(
+        subscription_id, period_start, "internal_error", f"{type(error).__name__}: {error}"
+    )
 
 
 def _failure(subscription_id: int, period_start: date, code: str, reason: str) -> Outcome:
@@ -489,7 +526,7 @@ def end_trial(
 
 def end_at_period_end(
     session: Session, subscription: Subscription, *, now: datetime, actor: Actor | None = None
-) -> None:
+) -> Invoice | None:
     """A cancellation scheduled for the period end takes effect: nothing more is billed.
 
     What is still owed for the last period (usage in arrears, proration lines kept for
@@ -499,7 +536,7 @@ def end_at_period_end(
 
     period_end = subscription.next_billing_date
     assert period_end is not None
-    issue_final_invoice(session, subscription, end_date=period_end, now=now, actor=actor)
+    final = issue_final_invoice(session, subscription, end_date=period_end, now=now, actor=actor)
     transition(
         session,
         subscription,
@@ -515,6 +552,7 @@ def end_at_period_end(
     subscription.cancel_at_period_end = False
     session.flush()
     hooks().subscription_cancelled(session=session, subscription=subscription, at_period_end=False)
+    return final
 
 
 def _store_outcomes(

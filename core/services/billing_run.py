@@ -223,7 +223,9 @@ def run_summary(session: Session, run_id: int) -> dict[str, Any]:
             select(BillingOutcome.currency, func.sum(BillingOutcome.total_minor))
             .where(
                 BillingOutcome.billing_run_id == run_id,
-                BillingOutcome.outcome == OutcomeKind.ISSUED,
+                # Renewal documents and the final documents of subscriptions that ended.
+                BillingOutcome.outcome.in_([OutcomeKind.ISSUED, OutcomeKind.ENDED]),
+                BillingOutcome.invoice_id.is_not(None),
             )
             .group_by(BillingOutcome.currency)
         )

@@ -165,7 +165,10 @@ def chase_run_chunk(
     assert chunk is not None
     chunk.status = DONE
     chunk.attempts += 1
-    chunk.failures = failures
+    # Merged, not replaced: a duplicate delivery finishing second keeps the first's.
+    chunk.failures = list(chunk.failures or []) + [
+        f for f in failures if f not in (chunk.failures or [])
+    ]
     chunk.finished_at = resolve_now(None)
     chunk.worker = worker[:200] if worker else None
     session.flush()

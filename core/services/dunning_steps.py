@@ -66,8 +66,11 @@ def chase_case(
     except PrahoError as error:
         case = session.get(DunningCase, case_id)
         assert case is not None
-        record_action(session, case, f"error:{run.id}", ActionKind.STOPPED,
-                      ActionOutcome.FAILED, now=now, run=run, reason=error.message)
+        key = f"error:{run.id}"
+        # Once per run: a redelivered chunk meets the same error again.
+        if not step_done(session, case, key):
+            record_action(session, case, key, ActionKind.STOPPED, ActionOutcome.FAILED,
+                          now=now, run=run, reason=error.message)
         failures.append({"case": case_id, "invoice_id": case.invoice_id, "step": "process",
                          "reason": error.message})
     return failures

@@ -7,7 +7,9 @@ not been invoiced. :func:`issue_final_invoice` puts both on one document when th
 subscription is cancelled now, terminated, or when a cancellation at period end takes
 effect in the billing run. Plugins add their lines through ``collect_final_charges``
 and learn the issued document through ``subscription_final_invoiced`` (to record what
-it billed). A document whose lines come to nothing or less is not issued.
+it billed). Nothing owed issues no document. The waiting proration lines are never a
+net credit: a change whose proration is a credit is settled at once with a credit note
+(``subscription_changes.apply_changes``), only net charges wait.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import date, datetime
 from praho.core.models.customers import Customer
 from praho.core.models.invoices import Invoice
 from praho.core.models.subscriptions import PendingProration, Subscription
+from praho.core.pricing import DraftLine
 from praho.core.services.audit import Actor
 from praho.core.services.invoicing import add_line, create_draft
 from praho.core.services.issuing import issue_document
@@ -48,29 +51,16 @@ def issue_final_invoice(
             .order_by(PendingProration.id)
         ).scalars()
     )
-    customer = session.get(Customer, subscription.customer_id)
-    assert customer is not None
     savepoint = session.begin_nested()
-    draft = create_draft(
-        session,
-        customer=customer,
-        kind=document_kind_for(customer),
-        currency=subscription.currency,
-        now=now,
-    )
-    draft.seller_id = subscription.seller_id
-    draft.subscription_id = subscription.id
-    draft.attributes = {"final": {"subscription_id": subscription.id, "end_date": str(end_date)}}
-    lines = [pending_line(row) for row in waiting]
+    draft = _final_draft(session, subscription, end_date, now)
+    charges: list[DraftLine] = []
     if has_implementations("collect_final_charges"):
         for found in hooks().collect_final_charges(
             session=session, subscription=subscription, end_date=end_date, invoice=draft, now=now
         ):
-            lines.extend(found or [])
-    for line in lines:
-        add_line(session, draft, line, now=now)
-    if not lines or sum(line.net_amount_minor for line in draft.lines) <= 0:
-        savepoint.rollback()  # nothing owed: no document (a credit is handled elsewhere)
+            charges.extend(found or [])
+    if not _owed(session, draft, [pending_line(row) for row in waiting] + charges, now):
+        savepoint.rollback()  # nothing owed: no document
         return None
     savepoint.commit()
     invoice = issue_document(session, draft, actor=actor, now=now)
@@ -81,3 +71,28 @@ def issue_final_invoice(
         session=session, subscription=subscription, invoice=invoice, end_date=end_date
     )
     return invoice
+
+
+def _final_draft(
+    session: Session, subscription: Subscription, end_date: date, now: datetime
+) -> Invoice:
+    customer = session.get(Customer, subscription.customer_id)
+    assert customer is not None
+    draft = create_draft(
+        session,
+        customer=customer,
+        kind=document_kind_for(customer),
+        currency=subscription.currency,
+        now=now,
+    )
+    draft.seller_id = subscription.seller_id
+    draft.subscription_id = subscription.id
+    draft.attributes = {"final": {"subscription_id": subscription.id, "end_date": str(end_date)}}
+    return draft
+
+
+def _owed(session: Session, draft: Invoice, lines: list[DraftLine], now: datetime) -> bool:
+    """Add the lines to the draft; True when they come to more than nothing."""
+    for line in lines:
+        add_line(session, draft, line, now=now)
+    return bool(lines) and sum(line.net_amount_minor for line in draft.lines) > 0

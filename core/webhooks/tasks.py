@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from celery import shared_task
+from praho.core.models.audit import ActorType
+from praho.core.services.audit import Actor
 from praho.core.tasks import task_actor, task_transaction
 from praho.core.webhooks import pipeline
 
@@ -20,8 +22,13 @@ REPLAY_TASK = "praho.webhooks.replay"
 
 
 @shared_task(name=REPLAY_TASK, acks_late=True, ignore_result=True)
-def replay(event_row_id: int) -> str:
-    """Apply one failed or retrying event again now (audited); returns its new status."""
+def replay(event_row_id: int, requested_by: str | None = None) -> str:
+    """Apply one failed or retrying event again now; returns its new status.
+
+    ``requested_by`` (a staff e-mail) is the audit actor; without it, the task itself.
+    """
+    actor = (
+        Actor(ActorType.USER, requested_by[:100]) if requested_by else task_actor(REPLAY_TASK)
+    )
     with task_transaction() as session:
-        row = pipeline.replay_event(session, event_row_id, actor=task_actor(REPLAY_TASK))
-        return str(row.status)
+        return str(pipeline.replay_event(session, event_row_id, actor=actor).status)

@@ -73,8 +73,11 @@ def queue_submission(
     """
     if just_issued:
         queued = session.info.setdefault("praho.efactura.queued", {})
-        if invoice.id in queued:
-            return queued[invoice.id]  # type: ignore[no-any-return]
+        earlier = queued.get(invoice.id)
+        # Only if still pending in this session: a savepoint rolled back since may have
+        # removed it, and SQLite may then give the id to another document.
+        if earlier is not None and earlier in session:
+            return earlier  # type: ignore[no-any-return]
     else:
         existing = submission_for(session, invoice.id)
         if existing is not None:

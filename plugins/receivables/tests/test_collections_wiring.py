@@ -120,3 +120,31 @@ def test_a_bad_chunk_size_is_refused_and_writes_nothing(praho_committing):
             start_run(praho_committing, now=at("2026-02-15", 12), chunk_size=size)
     with praho_committing.transaction() as session:
         assert session.execute(select(func.count(CollectionRun.id))).scalar_one() == 0
+
+
+def test_a_chunk_chased_again_after_a_case_failed_records_the_failure_once(praho_committing):
+    """A redelivered chunk (its worker died after a commit) meets the same broken case."""
+    from praho.core.models import CollectionRunChunk, DunningPolicy
+    from praho.core.services.collections import chase_run_chunk, finish_collection_run
+    from praho.plugins.receivables.runner import start_run
+
+    _overdue_customer(praho_committing)
+    with praho_committing.transaction() as session:
+        run_collections(session, now=at("2026-02-15", 12))  # case opened, policy e-mails
+        # The policy's template set is removed from the installation afterwards.
+        session.execute(select(DunningPolicy)).scalar_one().template_set = "gone"
+    run_id, (chunk_id,) = start_run(praho_committing, now=at("2026-02-16", 12))
+    for _ in range(2):
+        with praho_committing.transaction() as session:
+            assert chase_run_chunk(session, chunk_id) == 1
+            session.get(CollectionRunChunk, chunk_id).status = "pending"  # delivered again
+    with praho_committing.transaction() as session:
+        assert chase_run_chunk(session, chunk_id) == 1
+        run = finish_collection_run(session, run_id)
+        errors = session.execute(
+            select(CollectionAction).where(CollectionAction.step_key == f"error:{run_id}")
+        ).scalars().all()
+        assert len(errors) == 1 and "gone_reminder" in errors[0].reason
+        assert [f["step"] for f in run.summary["failed"]] == [f"error:{run_id}"]
+        chunk = session.get(CollectionRunChunk, chunk_id)
+        assert chunk.attempts == 3 and len(chunk.failures) == 1

@@ -44,7 +44,8 @@ def test_hook_collect_final_charges(praho_session, metered):
     )
     before = len(_documents(praho_session, metered.subscription))
     report = bill_subscriptions(praho_session, [metered.subscription.id], now=at("2026-03-31", 3))
-    assert [o.outcome for o in report.outcomes] == ["ended"]
+    (outcome,) = report.outcomes
+    assert outcome.outcome == "ended"
     assert metered.subscription.status == "cancelled"
     documents = _documents(praho_session, metered.subscription)
     assert len(documents) == before + 1
@@ -61,6 +62,13 @@ def test_hook_collect_final_charges(praho_session, metered):
     assert (storage.period_start, storage.period_end) == (date(2026, 2, 28), date(2026, 3, 30))
     assert mailboxes.net_amount_minor == 600
     assert final.lines_net_minor == 1600  # usage only: the period itself was prepaid
+    # The run reports the final document and hands it to payment collection.
+    assert (outcome.invoice_id, outcome.document_number, outcome.total_minor) == (
+        final.id,
+        final.full_number,
+        final.total_minor,
+    )
+    assert [(d.invoice_id, d.total_minor) for d in report.issued] == [(final.id, final.total_minor)]
 
 
 def test_hook_subscription_final_invoiced(praho_session, metered):
