@@ -1,7 +1,9 @@
 """The collection run fanned out to two real Celery workers, one killed mid-chunk.
 
-Whatever happens, every overdue subscription is suspended once, every case step is
-recorded once, and the run closes with a summary counting each step once.
+Half the customers have a card that declines, so the chunk in flight has committed
+retries when its worker dies. Whatever happens, every overdue subscription is suspended
+once, every invoice is charged once, every case step is recorded once, and the run
+closes with a summary counting each step once.
 """
 
 import os
@@ -17,9 +19,11 @@ from praho.core.models import (
     CollectionRunChunk,
     DunningCase,
     EmailMessage,
+    PaymentAttempt,
     Subscription,
     SubscriptionEvent,
 )
+from praho.core.payments.testing import customer_with_card
 from praho.core.services.collections import run_collections
 from praho.core.testing import (
     PrahoFactory,
@@ -37,6 +41,7 @@ from sqlalchemy import func, select
 REDIS_URL = os.environ.get("PRAHO_TEST_REDIS_URL")
 QUEUE = "praho-test-collections"
 CUSTOMERS = 24
+CARDS = CUSTOMERS // 2
 CHUNK = 4
 
 WORKER = (
@@ -75,15 +80,18 @@ WORKER = (
 
 
 def _overdue_cases(database):
-    """CUSTOMERS bank-transfer customers whose first invoice (due 13 February) is unpaid,
-    with their cases opened by the run of 14 February."""
+    """CUSTOMERS customers whose first invoice (due 13 February) is unpaid, every other one
+    with a card that declines, their cases opened by the run of 14 February."""
     with database.transaction() as session:
         factory = PrahoFactory(session)
         price = factory.price()
-        ids = [
-            factory.subscription(price, start="2026-01-30", now=at("2026-01-30", 9)).id
-            for _ in range(CUSTOMERS)
-        ]
+        ids = []
+        for n in range(CUSTOMERS):
+            customer = customer_with_card(factory, "tok_decline") if n % 2 else None
+            subscription = factory.subscription(
+                price, customer=customer, start="2026-01-30", now=at("2026-01-30", 9)
+            )
+            ids.append(subscription.id)
         run_collections(session, now=at("2026-02-14", 12))
         assert session.execute(select(func.count(DunningCase.id))).scalar_one() == CUSTOMERS
         return ids
@@ -166,16 +174,30 @@ def test_two_workers_split_the_collection_run_and_survive_one_being_killed(
                 )
             )
         )
-        assert steps and set(steps.values()) == {1}
-        # The reminder due since 15 February (first step after the failure), then the
-        # suspension and its e-mail: each once per case.
-        assert Counter(key for _case, key in steps) == {
-            "email:step:1": CUSTOMERS,
-            "suspended": CUSTOMERS,
-            "email:suspended": CUSTOMERS,
-        }
+        assert steps and set(steps.values()) == {1}  # every step of every case once
+        per_key = Counter(key for _case, key in steps)
+        # Card customers: today's retry (declined); bank-transfer customers: the reminder
+        # due since 15 February; everyone: the suspension and its e-mail.
+        assert per_key["retry:1"] == CARDS and per_key["email:step:1"] >= CUSTOMERS - CARDS
+        assert per_key["suspended"] == per_key["email:suspended"] == CUSTOMERS
+        # A retry commits before its charge: the chunk in flight when the worker died had
+        # committed some, and its redelivery charged no invoice a second time.
+        charged = Counter(session.execute(select(PaymentAttempt.invoice_id)).scalars())
+        assert len(charged) == CARDS and set(charged.values()) == {1}
+        # A worker killed between the gateway's answer and its commit leaves that attempt
+        # "unknown" (settled later by asking the gateway) and its retry step pending:
+        # never a second charge.
+        statuses = Counter(str(s) for s in session.execute(select(PaymentAttempt.status)).scalars())
+        assert statuses["error"] + statuses["unknown"] == CARDS and statuses["unknown"] <= 1
+        unsettled = statuses["unknown"]
         keys = session.execute(select(EmailMessage.key)).scalars().all()
-        assert len(keys) == len(set(keys)) == 3 * CUSTOMERS  # opened, reminder, suspended
+        assert len(keys) == len(set(keys))
+        run_actions = Counter(
+            f"{a.kind}:{a.outcome}"
+            for a in session.execute(
+                select(CollectionAction).where(CollectionAction.run_id == run_id)
+            ).scalars()
+        )
         chunk_workers = (
             session.execute(
                 select(CollectionRunChunk.worker).where(
@@ -190,6 +212,10 @@ def test_two_workers_split_the_collection_run_and_survive_one_being_killed(
     # The work was split: the killed worker had committed a chunk before it died, and the
     # survivor did the rest, including the chunk that was in flight.
     assert pids == {killed_pid, survivor.pid}
-    assert summary["counts"] == {"email:succeeded": 2 * CUSTOMERS, "suspend:succeeded": CUSTOMERS}
-    assert summary["chunks"] == len(chunk_ids) and summary["failed"] == []
+    assert summary["counts"] == dict(sorted(run_actions.items()))
+    assert summary["counts"]["suspend:succeeded"] == CUSTOMERS
+    assert summary["tried"] == CARDS and summary["succeeded"] == 0
+    assert summary["chunks"] == len(chunk_ids)
+    # The declined retries are the run's only failures, each listed once.
+    assert sorted(f["step"] for f in summary["failed"]) == ["retry:1"] * (CARDS - unsettled)
     producer.extensions["praho.db"].dispose()
