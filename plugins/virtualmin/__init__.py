@@ -105,3 +105,11 @@ def register_cli_commands() -> list[Any]:
     from praho.plugins.virtualmin.cli import virtualmin_group
 
     return [virtualmin_group]
+
+
+@hookimpl
+def register_admin_views(admin: Any, session: Any) -> list[Any]:
+    """Provisioning actions (retry), hosting accounts and reconciliation findings."""
+    from praho.plugins.virtualmin.admin_views import admin_views
+
+    return admin_views(session)
