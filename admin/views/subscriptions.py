@@ -148,7 +148,7 @@ class SubscriptionView(PrahoModelView):
         "next_billing_date",
         "cancel_at_period_end",
     )
-    column_searchable_list = ("cancellation_reason",)
+    column_searchable_list = ("customer.legal_name", "customer.code", "cancellation_reason")
     column_filters = (
         "status",
         "currency",

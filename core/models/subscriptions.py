@@ -17,12 +17,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from praho.core.db import Base, ExactDecimal, JSONDocument, MinorUnits, UTCDateTime
 from praho.core.models.base import IdMixin, TimestampMixin
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+if TYPE_CHECKING:
+    from praho.core.models.customers import Customer
 
 
 class SubscriptionStatus(StrEnum):
@@ -104,6 +107,9 @@ class Subscription(IdMixin, TimestampMixin, Base):
     items: Mapped[list[SubscriptionItem]] = relationship(
         back_populates="subscription", order_by="SubscriptionItem.id", cascade="save-update, merge"
     )
+    # Read-only, never loaded by accident: lets the back office search subscriptions by
+    # the customer's name or code (a join), nothing else uses it.
+    customer: Mapped[Customer] = relationship(viewonly=True, lazy="raise_on_sql")
 
     @property
     def active_items(self) -> list[SubscriptionItem]:

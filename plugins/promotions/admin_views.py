@@ -11,9 +11,20 @@ from praho.plugins.promotions.models import Campaign, Coupon, Redemption
 class CouponView(PrahoModelView):
     """Coupons with their discount, limits, validity and how often they were redeemed."""
 
-    column_list = ("code", "name", "discount_type", "percent", "amounts", "duration",
-                   "duration_cycles", "times_redeemed", "max_redemptions", "valid_from",
-                   "valid_until", "active")
+    column_list = (
+        "code",
+        "name",
+        "discount_type",
+        "percent",
+        "amounts",
+        "duration",
+        "duration_cycles",
+        "times_redeemed",
+        "max_redemptions",
+        "valid_from",
+        "valid_until",
+        "active",
+    )
     column_searchable_list = ("code", "name")
     column_filters = ("discount_type", "duration", "active", "valid_from", "valid_until")
     column_default_sort = ("id", True)
@@ -22,12 +33,24 @@ class CouponView(PrahoModelView):
 class CampaignView(PrahoModelView):
     """Campaigns: dates and budget."""
 
+    column_searchable_list = ("code", "name")
+    column_filters = ("starts_on", "ends_on", "currency")
     column_default_sort = ("id", True)
 
 
 class RedemptionView(PrahoModelView):
     """Every redemption (who, which coupon, when), audited."""
 
+    column_searchable_list = ("key", "redeemed_by")
+    column_filters = (
+        "status",
+        "coupon_id",
+        "customer_id",
+        "subscription_id",
+        "invoice_id",
+        "currency",
+        "redeemed_at",
+    )
     column_default_sort = ("id", True)
 
 
@@ -35,8 +58,8 @@ def admin_views(session: Any) -> list[Any]:
     """The plugin's views, for ``register_admin_views``."""
     return [
         CouponView(Coupon, session, name="Coupons", endpoint="coupons", category="Pricing"),
-        CampaignView(Campaign, session, name="Campaigns", endpoint="campaigns",
-                     category="Pricing"),
-        RedemptionView(Redemption, session, name="Redemptions", endpoint="redemptions",
-                       category="Pricing"),
+        CampaignView(Campaign, session, name="Campaigns", endpoint="campaigns", category="Pricing"),
+        RedemptionView(
+            Redemption, session, name="Redemptions", endpoint="redemptions", category="Pricing"
+        ),
     ]

@@ -11,27 +11,59 @@ from praho.plugins.usage_metering.models import Meter, UsageAlertFiring, UsageRa
 class UsageRatingView(PrahoModelView):
     """Usage billed per subscription, meter and period (the arrears lines' source)."""
 
+    column_list = (
+        "subscription_id",
+        "meter_id",
+        "period_start",
+        "period_end",
+        "revision",
+        "quantity",
+        "amount_minor",
+        "total_amount_minor",
+        "currency",
+        "invoice_id",
+        "rated_at",
+    )
+    column_searchable_list = ("currency",)
+    column_filters = (
+        "subscription_id",
+        "meter_id",
+        "invoice_id",
+        "period_start",
+        "revision",
+        "currency",
+        "rated_at",
+    )
     column_default_sort = ("id", True)
 
 
 class MeterView(PrahoModelView):
     """Meters as data: unit, aggregation, rounding, category."""
 
+    column_searchable_list = ("code", "name", "name_en", "unit")
+    column_filters = ("category", "aggregation", "rounding", "active")
     column_default_sort = ("id", True)
 
 
 class AlertFiringView(PrahoModelView):
     """Usage alerts fired (once per subscription, meter, threshold and period)."""
 
+    column_filters = ("alert_id", "period_start", "fired_at")
     column_default_sort = ("id", True)
 
 
 def admin_views(session: Any) -> list[Any]:
     """The plugin's views, for ``register_admin_views``."""
     return [
-        UsageRatingView(UsageRating, session, name="Usage", endpoint="usage_ratings",
-                        category="Usage"),
+        UsageRatingView(
+            UsageRating, session, name="Usage", endpoint="usage_ratings", category="Usage"
+        ),
         MeterView(Meter, session, name="Meters", endpoint="meters", category="Usage"),
-        AlertFiringView(UsageAlertFiring, session, name="Usage alerts",
-                        endpoint="usage_alerts", category="Usage"),
+        AlertFiringView(
+            UsageAlertFiring,
+            session,
+            name="Usage alerts",
+            endpoint="usage_alerts",
+            category="Usage",
+        ),
     ]

@@ -129,3 +129,22 @@ def test_billing_grants_price_locks_one_by_one_and_in_bulk(admin_client, seed, p
         assert [(lock.unit_amount_minor, lock.granted_by) for lock in locks][0] == (
             4000, "user:billing@praho.test")
         assert len(locks) == 2 and locks[1].bulk_key
+
+
+def test_subscriptions_are_found_by_customer_and_plugin_lists_search_and_filter(
+    admin_client, seed
+):
+    def build(factory, session):
+        alfa = factory.subscription(customer=factory.customer(legal_name="Alfa Găzduire SRL"))
+        beta = factory.subscription(customer=factory.customer(legal_name="Beta Cloud SRL"))
+        return alfa.id, beta.id
+
+    alfa_id, beta_id = seed(build)
+    admin_client.login("support")
+    found = admin_client.get("/admin/subscriptions/?search=Alfa").get_data(as_text=True)
+    assert f"id={alfa_id}" in found and f"id={beta_id}" not in found
+    # Each plugin list answers a search and shows its filters.
+    for view in ("usage_ratings", "meters", "usage_alerts", "campaigns", "redemptions"):
+        page = admin_client.get(f"/admin/{view}/?search=x")
+        assert page.status_code == 200, view
+        assert "filter" in page.get_data(as_text=True).lower(), view
