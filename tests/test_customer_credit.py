@@ -244,3 +244,79 @@ def test_two_concurrent_applications_never_overdraw_the_credit(praho_app, praho_
     with praho_committing.transaction() as session:
         assert credit_balance(session, customer_id, "RON") == 0
         _balanced(session)
+
+
+def test_a_credit_note_on_a_paid_invoice_goes_to_credit_and_pays_the_next(
+    praho_factory, praho_session
+):
+    from praho.core.services.credit_notes import issue_credit_note
+    from praho.core.services.payment_allocation import apply_customer_credit
+    from praho.core.services.payments import record_bank_transfer
+
+    customer = praho_factory.customer()
+    paid = praho_factory.invoice(customer, [("Web Hosting", "1", "100.00")], now=NOW)
+    record_bank_transfer(praho_session, customer=customer, amount_minor=12100, currency="RON",
+                         bank_reference="OP-1", received_on="2026-03-02", now=NOW)
+    assert paid.payment_status == "paid"
+    # Half of a paid invoice is credited: that half is money we now hold for the customer.
+    issue_credit_note(praho_session, paid, reason="plan downgraded", gross_amount_minor=6050,
+                      now=NOW)
+    assert credit_balance(praho_session, customer.id, "RON") == 6050
+    assert ledger.account_balance(praho_session, "4111", "RON") == 0  # nothing owed
+    later = praho_factory.invoice(customer, [("Domain", "1", "40.00")], now=NOW)
+    assert apply_customer_credit(praho_session, later, now=NOW) == 4840
+    assert later.payment_status == "paid"
+    assert credit_balance(praho_session, customer.id, "RON") == 6050 - 4840
+    _balanced(praho_session)
+
+
+def test_a_credit_note_on_a_partly_paid_invoice_moves_only_the_paid_excess(
+    praho_factory, praho_session
+):
+    from praho.core.services.credit_notes import issue_credit_note
+    from praho.core.services.payments import record_bank_transfer
+
+    customer = praho_factory.customer()
+    invoice = praho_factory.invoice(customer, [("Web Hosting", "1", "100.00")], now=NOW)
+    record_bank_transfer(praho_session, customer=customer, amount_minor=10000, currency="RON",
+                         bank_reference="OP-2", received_on="2026-03-02", now=NOW)
+    # 21.00 was still open: a 30.25 credit cancels it and leaves 9.25 paid in excess.
+    issue_credit_note(praho_session, invoice, reason="outage", gross_amount_minor=3025, now=NOW)
+    assert credit_balance(praho_session, customer.id, "RON") == 925
+    assert invoice.balance_due_minor == 0
+    _balanced(praho_session)
+
+
+@pytest.mark.postgres
+def test_two_concurrent_credit_notes_never_exceed_the_invoice(praho_app, praho_committing):
+    from praho.core.services.credit_notes import issue_credit_note
+
+    with praho_committing.transaction() as session:
+        invoice_id = PrahoFactory(session).invoice(None, [("A", "1", "100.00")], now=NOW).id
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def credit() -> None:
+        try:
+            with praho_app.app_context(), praho_committing.transaction() as session:
+                invoice = session.get(Invoice, invoice_id)
+                barrier.wait()
+                issue_credit_note(session, invoice, reason="race", gross_amount_minor=8000,
+                                  now=NOW)
+            outcomes.append("issued")
+        except InvalidTransition:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=credit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["issued", "refused"]
+    with praho_committing.transaction() as session:
+        invoice = session.get(Invoice, invoice_id)
+        notes = session.execute(
+            select(func.sum(Invoice.total_minor)).where(Invoice.original_invoice_id == invoice_id)
+        ).scalar_one()
+        assert invoice.credited_minor == notes <= invoice.total_minor
+        _balanced(session)

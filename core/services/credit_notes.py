@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
@@ -19,12 +20,15 @@ from praho.core.models.invoices import (
     InvoiceLine,
     LineKind,
 )
+from praho.core.models.ledger import AccountCode
 from praho.core.money import allocate, to_major
 from praho.core.plugins import get_registry
 from praho.core.pricing import DraftLine
+from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.invoicing import add_line, create_draft, realign_allowances
 from praho.core.services.issuing import issue_document
+from praho.core.services.payment_allocation import lock_invoice
 from praho.core.services.taxes import decide_document_taxes
 from praho.core.services.totals import compute_totals, net_for_gross
 from sqlalchemy.orm import Session
@@ -44,6 +48,44 @@ def creditable_minor(invoice: Invoice) -> int:
     return invoice.total_minor - invoice.credited_minor
 
 
+def open_minor(invoice: Invoice) -> int:
+    """What the customer still owes on an invoice (negative when paid beyond the credits)."""
+    return invoice.payable_minor - invoice.amount_paid_minor - invoice.credited_minor
+
+
+def paid_excess_to_credit(
+    session: Session, invoice: Invoice, credit_note: Invoice, open_before: int, *, now: datetime
+) -> int:
+    """Move the part of a credit note the customer had already paid to their credit balance.
+
+    A credit note lowers what the customer owes on the invoice. The part of it that was
+    still unpaid (``open_before``) simply cancels the receivable; the part already paid
+    is money we hold for the customer: one balanced entry moves it from receivable (4111)
+    to customer credit (419), where the payment layer uses it for later invoices (or a
+    refund pays it out). Returns the amount moved.
+    """
+    excess = credit_note.total_minor - min(credit_note.total_minor, max(open_before, 0))
+    if excess <= 0:
+        return 0
+    common: dict[str, Any] = {"customer_id": invoice.customer_id}
+    ledger.post_entry(
+        session,
+        kind="customer_credit",
+        memo=f"credit note {credit_note.full_number} to the customer's credit balance",
+        postings=[
+            ledger.debit(
+                AccountCode.RECEIVABLE, excess, invoice.currency, invoice_id=invoice.id, **common
+            ),
+            ledger.credit(AccountCode.CUSTOMER_CREDIT, excess, invoice.currency, **common),
+        ],
+        idempotency_key=f"customer-credit:{credit_note.id}",
+        source_type="invoice",
+        source_id=credit_note.id,
+        now=now,
+    )
+    return excess
+
+
 def issue_credit_note(
     session: Session,
     original: Invoice,
@@ -53,14 +95,21 @@ def issue_credit_note(
     gross_amount_minor: int | None = None,
     actor: Actor | None = None,
     now: datetime | None = None,
+    paid_part_to_credit: bool = True,
 ) -> Invoice:
     """Issue a credit note for all of an invoice, some lines, or a gross amount.
 
     The credit note copies the original lines' VAT treatment (it corrects that supply,
-    it is not a new one) and never exceeds what remains creditable.
+    it is not a new one) and never exceeds what remains creditable. The part of it the
+    customer had already paid goes to their credit balance (:func:`paid_excess_to_credit`)
+    unless ``paid_part_to_credit`` is False: a refund settles that part itself (pays it
+    out, or to credit, in its own entry).
     """
     moment = resolve_now(now)
     reason_text = v.text("reason", reason, max_length=v.LIMITS["note"])
+    # Locked before anything is read: two credits at once must not both pass the
+    # "what remains creditable" check.
+    lock_invoice(session, original)
     if original.kind != DocumentKind.INVOICE or original.status != DocumentStatus.ISSUED:
         raise InvalidTransition("credit notes can only correct issued invoices")
     vetoes = [r for reasons in get_registry().hook.validate_document_action(
@@ -101,14 +150,20 @@ def issue_credit_note(
             f"credit of {to_major(preview_total, original.currency)} exceeds what remains creditable "
             f"on {original.full_number} ({to_major(creditable_minor(original), original.currency)})"
         )
+    open_before = open_minor(original)
     issue_document(session, credit_note, actor=actor, now=moment)
     original.credited_minor += credit_note.total_minor
     original.updated_at = moment
     session.flush()
+    to_credit = (
+        paid_excess_to_credit(session, original, credit_note, open_before, now=moment)
+        if paid_part_to_credit else 0
+    )
     record_audit(session, actor=actor, action="invoice.credited", object_type="invoice",
                  object_id=original.full_number, amount_minor=credit_note.total_minor,
                  currency=original.currency, now=moment,
-                 data={"credit_note": credit_note.full_number, "reason": reason_text})
+                 data={"credit_note": credit_note.full_number, "reason": reason_text,
+                       "to_customer_credit_minor": to_credit})
     return credit_note
 
 

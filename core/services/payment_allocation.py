@@ -40,9 +40,10 @@ def lock_customer(session: Session, customer_id: int) -> Customer:
 
 def lock_invoice(session: Session, invoice: Invoice) -> Invoice:
     """Lock the invoice row and reload its payment columns (another worker may have paid it)."""
-    # One statement: lock and reload (pending changes were autoflushed just before).
+    # One statement: lock and reload (pending changes were autoflushed just before). The
+    # row must be fetched: populate_existing refreshes the object only as rows are read.
     session.execute(select(Invoice).where(Invoice.id == invoice.id).with_for_update()
-                    .execution_options(populate_existing=True))
+                    .execution_options(populate_existing=True)).scalar_one()
     return invoice
 
 

@@ -242,8 +242,9 @@ def apply_gateway_result(session: Session, attempt: PaymentAttempt, result: Gate
     if target is None:
         return attempt  # UNDEFINED: nothing learned
     lock_customer(session, attempt.customer_id)
+    # Fetched, so populate_existing really reloads the status another worker may have set.
     session.execute(select(PaymentAttempt).where(PaymentAttempt.id == attempt.id)
-                    .with_for_update().execution_options(populate_existing=True))
+                    .with_for_update().execution_options(populate_existing=True)).scalar_one()
     if target == attempt.status:
         return attempt
     if target not in ATTEMPT_TRANSITIONS[attempt.status]:

@@ -13,23 +13,21 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from praho.core.clock import business_date
 from praho.core.errors import InvalidTransition
 from praho.core.models.customers import Customer
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, InvoiceLine, LineKind
-from praho.core.models.ledger import AccountCode
 from praho.core.models.subscriptions import (
     Subscription,
 )
 from praho.core.money import to_major
 from praho.core.pricing import DraftLine
-from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
-from praho.core.services.credit_notes import creditable_minor
+from praho.core.services.credit_notes import creditable_minor, open_minor, paid_excess_to_credit
 from praho.core.services.invoicing import add_line, create_draft
 from praho.core.services.issuing import issue_document
+from praho.core.services.payment_allocation import lock_invoice
 from praho.core.services.proration import (
     ItemChange,
     ProrationBehavior,
@@ -135,7 +133,8 @@ def _credit_note(
     """A credit note with the credit lines (positive) and new charges (negative) for the rest."""
     customer = session.get(Customer, target.customer_id)
     assert customer is not None
-    open_before = target.payable_minor - target.amount_paid_minor - target.credited_minor
+    lock_invoice(session, target)  # what is credited and paid, as committed by others
+    open_before = open_minor(target)
     note = f"Stornare parțială factura {target.full_number}: modificare abonament {subscription.id}"
     credit_note = create_draft(
         session,
@@ -213,34 +212,8 @@ def _credit_note(
         now=moment,
         data={"credit_note": credit_note.full_number, "reason": "subscription proration"},
     )
-    _excess_to_credit_balance(session, target, credit_note, open_before, moment)
+    paid_excess_to_credit(session, target, credit_note, open_before, now=moment)
     return credit_note
-
-
-def _excess_to_credit_balance(
-    session: Session, target: Invoice, credit_note: Invoice, open_before: int, moment: datetime
-) -> int:
-    """Move the part of a credit the customer already paid from receivable to 419."""
-    excess = credit_note.total_minor - min(credit_note.total_minor, max(open_before, 0))
-    if excess <= 0:
-        return 0
-    common: dict[str, Any] = {"customer_id": target.customer_id}
-    ledger.post_entry(
-        session,
-        kind="customer_credit",
-        memo=f"credit note {credit_note.full_number} to the customer's credit balance",
-        postings=[
-            ledger.debit(
-                AccountCode.RECEIVABLE, excess, target.currency, invoice_id=target.id, **common
-            ),
-            ledger.credit(AccountCode.CUSTOMER_CREDIT, excess, target.currency, **common),
-        ],
-        idempotency_key=f"customer-credit:{credit_note.id}",
-        source_type="invoice",
-        source_id=credit_note.id,
-        now=moment,
-    )
-    return excess
 
 
 def credit_unused_time(

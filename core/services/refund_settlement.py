@@ -69,7 +69,8 @@ def settle_refund(
         lock_invoice(session, invoice)
         note = issue_credit_note(
             session, invoice, gross_amount_minor=int(part), actor=actor, now=now,
-            reason=f"restituire {refund.reference} ({REASON_TEXT[str(refund.reason)]})")
+            reason=f"restituire {refund.reference} ({REASON_TEXT[str(refund.reason)]})",
+            paid_part_to_credit=False)  # this refund pays the part out, just below
         notes.append(str(note.full_number))
         invoice.refunded_minor += int(part)
         # The credit note is what comes off the invoice and its paid amount.
