@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -270,11 +270,14 @@ def _lines_for_gross(original: Invoice, gross_minor: int) -> list[tuple[DraftLin
 
 
 def convert_proforma(session: Session, proforma: Invoice, *, actor: Actor | None = None,
-                     now: datetime | None = None) -> Invoice:
+                     now: datetime | None = None, tax_point: date | None = None) -> Invoice:
     """Issue the fiscal invoice for a paid proforma, re-rated at the invoice's own tax point.
 
-    A July proforma at 19% paid in August becomes a 21% invoice; the difference is
-    recorded on the invoice (``attributes['conversion']``) so staff can explain it.
+    The tax point is the day the payment was received (``tax_point``: VAT on an advance
+    payment is chargeable when the money arrives, Cod fiscal art. 282), or today when
+    none is given. A July proforma at 19% paid in August becomes a 21% invoice; the
+    difference is recorded on the invoice (``attributes['conversion']``) so staff can
+    explain it.
     """
     moment = resolve_now(now)
     if proforma.kind != DocumentKind.PROFORMA or proforma.status != DocumentStatus.ISSUED:
@@ -313,7 +316,7 @@ def convert_proforma(session: Session, proforma: Invoice, *, actor: Actor | None
         ))
     # Rate the invoice at its own tax point now, so the explanation is part of the
     # document before it is frozen; issuing decides the same way again.
-    invoice.tax_point_date = business_date(moment)
+    invoice.tax_point_date = tax_point or business_date(moment)
     decide_document_taxes(session, invoice, tax_point=invoice.tax_point_date)
     realign_allowances(invoice)
     new_total = compute_totals(invoice.lines, invoice.allowances).total_minor

@@ -52,7 +52,8 @@ def pay_proforma(
         errors.errors.append(FieldError("amount_minor", "must be positive"))
     errors.raise_if_any()
     with session.begin_nested():
-        invoice = convert_proforma(session, proforma, actor=actor, now=moment)
+        # Taxed on the day the money arrived, not the day it was entered here.
+        invoice = convert_proforma(session, proforma, actor=actor, now=moment, tax_point=day)
         customer = session.get(Customer, invoice.customer_id)
         assert customer is not None
         applied = min(amount, invoice.balance_due_minor)

@@ -83,6 +83,26 @@ def test_proforma_converted_within_july_keeps_19(praho_factory, praho_session, m
     assert invoice.lines[0].tax_rate == Decimal("19")
 
 
+def test_a_transfer_received_in_july_and_entered_in_august_is_taxed_in_july(
+    praho_factory, praho_session, make_customer
+):
+    """VAT on an advance is due when the money arrives (Cod fiscal art. 282), not when a
+    person records it: the invoice keeps July's 19% and says 31 July is its tax point."""
+    from praho.core.clock import business_date
+    from praho.core.services.proforma_payments import pay_proforma
+
+    customer = make_customer("RO", vat_id="RO18547290")
+    proforma = praho_factory.invoice(customer, kind=DocumentKind.PROFORMA, now=JULY)
+    invoice, payment = pay_proforma(
+        praho_session, proforma, bank_reference="OP 731", received_on="2025-07-31", now=AUGUST
+    )
+    assert invoice.tax_point_date.isoformat() == "2025-07-31"
+    assert invoice.issue_date.isoformat() == "2025-08-05"
+    assert {line.tax_rate for line in invoice.lines} == {Decimal("19")}
+    assert invoice.total_minor == proforma.total_minor and invoice.payment_status == "paid"
+    assert business_date(payment.received_at).isoformat() == "2025-07-31"
+
+
 def test_reverse_charge_invoice_carries_vies_evidence_and_asks_vies_once(
     praho_factory, praho_session, make_customer, vies
 ):
