@@ -117,7 +117,11 @@ class EfacturaSubmissionView(PrahoModelView):
             ),
         ),
         Action(
-            "retry", "Queue again", _retry, applies=lambda s: s.state in PROBLEMS, style="warning"
+            "retry",
+            "Queue again",
+            _retry,
+            applies=lambda s: s.state in PROBLEMS or s.state == S.UNKNOWN,
+            style="warning",
         ),
     )
     downloads = (

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from praho.core.errors import NotFound
+from praho.core.errors import InvalidTransition, NotFound
 from praho.core.models.invoices import DocumentKind, Invoice
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.bulk_sql import insert_rows
@@ -204,7 +204,21 @@ def cancel_for_void(session: Session, invoice: Invoice, *, now: datetime) -> Non
 def retry_submission(
     session: Session, submission: EfacturaSubmission, *, actor: Actor | None, now: datetime
 ) -> EfacturaSubmission:
-    """Queue a rejected or invalid submission again (after fixing what was outside the XML)."""
+    """Queue a submission again: rejected or invalid (after fixing what was outside the
+    XML), or unknown once the grace period has passed without ANAF's messages showing it
+    (a person checked SPV; before that, the poll may still find it and a second upload
+    could report the invoice twice)."""
+    if submission.state == S.UNKNOWN:
+        from praho.plugins.ro_efactura.settings import current_settings
+
+        grace = timedelta(hours=current_settings().unknown_grace_hours)
+        since = submission.claimed_at or submission.updated_at or now
+        if now - since < grace:
+            raise InvalidTransition(
+                f"{submission.document_number}: the outcome of the upload is still being "
+                f"looked for in ANAF's messages; it can be queued again from "
+                f"{(since + grace).isoformat(timespec='minutes')}"
+            )
     session.add(
         move(
             submission,

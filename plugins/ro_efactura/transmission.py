@@ -279,6 +279,9 @@ def _store_archive(submission: EfacturaSubmission, archive: ResponseArchive) -> 
     submission.last_error = None
 
 
+NOT_FOUND_AFTER_GRACE = "still not in ANAF's messages after the grace period"
+
+
 def resolve_unknown(
     session: Session,
     submission: EfacturaSubmission,
@@ -291,8 +294,12 @@ def resolve_unknown(
 
     A "FACTURA TRIMISA" message whose zip holds our exact XML (same SHA-256, or same
     number) is our upload: ACCEPTED. A lone "ERORI FACTURA" message in the window of a
-    lone unknown upload of this CUI is ours: REJECTED. Nothing found after the grace
-    period means ANAF never received the file: PENDING, uploaded again.
+    lone unknown upload of this CUI is ours: REJECTED. Nothing found is no proof that
+    ANAF never received the file (its message list lags when SPV is backlogged), so the
+    outcome stays UNKNOWN and keeps being looked for; after ``unknown_grace_hours`` the
+    submission says so and waits for a person, who checks SPV and queues it again
+    (:func:`..submissions.retry_submission`). A blind second upload could report the
+    invoice twice.
     """
     if submission.state != S.UNKNOWN:
         return SubmissionState(submission.state)
@@ -342,17 +349,13 @@ def resolve_unknown(
         _back_off(submission, error.message, now)
         return S.UNKNOWN
     if now - since >= timedelta(hours=settings.unknown_grace_hours):
-        submission.next_poll_at = None
-        session.add(
-            move(
-                submission,
-                S.PENDING,
-                now=now,
-                reason=f"not in ANAF's messages {settings.unknown_grace_hours}h after the "
-                "attempt: never received",
-            )
+        _back_off(
+            submission,
+            f"{NOT_FOUND_AFTER_GRACE} ({settings.unknown_grace_hours}h): check SPV, then queue "
+            "it again if ANAF does not have it",
+            now,
         )
-        return S.PENDING
+        return S.UNKNOWN
     _back_off(submission, "outcome unknown: not (yet) in ANAF's message list", now)
     return S.UNKNOWN
 

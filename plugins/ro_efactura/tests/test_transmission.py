@@ -233,29 +233,42 @@ def test_timeout_after_the_request_left_is_resolved_from_the_message_list(
     assert resolved.events[-1].detail["resolved_by"] == "message list"
 
 
-def test_lost_upload_is_sent_again_only_after_the_grace_period(
+def test_a_lost_upload_is_never_sent_again_blindly_a_person_queues_it_after_the_grace(
     praho_committing, committed, authorized, anaf, anaf_client, efactura_settings
 ):
+    from praho.plugins.ro_efactura.submissions import retry_submission
+
     anaf.state.faults["upload"] = ["lost"]  # the connection dies, ANAF never stored the file
     invoice_id = committed(scenarios.domestic_21)
     start = utcnow()
     _run(praho_committing, anaf_client, efactura_settings, now=start)
     assert _submission(praho_committing, invoice_id).state == S.UNKNOWN
-    poll_due(
-        praho_committing.transaction,
-        client=anaf_client,
-        settings=efactura_settings,
-        now=start + timedelta(hours=1),
-    )
-    assert _submission(praho_committing, invoice_id).state == S.UNKNOWN  # still waiting
-    poll_due(
-        praho_committing.transaction,
-        client=anaf_client,
-        settings=efactura_settings,
-        now=start + timedelta(hours=25),
-    )
-    assert _submission(praho_committing, invoice_id).state == S.PENDING
+
+    def poll(hours):
+        poll_due(
+            praho_committing.transaction,
+            client=anaf_client,
+            settings=efactura_settings,
+            now=start + timedelta(hours=hours),
+        )
+
+    poll(1)
+    assert _submission(praho_committing, invoice_id).state == S.UNKNOWN  # still looking
+    with praho_committing.transaction() as session:
+        early = session.get(EfacturaSubmission, _submission(praho_committing, invoice_id).id)
+        with pytest.raises(InvalidTransition, match="still being looked for"):
+            retry_submission(session, early, actor=None, now=start + timedelta(hours=1))
+    poll(25)
+    waiting = _submission(praho_committing, invoice_id)
+    # Past the grace period it still is not uploaded again by itself: it asks a person.
+    assert waiting.state == S.UNKNOWN and "check SPV" in waiting.last_error
     _run(praho_committing, anaf_client, efactura_settings, now=start + timedelta(hours=25))
+    assert _submission(praho_committing, invoice_id).state == S.UNKNOWN
+    assert anaf.state.uploads == []
+    with praho_committing.transaction() as session:
+        submission = session.get(EfacturaSubmission, waiting.id)
+        retry_submission(session, submission, actor=None, now=start + timedelta(hours=26))
+    _run(praho_committing, anaf_client, efactura_settings, now=start + timedelta(hours=26))
     assert _submission(praho_committing, invoice_id).state == S.UPLOADED
     assert len(anaf.state.uploads) == 1
 
