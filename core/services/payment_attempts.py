@@ -59,8 +59,16 @@ log = logging.getLogger("praho.payments")
 
 # An unknown outcome the gateway still has no record of after this long was never
 # received by it (the request was lost before arriving): the attempt becomes an error,
-# and dunning may try again with a new attempt and a new key.
+# and dunning may try again with a new attempt and a new key. A gateway whose lookup
+# cannot find a request by our key (PayPal without an order id) says how long its
+# webhook may still bring the answer with an ``unknown_give_up`` attribute.
 UNKNOWN_GIVE_UP = timedelta(hours=1)
+
+
+def give_up_after(gateway: object) -> timedelta:
+    """How long an unknown attempt on ``gateway`` waits before it counts as never received."""
+    value = getattr(gateway, "unknown_give_up", None)
+    return value if isinstance(value, timedelta) and value > UNKNOWN_GIVE_UP else UNKNOWN_GIVE_UP
 # The settle task leaves attempts younger than this alone: their call may be in flight.
 SETTLE_MIN_AGE = timedelta(minutes=2)
 
@@ -351,21 +359,21 @@ def settle_attempt(session: Session, attempt: PaymentAttempt, *, now: datetime |
     """Ask the gateway about one attempt and record the answer; never re-sends the charge.
 
     Returns ``settled``, ``still_open``, ``given_up`` (unknown to the gateway after
-    :data:`UNKNOWN_GIVE_UP`: recorded as error ``outcome_lost``) or ``failed`` (the
+    :func:`give_up_after`: recorded as error ``outcome_lost``) or ``failed`` (the
     gateway could not answer). The gateway is asked before any row is locked.
     """
     moment = resolve_now(now)
     attempt.last_checked_at, attempt.checks = moment, attempt.checks + 1
     try:
-        result = get_gateway(attempt.gateway_id).get_transaction(attempt.key,
-                                                                 attempt.gateway_reference)
+        gateway = get_gateway(attempt.gateway_id)
+        result = gateway.get_transaction(attempt.key, attempt.gateway_reference)
     except (GatewayError, PluginError) as exc:
         log.warning("settling %s: %s", attempt.key, exc)
         session.flush()
         return "failed"
     outcome = "settled"
     if result.status == TransactionStatus.UNDEFINED:
-        young = moment - attempt.created_at < UNKNOWN_GIVE_UP
+        young = moment - attempt.created_at < give_up_after(gateway)
         if attempt.status != AttemptStatus.UNKNOWN or young:
             session.flush()
             return "still_open"

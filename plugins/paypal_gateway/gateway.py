@@ -11,7 +11,7 @@ False): they are refused with ``unsupported`` rather than half-done.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from praho.core.money import to_major, to_minor
@@ -166,6 +166,10 @@ class PayPalGateway:
     id = "paypal"
     display_name = "PayPal"
     supports_authorize = False
+    # PayPal cannot be asked about a request by our key (no order id came back), so an
+    # unknown outcome waits for the webhook, which PayPal retries for up to 3 days:
+    # only after that is the request taken as never received (and charged again).
+    unknown_give_up = timedelta(days=4)
 
     def purchase(self, request: PaymentRequest) -> GatewayResult:
         """Create an order paid with the vaulted method, then capture it if PayPal did not."""
