@@ -74,3 +74,73 @@ def test_routes_lists_the_public_http_surfaces(tmp_path):
     assert routes.returncode == 0, routes.stderr
     for path in ("/healthz", "/webhooks/"):
         assert path in routes.stdout
+
+
+def _wait_for_output(path, text, process, timeout=90):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"exited early: {path.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.3)
+    tail = path.read_text(errors="replace")[-2000:]
+    raise AssertionError(f"no {text!r} within {timeout}s: {tail}")
+
+
+def _start(command, tmp_path, env, log_name):
+    log = open(tmp_path / log_name, "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen([sys.executable, "-m", "praho.core.cli", *command], cwd=tmp_path,
+                            env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(process):
+    import signal
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def test_praho_worker_runs_tasks_and_praho_beat_starts_with_the_schedule(tmp_path):
+    import pytest
+
+    redis_url = os.environ.get("PRAHO_TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("needs Redis: set PRAHO_TEST_REDIS_URL")
+    env = {**_embedded_env(tmp_path), "PRAHO_BROKER_URL": redis_url}
+    assert run_praho("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    queue = "praho-test-console"
+    worker = _start(["worker", "--pool=solo", "-Q", queue, "--without-gossip",
+                     "--without-mingle"], tmp_path, env, "worker.log")
+    beat = _start(["beat", "--schedule", str(tmp_path / "beat-schedule"), "--max-interval",
+                   "1"], tmp_path, env, "beat.log")
+    try:
+        _wait_for_output(tmp_path / "worker.log", "ready.", worker)
+        # The nightly billing run, sent by hand to this worker's queue, runs in the worker.
+        send = (
+            "from praho.core.app import create_app\n"
+            "app = create_app()\n"
+            "celery = app.extensions['celery']\n"
+            f"celery.send_task('praho.billing.run', args=['2026-03-31'], queue={queue!r})\n"
+        )
+        sent = subprocess.run([sys.executable, "-c", send], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert sent.returncode == 0, sent.stderr
+        _wait_for_output(tmp_path / "worker.log", "praho.billing.run", worker)
+        _wait_for_output(tmp_path / "worker.log", "succeeded", worker)
+        _wait_for_output(tmp_path / "beat.log", "beat: Starting", beat)
+        status = run_praho("billing", "status", "--json", cwd=tmp_path, env=env)
+    finally:
+        _stop(worker)
+        _stop(beat)
+    assert status.returncode == 0, status.stderr
+    run = json.loads(status.stdout)
+    assert (run["run_date"], run["status"], run["due"]) == ("2026-03-31", "completed", 0)

@@ -336,3 +336,67 @@ def test_record_a_bank_payment_then_apply_credit(admin_client, seed, praho_commi
         admin_client.get("/admin/credit_movements/").get_data(as_text=True).split()
     )
     assert "> -10.00 RON <" in movements and "> 10.00 RON <" in movements, movements[-3000:]
+
+
+def test_cancel_now_with_a_preview_credits_the_unused_part(admin_client, seed, praho_committing):
+    from datetime import timedelta
+
+    from praho.core.clock import business_date, utcnow
+
+    # Started five days ago: most of the paid month is unused when staff cancel it now.
+    start = business_date(utcnow()) - timedelta(days=5)
+    sub_id = seed(lambda f, s: f.subscription(start=start).id)
+    admin_client.login("billing")
+    url = f"/admin/subscriptions/record-action/cancel/?id={sub_id}"
+    preview = admin_client.get(url).get_data(as_text=True)
+    assert "action-preview" in preview
+    posted = admin_client.post_form(
+        url, url, {"when": "now", "reason": "moving to another host", "credit_unused": "on"}
+    )
+    assert posted.status_code == 302
+    with praho_committing.transaction() as session:
+        subscription = session.get(Subscription, sub_id)
+        assert subscription.status == SubscriptionStatus.CANCELLED
+        assert subscription.cancellation_reason == "moving to another host"
+        notes = (
+            session.execute(select(Invoice).where(Invoice.kind == DocumentKind.CREDIT_NOTE))
+            .scalars()
+            .all()
+        )
+        assert len(notes) == 1 and notes[0].total_minor > 0  # the unused days, credited
+
+
+def test_retry_payment_charges_the_card_on_file(admin_client, seed, praho_committing):
+    from praho.core.payments.testing import customer_with_card
+
+    def build(factory, session):
+        return factory.invoice(customer_with_card(factory), [("VPS", "1", "100.00")]).id
+
+    invoice_id = seed(build)
+    admin_client.login("support")
+    url = f"/admin/invoices/record-action/retry_charge/?id={invoice_id}"
+    page = f"/admin/invoices/details/?id={invoice_id}"
+    assert admin_client.post_form(page, url, {}).status_code == 403  # support cannot charge
+    admin_client.client.post(
+        "/admin/logout",
+        data={"csrf_token": csrf_token(admin_client.get("/admin/").get_data(as_text=True))},
+    )
+    admin_client.login("billing")
+    assert admin_client.post_form(page, url, {}).status_code == 302
+    with praho_committing.transaction() as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice.payment_status == "paid" and invoice.amount_paid_minor == 12100
+
+
+def test_dashboard_lists_the_dunning_pipeline(admin_client, seed, praho_committing):
+    from praho.core.services.subscriptions import suspend_subscription
+    from praho.core.testing import at
+
+    def build(factory, session):
+        late = factory.subscription(customer=factory.customer(legal_name="Restanță SRL"))
+        suspend_subscription(session, late, reason="non_payment", now=at("2026-02-20"))
+
+    seed(build)
+    admin_client.login("support")
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    assert "Restanță SRL" in page and "suspended" in page

@@ -286,3 +286,95 @@ def test_same_key_returns_the_same_redemption(praho_factory, praho_session):
     )
     assert first.id == again.id
     assert praho_session.get(Coupon, first.coupon_id).times_redeemed == 1
+
+
+def _draft_with_products(praho_factory, praho_session, customer, products):
+    from praho.core.pricing import DraftLine
+    from praho.core.services.invoicing import create_draft
+
+    lines = [
+        DraftLine(
+            item_name=product.name,
+            quantity=Decimal(1),
+            unit_price=Decimal(price),
+            product_id=product.id,
+        )
+        for product, price in products
+    ]
+    return create_draft(praho_session, customer=customer, lines=lines, now=at("2026-03-02"))
+
+
+def test_a_coupon_for_some_products_discounts_only_their_lines_and_is_audited(
+    praho_factory, praho_session
+):
+    customer = praho_factory.customer()
+    hosting = praho_factory.product(code="HOST-PRO", name="Web Hosting Pro")
+    domain = praho_factory.product(code="DOMAIN-RO", name="Domeniu .ro")
+    create_coupon(
+        praho_session,
+        CouponSpec(
+            code="DOMAIN50",
+            name="Domains half price",
+            discount_type="percentage",
+            percent=Decimal("50"),
+            products=[domain],
+        ),
+        now=at("2026-01-01"),
+    )
+    draft = _draft_with_products(
+        praho_factory, praho_session, customer, [(hosting, "100.00"), (domain, "40.00")]
+    )
+    records = apply_coupon_to_invoice(praho_session, draft, "domain50", now=at("2026-03-02"))
+    assert sum(r.amount_minor for r in records) == 2000  # half of the 40.00 domain, not more
+    audit = praho_session.execute(
+        select(AuditEvent).where(AuditEvent.action == "coupon.redeemed")
+    ).scalar_one()
+    assert (audit.object_id, audit.data["code"], audit.data["customer_id"]) == (
+        "DOMAIN50",
+        "DOMAIN50",
+        customer.id,
+    )
+
+    only_hosting = _draft_with_products(
+        praho_factory, praho_session, customer, [(hosting, "100.00")]
+    )
+    before = _state(praho_session)
+    with pytest.raises(CouponNotApplicable, match="does not apply to these products"):
+        apply_coupon_to_invoice(praho_session, only_hosting, "domain50", now=at("2026-03-02"))
+    assert _state(praho_session) == before and only_hosting.allowances == []
+
+
+def test_a_coupon_outside_its_dates_is_refused_and_writes_nothing(praho_factory, praho_session):
+    from praho.plugins.promotions.errors import CouponNotYetValid
+
+    customer = praho_factory.customer()
+    subscription = praho_factory.subscription(customer=customer, start="2026-01-31")
+    _coupon(praho_session, "SPRING", valid_from=date(2026, 4, 1), valid_until=date(2026, 4, 30))
+    before = _state(praho_session)
+    with pytest.raises(CouponNotYetValid):
+        redeem_coupon(
+            praho_session,
+            "spring",
+            customer=customer,
+            subscription=subscription,
+            now=at("2026-03-15"),
+        )
+    with pytest.raises(CouponExpired):
+        redeem_coupon(
+            praho_session,
+            "spring",
+            customer=customer,
+            subscription=subscription,
+            now=at("2026-05-02"),
+        )
+    assert _state(praho_session) == before
+    assert (
+        redeem_coupon(
+            praho_session,
+            "spring",
+            customer=customer,
+            subscription=subscription,
+            now=at("2026-04-10"),
+        ).status
+        == "active"
+    )

@@ -129,3 +129,49 @@ def test_events_for_payments_that_are_not_ours_are_acknowledged(praho_session, s
     )
     assert praho_session.scalar(select(func.count()).select_from(PaymentAttempt)) == 0
     assert payments(praho_session) == 0
+
+
+def test_requires_action_off_session_is_a_decline_the_customer_must_fix(
+    praho_session, praho_factory, stripe_standin
+):
+    invoice = invoice_with_card(praho_factory, "pm_card_processing")
+    attempt = charge_invoice(praho_session, invoice, now=NOW)
+    needs_3ds = {
+        **stripe_standin.objects[attempt.gateway_reference],
+        "status": "requires_action",
+        "last_payment_error": {
+            "type": "card_error",
+            "code": "authentication_required",
+            "message": "This payment requires authentication.",
+        },
+    }
+    deliver(praho_session, "payment_intent.requires_action", needs_3ds, "evt_3ds_1")
+    # Off-session nobody can authenticate: a hard decline (dunning asks the customer).
+    assert (attempt.status, attempt.error_code, attempt.hard_decline) == (
+        "error",
+        "authentication_required",
+        True,
+    )
+    assert payments(praho_session) == 0 and invoice.payment_status == PaymentStatus.UNPAID
+    assert_ledger_balanced(praho_session)
+
+
+def test_canceled_intent_cancels_the_attempt_and_records_no_payment(
+    praho_session, praho_factory, stripe_standin
+):
+    invoice = invoice_with_card(praho_factory, "pm_card_processing")
+    attempt = charge_invoice(praho_session, invoice, now=NOW)
+    canceled = {
+        **stripe_standin.objects[attempt.gateway_reference],
+        "status": "canceled",
+        "cancellation_reason": "abandoned",
+    }
+    assert deliver(praho_session, "payment_intent.canceled", canceled, "evt_cancel_1").status == (
+        "processed"
+    )
+    assert attempt.status == "canceled" and not attempt.in_flight
+    assert payments(praho_session) == 0 and invoice.payment_status == PaymentStatus.UNPAID
+    # A late "processing" event for the same intent does not bring it back.
+    stale = {**canceled, "status": "processing"}
+    deliver(praho_session, "payment_intent.processing", stale, "evt_cancel_old")
+    assert attempt.status == "canceled"
