@@ -1,4 +1,11 @@
-"""Recording disputes the gateways report (idempotent per gateway reference, audited)."""
+"""Recording disputes the gateways report (idempotent per gateway reference, audited).
+
+A dispute is recorded when it opens and its outcome when it closes. A **lost** dispute
+is a chargeback: the gateway kept the money, so :func:`charge_back` takes the payment
+back off the invoices it paid (they are owed again and dunning chases them), posts it
+out of the gateway clearing account and marks the payment as returned. An open or won
+dispute moves no money in the books (the gateway returns withheld funds on a win).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,18 @@ from datetime import datetime
 from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.models.disputes import Dispute, DisputeStatus
+from praho.core.models.invoices import Invoice
+from praho.core.models.ledger import AccountCode
+from praho.core.models.payments import Payment, PaymentAllocation, PaymentRecordStatus
+from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
-from sqlalchemy import select
+from praho.core.services.payment_allocation import (
+    lock_customer,
+    lock_invoice,
+    refresh_payment_status,
+)
+from praho.core.services.payment_gateways import clearing_account
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 
@@ -43,8 +60,9 @@ def record_dispute(
     # A gateway's figures are input: checked before any lookup or write (a FieldError
     # makes the webhook pipeline retry, then flag the event; nothing is stored).
     v.amount_minor("amount_minor", report.amount_minor)
-    v.currency("currency", report.currency.upper() if isinstance(report.currency, str)
-               else report.currency)
+    v.currency(
+        "currency", report.currency.upper() if isinstance(report.currency, str) else report.currency
+    )
     dispute = session.execute(
         select(Dispute)
         .where(
@@ -106,4 +124,111 @@ def record_dispute(
         },
         now=moment,
     )
+    if dispute.status == DisputeStatus.LOST:
+        charge_back(session, dispute, actor=actor, now=moment)
     return dispute
+
+
+def charge_back(
+    session: Session, dispute: Dispute, *, actor: Actor | None = None, now: datetime
+) -> int:
+    """Take a lost dispute's amount back from the payment it disputed; returns the amount.
+
+    The invoices the payment paid become owed again (newest first, a negative allocation
+    each, their payment status refreshed); what the payment had left as customer credit
+    comes off the credit; the money leaves the gateway clearing account. Once per
+    dispute (the journal entry's idempotency key), and never more than what is left of
+    the payment after refunds. A dispute whose payment we never recorded moves nothing.
+    """
+    payment = session.execute(
+        select(Payment)
+        .where(
+            Payment.gateway_id == dispute.gateway_id,
+            Payment.gateway_reference == dispute.payment_reference,
+        )
+        .with_for_update()
+    ).scalar_one_or_none()
+    if payment is None or payment.currency != dispute.currency:
+        return 0
+    amount = min(dispute.amount_minor, payment.amount_minor - payment.refunded_minor)
+    if amount <= 0:
+        return 0
+    lock_customer(session, payment.customer_id)
+    common = {"customer_id": payment.customer_id}
+    postings: list[ledger.Posting] = []
+    remaining = amount
+    paid = session.execute(
+        select(PaymentAllocation.invoice_id, func.sum(PaymentAllocation.amount_minor))
+        .where(PaymentAllocation.payment_id == payment.id)
+        .group_by(PaymentAllocation.invoice_id)
+        .having(func.sum(PaymentAllocation.amount_minor) > 0)
+        .order_by(PaymentAllocation.invoice_id.desc())
+    ).all()
+    reopened = []
+    for invoice_id, allocated in paid:
+        part = min(remaining, int(allocated))
+        if part <= 0:
+            break
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        lock_invoice(session, invoice)
+        session.add(
+            PaymentAllocation(
+                payment_id=payment.id,
+                invoice_id=invoice.id,
+                amount_minor=-part,
+                source="chargeback",
+                created_at=now,
+            )
+        )
+        session.flush()
+        refresh_payment_status(session, invoice, now=now)
+        postings.append(
+            ledger.debit(
+                AccountCode.RECEIVABLE, part, payment.currency, invoice_id=invoice.id, **common
+            )
+        )
+        reopened.append(str(invoice.full_number))
+        remaining -= part
+    if remaining > 0:  # the rest of the payment had become customer credit
+        postings.append(
+            ledger.debit(AccountCode.CUSTOMER_CREDIT, remaining, payment.currency, **common)
+        )
+    postings.append(
+        ledger.credit(
+            clearing_account(session, dispute.gateway_id), amount, payment.currency, **common
+        )
+    )
+    ledger.post_entry(
+        session,
+        kind="chargeback",
+        memo=f"dispute {dispute.gateway_reference} lost: payment {payment.id}",
+        postings=postings,
+        idempotency_key=f"chargeback:{dispute.id}",
+        source_type="dispute",
+        source_id=dispute.id,
+        now=now,
+    )
+    payment.refunded_minor += amount
+    payment.status = (
+        PaymentRecordStatus.REFUNDED
+        if payment.refunded_minor >= payment.amount_minor
+        else PaymentRecordStatus.PARTIALLY_REFUNDED
+    )
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="payment.charged_back",
+        object_type="payment",
+        object_id=payment.id,
+        amount_minor=amount,
+        currency=payment.currency,
+        now=now,
+        data={
+            "dispute": dispute.gateway_reference,
+            "invoices": reopened,
+            "from_credit_minor": max(remaining, 0),
+        },
+    )
+    return amount

@@ -175,3 +175,83 @@ def test_canceled_intent_cancels_the_attempt_and_records_no_payment(
     stale = {**canceled, "status": "processing"}
     deliver(praho_session, "payment_intent.processing", stale, "evt_cancel_old")
     assert attempt.status == "canceled"
+
+
+def _dispute(intent_id, status, amount=TOTAL):
+    return fixture(
+        "dispute",
+        id="dp_lost_1",
+        status=status,
+        amount=amount,
+        currency="ron",
+        payment_intent=intent_id,
+        reason="fraudulent",
+    )
+
+
+def test_a_lost_dispute_takes_the_payment_back_and_the_invoice_is_owed_again(
+    praho_session, praho_factory, stripe_standin
+):
+    from praho.core.models import AuditEvent, Dispute
+    from praho.core.services import ledger
+    from praho.core.services.payment_gateways import clearing_account
+
+    invoice = invoice_with_card(praho_factory, "pm_card_visa")
+    attempt = charge_invoice(praho_session, invoice, now=NOW)
+    assert invoice.payment_status == PaymentStatus.PAID
+    payment = praho_session.execute(select(Payment)).scalar_one()
+    stripe_clearing = clearing_account(praho_session, "stripe")
+    clearing_before = ledger.account_balance(praho_session, stripe_clearing, "RON")
+    intent_id = attempt.gateway_reference
+    deliver(
+        praho_session,
+        "charge.dispute.created",
+        _dispute(intent_id, "needs_response"),
+        "evt_dp_open",
+    )
+    # An open dispute moves nothing in the books.
+    assert invoice.payment_status == PaymentStatus.PAID and payment.refunded_minor == 0
+    deliver(
+        praho_session,
+        "charge.dispute.closed",
+        _dispute(intent_id, "lost"),
+        "evt_dp_lost",
+        NOW + timedelta(days=40),
+    )
+    dispute = praho_session.execute(select(Dispute)).scalar_one()
+    assert dispute.status == "lost"
+    assert (invoice.payment_status, invoice.amount_paid_minor) == (PaymentStatus.UNPAID, 0)
+    assert invoice.balance_due_minor == TOTAL  # owed again: dunning chases it
+    assert (payment.refunded_minor, payment.status) == (TOTAL, "refunded")
+    assert ledger.account_balance(praho_session, stripe_clearing, "RON") == (
+        clearing_before - TOTAL
+    )
+    audit = praho_session.execute(
+        select(AuditEvent).where(AuditEvent.action == "payment.charged_back")
+    ).scalar_one()
+    assert audit.amount_minor == TOTAL and audit.data["invoices"] == [invoice.full_number]
+    assert_ledger_balanced(praho_session)
+    # The same outcome delivered again (another event id) takes nothing more.
+    deliver(
+        praho_session,
+        "charge.dispute.closed",
+        _dispute(intent_id, "lost"),
+        "evt_dp_lost_again",
+        NOW + timedelta(days=41),
+    )
+    assert payment.refunded_minor == TOTAL and invoice.amount_paid_minor == 0
+    assert_ledger_balanced(praho_session)
+
+
+def test_a_won_dispute_changes_nothing(praho_session, praho_factory, stripe_standin):
+    invoice = invoice_with_card(praho_factory, "pm_card_visa")
+    attempt = charge_invoice(praho_session, invoice, now=NOW)
+    payment = praho_session.execute(select(Payment)).scalar_one()
+    deliver(
+        praho_session,
+        "charge.dispute.closed",
+        _dispute(attempt.gateway_reference, "won"),
+        "evt_dp_won",
+    )
+    assert invoice.payment_status == PaymentStatus.PAID and payment.refunded_minor == 0
+    assert_ledger_balanced(praho_session)
