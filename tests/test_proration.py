@@ -115,14 +115,24 @@ def test_downgrade_credit_note_corrects_the_period_invoice(praho_factory, praho_
     assert ledger.customer_credit_balance(praho_session, customer_id, "RON") == 0
 
 
+def _paid_by_transfer(session, invoice):
+    """The invoice paid in full by a bank transfer, recorded by the payment layer."""
+    from praho.core.models import Customer
+    from praho.core.services.payments import record_bank_transfer
+
+    record_bank_transfer(session, customer=session.get(Customer, invoice.customer_id),
+                         amount_minor=invoice.total_minor, currency=invoice.currency,
+                         bank_reference=f"OP-{invoice.id}", received_on="2026-02-01",
+                         allocations=[(invoice, invoice.total_minor)], now=at("2026-02-01", 10))
+    assert invoice.payment_status == "paid"
+
+
 def test_downgrade_of_a_paid_period_goes_to_the_credit_balance(
     praho_factory, praho_session, prices
 ):
     subscription = praho_factory.subscription(prices["pro"], start="2026-01-31")
     original = _invoices(praho_session)[0]
-    original.amount_paid_minor = original.total_minor  # the payment layer recorded it as paid
-    original.payment_status = "paid"
-    praho_session.flush()
+    _paid_by_transfer(praho_session, original)
     change_plan(praho_session, subscription, prices["basic"], now=CHANGE)
     customer_id = original.customer_id
     assert ledger.customer_credit_balance(praho_session, customer_id, "RON") == 2916
@@ -220,7 +230,7 @@ def test_nothing_is_prorated_during_a_trial(praho_factory, praho_session, prices
 def test_cancel_now_can_credit_the_unused_time(praho_factory, praho_session, prices):
     subscription = praho_factory.subscription(prices["basic"], start="2026-01-31")
     original = _invoices(praho_session)[0]
-    original.amount_paid_minor, original.payment_status = original.total_minor, "paid"
+    _paid_by_transfer(praho_session, original)
     cancel_subscription(
         praho_session, subscription, at_period_end=False, credit_unused=True, now=CHANGE
     )

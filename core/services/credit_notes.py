@@ -31,6 +31,7 @@ from praho.core.services.issuing import issue_document
 from praho.core.services.payment_allocation import lock_invoice
 from praho.core.services.taxes import decide_document_taxes
 from praho.core.services.totals import compute_totals, net_for_gross
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 
@@ -60,30 +61,62 @@ def paid_excess_to_credit(
 
     A credit note lowers what the customer owes on the invoice. The part of it that was
     still unpaid (``open_before``) simply cancels the receivable; the part already paid
-    is money we hold for the customer: one balanced entry moves it from receivable (4111)
-    to customer credit (419), where the payment layer uses it for later invoices (or a
-    refund pays it out). Returns the amount moved.
+    is money we hold for the customer. It is taken off the payments that paid the
+    invoice (newest first: a negative allocation each, so the money is again
+    unallocated on the payment it came from, where refunds, credit applications and
+    chargebacks find it) and moved from receivable (4111) to customer credit (419) in
+    one balanced entry. Returns the amount moved.
     """
+    from praho.core.models.payments import Payment, PaymentAllocation
+    from praho.core.services.payment_allocation import refresh_payment_status
+
     excess = credit_note.total_minor - min(credit_note.total_minor, max(open_before, 0))
     if excess <= 0:
         return 0
+    paid_by = session.execute(
+        select(PaymentAllocation.payment_id, func.sum(PaymentAllocation.amount_minor))
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(PaymentAllocation.invoice_id == invoice.id)
+        .group_by(PaymentAllocation.payment_id)
+        .having(func.sum(PaymentAllocation.amount_minor) > 0)
+        .order_by(PaymentAllocation.payment_id.desc())
+    ).all()
+    left = excess
+    for payment_id, allocated in paid_by:
+        part = min(left, int(allocated))
+        # Through the relationship, so a payment already loaded sees its new allocation.
+        payment = session.get(Payment, payment_id)
+        assert payment is not None
+        session.add(PaymentAllocation(payment=payment, invoice_id=invoice.id,
+                                      amount_minor=-part, source="credited", created_at=now))
+        left -= part
+        if left == 0:
+            break
+    moved = excess - left  # what no payment paid cannot become credit (never expected)
+    if moved <= 0:
+        return 0
+    session.flush()
+    refresh_payment_status(session, invoice, now=now)
     common: dict[str, Any] = {"customer_id": invoice.customer_id}
     ledger.post_entry(
         session,
         kind="customer_credit",
         memo=f"credit note {credit_note.full_number} to the customer's credit balance",
         postings=[
+            # On the credit note's receivable line: it settles the amount the note owes
+            # the customer, as paying it out would.
             ledger.debit(
-                AccountCode.RECEIVABLE, excess, invoice.currency, invoice_id=invoice.id, **common
+                AccountCode.RECEIVABLE, moved, invoice.currency, invoice_id=credit_note.id,
+                **common,
             ),
-            ledger.credit(AccountCode.CUSTOMER_CREDIT, excess, invoice.currency, **common),
+            ledger.credit(AccountCode.CUSTOMER_CREDIT, moved, invoice.currency, **common),
         ],
         idempotency_key=f"customer-credit:{credit_note.id}",
         source_type="invoice",
         source_id=credit_note.id,
         now=now,
     )
-    return excess
+    return moved
 
 
 def issue_credit_note(
@@ -145,10 +178,18 @@ def issue_credit_note(
         credit_note.attributes = {**credit_note.attributes, "original_rate": str(original.exchange_rate)}
 
     preview_total = _preview_total(credit_note)
-    if preview_total > creditable_minor(original):
+    room = creditable_minor(original)
+    if paid_part_to_credit:
+        # Not a refund's own credit note: what refunds in progress will credit is held.
+        from praho.core.services.refunds import reserved_on_invoice
+
+        room -= reserved_on_invoice(session, original.id)
+    if preview_total > room:
         raise InvalidTransition(
             f"credit of {to_major(preview_total, original.currency)} exceeds what remains creditable "
-            f"on {original.full_number} ({to_major(creditable_minor(original), original.currency)})"
+            f"on {original.full_number} ({to_major(max(room, 0), original.currency)}"
+            + (", the rest is held by refunds in progress)" if room < creditable_minor(original)
+               else ")")
         )
     open_before = open_minor(original)
     issue_document(session, credit_note, actor=actor, now=moment)

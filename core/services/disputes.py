@@ -174,7 +174,7 @@ def charge_back(
         lock_invoice(session, invoice)
         session.add(
             PaymentAllocation(
-                payment_id=payment.id,
+                payment=payment,  # the relationship: a loaded payment sees the new row
                 invoice_id=invoice.id,
                 amount_minor=-part,
                 source="chargeback",

@@ -102,6 +102,16 @@ def refundable_minor(session: Session, payment: Payment) -> int:
     return payment.amount_minor - reserved_minor(session, payment.id)
 
 
+def reserved_on_invoice(session: Session, invoice_id: int) -> int:
+    """What refunds not completed yet will credit on an invoice (held from other credits)."""
+    held = 0
+    for split in session.execute(
+        select(Refund.split).where(Refund.status.in_(OPEN_STATUSES))
+    ).scalars():
+        held += int((split or {}).get("invoices", {}).get(str(invoice_id), 0))
+    return held
+
+
 def _reserved_parts(session: Session, payment_id: int) -> tuple[int, dict[int, int]]:
     """The parts held by refunds not completed yet (completed ones are in the payment's
     allocations, refunded amount and the invoices' credit notes already)."""

@@ -190,7 +190,8 @@ def status(number: str, as_json: bool) -> None:
 @click.argument("number")
 @praho_command
 def retry(number: str) -> None:
-    """Queue a rejected or invalid document again (after fixing what was outside it)."""
+    """Queue a document again: rejected or invalid (after fixing what was outside it), or
+    unknown once the grace period has passed and SPV was checked by hand."""
     with database().transaction() as session:
         submission = retry_submission(
             session, get_submission(session, number), actor=CLI_ACTOR, now=resolve_now(None)

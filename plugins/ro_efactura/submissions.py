@@ -208,6 +208,11 @@ def retry_submission(
     XML), or unknown once the grace period has passed without ANAF's messages showing it
     (a person checked SPV; before that, the poll may still find it and a second upload
     could report the invoice twice)."""
+    # Locked and read again: the poll may have settled it a moment ago (accepted).
+    session.execute(
+        select(EfacturaSubmission).where(EfacturaSubmission.id == submission.id)
+        .with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
     if submission.state == S.UNKNOWN:
         from praho.plugins.ro_efactura.settings import current_settings
 

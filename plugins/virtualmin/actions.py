@@ -203,7 +203,8 @@ def get_action(session: Session, action_id: int, *, lock: bool = False) -> Virtu
     """One action by id, or :class:`NotFound`."""
     query = select(VirtualminAction).where(VirtualminAction.id == action_id)
     if lock:
-        query = query.with_for_update()
+        # Read again under the lock: another click or worker may have just changed it.
+        query = query.with_for_update().execution_options(populate_existing=True)
     action = session.execute(query).scalar_one_or_none()
     if action is None:
         raise NotFound(f"no Virtualmin action {action_id}")
@@ -218,6 +219,20 @@ def retry_action(session: Session, action_id: int, *, actor: Actor | None = None
     if action.status != ActionStatus.FAILED:
         raise InvalidTransition(
             f"Virtualmin action {action_id} is {action.status}; only a failed action can be retried"
+        )
+    later = session.execute(
+        select(VirtualminAction.id).where(
+            VirtualminAction.subscription_id == action.subscription_id,
+            VirtualminAction.id > action.id,
+            VirtualminAction.status == ActionStatus.SUCCEEDED,
+        ).limit(1)
+    ).first()
+    if later is not None:
+        # An old "disable" retried after a later "enable" succeeded would suspend a
+        # customer who paid: the later action is what the account must look like.
+        raise InvalidTransition(
+            f"Virtualmin action {action_id} was overtaken by action {later.id}, which "
+            "succeeded; it is not retried"
         )
     if not action.domain:
         raise InvalidTransition(

@@ -80,3 +80,35 @@ def test_accounts_and_reconciliation_findings_are_listed(praho_app, praho_commit
     found = client.get("/admin/virtualmin_findings/").get_data(as_text=True)
     assert "shop.ro" in found and "missing_on_server" in found
     assert "1 open finding" in client.get("/admin/").get_data(as_text=True)
+
+
+def test_an_overtaken_failed_action_is_not_retried(praho_app, praho_committing, standin):
+    """A failed disable followed by a successful enable: retrying the disable would
+    suspend a customer who has paid since."""
+    import pytest
+    from praho.core.errors import InvalidTransition
+    from praho.plugins.virtualmin.actions import retry_action
+
+    sub_id, failed = _failed_disable(praho_committing, standin, "paid-later.ro")
+    change(
+        praho_committing,
+        sub_id,
+        subs.reactivate_subscription,
+        reason="paid",
+        now=at("2026-03-22", 10),
+    )
+    enable = actions(praho_committing, sub_id)[-1]
+    while enable.status == ActionStatus.PENDING:
+        runner.run_due(praho_committing, settings=current_settings(), now=enable.next_attempt_at)
+        enable = actions(praho_committing, sub_id)[-1]
+    assert enable.status == ActionStatus.SUCCEEDED
+    with (
+        praho_committing.transaction() as session,
+        pytest.raises(InvalidTransition, match="superseded|overtaken"),
+    ):
+        retry_action(session, failed.id, now=at("2026-03-23", 10))
+    assert not standin.domains["paid-later.ro"].disabled
+    # The enable superseded the failed disable: the back office does not offer it either.
+    assert actions(praho_committing, sub_id)[-2].status == ActionStatus.SUPERSEDED
+    # The back office does not even offer it: the failed disable was superseded.
+    assert actions(praho_committing, sub_id)[-2].status == ActionStatus.SUPERSEDED
