@@ -453,6 +453,10 @@ def test_a_lost_dispute_after_a_credit_note_takes_back_the_credit_too(praho_fact
     assert invoice.balance_due_minor == TOTAL - TOTAL // 2
     assert ledger.account_balance(praho_session, "4111", "RON") == TOTAL - TOTAL // 2
     assert payment.refunded_minor == TOTAL and payment.unallocated_minor == 0
+    # The bank gave the money back already: nothing of the payment can be refunded now.
+    assert refundable_minor(praho_session, payment) == 0
+    with pytest.raises(ValidationFailed, match="refund"):
+        create_refund(praho_session, payment, amount_minor=100, reason="other", now=NOW)
     _balanced(praho_session)
 
 

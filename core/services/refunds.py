@@ -98,8 +98,26 @@ def reserved_minor(session: Session, payment_id: int) -> int:
 
 
 def refundable_minor(session: Session, payment: Payment) -> int:
-    """What can still be refunded of a payment."""
-    return payment.amount_minor - reserved_minor(session, payment.id)
+    """What can still be refunded of a payment (a lost dispute already gave some back)."""
+    held = reserved_minor(session, payment.id) + charged_back_minor(session, payment)
+    return max(payment.amount_minor - held, 0)
+
+
+def charged_back_minor(session: Session, payment: Payment) -> int:
+    """What lost disputes took back of a payment (the gateway returned it to the card)."""
+    from praho.core.models.disputes import Dispute, DisputeStatus
+
+    if not payment.gateway_id or not payment.gateway_reference:
+        return 0
+    lost = session.execute(
+        select(func.coalesce(func.sum(Dispute.amount_minor), 0)).where(
+            Dispute.gateway_id == payment.gateway_id,
+            Dispute.payment_reference == payment.gateway_reference,
+            Dispute.status == DisputeStatus.LOST,
+            Dispute.currency == payment.currency,
+        )
+    ).scalar_one()
+    return min(int(lost), payment.amount_minor)
 
 
 def reserved_on_invoice(session: Session, invoice_id: int) -> int:
