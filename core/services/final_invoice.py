@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from praho.core.models.customers import Customer
 from praho.core.models.invoices import Invoice
 from praho.core.models.subscriptions import PendingProration, Subscription
 from praho.core.pricing import DraftLine
 from praho.core.services.audit import Actor
-from praho.core.services.invoicing import add_line, create_draft
+from praho.core.services.invoicing import add_line
 from praho.core.services.issuing import issue_document
-from praho.core.services.renewal import document_kind_for, pending_line
+from praho.core.services.renewal import pending_line, subscription_draft
 from praho.core.services.subscription_state import has_implementations, hooks
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -76,19 +75,12 @@ def issue_final_invoice(
 def _final_draft(
     session: Session, subscription: Subscription, end_date: date, now: datetime
 ) -> Invoice:
-    customer = session.get(Customer, subscription.customer_id)
-    assert customer is not None
-    draft = create_draft(
+    return subscription_draft(
         session,
-        customer=customer,
-        kind=document_kind_for(customer),
-        currency=subscription.currency,
+        subscription,
         now=now,
+        attributes={"final": {"subscription_id": subscription.id, "end_date": str(end_date)}},
     )
-    draft.seller_id = subscription.seller_id
-    draft.subscription_id = subscription.id
-    draft.attributes = {"final": {"subscription_id": subscription.id, "end_date": str(end_date)}}
-    return draft
 
 
 def _owed(session: Session, draft: Invoice, lines: list[DraftLine], now: datetime) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 from praho.core.errors import FieldError, NotFound, PrahoError, ValidationFailed
 from praho.core.models.catalog import Price, PriceVersion, Product
 from praho.core.models.customers import Customer, InvoiceMode
-from praho.core.models.invoices import DocumentKind, LineKind
+from praho.core.models.invoices import DocumentKind, Invoice, LineKind
 from praho.core.models.subscriptions import PendingProration, Subscription, SubscriptionItem
 from praho.core.money import to_major
 from praho.core.pricing import DraftLine, ResolvedPrice
@@ -46,6 +46,31 @@ def document_kind_for(customer: Customer) -> DocumentKind:
         if customer.invoice_mode == InvoiceMode.PROFORMA
         else DocumentKind.INVOICE
     )
+
+
+def subscription_draft(
+    session: Session, subscription: Subscription, *, now: datetime, attributes: dict[str, Any]
+) -> Invoice:
+    """A draft document of a subscription outside the billing run (a proration, the end).
+
+    The customer's kind (invoice or proforma), the subscription's currency and seller;
+    ``attributes`` say why it exists.
+    """
+    from praho.core.services.invoicing import create_draft
+
+    customer = session.get(Customer, subscription.customer_id)
+    assert customer is not None
+    draft = create_draft(
+        session,
+        customer=customer,
+        kind=document_kind_for(customer),
+        currency=subscription.currency,
+        now=now,
+    )
+    draft.seller_id = subscription.seller_id
+    draft.subscription_id = subscription.id
+    draft.attributes = attributes
+    return draft
 
 
 def period_to_bill(subscription: Subscription, start: date) -> tuple[Period, Period | None]:

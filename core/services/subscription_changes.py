@@ -16,7 +16,6 @@ from praho.core import validation as v
 from praho.core.clock import resolve_now
 from praho.core.errors import FieldError, InvalidTransition, ValidationFailed
 from praho.core.models.catalog import Price
-from praho.core.models.customers import Customer
 from praho.core.models.invoices import Invoice
 from praho.core.models.subscriptions import (
     ItemRole,
@@ -26,7 +25,7 @@ from praho.core.models.subscriptions import (
     SubscriptionStatus,
 )
 from praho.core.services.audit import Actor, record_audit
-from praho.core.services.invoicing import add_line, create_draft
+from praho.core.services.invoicing import add_line
 from praho.core.services.issuing import issue_document
 from praho.core.services.proration import (
     ChangeResult,
@@ -36,9 +35,7 @@ from praho.core.services.proration import (
     compute_proration,
 )
 from praho.core.services.proration_credits import issue_proration_credit
-from praho.core.services.renewal import (
-    document_kind_for,
-)
+from praho.core.services.renewal import subscription_draft
 from praho.core.services.subscription_state import lock_subscription, record_event
 from sqlalchemy.orm import Session
 
@@ -351,18 +348,12 @@ def _issue_invoice(
     moment: datetime,
     actor: Actor | None,
 ) -> Invoice:
-    customer = session.get(Customer, subscription.customer_id)
-    assert customer is not None
-    draft = create_draft(
+    draft = subscription_draft(
         session,
-        customer=customer,
-        kind=document_kind_for(customer),
-        currency=subscription.currency,
+        subscription,
         now=moment,
+        attributes={"proration": {"subscription_id": subscription.id, "at": moment.isoformat()}},
     )
-    draft.seller_id = subscription.seller_id
-    draft.subscription_id = subscription.id
-    draft.attributes = {"proration": {"subscription_id": subscription.id, "at": moment.isoformat()}}
     for line in plan.lines:
         add_line(session, draft, line.draft(), now=moment)
     return issue_document(session, draft, actor=actor, now=moment)
