@@ -132,6 +132,8 @@ RO: dict[str, str] = {
     "Receivable": "De încasat",
     "Credit balance": "Sold credit",
     "Note": "Mențiune",
+    "Invoice type": "Tip factură",
+    "Corrects invoice (number, for 384)": "Corectează factura (numărul, pentru 384)",
     "Paused": "Suspendat temporar",
     "BNR fetches": "Preluări BNR",
     "ANAF response": "Răspuns ANAF",

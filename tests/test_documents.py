@@ -64,8 +64,11 @@ def test_issued_lines_cannot_change_or_be_added(praho_factory, praho_session):
         praho_session.flush()
     praho_session.rollback()
     with pytest.raises(InvalidTransition, match="only drafts"):
-        add_line(praho_session, invoice, DraftLine(item_name="x", quantity=Decimal(1),
-                                                   unit_price=Decimal(1)))
+        add_line(
+            praho_session,
+            invoice,
+            DraftLine(item_name="x", quantity=Decimal(1), unit_price=Decimal(1)),
+        )
 
 
 def test_issued_document_cannot_be_deleted(praho_factory, praho_session):
@@ -90,8 +93,9 @@ def test_postgres_triggers_refuse_raw_sql_changes(praho_factory, praho_session):
             praho_session.execute(text(statement), {"id": invoice.id})
         savepoint.rollback()
     # Payment bookkeeping stays possible.
-    praho_session.execute(text("UPDATE invoices SET payment_status = 'paid' WHERE id = :id"),
-                          {"id": invoice.id})
+    praho_session.execute(
+        text("UPDATE invoices SET payment_status = 'paid' WHERE id = :id"), {"id": invoice.id}
+    )
 
 
 def test_void_keeps_number_and_reverses_ledger(praho_factory, praho_session):
@@ -128,33 +132,50 @@ def test_full_credit_note_reverses_everything(praho_factory, praho_session):
 
 def test_partial_credit_by_gross_amount_is_exact(praho_factory, praho_session):
     invoice = praho_factory.invoice(lines=[("Hosting", "1", "100.00")])
-    credit = issue_credit_note(praho_session, invoice, reason="goodwill", gross_amount_minor=5000, now=NOW)
+    credit = issue_credit_note(
+        praho_session, invoice, reason="goodwill", gross_amount_minor=5000, now=NOW
+    )
     assert credit.total_minor == 5000
     assert credit.lines[0].tax_rate == Decimal("21")
     remaining = invoice.total_minor - 5000
     with pytest.raises(InvalidTransition):
-        issue_credit_note(praho_session, invoice, reason="too much", gross_amount_minor=remaining + 1, now=NOW)
-    last = issue_credit_note(praho_session, invoice, reason="rest", gross_amount_minor=remaining, now=NOW)
+        issue_credit_note(
+            praho_session, invoice, reason="too much", gross_amount_minor=remaining + 1, now=NOW
+        )
+    last = issue_credit_note(
+        praho_session, invoice, reason="rest", gross_amount_minor=remaining, now=NOW
+    )
     assert invoice.credited_minor == invoice.total_minor == 5000 + last.total_minor
 
 
 def test_credit_by_line_quantity(praho_factory, praho_session):
     invoice = praho_factory.invoice(lines=[("Mailbox", "10", "5.00")])
     line = invoice.lines[0]
-    credit = issue_credit_note(praho_session, invoice, reason="3 mailboxes removed",
-                               lines=[CreditLine(line.id, quantity=Decimal(3))], now=NOW)
+    credit = issue_credit_note(
+        praho_session,
+        invoice,
+        reason="3 mailboxes removed",
+        lines=[CreditLine(line.id, quantity=Decimal(3))],
+        now=NOW,
+    )
     assert credit.taxable_minor == 1500
     with pytest.raises(ValidationFailed, match="exceeds the invoiced quantity"):
-        issue_credit_note(praho_session, invoice, reason="x",
-                          lines=[CreditLine(line.id, quantity=Decimal(11))], now=NOW)
+        issue_credit_note(
+            praho_session,
+            invoice,
+            reason="x",
+            lines=[CreditLine(line.id, quantity=Decimal(11))],
+            now=NOW,
+        )
 
 
 def test_proforma_converted_after_rate_change_is_rerated(praho_factory, praho_session):
     from praho.core.testing import StaticTaxRegime
 
     customer = praho_factory.customer()
-    proforma = praho_factory.invoice(customer, kind=DocumentKind.PROFORMA,
-                                     now=datetime(2025, 7, 20, 9, 0, tzinfo=UTC))
+    proforma = praho_factory.invoice(
+        customer, kind=DocumentKind.PROFORMA, now=datetime(2025, 7, 20, 9, 0, tzinfo=UTC)
+    )
     assert ledger.customer_receivable(praho_session, customer.id, "RON") == 0  # no posting
     # The static regime has one rate; the date-dependent case is in the eu_vat plugin tests.
     assert isinstance(StaticTaxRegime(), StaticTaxRegime)
@@ -167,18 +188,26 @@ def test_proforma_converted_after_rate_change_is_rerated(praho_factory, praho_se
 
 def test_allowance_is_split_over_vat_groups_and_capped(praho_factory, praho_session):
     draft = praho_factory.draft(lines=[("Hosting", "1", "100.00")])
-    add_line(praho_session, draft, DraftLine(item_name="Book", quantity=Decimal(1),
-                                             unit_price=Decimal("50.00"), tax_class="reduced"), now=NOW)
-    created = apply_allowance(praho_session, draft, DraftAllowance(amount_minor=3000, reason="Promo",
-                                                                  source="test"))
+    add_line(
+        praho_session,
+        draft,
+        DraftLine(
+            item_name="Book", quantity=Decimal(1), unit_price=Decimal("50.00"), tax_class="reduced"
+        ),
+        now=NOW,
+    )
+    created = apply_allowance(
+        praho_session, draft, DraftAllowance(amount_minor=3000, reason="Promo", source="test")
+    )
     assert sorted(a.amount_minor for a in created) == [1000, 2000]
     invoice = issue_document(praho_session, draft, now=NOW)
     assert invoice.allowance_total_minor == 3000
     assert invoice.taxable_minor == 12000
     assert invoice.vat_minor == 1680 + 440  # 21% of 80.00 and 11% of 40.00
     capped = praho_factory.draft(lines=[("Hosting", "1", "10.00")])
-    created = apply_allowance(praho_session, capped, DraftAllowance(amount_minor=99999, reason="Too big",
-                                                                   source="test"))
+    created = apply_allowance(
+        praho_session, capped, DraftAllowance(amount_minor=99999, reason="Too big", source="test")
+    )
     assert sum(a.amount_minor for a in created) == 1000
     assert issue_document(praho_session, capped, now=NOW).total_minor == 0
 
@@ -231,3 +260,29 @@ def test_continuous_series_without_yearly_reset(praho_factory, praho_session):
     first = praho_factory.invoice(customer, now=datetime(2026, 12, 30, 10, 0, tzinfo=UTC))
     second = praho_factory.invoice(customer, now=datetime(2027, 1, 2, 10, 0, tzinfo=UTC))
     assert (first.full_number, second.full_number) == ("PRH000001", "PRH000002")
+
+
+def test_invoice_type_codes_are_checked_on_drafts(praho_factory, praho_session):
+    from praho.core.services.invoicing import set_invoice_type
+
+    customer = praho_factory.customer()
+    original = praho_factory.invoice(customer)
+    draft = praho_factory.draft(customer)
+    assert set_invoice_type(praho_session, draft, "389").attributes["invoice_type_code"] == "389"
+    for code, corrects, field in (
+        ("999", None, "type_code"),
+        ("384", None, "corrects"),
+        ("380", original, "corrects"),
+    ):
+        with pytest.raises(ValidationFailed) as refused:
+            set_invoice_type(praho_session, draft, code, corrects=corrects)
+        assert refused.value.errors[0].field == field
+    assert draft.attributes["invoice_type_code"] == "389"  # refusals changed nothing
+    other = praho_factory.invoice(praho_factory.customer())
+    with pytest.raises(ValidationFailed, match="same customer"):
+        set_invoice_type(praho_session, draft, "384", corrects=other)
+    set_invoice_type(praho_session, draft, "384", corrects=original)
+    issued = issue_document(praho_session, draft)
+    assert issued.attributes["corrects"]["number"] == original.full_number
+    with pytest.raises(InvalidTransition, match="only drafts"):
+        set_invoice_type(praho_session, issued, "380")

@@ -7,11 +7,14 @@ from typing import Any
 from flask import redirect
 from praho.admin.views.base import Action, ActionContext, FormField, PrahoModelView, field_value
 from praho.admin.views.documents import document_url
+from praho.core.errors import FieldError, ValidationFailed
 from praho.core.models import Customer
+from praho.core.models.invoices import Invoice
 from praho.core.money import format_amount
 from praho.core.pricing import DraftLine
-from praho.core.services.invoicing import create_draft
+from praho.core.services.invoicing import INVOICE_TYPE_CODES, create_draft, set_invoice_type
 from praho.core.services.ledger import customer_credit_balance, customer_receivable
+from sqlalchemy import select
 
 DRAFT_LINES = 3
 
@@ -38,6 +41,17 @@ def _new_draft(ctx: ActionContext) -> Any:
         note=field_value(ctx.form, "note") or None,
         now=ctx.now,
     )
+    type_code = field_value(ctx.form, "type_code") or "380"
+    corrects_number = field_value(ctx.form, "corrects")
+    if type_code != "380" or corrects_number:
+        corrects = None
+        if corrects_number:
+            corrects = ctx.session.execute(
+                select(Invoice).where(Invoice.full_number == corrects_number.strip())
+            ).scalar_one_or_none()
+            if corrects is None:
+                raise ValidationFailed([FieldError("corrects", f"no invoice {corrects_number}")])
+        set_invoice_type(ctx.session, draft, type_code, corrects=corrects)
     ctx.session.flush()
     return redirect(document_url(draft))
 
@@ -50,7 +64,13 @@ def _line_fields() -> tuple[FormField, ...]:
             FormField(f"quantity_{n}", "Quantity", suffix=str(n)),
             FormField(f"unit_price_{n}", "Unit price", required=n == 1, suffix=str(n)),
         ]
-    return (*fields, FormField("note", "Note"))
+    type_choices = tuple((code, f"{code} {name}") for code, name in INVOICE_TYPE_CODES.items())
+    return (
+        *fields,
+        FormField("note", "Note"),
+        FormField("type_code", "Invoice type", "select", choices=type_choices),
+        FormField("corrects", "Corrects invoice (number, for 384)"),
+    )
 
 
 class CustomerView(PrahoModelView):

@@ -106,6 +106,54 @@ def create_draft(
     return invoice
 
 
+# EN 16931 invoice type codes (BT-3, UNTDID 1001) a hosting company may need.
+INVOICE_TYPE_CODES = {
+    "380": "commercial invoice",
+    "384": "corrected invoice",
+    "389": "self-billed invoice",
+    "751": "invoice information for accounting purposes",
+}
+
+
+def set_invoice_type(
+    session: Session, draft: Invoice, type_code: str, *, corrects: Invoice | None = None
+) -> Invoice:
+    """Make a draft invoice a corrected (384), self-billed (389) or accounting-only (751) one.
+
+    A corrected invoice names the issued invoice of the same customer it corrects (its
+    number and date go on the e-Factura as the billing reference). Refused with the
+    field named, and nothing changed, for anything else.
+    """
+    _require_draft(draft)
+    code = str(type_code).strip()
+    errors: list[FieldError] = []
+    if draft.kind != DocumentKind.INVOICE:
+        errors.append(FieldError("type_code", f"a {draft.kind} has no invoice type code"))
+    elif code not in INVOICE_TYPE_CODES:
+        errors.append(FieldError("type_code", "must be one of " + ", ".join(
+            f"{c} ({name})" for c, name in INVOICE_TYPE_CODES.items())))
+    elif code == "384" and (
+        corrects is None or corrects.kind != DocumentKind.INVOICE
+        or corrects.status != DocumentStatus.ISSUED or corrects.customer_id != draft.customer_id
+    ):
+        errors.append(FieldError(
+            "corrects", "a corrected invoice (384) names the issued invoice of the same "
+            "customer that it corrects"))
+    elif code != "384" and corrects is not None:
+        errors.append(FieldError("corrects", "only a corrected invoice (384) names an invoice"))
+    if errors:
+        raise ValidationFailed(errors)
+    attributes = {k: val for k, val in (draft.attributes or {}).items() if k != "corrects"}
+    attributes["invoice_type_code"] = code
+    if corrects is not None:
+        assert corrects.issue_date is not None
+        attributes["corrects"] = {"number": corrects.full_number,
+                                  "issue_date": corrects.issue_date.isoformat()}
+    draft.attributes = attributes
+    session.flush()
+    return draft
+
+
 def _require_draft(invoice: Invoice) -> None:
     if invoice.status != DocumentStatus.DRAFT:
         raise InvalidTransition(

@@ -400,3 +400,29 @@ def test_dashboard_lists_the_dunning_pipeline(admin_client, seed, praho_committi
     admin_client.login("support")
     page = admin_client.get("/admin/").get_data(as_text=True)
     assert "Restanță SRL" in page and "suspended" in page
+
+
+def test_a_corrected_invoice_names_the_invoice_it_corrects(admin_client, seed, praho_committing):
+    from praho.core.testing import at
+
+    def build(factory, session):
+        customer = factory.customer()
+        return customer.id, factory.invoice(customer, now=at("2026-03-02")).full_number
+
+    customer_id, original = seed(build)
+    admin_client.login("billing")
+    url = f"/admin/customers/record-action/new_draft/?id={customer_id}"
+    refused = admin_client.post_form(
+        url, url, {"item_1": "VPS", "unit_price_1": "10", "type_code": "384", "corrects": "NOPE-1"}
+    )
+    assert refused.status_code == 302 and "record-action" in refused.headers["Location"]
+    with praho_committing.transaction() as session:
+        assert session.execute(select(Invoice).where(Invoice.status == "draft")).first() is None
+    made = admin_client.post_form(
+        url, url, {"item_1": "VPS", "unit_price_1": "10", "type_code": "384", "corrects": original}
+    )
+    assert made.status_code == 302 and "/admin/invoices/details/" in made.headers["Location"]
+    with praho_committing.transaction() as session:
+        draft = session.execute(select(Invoice).where(Invoice.status == "draft")).scalar_one()
+        assert draft.attributes["invoice_type_code"] == "384"
+        assert draft.attributes["corrects"] == {"number": original, "issue_date": "2026-03-02"}

@@ -67,26 +67,23 @@ def test_paginated_message_list_and_download_errors(
 
 
 def test_invoice_type_codes_389_384_and_751(praho_factory, praho_session):
+    from praho.core.services.invoicing import set_invoice_type
     from praho.core.services.issuing import issue_document
 
     customer = praho_factory.customer()
     original = praho_factory.invoice(customer)
-    self_billed = praho_factory.draft(customer)
-    self_billed.attributes = {"invoice_type_code": "389"}
+    self_billed = set_invoice_type(praho_session, praho_factory.draft(customer), "389")
     xml = CIUS_RO.render(issue_document(praho_session, self_billed, now=scenarios.NOW))
     assert b"<cbc:InvoiceTypeCode>389</cbc:InvoiceTypeCode>" in xml and CIUS_RO.validate(xml) == []
-    corrected = praho_factory.draft(customer)
-    corrected.attributes = {
-        "invoice_type_code": "384",
-        "corrects": {"number": original.full_number, "issue_date": "2026-03-02"},
-    }
+    corrected = set_invoice_type(
+        praho_session, praho_factory.draft(customer), "384", corrects=original
+    )
     xml = CIUS_RO.render(issue_document(praho_session, corrected, now=scenarios.NOW))
     assert b"<cbc:InvoiceTypeCode>384</cbc:InvoiceTypeCode>" in xml
     assert f"<cbc:ID>{original.full_number}</cbc:ID>".encode() in xml
     assert CIUS_RO.validate(xml) == []
     # 751: invoice information for accounting purposes (CIUS-RO accepts it).
-    accounting = praho_factory.draft(customer)
-    accounting.attributes = {"invoice_type_code": "751"}
+    accounting = set_invoice_type(praho_session, praho_factory.draft(customer), "751")
     xml = CIUS_RO.render(issue_document(praho_session, accounting, now=scenarios.NOW))
     assert b"<cbc:InvoiceTypeCode>751</cbc:InvoiceTypeCode>" in xml and CIUS_RO.validate(xml) == []
     from praho.plugins.ro_efactura.submissions import submission_for
