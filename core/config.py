@@ -80,6 +80,14 @@ class ConfigError(RuntimeError):
     """A setting is missing or invalid; the message names the variable."""
 
 
+def configured(name: str) -> Any:
+    """A setting (``name`` without ``PRAHO_``) of the current app, or its embedded default."""
+    from flask import current_app, has_app_context
+
+    default = SETTINGS[name][0]
+    return current_app.config.get(name, default) if has_app_context() else default
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read every known ``PRAHO_*`` variable (or its ``_FILE`` twin), parse it, fill in defaults."""
     env = os.environ if environ is None else environ

@@ -7,14 +7,16 @@ from typing import Any
 from flask import redirect
 from praho.admin.views.base import Action, ActionContext, FormField, PrahoModelView, field_value
 from praho.admin.views.documents import document_url
-from praho.core.errors import FieldError, ValidationFailed
 from praho.core.models import Customer
-from praho.core.models.invoices import Invoice
 from praho.core.money import format_amount
 from praho.core.pricing import DraftLine
-from praho.core.services.invoicing import INVOICE_TYPE_CODES, create_draft, set_invoice_type
+from praho.core.services.invoicing import (
+    INVOICE_TYPE_CODES,
+    create_draft,
+    get_document,
+    set_invoice_type,
+)
 from praho.core.services.ledger import customer_credit_balance, customer_receivable
-from sqlalchemy import select
 
 DRAFT_LINES = 3
 
@@ -44,13 +46,7 @@ def _new_draft(ctx: ActionContext) -> Any:
     type_code = field_value(ctx.form, "type_code") or "380"
     corrects_number = field_value(ctx.form, "corrects")
     if type_code != "380" or corrects_number:
-        corrects = None
-        if corrects_number:
-            corrects = ctx.session.execute(
-                select(Invoice).where(Invoice.full_number == corrects_number.strip())
-            ).scalar_one_or_none()
-            if corrects is None:
-                raise ValidationFailed([FieldError("corrects", f"no invoice {corrects_number}")])
+        corrects = get_document(ctx.session, corrects_number) if corrects_number else None
         set_invoice_type(ctx.session, draft, type_code, corrects=corrects)
     ctx.session.flush()
     return redirect(document_url(draft))

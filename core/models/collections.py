@@ -18,6 +18,7 @@ from typing import Any
 
 from praho.core.db import Base, JSONDocument, UTCDateTime
 from praho.core.models.base import IdMixin, TimestampMixin
+from praho.core.models.billing_runs import ChunkStatus
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -133,7 +134,7 @@ class CollectionRun(IdMixin, TimestampMixin, Base):
 
 
 class CollectionRunChunk(IdMixin, Base):
-    """A slice of a run's open cases, chased by one worker (see services.collection_run).
+    """A slice of a run's open cases, chased by one worker (see services.collections).
 
     ``failures`` keeps what went wrong outside the recorded actions (a retry step that
     raised), merged into the run's summary when the last chunk is done.
@@ -145,7 +146,7 @@ class CollectionRunChunk(IdMixin, Base):
     collection_run_id: Mapped[int] = mapped_column(ForeignKey("collection_runs.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     case_ids: Mapped[list[int]] = mapped_column(JSONDocument)
-    status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    status: Mapped[ChunkStatus] = mapped_column(String(8), default=ChunkStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from praho.core.clock import business_date, resolve_now
-from praho.core.config import SETTINGS
+from praho.core.config import configured
 from praho.core.db import is_postgres
 from praho.core.errors import FieldError, NotFound
 from praho.core.models.billing_runs import (
@@ -50,13 +50,15 @@ def find_due_subscription_ids(session: Session, run_date: date) -> list[int]:
     )
 
 
-def default_chunk_size() -> int:
-    """PRAHO_BILLING_CHUNK_SIZE of the current app (500 by default)."""
-    from flask import current_app, has_app_context
+def chunk_size_to_use(chunk_size: int | None, setting: str) -> int:
+    """``chunk_size``, or the app's ``setting`` (PRAHO_BILLING_CHUNK_SIZE, ...) when None.
 
-    if has_app_context():
-        return int(current_app.config.get("BILLING_CHUNK_SIZE", SETTINGS["BILLING_CHUNK_SIZE"][0]))
-    return int(SETTINGS["BILLING_CHUNK_SIZE"][0])
+    Shared by the billing and collection runs; anything but 1 to 100000 is refused.
+    """
+    size = int(configured(setting)) if chunk_size is None else chunk_size
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 100_000:
+        raise FieldError("chunk_size", "must be a whole number from 1 to 100000")
+    return size
 
 
 def start_billing_run(
@@ -72,9 +74,7 @@ def start_billing_run(
     worker, in any order, any number of times.
     """
     moment = resolve_now(now)
-    size = default_chunk_size() if chunk_size is None else chunk_size
-    if not isinstance(size, int) or not 1 <= size <= 100_000:
-        raise FieldError("chunk_size", "must be a whole number from 1 to 100000")
+    size = chunk_size_to_use(chunk_size, "BILLING_CHUNK_SIZE")
     run_date = business_date(moment)
     due = find_due_subscription_ids(session, run_date)
     run = BillingRun(

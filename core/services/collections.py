@@ -20,9 +20,9 @@ from datetime import date, datetime
 from typing import Any
 
 from praho.core.clock import business_date, resolve_now
-from praho.core.config import SETTINGS
 from praho.core.db import is_postgres
-from praho.core.errors import FieldError, NotFound, PrahoError
+from praho.core.errors import NotFound, PrahoError
+from praho.core.models.billing_runs import ChunkStatus
 from praho.core.models.collections import (
     OPEN_CASE_STATUSES,
     ActionKind,
@@ -34,6 +34,7 @@ from praho.core.models.collections import (
 )
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, PaymentStatus
 from praho.core.services.audit import Actor, record_audit
+from praho.core.services.billing_run import chunk_size_to_use
 from praho.core.services.customer_credit import apply_waiting_credit
 from praho.core.services.dunning import open_case
 from praho.core.services.dunning_steps import chase_case
@@ -41,7 +42,6 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 UNPAID = (PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID)
-PENDING, DONE = "pending", "done"
 
 
 def overdue_without_case(session: Session, today: date) -> list[Invoice]:
@@ -62,16 +62,6 @@ def overdue_without_case(session: Session, today: date) -> list[Invoice]:
     ).scalars())
 
 
-def default_chunk_size() -> int:
-    """PRAHO_COLLECTION_CHUNK_SIZE of the current app (100 by default)."""
-    from flask import current_app, has_app_context
-
-    fallback = SETTINGS["COLLECTION_CHUNK_SIZE"][0]
-    if has_app_context():
-        return int(current_app.config.get("COLLECTION_CHUNK_SIZE", fallback))
-    return int(fallback)
-
-
 def start_collection_run(
     session: Session, *, now: datetime | None = None, actor: Actor | None = None,
     chunk_size: int | None = None,
@@ -81,9 +71,7 @@ def start_collection_run(
     Chases nothing yet: each chunk is then chased by :func:`chase_run_chunk`, by any
     worker, in any order, any number of times.
     """
-    size = default_chunk_size() if chunk_size is None else chunk_size
-    if not isinstance(size, int) or not 1 <= size <= 100_000:
-        raise FieldError("chunk_size", "must be a whole number from 1 to 100000")
+    size = chunk_size_to_use(chunk_size, "COLLECTION_CHUNK_SIZE")
     moment = resolve_now(now)
     today = business_date(moment)
     run = CollectionRun(run_at=moment, started_by=str(actor) if actor else None,
@@ -112,8 +100,8 @@ def start_collection_run(
     if case_ids:
         session.execute(insert(CollectionRunChunk.__table__), [
             {"collection_run_id": run.id, "position": index,
-             "case_ids": case_ids[start:start + size], "status": PENDING, "attempts": 0,
-             "failures": []}
+             "case_ids": case_ids[start:start + size], "status": str(ChunkStatus.PENDING),
+             "attempts": 0, "failures": []}
             for index, start in enumerate(range(0, len(case_ids), size))
         ])
     # Kept until the run is finished, which merges them into the summary.
@@ -133,7 +121,7 @@ def pending_chunk_ids(session: Session, run_id: int) -> list[int]:
     return list(session.execute(
         select(CollectionRunChunk.id)
         .where(CollectionRunChunk.collection_run_id == run_id,
-               CollectionRunChunk.status == PENDING)
+               CollectionRunChunk.status == ChunkStatus.PENDING)
         .order_by(CollectionRunChunk.position)
     ).scalars())
 
@@ -153,7 +141,7 @@ def chase_run_chunk(
     ).scalar_one_or_none()
     if chunk is None:
         raise NotFound(f"no collection chunk {chunk_id}")
-    if chunk.status == DONE:
+    if chunk.status == ChunkStatus.DONE:
         return None
     run = session.get(CollectionRun, chunk.collection_run_id)
     assert run is not None
@@ -163,7 +151,7 @@ def chase_run_chunk(
         failures += chase_case(session, case_id, now=run_at, run=run, actor=actor)
     chunk = session.get(CollectionRunChunk, chunk_id)  # reloaded: retries commit
     assert chunk is not None
-    chunk.status = DONE
+    chunk.status = ChunkStatus.DONE
     chunk.attempts += 1
     # Merged, not replaced: a duplicate delivery finishing second keeps the first's.
     chunk.failures = list(chunk.failures or []) + [
@@ -182,7 +170,7 @@ def collection_progress(session: Session, run_id: int) -> tuple[int, int]:
         .where(CollectionRunChunk.collection_run_id == run_id)
         .group_by(CollectionRunChunk.status)
     )}
-    return int(rows.get(DONE, 0)), int(sum(rows.values()))
+    return int(rows.get(ChunkStatus.DONE, 0)), int(sum(rows.values()))
 
 
 def finish_collection_run(

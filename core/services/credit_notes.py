@@ -21,6 +21,7 @@ from praho.core.models.invoices import (
     LineKind,
 )
 from praho.core.models.ledger import AccountCode
+from praho.core.models.payments import Payment, PaymentAllocation
 from praho.core.money import allocate, to_major
 from praho.core.plugins import get_registry
 from praho.core.pricing import DraftLine
@@ -28,7 +29,7 @@ from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.invoicing import add_line, create_draft, realign_allowances
 from praho.core.services.issuing import issue_document
-from praho.core.services.payment_allocation import lock_invoice
+from praho.core.services.payment_allocation import lock_invoice, refresh_payment_status
 from praho.core.services.taxes import decide_document_taxes
 from praho.core.services.totals import compute_totals, net_for_gross
 from sqlalchemy import func, select
@@ -67,9 +68,6 @@ def paid_excess_to_credit(
     chargebacks find it) and moved from receivable (4111) to customer credit (419) in
     one balanced entry. Returns the amount moved.
     """
-    from praho.core.models.payments import Payment, PaymentAllocation
-    from praho.core.services.payment_allocation import refresh_payment_status
-
     excess = credit_note.total_minor - min(credit_note.total_minor, max(open_before, 0))
     if excess <= 0:
         return 0
@@ -128,15 +126,15 @@ def issue_credit_note(
     gross_amount_minor: int | None = None,
     actor: Actor | None = None,
     now: datetime | None = None,
-    paid_part_to_credit: bool = True,
+    for_refund: bool = False,
 ) -> Invoice:
     """Issue a credit note for all of an invoice, some lines, or a gross amount.
 
     The credit note copies the original lines' VAT treatment (it corrects that supply,
-    it is not a new one) and never exceeds what remains creditable. The part of it the
-    customer had already paid goes to their credit balance (:func:`paid_excess_to_credit`)
-    unless ``paid_part_to_credit`` is False: a refund settles that part itself (pays it
-    out, or to credit, in its own entry).
+    it is not a new one) and never exceeds what remains creditable, less what refunds in
+    progress hold. The part of it the customer had already paid goes to their credit
+    balance (:func:`paid_excess_to_credit`). ``for_refund``: the note is a refund's own
+    (refund settlement), which holds its part already and settles the paid part itself.
     """
     moment = resolve_now(now)
     reason_text = v.text("reason", reason, max_length=v.LIMITS["note"])
@@ -178,18 +176,13 @@ def issue_credit_note(
         credit_note.attributes = {**credit_note.attributes, "original_rate": str(original.exchange_rate)}
 
     preview_total = _preview_total(credit_note)
-    room = creditable_minor(original)
-    if paid_part_to_credit:
-        # Not a refund's own credit note: what refunds in progress will credit is held.
-        from praho.core.services.refunds import reserved_on_invoice
-
-        room -= reserved_on_invoice(session, original.id)
+    held = 0 if for_refund else _held_by_refunds(session, original.id)
+    room = creditable_minor(original) - held
     if preview_total > room:
+        held_text = ", the rest is held by refunds in progress" if held else ""
         raise InvalidTransition(
             f"credit of {to_major(preview_total, original.currency)} exceeds what remains creditable "
-            f"on {original.full_number} ({to_major(max(room, 0), original.currency)}"
-            + (", the rest is held by refunds in progress)" if room < creditable_minor(original)
-               else ")")
+            f"on {original.full_number} ({to_major(max(room, 0), original.currency)}{held_text})"
         )
     open_before = open_minor(original)
     issue_document(session, credit_note, actor=actor, now=moment)
@@ -197,8 +190,8 @@ def issue_credit_note(
     original.updated_at = moment
     session.flush()
     to_credit = (
-        paid_excess_to_credit(session, original, credit_note, open_before, now=moment)
-        if paid_part_to_credit else 0
+        0 if for_refund
+        else paid_excess_to_credit(session, original, credit_note, open_before, now=moment)
     )
     record_audit(session, actor=actor, action="invoice.credited", object_type="invoice",
                  object_id=original.full_number, amount_minor=credit_note.total_minor,
@@ -206,6 +199,13 @@ def issue_credit_note(
                  data={"credit_note": credit_note.full_number, "reason": reason_text,
                        "to_customer_credit_minor": to_credit})
     return credit_note
+
+
+def _held_by_refunds(session: Session, invoice_id: int) -> int:
+    # refunds imports this module (it issues credit notes): imported when needed.
+    from praho.core.services.refunds import reserved_on_invoice
+
+    return reserved_on_invoice(session, invoice_id)
 
 
 def _copy_tax(record: InvoiceLine, source: InvoiceLine) -> None:

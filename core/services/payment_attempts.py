@@ -64,11 +64,6 @@ log = logging.getLogger("praho.payments")
 # webhook may still bring the answer with an ``unknown_give_up`` attribute.
 UNKNOWN_GIVE_UP = timedelta(hours=1)
 
-
-def give_up_after(gateway: object) -> timedelta:
-    """How long an unknown attempt on ``gateway`` waits before it counts as never received."""
-    value = getattr(gateway, "unknown_give_up", None)
-    return value if isinstance(value, timedelta) and value > UNKNOWN_GIVE_UP else UNKNOWN_GIVE_UP
 # The settle task leaves attempts younger than this alone: their call may be in flight.
 SETTLE_MIN_AGE = timedelta(minutes=2)
 
@@ -78,6 +73,12 @@ _STATUS_OF_RESULT = {
     TransactionStatus.ERROR: AttemptStatus.ERROR,
     TransactionStatus.CANCELED: AttemptStatus.CANCELED,
 }
+
+
+def give_up_after(gateway: object) -> timedelta:
+    """How long an unknown attempt on ``gateway`` waits before it counts as never received."""
+    value = getattr(gateway, "unknown_give_up", None)
+    return value if isinstance(value, timedelta) and value > UNKNOWN_GIVE_UP else UNKNOWN_GIVE_UP
 
 
 def new_attempt_key() -> str:

@@ -70,7 +70,7 @@ def settle_refund(
         note = issue_credit_note(
             session, invoice, gross_amount_minor=int(part), actor=actor, now=now,
             reason=f"restituire {refund.reference} ({REASON_TEXT[str(refund.reason)]})",
-            paid_part_to_credit=False)  # this refund pays the part out, just below
+            for_refund=True)  # this refund pays the part out, just below
         notes.append(str(note.full_number))
         invoice.refunded_minor += int(part)
         # The credit note is what comes off the invoice and its paid amount.

@@ -24,7 +24,7 @@ from praho.core.services.bulk_sql import insert_rows
 from praho.plugins.ro_efactura.deadlines import submission_deadline, working_days_left
 from praho.plugins.ro_efactura.models import EfacturaEvent, EfacturaSubmission, SubmissionState
 from praho.plugins.ro_efactura.rendering import document_type_code
-from praho.plugins.ro_efactura.settings import EfacturaSettings
+from praho.plugins.ro_efactura.settings import EfacturaSettings, current_settings
 from praho.plugins.ro_efactura.states import NEEDS_ATTENTION, OPEN, TRANSMITTED, move
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -163,6 +163,18 @@ def _pending_fields(invoice: Invoice, settings: EfacturaSettings, now: datetime)
     }
 
 
+def unknown_since(submission: EfacturaSubmission, now: datetime) -> datetime:
+    """When the upload whose outcome is unknown left (claimed for it)."""
+    return submission.claimed_at or submission.updated_at or now
+
+
+def unknown_grace_ends(
+    submission: EfacturaSubmission, settings: EfacturaSettings, now: datetime
+) -> datetime:
+    """Until then only ANAF's messages settle an unknown upload; after, a person may."""
+    return unknown_since(submission, now) + timedelta(hours=settings.unknown_grace_hours)
+
+
 def submission_for(session: Session, invoice_id: int) -> EfacturaSubmission | None:
     """The submission of a document, if it has one."""
     return session.execute(
@@ -214,15 +226,12 @@ def retry_submission(
         .with_for_update().execution_options(populate_existing=True)
     ).scalar_one()
     if submission.state == S.UNKNOWN:
-        from praho.plugins.ro_efactura.settings import current_settings
-
-        grace = timedelta(hours=current_settings().unknown_grace_hours)
-        since = submission.claimed_at or submission.updated_at or now
-        if now - since < grace:
+        grace_ends = unknown_grace_ends(submission, current_settings(), now)
+        if now < grace_ends:
             raise InvalidTransition(
                 f"{submission.document_number}: the outcome of the upload is still being "
                 f"looked for in ANAF's messages; it can be queued again from "
-                f"{(since + grace).isoformat(timespec='minutes')}"
+                f"{grace_ends.isoformat(timespec='minutes')}"
             )
     session.add(
         move(

@@ -44,6 +44,7 @@ from praho.plugins.ro_efactura.models import EfacturaEvent, EfacturaSubmission, 
 from praho.plugins.ro_efactura.rendering import render_document
 from praho.plugins.ro_efactura.settings import EfacturaSettings
 from praho.plugins.ro_efactura.states import move
+from praho.plugins.ro_efactura.submissions import unknown_grace_ends, unknown_since
 from praho.plugins.ro_efactura.tokens import access_token_for
 from praho.plugins.ro_efactura.validation import errors_only, validate_all
 from sqlalchemy import CursorResult, select, update
@@ -303,7 +304,7 @@ def resolve_unknown(
     """
     if submission.state != S.UNKNOWN:
         return SubmissionState(submission.state)
-    since = submission.claimed_at or submission.updated_at or now
+    since = unknown_since(submission, now)
     try:
         token = access_token_for(
             session, submission.seller_cui, client=client, settings=settings, now=now
@@ -348,7 +349,7 @@ def resolve_unknown(
     except AnafError as error:
         _back_off(submission, error.message, now)
         return S.UNKNOWN
-    if now - since >= timedelta(hours=settings.unknown_grace_hours):
+    if now >= unknown_grace_ends(submission, settings, now):
         _back_off(
             submission,
             f"{NOT_FOUND_AFTER_GRACE} ({settings.unknown_grace_hours}h): check SPV, then queue "

@@ -220,20 +220,6 @@ def retry_action(session: Session, action_id: int, *, actor: Actor | None = None
         raise InvalidTransition(
             f"Virtualmin action {action_id} is {action.status}; only a failed action can be retried"
         )
-    later = session.execute(
-        select(VirtualminAction.id).where(
-            VirtualminAction.subscription_id == action.subscription_id,
-            VirtualminAction.id > action.id,
-            VirtualminAction.status == ActionStatus.SUCCEEDED,
-        ).limit(1)
-    ).first()
-    if later is not None:
-        # An old "disable" retried after a later "enable" succeeded would suspend a
-        # customer who paid: the later action is what the account must look like.
-        raise InvalidTransition(
-            f"Virtualmin action {action_id} was overtaken by action {later.id}, which "
-            "succeeded; it is not retried"
-        )
     if not action.domain:
         raise InvalidTransition(
             f"Virtualmin action {action_id} cannot run: {action.last_error}; "
