@@ -73,6 +73,11 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "MAIL_FROM": ("billing@localhost", str),
     # Largest webhook body accepted (bytes); gateways send a few kilobytes.
     "WEBHOOK_MAX_BYTES": (256 * 1024, _int),
+    # Recorded webhook events applied per worker transaction (1 to 5000).
+    "WEBHOOK_APPLY_BATCH": (500, _int),
+    # How long a web process waits before waking the workers again (milliseconds, 0 to
+    # 5000): events recorded meanwhile are applied by the wake-up already on its way.
+    "WEBHOOK_APPLY_DELAY_MS": (100, _int),
 }
 
 

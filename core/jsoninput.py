@@ -103,13 +103,20 @@ def _walk(value: Any, limit: int) -> None:
             _check_string(item)
 
 
-def parse_limited(raw: bytes | str, *, max_bytes: int = 1_048_576, max_depth: int = 32) -> Any:
-    """Parse JSON with a size limit, a depth limit, no duplicate keys and exact numbers."""
+def parse_limited(raw: bytes | str, *, max_bytes: int = 1_048_576, max_depth: int = 32,
+                  decimals_as_text: bool = False) -> Any:
+    """Parse JSON with a size limit, a depth limit, no duplicate keys and exact numbers.
+
+    Fractional numbers become ``Decimal``, or with ``decimals_as_text`` the ``str`` of
+    that ``Decimal`` (for documents stored as JSON again, such as webhook payloads).
+    """
+    decoded = False
     if isinstance(raw, bytes | bytearray | memoryview):
         if len(raw) > max_bytes:
             raise JSONInputError(f"body of {len(raw)} bytes exceeds the limit of {max_bytes}")
         try:
             raw = bytes(raw).decode("utf-8-sig")
+            decoded = True
         except UnicodeDecodeError as exc:
             raise JSONInputError(f"body is not UTF-8 (byte {exc.start})") from None
     elif not isinstance(raw, str):
@@ -119,14 +126,35 @@ def parse_limited(raw: bytes | str, *, max_bytes: int = 1_048_576, max_depth: in
         if size > max_bytes:
             raise JSONInputError(f"body of {size} bytes exceeds the limit of {max_bytes}")
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicates, parse_float=_parse_decimal,
+        value = json.loads(raw, object_pairs_hook=_no_duplicates,
+                           parse_float=_decimal_text if decimals_as_text else _parse_decimal,
                            parse_int=_parse_int, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise JSONInputError(exc.msg, exc.lineno, exc.colno) from None
     except RecursionError:
         raise JSONInputError(f"nesting deeper than {max_depth} levels") from None
+    if not _walk_needed(raw, max_depth, decoded):
+        return value
     _walk(value, max_depth)
     return value
+
+
+def _decimal_text(text: str) -> str:
+    return str(_parse_decimal(text))
+
+
+def _walk_needed(raw: str, max_depth: int, decoded: bool) -> bool:
+    """False when the raw text already proves what :func:`_walk` checks (the usual case).
+
+    Fewer opening brackets than the limit cannot nest deeper; no ``\\u`` escape and no
+    NUL means no string holds NUL, and text decoded from UTF-8 holds no lone surrogate.
+    Brackets and escapes inside strings only make the walk run when it need not.
+    """
+    if raw.count("{") + raw.count("[") >= max_depth:
+        return True
+    if "\\u" in raw or "\x00" in raw:
+        return True
+    return not decoded and not raw.isascii()
 
 
 @dataclass
@@ -271,6 +299,7 @@ def parse_with_positions(raw: bytes | str, *, max_bytes: int = MAX_FILE_BYTES,
             raise JSONInputError(f"file of {len(raw)} bytes exceeds the limit of {max_bytes}")
         try:
             raw = bytes(raw).decode("utf-8-sig")
+            decoded = True
         except UnicodeDecodeError as exc:
             raise JSONInputError(f"not UTF-8 at byte {exc.start}") from None
     elif not isinstance(raw, str):

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -78,6 +79,19 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 # Runs of digit groups; _pan() finds a card number inside (windows start at a separator).
 _PAN = re.compile(r"(?<![A-Za-z0-9_])\d(?:[ -]?\d){12,}(?![A-Za-z0-9_])")
+# What every pattern above needs in order to match an ASCII text (lower-cased words, as
+# the case-insensitive patterns ignore case): a text without any of them is returned as
+# it is after a few substring checks instead of eleven substitutions. Stored webhook
+# payloads hold dozens of strings, so this is most of the cost of redacting them.
+# Non-ASCII text always takes the full path (Unicode case folding makes "ı" match "i").
+# When you add a pattern, add here what it cannot match without
+# (tests/security/test_redaction.py checks that both paths agree).
+_TRIGGER_WORDS = ("-----begin ", "k_live_", "k_test_", "whsec_", "_secret_", "bearer", "basic",
+                  "token", "digest", "://", "password", "passwd", "secret", "api_key", "api-key",
+                  "apikey", "private_key", "private-key", "privatekey", "signing_key",
+                  "signing-key", "signingkey")
+_TRIGGER_EXACT = ("eyJ", "A21AA")
+_DIGIT_RUN = re.compile(r"[0-9](?:[ -]?[0-9]){12}")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -117,6 +131,7 @@ class Redactor:
     def __init__(self) -> None:
         self._values: set[str] = set()
         self._known: re.Pattern[str] | None = None
+        self._ordered: tuple[str, ...] = ()
         self._lock = threading.Lock()
 
     def add_secret(self, value: Any) -> None:
@@ -128,6 +143,7 @@ class Redactor:
                 self._values.add(value)
                 ordered = sorted(self._values, key=len, reverse=True)
                 self._known = re.compile("|".join(re.escape(v) for v in ordered))
+                self._ordered = tuple(ordered)
 
     def add_secrets(self, values: Iterable[Any]) -> None:
         """Remember several secret values."""
@@ -136,8 +152,29 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret and secret-shaped substring replaced."""
-        if not text:
+        if not text or not self._may_hold_secret(text):
             return text
+        return self.redact_fully(text)
+
+    def _may_hold_secret(self, text: str) -> bool:
+        """False only when no known secret and no pattern can match ``text``."""
+        if not text.isascii():
+            return True
+        # Plain loops: this runs for every string of every stored payload.
+        for value in self._ordered:
+            if value in text:
+                return True
+        lowered = text.lower()
+        for word in _TRIGGER_WORDS:
+            if word in lowered:
+                return True
+        for word in _TRIGGER_EXACT:
+            if word in text:
+                return True
+        return _DIGIT_RUN.search(text) is not None
+
+    def redact_fully(self, text: str) -> str:
+        """:meth:`redact` without the quick check (the reference the check is tested against)."""
         known = self._known
         if known is not None:
             text = known.sub(REDACTED, text)
@@ -258,12 +295,25 @@ def _field_is_sensitive(name: str, kept: frozenset[str]) -> bool:
     lowered = name.lower()
     if lowered in kept:
         return False
+    return _name_is_sensitive(lowered)
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_is_sensitive(lowered: str) -> bool:
+    # Gateways send the same few hundred field names over and over; bounded, as names
+    # come from outside.
     return bool(SECRET_NAME.search(lowered)) or lowered in CARD_FIELDS or lowered in PERSONAL_FIELDS
 
 
 def _redact_value(value: Any, kept: frozenset[str], depth: int) -> Any:
     if depth > MAX_PAYLOAD_DEPTH:
         return REDACTED
+    kind = type(value)
+    # Exact types first: parsed JSON is only these, and the ABC checks below cost more.
+    if kind is str:
+        return REDACTOR.redact(value)
+    if kind is int or kind is bool or kind is float or value is None:
+        return value
     if isinstance(value, Mapping):
         result: dict[Any, Any] = {}
         for key, item in value.items():

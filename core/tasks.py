@@ -121,6 +121,10 @@ CORE_PERIODIC_TASKS: list[PeriodicTask] = [
                  schedule=timedelta(minutes=5)),
     PeriodicTask(name="payments-purge-idempotency-keys",
                  task="praho.payments.purge_idempotency_keys", schedule=timedelta(hours=1)),
+    # Recorded webhook events are applied when the endpoint wakes the workers; this
+    # catches any the wake-up missed (broker unreachable for a moment).
+    PeriodicTask(name="webhooks-apply-received", task="praho.webhooks.apply_received",
+                 schedule=timedelta(seconds=30)),
     # Webhook events whose handler failed, retried after 5 min, 15 min, 1 h, 2 h, 6 h.
     PeriodicTask(name="webhooks-retry-due", task="praho.webhooks.retry_due",
                  schedule=timedelta(minutes=1)),

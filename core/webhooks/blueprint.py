@@ -1,9 +1,10 @@
 """``POST /webhooks/<source id>``: the HTTP face of the pipeline (parse input, call, render).
 
 The raw body is read with a hard cap before anything else, so an oversized delivery is
-refused without being held in memory. Every verified delivery is answered 200 (processed,
-ignored, duplicate, or recorded for retry): the gateway must not redeliver an event we
-hold. Refusals carry a reason; nothing is written for them.
+refused without being held in memory. A verified delivery is recorded (one statement,
+committed at once) and answered 200, new (``received``) or ``duplicate``: the gateway must
+not redeliver an event we hold. The workers then apply it (:mod:`.wakeup`). Refusals
+carry a reason; nothing is written for them.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from praho.core.ratelimit import webhook_limit
-from praho.core.webhooks.pipeline import receive_webhook, webhook_sources
+from praho.core.webhooks.pipeline import record_webhook, webhook_sources
 from praho.core.webhooks.source import WebhookRejected
 from praho.core.webhooks.verification import DEFAULT_MAX_BODY_BYTES
+from praho.core.webhooks.wakeup import request_apply
 from werkzeug.exceptions import RequestEntityTooLarge
 
 logger = logging.getLogger("praho.webhooks")
@@ -42,7 +44,7 @@ def _read_body(max_bytes: int) -> bytes:
 @webhooks_blueprint.post("/<source>")
 @webhook_limit
 def receive(source: str) -> Any:
-    """Run one delivery through the pipeline in its own transaction."""
+    """Record one delivery (its own transaction), answer, and wake the workers."""
     source_id = source
     found = webhook_sources().get(source_id)
     if found is None:
@@ -53,12 +55,14 @@ def receive(source: str) -> Any:
     database = current_app.extensions["praho.db"]
     try:
         body = _read_body(max_bytes)
-        with database.transaction() as session:
-            outcome = receive_webhook(session, found, request.headers, body, max_bytes=max_bytes)
+        with database.single_statement() as session:
+            outcome = record_webhook(session, found, request.headers, body, max_bytes=max_bytes)
     except WebhookRejected as exc:
         # Only the reason and the source: never the body or the headers (signatures, PII).
         logger.info("webhook %s refused (%d): %s", source_id, exc.http_status, exc.reason)
         return jsonify({"error": "rejected", "message": exc.reason}), exc.http_status
+    # After a duplicate too: a redelivery of an event left waiting is a reason to look.
+    request_apply()
     return jsonify(
         {"received": True, "status": outcome.status, "duplicate": outcome.duplicate}
     ), 200

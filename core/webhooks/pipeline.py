@@ -1,15 +1,17 @@
-"""One pipeline for every inbound webhook: verify, record once, dispatch, retry.
+"""One pipeline for every inbound webhook: verify, record once, apply, retry.
 
-``receive_webhook`` runs a delivery through: size limit -> ``source.verify`` (signature and
-timestamp on the raw bytes) -> ``source.parse`` -> record once per (source, event id) ->
-dispatch to the source's handler inside a savepoint -> mark processed. A duplicate (even
-delivered concurrently) finds the row already there and is acknowledged without being
-applied again: on PostgreSQL the insert is ``ON CONFLICT DO NOTHING``, which waits for a
-concurrent inserter to commit; elsewhere a savepoint catches the unique violation.
+A delivery is checked (size limit -> ``source.verify``, signature and timestamp on the raw
+bytes -> ``source.parse``) and recorded once per (source, event id) with status
+``received``: ``INSERT ... ON CONFLICT DO NOTHING``, which on PostgreSQL waits for a
+concurrent inserter to commit, so a duplicate (even a simultaneous one) finds the row and
+is acknowledged without being applied again.
 
-A handler that raises has its savepoint rolled back; the event stays recorded with status
-``retrying`` and is tried again after 5 min, 15 min, 1 h, 2 h and 6 h (``retry_due``, run by
-Celery beat), then marked ``failed`` for the back office, which may ``replay_event`` it.
+Applying is separate. The HTTP endpoint records and answers; workers apply what was
+recorded in batches (:mod:`praho.core.webhooks.applier`). :func:`receive_webhook` does
+both in the caller's transaction, for scripts and tests. Either way each event goes to
+its source's handler; a handler that raises is rolled back to its savepoint and the event
+is tried again after 5 min, 15 min, 1 h, 2 h and 6 h (``retry_due``, run by Celery beat),
+then marked ``failed`` for the back office, which may ``replay_event`` it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from praho.core.clock import resolve_now
-from praho.core.db import is_postgres
+from praho.core.db import JSONDocument, UTCDateTime
 from praho.core.errors import InvalidTransition, NotFound
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 from praho.core.redaction import redact_payload, redact_text
@@ -29,9 +31,8 @@ from praho.core.services.audit import Actor, record_audit
 from praho.core.validation import external_text
 from praho.core.webhooks.source import ParsedEvent, WebhookRejected, WebhookSource
 from praho.core.webhooks.verification import DEFAULT_MAX_BODY_BYTES
-from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, or_, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 logger = logging.getLogger("praho.webhooks")
@@ -63,6 +64,55 @@ class WebhookOutcome:
     duplicate: bool = False
 
 
+def accept_delivery(
+    source: WebhookSource,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: datetime,
+    max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> ParsedEvent:
+    """The verified, parsed event of a delivery; :class:`WebhookRejected` refuses it.
+
+    Nothing is read from or written to the database: a refused delivery changes nothing.
+    """
+    if len(body) > max_bytes:
+        raise WebhookRejected(
+            f"body of {len(body)} bytes exceeds the limit of {max_bytes}", http_status=413
+        )
+    source.verify(headers, body, now)
+    event = source.parse(body)
+    if not event.event_id or len(event.event_id) > 255:
+        raise WebhookRejected("event id missing or longer than 255 characters")
+    return event
+
+
+def record_webhook(
+    session: Session | Connection,
+    source: WebhookSource,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: datetime | None = None,
+    max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> WebhookOutcome:
+    """Verify a delivery and record it once, to be applied by the workers.
+
+    Status ``received`` for a new event, ``ignored`` for a new one of a type the source
+    has no handler for (stored, nothing to apply), ``duplicate`` for one already
+    recorded. One statement, on a session or a bare connection; the caller commits (the
+    endpoint runs it in autocommit on PostgreSQL).
+    """
+    moment = resolve_now(now)
+    event = accept_delivery(source, headers, body, now=moment, max_bytes=max_bytes)
+    handled = event.event_type in source.handlers()
+    status = WebhookStatus.RECEIVED if handled else WebhookStatus.IGNORED
+    row_id = record_event(session, source.id, event, moment, status=status)
+    if row_id is None:
+        return WebhookOutcome("duplicate", None, event.event_type, duplicate=True)
+    return WebhookOutcome(str(status), row_id, event.event_type)
+
+
 def receive_webhook(
     session: Session,
     source: WebhookSource,
@@ -72,58 +122,66 @@ def receive_webhook(
     now: datetime | None = None,
     max_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> WebhookOutcome:
-    """Verify, record and apply one delivery; raise :class:`WebhookRejected` to refuse it.
+    """Verify, record and apply one delivery in the caller's transaction.
 
-    Nothing is written before the delivery is verified and parsed, so a refused delivery
-    changes nothing. The caller commits.
+    For scripts and tests that want the outcome at once; the HTTP endpoint records with
+    :func:`record_webhook` and leaves applying to the workers. Raises
+    :class:`WebhookRejected` to refuse; nothing is written then. The caller commits.
     """
     moment = resolve_now(now)
-    if len(body) > max_bytes:
-        raise WebhookRejected(
-            f"body of {len(body)} bytes exceeds the limit of {max_bytes}", http_status=413
-        )
-    source.verify(headers, body, moment)
-    event = source.parse(body)
-    if not event.event_id or len(event.event_id) > 255:
-        raise WebhookRejected("event id missing or longer than 255 characters")
-    row = _record_once(session, source.id, event, moment)
-    if row is None:
+    event = accept_delivery(source, headers, body, now=moment, max_bytes=max_bytes)
+    row_id = record_event(session, source.id, event, moment)
+    if row_id is None:
         return WebhookOutcome("duplicate", None, event.event_type, duplicate=True)
+    row = session.get(WebhookEvent, row_id)
+    if row is None:  # pragma: no cover - inserted by this transaction a moment ago
+        raise NotFound(f"webhook event {row_id} vanished")
     apply_event(session, source, row, event, now=moment)
     return WebhookOutcome(str(row.status), row.id, event.event_type)
 
 
-def _record_once(
-    session: Session, source_id: str, event: ParsedEvent, now: datetime
-) -> WebhookEvent | None:
-    """Insert the event row; None when (source, event id) is already recorded."""
-    values: dict[str, Any] = {
-        "source": source_id,
-        "event_id": event.event_id,
-        "event_type": event.event_type[:100],
-        "payload": redact_payload(dict(event.payload)),
-        "status": WebhookStatus.RECEIVED,
-        "attempts": 0,
-        "received_at": now,
-    }
-    if is_postgres(session):
-        statement = (
-            pg_insert(WebhookEvent)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["source", "event_id"])
-            .returning(WebhookEvent)
-        )
-        # The inserted row comes back as an ORM object: no second query to load it.
-        return session.execute(
-            select(WebhookEvent).from_statement(statement)
-        ).scalar_one_or_none()
-    row = WebhookEvent(**values)
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None
-    return row
+# Built once: this runs for every delivery, and PostgreSQL (like SQLite since 3.35) takes
+# the same text.
+_RECORD_ONCE = text(
+    "INSERT INTO webhook_events (source, event_id, event_type, payload, status, attempts, "
+    "received_at, processed_at) VALUES (:source, :event_id, :event_type, :payload, :status, "
+    "0, :received_at, :processed_at) ON CONFLICT (source, event_id) DO NOTHING RETURNING id"
+).bindparams(
+    bindparam("payload", type_=JSONDocument),
+    bindparam("received_at", type_=UTCDateTime()),
+    bindparam("processed_at", type_=UTCDateTime()),
+)
+
+
+def record_event(
+    session: Session | Connection,
+    source_id: str,
+    event: ParsedEvent,
+    now: datetime,
+    *,
+    status: WebhookStatus = WebhookStatus.RECEIVED,
+) -> int | None:
+    """Insert the event row with a redacted copy of its payload; None when already recorded.
+
+    ``INSERT ... ON CONFLICT (source, event_id) DO NOTHING RETURNING id``: one statement,
+    and a concurrent duplicate waits for the first insert's transaction, then finds it.
+    ``status`` is ``received`` (to apply) or ``ignored`` (no handler: nothing to apply).
+    """
+    if status not in (WebhookStatus.RECEIVED, WebhookStatus.IGNORED):
+        raise ValueError(f"an event is recorded as received or ignored, not {status}")
+    row_id = session.execute(
+        _RECORD_ONCE,
+        {
+            "source": source_id,
+            "event_id": event.event_id,
+            "event_type": event.event_type[:100],
+            "payload": redact_payload(dict(event.payload)),
+            "status": str(status),
+            "received_at": now,
+            "processed_at": now if status == WebhookStatus.IGNORED else None,
+        },
+    ).scalar_one_or_none()
+    return None if row_id is None else int(row_id)
 
 
 def apply_event(
@@ -141,7 +199,7 @@ def apply_event(
         with session.begin_nested():
             handler(session, event, now)
     except Exception as exc:  # noqa: BLE001 - any handler failure is retried, never lost
-        _schedule_retry(row, exc, now)
+        row.status, row.next_attempt_at, row.last_error = retry_outcome(row, row.attempts, exc, now)
     else:
         row.status = WebhookStatus.PROCESSED
         row.processed_at = now
@@ -151,27 +209,33 @@ def apply_event(
     return row
 
 
-def _schedule_retry(row: WebhookEvent, exc: Exception, now: datetime) -> None:
+def retry_outcome(
+    row: Any, attempts: int, exc: BaseException, now: datetime
+) -> tuple[WebhookStatus, datetime | None, str]:
+    """Status, next attempt and stored error after failed attempt number ``attempts``.
+
+    ``row`` names the event in the log: anything with ``source``, ``event_id`` and
+    ``event_type`` (an event row, or the applier's plain record).
+    """
     # Handler errors may quote the gateway's text: no control characters, bounded.
-    row.last_error = external_text(redact_text(f"{type(exc).__name__}: {exc}"), max_length=2000)
-    if row.attempts <= len(RETRY_DELAYS):
-        row.status = WebhookStatus.RETRYING
-        row.next_attempt_at = now + RETRY_DELAYS[row.attempts - 1]
+    error = external_text(redact_text(f"{type(exc).__name__}: {exc}"), max_length=2000)
+    if attempts <= len(RETRY_DELAYS):
+        status, next_at = WebhookStatus.RETRYING, now + RETRY_DELAYS[attempts - 1]
     else:
-        row.status = WebhookStatus.FAILED
-        row.next_attempt_at = None
+        status, next_at = WebhookStatus.FAILED, None
     logger.warning(
         "webhook %s/%s (%s) attempt %d failed: %s; now %s",
         row.source,
         row.event_id,
         row.event_type,
-        row.attempts,
-        row.last_error,
-        row.status,
+        attempts,
+        error,
+        status,
     )
+    return status, next_at, error
 
 
-def _event_of(row: WebhookEvent) -> ParsedEvent:
+def event_of(row: Any) -> ParsedEvent:
     """The event as handlers see it, rebuilt from the stored (redacted) payload."""
     return ParsedEvent(
         event_id=row.event_id, event_type=row.event_type, created_at=None, payload=row.payload or {}
@@ -184,10 +248,11 @@ def _retry_row(
     source = sources.get(row.source)
     if source is None:
         row.attempts += 1
-        _schedule_retry(row, LookupError(f"webhook source {row.source!r} is not loaded"), now)
+        missing = LookupError(f"webhook source {row.source!r} is not loaded")
+        row.status, row.next_attempt_at, row.last_error = retry_outcome(row, row.attempts, missing, now)
         session.flush()
         return row
-    return apply_event(session, source, row, _event_of(row), now=now)
+    return apply_event(session, source, row, event_of(row), now=now)
 
 
 def retry_due(

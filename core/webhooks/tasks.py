@@ -2,11 +2,52 @@
 
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
+from praho.core.config import configured
 from praho.core.models.audit import ActorType
 from praho.core.services.audit import Actor
 from praho.core.tasks import task_actor, task_transaction
-from praho.core.webhooks import pipeline
+from praho.core.webhooks import applier, pipeline
+
+APPLY_TASK = "praho.webhooks.apply_received"
+# One task stops after this long and sends a successor, so no task holds a worker (or
+# outlives the broker's visibility timeout) while deliveries keep arriving.
+APPLY_TIME_BUDGET_SECONDS = 20.0
+
+
+def apply_batch_size() -> int:
+    """``PRAHO_WEBHOOK_APPLY_BATCH``; ValueError names a value outside 1 to 5000."""
+    size = configured("WEBHOOK_APPLY_BATCH")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 5000:
+        raise ValueError(
+            f"PRAHO_WEBHOOK_APPLY_BATCH must be a whole number from 1 to 5000, got {size!r}"
+        )
+    return size
+
+
+@shared_task(name=APPLY_TASK, acks_late=True, ignore_result=True)
+def apply_received() -> int:
+    """Apply recorded events in batches until fewer than a full batch was waiting.
+
+    Each batch is its own transaction. Returns how many events were taken. Safe to run
+    on any number of workers at once and to deliver twice (rows are locked SKIP LOCKED
+    and only ``received`` ones are taken).
+    """
+    size = apply_batch_size()
+    sources = pipeline.webhook_sources()
+    deadline = time.monotonic() + APPLY_TIME_BUDGET_SECONDS
+    taken = 0
+    while True:
+        with task_transaction() as session:
+            batch = applier.apply_received(session, sources, limit=size)
+        taken += batch.taken
+        if batch.taken < size:
+            return taken
+        if time.monotonic() >= deadline:
+            apply_received.apply_async()
+            return taken
 
 RETRY_DUE_TASK = "praho.webhooks.retry_due"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from praho.core.jsoninput import JSONInputError, parse_limited
@@ -38,22 +37,12 @@ def parse_json_body(body: bytes, *, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> 
     Decimals become strings so the payload copy can be stored as JSON unchanged.
     """
     try:
-        document = parse_limited(body, max_bytes=max_bytes)
+        document = parse_limited(body, max_bytes=max_bytes, decimals_as_text=True)
     except JSONInputError as exc:
         raise WebhookRejected(f"malformed JSON: {exc.message}", http_status=400) from None
     if not isinstance(document, dict):
         raise WebhookRejected("malformed JSON: the body is not an object", http_status=400)
-    return _storable(document)
-
-
-def _storable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _storable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_storable(item) for item in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
+    return document
 
 
 def positive_int(value: Any, name: str, *, default: int) -> int:

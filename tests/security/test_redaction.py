@@ -121,3 +121,28 @@ def test_secrets_never_survive_redaction_whatever_surrounds_them(prefix, suffix,
     fuzz_tried("redaction: secrets in arbitrary text")
     assert secret not in redact_text(f"{prefix} {secret} {suffix}")
     assert secret not in repr(redact_payload({"note": f"{prefix} {secret}", "list": [secret]}))
+
+
+# Pieces that sit near the edges of the patterns: the quick check must never skip a text
+# that full redaction would change.
+_FRAGMENTS = [STRIPE_KEY, WEBHOOK_SECRET, JWT, VISA, CLIENT_SECRET, "rk_test_abcdef123",
+              "Bearer ", "basic\t", "DIGEST ", "token=", "api-key: ", "Private_Key=",
+              "https://user:pw0rd@host", "-----BEGIN EC " + "PRIVATE KEY-----", "A21AA",
+              "4000 0566 5566 5556", "5555-5555-5555-4444", "1234567890123", "42424242",
+              '"secret": "', "passwd:", " ", "-", ",", "\n", "x", "_"]
+
+
+@fuzz_settings(factor=5)
+@given(pieces=st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.text(max_size=12)),
+                       max_size=8))
+def test_quick_check_never_skips_what_full_redaction_would_change(pieces):
+    fuzz_tried("redaction: quick check agrees with full redaction")
+    text = "".join(pieces)
+    assert REDACTOR.redact(text) == REDACTOR.redact_fully(text)
+
+
+def test_quick_check_lets_ordinary_payload_strings_through_unchanged():
+    ordinary = ["dp_1Nk2x3", "warning_needs_response", "ron", "fraudulent", "evt_123",
+                "2026-12-05T10:00:00Z", "PRH-2026-000123"]
+    for text in ordinary:
+        assert REDACTOR.redact(text) == text == REDACTOR.redact_fully(text)

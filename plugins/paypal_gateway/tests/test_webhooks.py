@@ -49,7 +49,8 @@ def post(app, body, headers):
 
 def test_signed_delivery_is_applied_once(praho_app, praho_committing, paypal_standin):
     body = dispute_body()
-    assert post(praho_app, body, paypal_standin.sign_delivery(body)).json["status"] == "processed"
+    assert post(praho_app, body, paypal_standin.sign_delivery(body)).json["status"] == "received"
+    assert counts(praho_committing)[:2] == (1, 1)  # applied (Celery is eager in tests)
     again = post(
         praho_app, body, paypal_standin.sign_delivery(body)
     )  # PayPal's retry: new transmission
@@ -185,7 +186,8 @@ class TestOnlineVerification:
     def test_verified_by_paypal(self, praho_app, praho_committing, paypal_standin):
         body = dispute_body()
         answer = post(praho_app, body, paypal_standin.sign_delivery(body))
-        assert answer.status_code == 200 and answer.json["status"] == "processed"
+        assert answer.status_code == 200 and answer.json["status"] == "received"
+        assert counts(praho_committing)[:2] == (1, 1)
         assert paypal_standin.requests[-1][1] == "/v1/notifications/verify-webhook-signature"
         assert paypal_standin.cert_fetches == 0
 

@@ -1,0 +1,182 @@
+"""Apply recorded webhook events in batches: one transaction and one audit seal per batch.
+
+The endpoint only records a delivery (status ``received``) and answers; the workers apply
+what was recorded (:mod:`praho.core.webhooks.tasks`). A batch takes up to ``limit`` events
+in arrival order, locked with ``SKIP LOCKED`` so any number of workers share the backlog
+without applying an event twice, and runs each through its source's handler.
+
+All handlers of a batch first run inside one savepoint. If one raises, that savepoint is
+rolled back and the batch runs again with a savepoint per event, so the failing event is
+scheduled for retry (5 min, 15 min, 1 h, 2 h, 6 h) and the others are applied; a handler
+therefore may run twice in one batch, which handlers allow (they describe a state and
+call gateways idempotently, as for any retry). Audit events are inserted at commit, all
+together (:func:`~praho.core.services.audit.audit_written_at_commit`), and the events'
+new statuses are written in one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from praho.core.clock import resolve_now
+from praho.core.models.webhooks import WebhookEvent, WebhookStatus
+from praho.core.services.audit import audit_written_at_commit
+from praho.core.webhooks.pipeline import event_of, retry_outcome
+from praho.core.webhooks.source import WebhookSource
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+DEFAULT_BATCH_SIZE = 500
+
+
+@dataclass
+class _Pending:
+    """An event of the batch as handlers need it, and what applying it came to."""
+
+    id: int
+    source: str
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    attempts: int
+    status: WebhookStatus = WebhookStatus.RECEIVED
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AppliedBatch:
+    """What one batch did: events taken, and how many were processed, ignored or failed."""
+
+    taken: int
+    processed: int = 0
+    ignored: int = 0
+    failed: int = 0
+    event_ids: list[int] = field(default_factory=list)
+
+
+class _HandlerRaised(Exception):
+    """A handler raised in the shared savepoint: run the batch again, one savepoint each."""
+
+
+def apply_received(
+    session: Session,
+    sources: Mapping[str, WebhookSource],
+    *,
+    now: datetime | None = None,
+    limit: int = DEFAULT_BATCH_SIZE,
+) -> AppliedBatch:
+    """Apply up to ``limit`` recorded events, oldest first; the caller commits.
+
+    Events another worker has locked are skipped; an empty batch means nothing is waiting
+    that this worker could take.
+    """
+    if limit < 1:
+        raise ValueError(f"batch size must be positive, got {limit}")
+    moment = resolve_now(now)
+    table = WebhookEvent.__table__
+    rows = session.execute(
+        select(table.c.id, table.c.source, table.c.event_id, table.c.event_type,
+               table.c.payload, table.c.attempts)
+        .where(table.c.status == str(WebhookStatus.RECEIVED))
+        .order_by(table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    batch = [_Pending(row.id, row.source, row.event_id, row.event_type, row.payload or {},
+                      row.attempts) for row in rows]
+    if not batch:
+        return AppliedBatch(taken=0)
+    with audit_written_at_commit(session):
+        try:
+            with session.begin_nested():
+                for pending in batch:
+                    _apply(session, sources, pending, moment, isolated=False)
+        except _HandlerRaised:
+            for pending in batch:
+                _reset(pending)
+                _apply(session, sources, pending, moment, isolated=True)
+    _store(session, batch, moment)
+    counts = {status: sum(1 for p in batch if p.status == status) for status in WebhookStatus}
+    return AppliedBatch(
+        taken=len(batch),
+        processed=counts[WebhookStatus.PROCESSED],
+        ignored=counts[WebhookStatus.IGNORED],
+        failed=counts[WebhookStatus.RETRYING] + counts[WebhookStatus.FAILED],
+        event_ids=[p.id for p in batch],
+    )
+
+
+def _reset(pending: _Pending) -> None:
+    pending.status = WebhookStatus.RECEIVED
+    pending.last_error = None
+    pending.next_attempt_at = None
+
+
+def _apply(
+    session: Session,
+    sources: Mapping[str, WebhookSource],
+    pending: _Pending,
+    now: datetime,
+    *,
+    isolated: bool,
+) -> None:
+    """Run one event's handler; in the shared savepoint a failure aborts the whole pass."""
+    source = sources.get(pending.source)
+    handler = source.handlers().get(pending.event_type) if source is not None else None
+    if source is not None and handler is None:
+        pending.status = WebhookStatus.IGNORED
+        return
+    try:
+        if source is None:
+            raise LookupError(f"webhook source {pending.source!r} is not loaded")
+        if isolated:
+            with session.begin_nested():
+                handler(session, event_of(pending), now)  # type: ignore[misc]
+        else:
+            handler(session, event_of(pending), now)  # type: ignore[misc]
+    except Exception as exc:  # noqa: BLE001 - any handler failure is retried, never lost
+        if not isolated:
+            raise _HandlerRaised from exc
+        pending.status, pending.next_attempt_at, pending.last_error = retry_outcome(
+            pending, pending.attempts + 1, exc, now
+        )
+        return
+    pending.status = WebhookStatus.PROCESSED
+
+
+def _store(session: Session, batch: list[_Pending], now: datetime) -> None:
+    """Write every event's outcome in one statement (executed once per row by the driver)."""
+    table = WebhookEvent.__table__
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            status=bindparam("new_status"),
+            attempts=bindparam("new_attempts"),
+            processed_at=bindparam("new_processed_at"),
+            last_error=bindparam("new_last_error"),
+            next_attempt_at=bindparam("new_next_attempt_at"),
+        )
+    )
+    session.execute(
+        statement,
+        [
+            {
+                "row_id": pending.id,
+                "new_status": str(pending.status),
+                # An ignored event ran no handler: no attempt is counted.
+                "new_attempts": pending.attempts
+                + (0 if pending.status == WebhookStatus.IGNORED else 1),
+                "new_processed_at": now
+                if pending.status in (WebhookStatus.PROCESSED, WebhookStatus.IGNORED)
+                else None,
+                "new_last_error": pending.last_error,
+                "new_next_attempt_at": pending.next_attempt_at,
+            }
+            for pending in batch
+        ],
+    )

@@ -1,0 +1,281 @@
+"""Recorded webhook events applied in batches: once each, failures isolated, audit sealed once.
+
+The endpoint records a delivery and answers; :func:`apply_received` applies what was
+recorded, one transaction per batch. The source here records a dispute per event (a core
+service that writes a row and an audit event), so "applied once" is a row count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from praho.core.hookspecs import hookimpl
+from praho.core.models import AuditEvent, Dispute, WebhookEvent, WebhookStatus
+from praho.core.models.disputes import DisputeStatus
+from praho.core.services.audit import audit_written_at_commit, record_audit, verify_audit_chain
+from praho.core.services.disputes import DisputeReport, record_dispute
+from praho.core.tasks import build_beat_schedule
+from praho.core.testing import StaticTestPlugin
+from praho.core.webhooks.applier import apply_received
+from praho.core.webhooks.pipeline import RETRY_DELAYS, record_webhook
+from praho.core.webhooks.source import ParsedEvent, WebhookRejected
+from praho.core.webhooks.verification import check_timestamp, parse_json_body
+from sqlalchemy import func, select
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+SECRET = "applier-test-secret"
+
+
+class DisputeSource:
+    """``X-Sig: <unix>.<hex>`` over ``f"{t}.{body}"``; ``dispute.opened`` records a dispute."""
+
+    id = "applysrc"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.failing: set[str] = set()
+
+    def verify(self, headers: Mapping[str, str], body: bytes, now: datetime) -> None:
+        stamp, _, signature = (headers.get("X-Sig") or "").partition(".")
+        expected = hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+        if not stamp.isdigit() or not hmac.compare_digest(expected.hexdigest(), signature):
+            raise WebhookRejected("signature mismatch")
+        check_timestamp(datetime.fromtimestamp(int(stamp), UTC), now, window_seconds=180)
+
+    def parse(self, body: bytes) -> ParsedEvent:
+        document = parse_json_body(body)
+        return ParsedEvent(str(document["id"]), str(document["type"]), None, document)
+
+    def handlers(self) -> dict[str, Any]:
+        return {"dispute.opened": self._dispute}
+
+    def _dispute(self, session: Any, event: ParsedEvent, now: datetime) -> None:
+        ref = event.payload["ref"]
+        self.calls.append(ref)
+        record_dispute(
+            session, DisputeReport(self.id, ref, None, 1000, "RON", DisputeStatus.OPEN), now=now
+        )
+        if ref in self.failing:  # after a write and its audit event: both must vanish
+            raise RuntimeError(f"cannot apply {ref} yet")
+
+
+class SourcePlugin:
+    def __init__(self, source: DisputeSource) -> None:
+        self.source = source
+
+    @hookimpl
+    def register_webhook_sources(self) -> list[Any]:
+        return [self.source]
+
+
+@pytest.fixture
+def source() -> DisputeSource:
+    return DisputeSource()
+
+
+@pytest.fixture
+def praho_plugins(source):
+    return [("static_test", StaticTestPlugin()), ("applysrc", SourcePlugin(source))]
+
+
+def delivery(number: int, kind: str = "dispute.opened", when: datetime = NOW):
+    body = json.dumps({"id": f"ev_{number}", "type": kind, "ref": f"dp_{number}"}).encode()
+    stamp = str(int(when.timestamp()))
+    digest = hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-Sig": f"{stamp}.{digest}"}, body
+
+
+def record(session, source, numbers, kind="dispute.opened", when=NOW):
+    for number in numbers:
+        headers, body = delivery(number, kind, when)
+        record_webhook(session, source, headers, body, now=when)
+
+
+def statuses(session) -> dict[str, str]:
+    rows = session.execute(select(WebhookEvent.event_id, WebhookEvent.status))
+    return {event_id: str(status) for event_id, status in rows}
+
+
+def test_recording_applies_nothing_and_a_batch_applies_each_event_once(praho_session, source):
+    record(praho_session, source, range(5))
+    assert set(statuses(praho_session).values()) == {"received"}
+    assert source.calls == [] and praho_session.scalar(select(func.count(Dispute.id))) == 0
+    later = NOW + timedelta(seconds=2)
+    batch = apply_received(praho_session, {"applysrc": source}, now=later, limit=3)
+    assert (batch.taken, batch.processed, batch.failed) == (3, 3, 0)
+    rest = apply_received(praho_session, {"applysrc": source}, now=later, limit=3)
+    assert (rest.taken, rest.processed) == (2, 2)
+    assert apply_received(praho_session, {"applysrc": source}, now=later).taken == 0
+    praho_session.commit()
+    assert source.calls == [f"dp_{n}" for n in range(5)]  # arrival order, once each
+    rows = praho_session.execute(select(WebhookEvent)).scalars().all()
+    assert {(r.status, r.attempts, r.processed_at) for r in rows} == {("processed", 1, later)}
+    assert praho_session.scalar(select(func.count(Dispute.id))) == 5
+    actions = praho_session.execute(select(AuditEvent.action).order_by(AuditEvent.seq)).scalars()
+    assert list(actions) == ["dispute.opened"] * 5
+    assert verify_audit_chain(praho_session).ok
+
+
+def test_a_failing_event_is_retried_later_and_the_rest_of_its_batch_applied(
+    praho_session, source
+):
+    source.failing = {"dp_2"}
+    record(praho_session, source, range(4))
+    batch = apply_received(praho_session, {"applysrc": source}, now=NOW)
+    praho_session.commit()
+    assert (batch.taken, batch.processed, batch.failed) == (4, 3, 1)
+    # The shared pass stopped at dp_2; the isolated pass ran every event again.
+    assert source.calls == ["dp_0", "dp_1", "dp_2", "dp_0", "dp_1", "dp_2", "dp_3"]
+    failed = praho_session.execute(
+        select(WebhookEvent).where(WebhookEvent.event_id == "ev_2")
+    ).scalar_one()
+    assert failed.status == WebhookStatus.RETRYING and failed.attempts == 1
+    assert failed.next_attempt_at == NOW + RETRY_DELAYS[0]
+    assert "cannot apply dp_2 yet" in failed.last_error and failed.processed_at is None
+    refs = praho_session.execute(select(Dispute.gateway_reference)).scalars().all()
+    assert sorted(refs) == ["dp_0", "dp_1", "dp_3"]  # dp_2's write rolled back
+    # dp_2's audit event went with its savepoint; the chain holds the other three.
+    audited = praho_session.execute(select(AuditEvent.object_id)).scalars().all()
+    assert len(audited) == 3 and verify_audit_chain(praho_session).ok
+
+
+def test_unknown_types_are_ignored_at_recording_and_a_missing_source_is_retried(
+    praho_session, source
+):
+    record(praho_session, source, [1], kind="customer.updated")
+    assert statuses(praho_session) == {"ev_1": "ignored"}
+    record(praho_session, source, [2])
+    batch = apply_received(praho_session, {}, now=NOW)  # the plugin was disabled meanwhile
+    assert (batch.taken, batch.failed) == (1, 1)
+    row = praho_session.execute(
+        select(WebhookEvent).where(WebhookEvent.event_id == "ev_2")
+    ).scalar_one()
+    praho_session.refresh(row)
+    assert row.status == WebhookStatus.RETRYING and "not loaded" in row.last_error
+    assert source.calls == []
+
+
+def test_duplicates_are_recorded_once(praho_session, source):
+    record(praho_session, source, [7])
+    headers, body = delivery(7, when=NOW + timedelta(seconds=60))
+    again = record_webhook(praho_session, source, headers, body, now=NOW + timedelta(seconds=60))
+    assert again.duplicate and again.status == "duplicate"
+    assert praho_session.scalar(select(func.count(WebhookEvent.id))) == 1
+
+
+def test_bad_batch_size_is_refused_before_anything_is_taken(praho_session, source):
+    record(praho_session, source, [1])
+    with pytest.raises(ValueError, match="batch size"):
+        apply_received(praho_session, {"applysrc": source}, limit=0)
+    assert statuses(praho_session) == {"ev_1": "received"}
+
+
+def test_audit_events_written_at_commit_keep_order_and_drop_rolled_back_savepoints(
+    praho_app, praho_committing
+):
+    with praho_committing.transaction() as session:
+        record_audit(session, actor=None, action="first", object_type="t", object_id=1)
+        with audit_written_at_commit(session):
+            record_audit(session, actor=None, action="second", object_type="t", object_id=2)
+            try:
+                with session.begin_nested():
+                    record_audit(session, actor=None, action="lost", object_type="t",
+                                 object_id=3)
+                    raise RuntimeError("roll this savepoint back")
+            except RuntimeError:
+                pass
+            # "second" is not inserted yet (only "first", which was added to the session).
+            assert session.scalar(select(func.count(AuditEvent.id))) == 1
+            with session.begin_nested():
+                record_audit(session, actor=None, action="third", object_type="t", object_id=4)
+        record_audit(session, actor=None, action="fourth", object_type="t", object_id=5)
+    with praho_committing.transaction() as session:
+        # The savepoint's rollback kept what was recorded before it ("first", "second"):
+        # every event has its place in the chain.
+        rows = session.execute(select(AuditEvent.action, AuditEvent.seq).order_by(AuditEvent.seq))
+        assert [tuple(row) for row in rows] == [("first", 1), ("second", 2), ("third", 3),
+                                                ("fourth", 4)]
+        assert verify_audit_chain(session).ok
+
+
+def test_deferred_audit_events_of_a_closed_session_are_not_sealed_later(
+    praho_app, praho_committing
+):
+    session = praho_committing.session_factory()
+    with audit_written_at_commit(session):
+        record_audit(session, actor=None, action="abandoned", object_type="t", object_id=1)
+    session.close()  # neither committed nor rolled back explicitly
+    record_audit(session, actor=None, action="kept", object_type="t", object_id=2)
+    session.commit()
+    with praho_committing.transaction() as check:
+        assert list(check.execute(select(AuditEvent.action)).scalars()) == ["kept"]
+
+
+def test_endpoint_records_and_eager_celery_applies_in_the_request(praho_app, praho_committing):
+    client = praho_app.test_client()
+    headers, body = delivery(1, when=datetime.now(UTC))
+    answer = client.post("/webhooks/applysrc", data=body, headers=headers)
+    assert answer.status_code == 200 and answer.json["status"] == "received"
+    with praho_committing.transaction() as session:
+        assert statuses(session) == {"ev_1": "processed"}
+
+
+def test_beat_sweeps_recorded_events(praho_app):
+    entry = build_beat_schedule(praho_app)["webhooks-apply-received"]
+    assert entry["task"] == "praho.webhooks.apply_received"
+    assert entry["schedule"] == timedelta(seconds=30)
+
+
+@pytest.mark.parametrize("name,value", [("WEBHOOK_APPLY_BATCH", 0),
+                                        ("WEBHOOK_APPLY_BATCH", 5001),
+                                        ("WEBHOOK_APPLY_DELAY_MS", -1),
+                                        ("WEBHOOK_APPLY_DELAY_MS", 5001)])
+def test_settings_out_of_range_are_refused_with_their_name(praho_app, name, value):
+    from praho.core.webhooks.tasks import apply_batch_size
+    from praho.core.webhooks.wakeup import apply_delay_seconds
+
+    praho_app.config[name] = value
+    check = apply_batch_size if name == "WEBHOOK_APPLY_BATCH" else apply_delay_seconds
+    with praho_app.app_context(), pytest.raises(ValueError, match=f"PRAHO_{name}"):
+        check()
+
+
+@pytest.mark.postgres
+def test_two_appliers_at_once_share_the_backlog_and_apply_each_event_once(
+    praho_app, praho_committing, source
+):
+    with praho_committing.transaction() as session:
+        record(session, source, range(300))
+    taken: list[list[int]] = [[], []]
+    errors: list[BaseException] = []
+
+    def applier(slot: int) -> None:
+        try:
+            while True:
+                with praho_committing.transaction() as session:
+                    batch = apply_received(session, {"applysrc": source}, limit=20)
+                if not batch.taken:
+                    return
+                taken[slot].extend(batch.event_ids)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=applier, args=(slot,)) for slot in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors
+    assert taken[0] and taken[1]  # both took part
+    assert not set(taken[0]) & set(taken[1]) and len(taken[0]) + len(taken[1]) == 300
+    with praho_committing.transaction() as session:
+        assert set(statuses(session).values()) == {"processed"}
+        assert session.scalar(select(func.count(Dispute.id))) == 300
+        assert verify_audit_chain(session).ok
