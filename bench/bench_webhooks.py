@@ -3,10 +3,11 @@
     .venv/bin/python bench/bench_webhooks.py --seconds 20 --write-docs
 
 Builds a fresh database (``praho_bench_webhooks``) from the migrations, starts gunicorn
-(``--workers`` sync workers) serving the real application plus one bare Flask endpoint on
-the same server, and ``--appliers`` Celery worker processes (``praho worker``, Redis as
-broker), then drives the server with keep-alive HTTP clients for three phases of
-``--seconds`` each:
+(``--workers`` processes of ``--threads`` threads, gthread, so connections are kept
+alive; ``--threads 0`` for sync workers) serving the real application plus one bare
+Flask endpoint on the same server, and ``--appliers`` Celery worker processes (``praho
+worker``, Redis as broker), then drives the server with keep-alive HTTP clients for
+three phases of ``--seconds`` each:
 
 * ``bare``: ``POST /bench/bare`` with the same body (Flask + gunicorn, no PRAHO work);
 * ``new``: unique ``charge.dispute.created`` events, each verified (HMAC, replay window),
@@ -134,7 +135,9 @@ def start_appliers(url: str, count: int) -> list[subprocess.Popen[bytes]]:
     time.sleep(4)  # the workers connect to the broker
     for process in processes:
         if process.poll() is not None:
-            raise RuntimeError("a Celery worker exited at start; see /tmp/praho-bench-applier-*.log")
+            raise RuntimeError(
+                "a Celery worker exited at start; see /tmp/praho-bench-applier-*.log"
+            )
     return processes
 
 
@@ -387,7 +390,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--appliers", type=int, default=1, help="Celery worker processes")
-    parser.add_argument("--threads", type=int, default=0,
+    parser.add_argument("--threads", type=int, default=4,
                         help="threads per gunicorn worker (gthread, keep-alive); 0: sync workers")
     parser.add_argument("--events", type=int, default=60_000, help="unique events prepared")
     parser.add_argument("--write-docs", action="store_true")
@@ -402,13 +405,16 @@ def main() -> None:
     try:
         drive(port, prepared_requests("/bench/bare", bodies[:200], sign=False), seconds=2,
               clients=args.clients)  # warm up
-        results["bare"] = drive(port, prepared_requests("/bench/bare", bodies, sign=False),
-                                seconds=args.seconds, clients=args.clients)
         groups = {
             "HTTP clients (this process)": {os.getpgrp()},
             "gunicorn": {server.pid},
             "Celery workers": {process.pid for process in appliers},
         }
+        bare_requests = prepared_requests("/bench/bare", bodies, sign=False)
+        cpu_before = cpu_seconds(groups)
+        results["bare"] = drive(port, bare_requests, seconds=args.seconds, clients=args.clients)
+        bare_cpu = {group: used - cpu_before[group]
+                    for group, used in cpu_seconds(groups).items()}
         new_requests = prepared_requests("/webhooks/stripe", bodies, sign=True)
         cpu_before = cpu_seconds(groups)
         started = time.monotonic()
@@ -437,9 +443,12 @@ def main() -> None:
         f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         f"`bench/bench_webhooks.py --seconds {args.seconds:g} --clients {args.clients} "
-        f"--workers {args.workers} --appliers {args.appliers}`, PostgreSQL, gunicorn "
-        f"{args.workers} sync workers, {args.appliers} Celery worker(s) applying, Redis "
-        f"broker, {args.clients} keep-alive clients on the same machine. Machine: {about}.",
+        f"--workers {args.workers} --threads {args.threads} --appliers {args.appliers}`, "
+        f"PostgreSQL, gunicorn {args.workers} "
+        + (f"gthread workers of {args.threads} threads" if args.threads else "sync workers")
+        + f", {args.appliers} Celery worker(s) applying, Redis broker, {args.clients} "
+        f"keep-alive clients (prebuilt requests on raw sockets) on the same machine. "
+        f"Machine: {about}.",
         "",
         "| phase | requests | per second | p50 ms | p99 ms | statuses |",
         "|---|---|---|---|---|---|",
@@ -456,11 +465,15 @@ def main() -> None:
             f"{percentile(latencies, 0.99):.1f} | {statuses} |"
         )
     per_event = {group: 1e6 * used / results["new"][0] for group, used in cpu_used.items()}
+    per_bare = {group: 1e6 * used / results["bare"][0] for group, used in bare_cpu.items()}
     lines += [
         "",
         "CPU per new event, from the first request until the last was applied: "
         + ", ".join(f"{group} {micros:,.0f} µs" for group, micros in per_event.items())
-        + f"; {sum(per_event.values()):,.0f} µs in all.",
+        + f"; {sum(per_event.values()):,.0f} µs in all. The bare endpoint's requests: "
+        + ", ".join(f"{group} {micros:,.0f} µs" for group, micros in per_bare.items()
+                    if micros >= 1)
+        + f"; {sum(per_bare.values()):,.0f} µs in all.",
     ]
     lines += [
         "",

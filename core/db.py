@@ -6,11 +6,11 @@ Celery task, a CLI command, a test) owns the transaction and commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -25,8 +25,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -107,13 +110,18 @@ BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 MinorUnits = BigInteger
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -> Engine:
-    """Create an engine; SQLite gets foreign keys on and a busy timeout."""
+def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None,
+                pre_ping: bool = True) -> Engine:
+    """Create an engine; SQLite gets foreign keys on and a busy timeout.
+
+    ``pre_ping`` (server databases) checks each pooled connection with a round trip before
+    lending it; turn it off only where a dead connection is handled by retrying.
+    """
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_pre_ping"] = pre_ping
         if pool_size:
             kwargs["pool_size"] = pool_size
     engine = create_engine(url, **kwargs)
@@ -145,10 +153,17 @@ class Database:
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.session = scoped_session(self.session_factory)
         # PostgreSQL runs a lone statement as its own transaction: no BEGIN and COMMIT
-        # round trips for work that is one statement (the webhook endpoint's insert).
-        self._single_statement_engine = (
-            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # round trips for work that is one statement (the webhook endpoint's insert), and
+        # no ping before it either: a dead connection is retried instead (see
+        # run_single_statement). Its own pool.
+        self._unpinged_engine = (
+            make_engine(url, echo=echo, pre_ping=False)
             if self.engine.dialect.name == "postgresql"
+            else None
+        )
+        self._single_statement_engine = (
+            self._unpinged_engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self._unpinged_engine is not None
             else self.engine
         )
 
@@ -170,17 +185,24 @@ class Database:
         finally:
             session.close()
 
-    @contextmanager
-    def single_statement(self) -> Iterator[Connection]:
-        """A connection for work that is one statement, committed as it runs on PostgreSQL.
+    def run_single_statement(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work(connection)``, one statement committed as it runs on PostgreSQL.
 
-        No ORM session: for a hot path whose whole unit of work is one Core statement
-        (the webhook endpoint's insert). Elsewhere the statement runs in a transaction
-        committed on leaving the block. With several statements on PostgreSQL each would
-        commit on its own, so use :meth:`transaction` for anything more.
+        No ORM session: for a hot path whose whole unit of work is one idempotent Core
+        statement (the webhook endpoint's insert-once). The connection is not pinged
+        first; if it turns out dead (the database restarted), ``work`` runs once more on
+        a fresh one, which is why it must be safe to repeat. On SQLite it runs in a
+        transaction committed at the end. With several statements on PostgreSQL each
+        would commit on its own: use :meth:`transaction` for anything more.
         """
+        try:
+            with self._single_statement_engine.begin() as connection:
+                return work(connection)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
         with self._single_statement_engine.begin() as connection:
-            yield connection
+            return work(connection)
 
     def remove(self) -> None:
         """Drop the scoped session of the current context (request or task teardown)."""
@@ -190,6 +212,8 @@ class Database:
         """Close every pooled connection (after fork, or at shutdown)."""
         self.session.remove()
         self.engine.dispose()
+        if self._unpinged_engine is not None:
+            self._unpinged_engine.dispose()
 
 
 def is_postgres(session: Session) -> bool:

@@ -299,7 +299,6 @@ def parse_with_positions(raw: bytes | str, *, max_bytes: int = MAX_FILE_BYTES,
             raise JSONInputError(f"file of {len(raw)} bytes exceeds the limit of {max_bytes}")
         try:
             raw = bytes(raw).decode("utf-8-sig")
-            decoded = True
         except UnicodeDecodeError as exc:
             raise JSONInputError(f"not UTF-8 at byte {exc.start}") from None
     elif not isinstance(raw, str):

@@ -279,3 +279,24 @@ def test_two_appliers_at_once_share_the_backlog_and_apply_each_event_once(
         assert set(statuses(session).values()) == {"processed"}
         assert session.scalar(select(func.count(Dispute.id))) == 300
         assert verify_audit_chain(session).ok
+
+
+@pytest.mark.postgres
+def test_endpoint_survives_its_pooled_connection_dying(praho_app, praho_committing):
+    # The endpoint's connections are not pinged before use: a dead one is retried once.
+    from sqlalchemy import text
+
+    client = praho_app.test_client()
+    headers, body = delivery(1, when=datetime.now(UTC))
+    assert client.post("/webhooks/applysrc", data=body, headers=headers).status_code == 200
+    with praho_committing.engine.connect() as connection:
+        connection.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND application_name = '' AND state = 'idle'"
+        ))
+    headers, body = delivery(2, when=datetime.now(UTC))
+    answer = client.post("/webhooks/applysrc", data=body, headers=headers)
+    assert answer.status_code == 200 and answer.json["status"] == "received"
+    with praho_committing.transaction() as session:
+        assert statuses(session) == {"ev_1": "processed", "ev_2": "processed"}

@@ -288,7 +288,8 @@ def verify_audit_chain(session: Session, *, batch_size: int = 5000) -> ChainRepo
                 problems.append(f"gap: expected seq {expected_seq}, found {seq} (events deleted?)")
             if not same_digest(audit_event.prev_hash, prev_hash):
                 problems.append(f"seq {seq}: link to previous event broken")
-            if not same_digest(event_hash(audit_event, audit_event.prev_hash or ""), audit_event.hash):
+            recomputed = event_hash(audit_event, audit_event.prev_hash or "")
+            if not same_digest(recomputed, audit_event.hash):
                 problems.append(f"seq {seq}: content does not match its hash (event altered)")
             prev_hash = audit_event.hash or ""
             expected_seq = seq + 1
@@ -296,8 +297,12 @@ def verify_audit_chain(session: Session, *, batch_size: int = 5000) -> ChainRepo
             checked += 1
     head = session.get(AuditChainHead, 1)
     if head is not None and head.last_seq != last_seq:
-        problems.append(f"chain head says {head.last_seq} events, found {last_seq} (tail removed?)")
-    unsealed = session.execute(select(AuditEvent.id).where(AuditEvent.seq.is_(None)).limit(1)).first()
+        problems.append(
+            f"chain head says {head.last_seq} events, found {last_seq} (tail removed?)"
+        )
+    unsealed = session.execute(
+        select(AuditEvent.id).where(AuditEvent.seq.is_(None)).limit(1)
+    ).first()
     if unsealed is not None:
         problems.append("events without a chain position exist (written outside the application)")
     return ChainReport(checked=checked, problems=problems)

@@ -55,8 +55,11 @@ def receive(source: str) -> Any:
     database = current_app.extensions["praho.db"]
     try:
         body = _read_body(max_bytes)
-        with database.single_statement() as session:
-            outcome = record_webhook(session, found, request.headers, body, max_bytes=max_bytes)
+        headers = request.headers
+        outcome = database.run_single_statement(
+            lambda connection: record_webhook(connection, found, headers, body,
+                                              max_bytes=max_bytes)
+        )
     except WebhookRejected as exc:
         # Only the reason and the source: never the body or the headers (signatures, PII).
         logger.info("webhook %s refused (%d): %s", source_id, exc.http_status, exc.reason)

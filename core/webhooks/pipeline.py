@@ -199,7 +199,9 @@ def apply_event(
         with session.begin_nested():
             handler(session, event, now)
     except Exception as exc:  # noqa: BLE001 - any handler failure is retried, never lost
-        row.status, row.next_attempt_at, row.last_error = retry_outcome(row, row.attempts, exc, now)
+        row.status, row.next_attempt_at, row.last_error = retry_outcome(
+            row, row.attempts, exc, now
+        )
     else:
         row.status = WebhookStatus.PROCESSED
         row.processed_at = now
@@ -249,7 +251,9 @@ def _retry_row(
     if source is None:
         row.attempts += 1
         missing = LookupError(f"webhook source {row.source!r} is not loaded")
-        row.status, row.next_attempt_at, row.last_error = retry_outcome(row, row.attempts, missing, now)
+        row.status, row.next_attempt_at, row.last_error = retry_outcome(
+            row, row.attempts, missing, now
+        )
         session.flush()
         return row
     return apply_event(session, source, row, event_of(row), now=now)
