@@ -43,6 +43,18 @@ def test_rolled_back_work_sends_nothing(praho_committing, praho_smtp):
         assert session.query(EmailMessage).count() == 0
 
 
+def test_a_rolled_back_savepoint_keeps_messages_queued_before_it(praho_committing, praho_smtp):
+    with praho_committing.transaction() as session:
+        mail.queue_email(session, to="ana@example.ro", template="test_message", language="ro",
+                         context={"name": "Ana"}, key="t3", now=NOW)
+        with pytest.raises(RuntimeError), session.begin_nested():
+            mail.queue_email(session, to="ion@example.ro", template="test_message",
+                             language="ro", context={"name": "Ion"}, key="t4", now=NOW)
+            raise RuntimeError("one step failed; the rest of the work goes on")
+    assert len(praho_smtp.to("ana@example.ro")) == 1  # sent at commit, not left for the sweep
+    assert praho_smtp.to("ion@example.ro") == []
+
+
 def test_smtp_down_is_retried_with_backoff(praho_committing, praho_app, praho_smtp):
     port = praho_app.config["SMTP_PORT"]
     praho_app.config["SMTP_PORT"] = 1  # nothing listens there

@@ -146,6 +146,38 @@ def test_a_failing_event_is_retried_later_and_the_rest_of_its_batch_applied(
     assert len(audited) == 3 and verify_audit_chain(praho_session).ok
 
 
+def test_a_write_that_fails_when_the_shared_savepoint_is_released_is_isolated(
+    praho_session, source
+):
+    # The last handler adds a row that breaks a unique constraint and does not flush:
+    # the error surfaces only when the batch's shared savepoint is released.
+    record(praho_session, source, range(3))
+    praho_session.add(Dispute(gateway_id="applysrc", gateway_reference="dp_taken",
+                              amount_minor=1, currency="RON", status=DisputeStatus.OPEN,
+                              reason="", gateway_status="", opened_at=NOW, created_at=NOW,
+                              updated_at=NOW))
+    praho_session.flush()
+    plain = source._dispute
+
+    def clashing(session, event, now):
+        plain(session, event, now)
+        if event.payload["ref"] == "dp_2":
+            session.add(Dispute(gateway_id="applysrc", gateway_reference="dp_taken",
+                                amount_minor=1, currency="RON", status=DisputeStatus.OPEN,
+                                reason="", gateway_status="", opened_at=now, created_at=now,
+                                updated_at=now))
+
+    source.handlers = lambda: {"dispute.opened": clashing}  # type: ignore[method-assign]
+    batch = apply_received(praho_session, {"applysrc": source}, now=NOW)
+    praho_session.commit()
+    assert (batch.taken, batch.processed, batch.failed) == (3, 2, 1)
+    assert statuses(praho_session) == {"ev_0": "processed", "ev_1": "processed",
+                                       "ev_2": "retrying"}
+    refs = praho_session.execute(select(Dispute.gateway_reference)).scalars().all()
+    assert sorted(refs) == ["dp_0", "dp_1", "dp_taken"]
+    assert verify_audit_chain(praho_session).ok
+
+
 def test_unknown_types_are_ignored_at_recording_and_a_missing_source_is_retried(
     praho_session, source
 ):
@@ -203,6 +235,63 @@ def test_audit_events_written_at_commit_keep_order_and_drop_rolled_back_savepoin
         assert [tuple(row) for row in rows] == [("first", 1), ("second", 2), ("third", 3),
                                                 ("fourth", 4)]
         assert verify_audit_chain(session).ok
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+def test_events_recorded_before_savepoints_survive_their_rollback(
+    praho_app, praho_committing, deferred
+):
+    from sqlalchemy.exc import IntegrityError
+
+    with praho_committing.transaction() as session:
+        if deferred:
+            session.info["praho.audit.defer"] = True  # what audit_written_at_commit sets
+        record_audit(session, actor=None, action="before", object_type="t", object_id=1)
+        # The insert-once pattern: a savepoint whose unique violation is caught.
+        try:
+            with session.begin_nested():
+                record_audit(session, actor=None, action="lost", object_type="t", object_id=2)
+                session.add(Dispute(gateway_id="x", gateway_reference="same", amount_minor=1,
+                                    currency="RON", status=DisputeStatus.OPEN, reason="",
+                                    gateway_status="", opened_at=NOW, created_at=NOW,
+                                    updated_at=NOW))
+                session.add(Dispute(gateway_id="x", gateway_reference="same", amount_minor=1,
+                                    currency="RON", status=DisputeStatus.OPEN, reason="",
+                                    gateway_status="", opened_at=NOW, created_at=NOW,
+                                    updated_at=NOW))
+                session.flush()
+        except IntegrityError:
+            pass
+        # A released savepoint inside one that rolls back.
+        try:
+            with session.begin_nested():
+                with session.begin_nested():
+                    record_audit(session, actor=None, action="inner", object_type="t",
+                                 object_id=3)
+                raise RuntimeError("roll the outer savepoint back")
+        except RuntimeError:
+            pass
+        record_audit(session, actor=None, action="after", object_type="t", object_id=4)
+        session.info.pop("praho.audit.defer", None)
+    with praho_committing.transaction() as session:
+        rows = session.execute(select(AuditEvent.action, AuditEvent.seq).order_by(AuditEvent.seq))
+        assert [tuple(row) for row in rows] == [("before", 1), ("after", 2)]
+        assert verify_audit_chain(session).ok
+
+
+def test_a_deferred_event_recorded_before_the_session_began_is_sealed(
+    praho_app, praho_committing
+):
+    session = praho_committing.session_factory()
+    try:
+        with audit_written_at_commit(session):
+            record_audit(session, actor=None, action="early", object_type="t", object_id=1)
+        session.commit()
+    finally:
+        session.close()
+    with praho_committing.transaction() as check:
+        assert list(check.execute(select(AuditEvent.action)).scalars()) == ["early"]
+        assert verify_audit_chain(check).ok
 
 
 def test_deferred_audit_events_of_a_closed_session_are_not_sealed_later(

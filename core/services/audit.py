@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session, SessionTransaction
 GENESIS_HASH = "0" * 64
 _PENDING_KEY = "praho.audit.pending"
 _DEFER_KEY = "praho.audit.defer"
-# Set on an event kept out of the session until commit: the transaction it was recorded in.
+# Set on an event kept out of the session until commit: the (nested) transaction it was
+# recorded in.
 _RECORDED_IN = "_praho_recorded_in"
 
 
@@ -75,8 +76,11 @@ def record_audit(
         data=data or {},
     )
     if session.info.get(_DEFER_KEY):
+        # Begin the transaction now if need be: the event belongs to it, and is
+        # forgotten if it ends without a commit.
         setattr(audit_event, _RECORDED_IN,
-                session.get_nested_transaction() or session.get_transaction())
+                session.get_nested_transaction() or session.get_transaction()
+                or session.begin())
     else:
         session.add(audit_event)
     session.info.setdefault(_PENDING_KEY, []).append(audit_event)
@@ -103,7 +107,7 @@ def audit_written_at_commit(session: Session) -> Iterator[None]:
 
 
 def _deferred(audit_event: AuditEvent) -> bool:
-    return getattr(audit_event, _RECORDED_IN, None) is not None
+    return hasattr(audit_event, _RECORDED_IN)
 
 
 def same_digest(first: str | None, second: str | None) -> bool:
@@ -180,6 +184,11 @@ def ensure_chain_head(session: Session) -> None:
 
 
 def _seal_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        # before_commit also fires when a savepoint is released. Sealing there would move
+        # events recorded outside the savepoint into it, to be lost if an enclosing
+        # savepoint rolls back; the outermost commit seals everything once.
+        return
     pending: list[AuditEvent] = session.info.pop(_PENDING_KEY, [])
     # An event added to the session but rolled back with its savepoint has left the session.
     pending = [e for e in pending if e.seq is None and (_deferred(e) or e in session)]
@@ -202,7 +211,7 @@ def _seal_pending(session: Session) -> None:
         audit_event.hash = event_hash(audit_event, head.last_hash)
         head.last_hash = audit_event.hash
         if _deferred(audit_event):
-            setattr(audit_event, _RECORDED_IN, None)
+            delattr(audit_event, _RECORDED_IN)
             session.add(audit_event)
     session.flush()
 
@@ -225,13 +234,18 @@ def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction
     pending: list[AuditEvent] | None = session.info.get(_PENDING_KEY)
     if not pending:
         return
-    if previous_transaction.parent is None:
+    # What the database rolled back is the nearest savepoint (or the whole transaction)
+    # at or above the one reported: a failed flush reports its own subtransaction.
+    undone: SessionTransaction | None = previous_transaction
+    while undone is not None and undone.parent is not None and not undone.nested:
+        undone = undone.parent
+    if undone is None or undone.parent is None:
         session.info.pop(_PENDING_KEY, None)
         return
 
     def inside(transaction: SessionTransaction | None) -> bool:
         while transaction is not None:
-            if transaction is previous_transaction:
+            if transaction is undone:
                 return True
             transaction = transaction.parent
         return False

@@ -26,7 +26,7 @@ from praho.core.clock import resolve_now
 from praho.core.errors import FieldError, PrahoError
 from praho.core.models.mail import EmailMessage, EmailStatus
 from sqlalchemy import event, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
                 timedelta(hours=2), timedelta(hours=6))
@@ -162,8 +162,12 @@ def _dispatch_after_commit(session: Session) -> None:
     deliver_messages.delay(ids)
 
 
-def _forget(session: Session, *_args: Any) -> None:
-    session.info.pop(_QUEUED_KEY, None)
+def _forget(session: Session, previous_transaction: SessionTransaction) -> None:
+    # Only the whole transaction's rollback: a savepoint's rollback (a webhook handler that
+    # failed) must not forget the messages queued before it. Ids queued inside the
+    # savepoint are rolled back with it and simply not found when delivering.
+    if previous_transaction.parent is None:
+        session.info.pop(_QUEUED_KEY, None)
 
 
 def install_dispatch() -> None:

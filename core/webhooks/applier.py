@@ -5,8 +5,9 @@ what was recorded (:mod:`praho.core.webhooks.tasks`). A batch takes up to ``limi
 in arrival order, locked with ``SKIP LOCKED`` so any number of workers share the backlog
 without applying an event twice, and runs each through its source's handler.
 
-All handlers of a batch first run inside one savepoint. If one raises, that savepoint is
-rolled back and the batch runs again with a savepoint per event, so the failing event is
+All handlers of a batch first run inside one savepoint. If one raises (or writing what they
+did fails when the savepoint is released), that savepoint is rolled back and the batch
+runs again with a savepoint per event, so the failing event is
 scheduled for retry (5 min, 15 min, 1 h, 2 h, 6 h) and the others are applied; a handler
 therefore may run twice in one batch, which handlers allow (they describe a state and
 call gateways idempotently, as for any retry). Audit events are inserted at commit, all
@@ -58,10 +59,6 @@ class AppliedBatch:
     event_ids: list[int] = field(default_factory=list)
 
 
-class _HandlerRaised(Exception):
-    """A handler raised in the shared savepoint: run the batch again, one savepoint each."""
-
-
 def apply_received(
     session: Session,
     sources: Mapping[str, WebhookSource],
@@ -95,7 +92,7 @@ def apply_received(
             with session.begin_nested():
                 for pending in batch:
                     _apply(session, sources, pending, moment, isolated=False)
-        except _HandlerRaised:
+        except Exception:  # noqa: BLE001 - a handler raised, or releasing its writes failed
             for pending in batch:
                 _reset(pending)
                 _apply(session, sources, pending, moment, isolated=True)
@@ -140,7 +137,7 @@ def _apply(
             handler(session, event_of(pending), now)  # type: ignore[misc]
     except Exception as exc:  # noqa: BLE001 - any handler failure is retried, never lost
         if not isolated:
-            raise _HandlerRaised from exc
+            raise  # the whole shared pass is rolled back and run again, one savepoint each
         pending.status, pending.next_attempt_at, pending.last_error = retry_outcome(
             pending, pending.attempts + 1, exc, now
         )
