@@ -3,7 +3,8 @@
 A plugin returns :class:`WebhookSource` objects from ``register_webhook_sources``; the
 core mounts each at ``/webhooks/<id>`` and runs every delivery through one pipeline:
 size limit -> ``verify`` (signature and timestamp, on the raw bytes) -> ``parse`` ->
-record once per (source, event id) -> dispatch to ``handlers()[event_type]`` -> done.
+record once per (source, event id) -> answer; then a worker dispatches batches of recorded
+events to ``handlers()[event_type]`` (see :mod:`praho.core.webhooks.applier`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class ParsedEvent:
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 
-# A handler applies one event inside the pipeline's transaction; raising makes the
+# A handler applies one event inside its batch's transaction; raising makes the
 # pipeline retry it later with backoff (5 min, 15 min, 1 h, 2 h, 6 h), then flag it.
 WebhookHandler = Callable[[Session, ParsedEvent, datetime], None]
 
