@@ -93,6 +93,16 @@ def configured(name: str) -> Any:
     return current_app.config.get(name, default) if has_app_context() else default
 
 
+def bounded_setting(name: str, lowest: int, highest: int) -> int:
+    """:func:`configured` for a whole-number setting; ValueError names it when out of range."""
+    value = configured(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
+        raise ValueError(
+            f"PRAHO_{name} must be a whole number from {lowest} to {highest}, got {value!r}"
+        )
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read every known ``PRAHO_*`` variable (or its ``_FILE`` twin), parse it, fill in defaults."""
     env = os.environ if environ is None else environ

@@ -347,6 +347,17 @@ def start_worker_process(script: Any, args: list[str], log: Any) -> Any:
                             start_new_session=True)
 
 
+def stop_worker_processes(processes: Any) -> None:
+    """Kill what :func:`start_worker_process` started and is still running (None skipped)."""
+    import os
+    import signal
+
+    for process in processes:
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
 def worker_ready(log: Any) -> bool:
     """True once a Celery worker writing to ``log`` said it is ready to take tasks."""
     return bool(log.exists() and "ready." in log.read_text())

@@ -31,6 +31,7 @@ from praho.core.testing import (
     at,
     config_for_tests,
     start_worker_process,
+    stop_worker_processes,
     wait_until,
     worker_ready,
 )
@@ -195,10 +196,7 @@ def test_worker_killed_mid_chunk_then_rerun_gives_zero_duplicates(
 
         wait_until(finished, 180, "the redelivered chunk to be billed")
     finally:
-        for process in (worker, replacement):
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+        stop_worker_processes((worker, replacement))
     assert_billed_exactly_once(praho_committing, ids, periods_each=2)
     # And a complete rerun afterwards finds nothing left to bill.
     with producer.app_context():
@@ -249,10 +247,7 @@ def test_two_workers_split_the_run_and_survive_one_being_killed(praho_committing
 
         wait_until(finished, 240, "the survivor to finish the run, redelivered chunk included")
     finally:
-        for process in workers:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+        stop_worker_processes(workers)
     assert_billed_exactly_once(praho_committing, ids, periods_each=2)
     with praho_committing.transaction() as session:
         chunk_workers = session.execute(

@@ -31,6 +31,7 @@ from praho.core.testing import (
     at,
     config_for_tests,
     start_worker_process,
+    stop_worker_processes,
     wait_until,
     worker_ready,
 )
@@ -143,10 +144,7 @@ def test_two_workers_split_the_collection_run_and_survive_one_being_killed(
 
         wait_until(finished, 240, "the survivor to finish the run, redelivered chunk included")
     finally:
-        for process in workers:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+        stop_worker_processes(workers)
     with praho_committing.transaction() as session:
         statuses = (
             session.execute(

@@ -23,6 +23,7 @@ from praho.core.testing import (
     StaticTestPlugin,
     config_for_tests,
     start_worker_process,
+    stop_worker_processes,
     wait_until,
     worker_ready,
 )
@@ -167,10 +168,7 @@ def test_workers_apply_recorded_deliveries_once_even_when_one_is_killed(
         # The killed worker's task comes back to the survivor (acks late).
         wait_until(all_applied, 120, "the survivor to apply the killed worker's batch")
     finally:
-        for process in workers:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+        stop_worker_processes(workers)
     with praho_committing.transaction() as session:
         refs = session.execute(select(Dispute.gateway_reference)).scalars().all()
         assert sorted(refs) == sorted(f"dp_{n}" for n in range(EVENTS))  # once each

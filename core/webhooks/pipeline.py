@@ -129,15 +129,15 @@ def receive_webhook(
     :class:`WebhookRejected` to refuse; nothing is written then. The caller commits.
     """
     moment = resolve_now(now)
-    event = accept_delivery(source, headers, body, now=moment, max_bytes=max_bytes)
-    row_id = record_event(session, source.id, event, moment)
-    if row_id is None:
-        return WebhookOutcome("duplicate", None, event.event_type, duplicate=True)
-    row = session.get(WebhookEvent, row_id)
+    outcome = record_webhook(session, source, headers, body, now=moment, max_bytes=max_bytes)
+    if outcome.status != WebhookStatus.RECEIVED:
+        return outcome  # a duplicate, or ignored (no handler): nothing to apply
+    row = session.get(WebhookEvent, outcome.event_row_id)
     if row is None:  # pragma: no cover - inserted by this transaction a moment ago
-        raise NotFound(f"webhook event {row_id} vanished")
-    apply_event(session, source, row, event, now=moment)
-    return WebhookOutcome(str(row.status), row.id, event.event_type)
+        raise NotFound(f"webhook event {outcome.event_row_id} vanished")
+    # As the workers do: the handler sees the stored (redacted) copy of the payload.
+    apply_event(session, source, row, event_of(row), now=moment)
+    return WebhookOutcome(str(row.status), row.id, outcome.event_type)
 
 
 # Built once: this runs for every delivery, and PostgreSQL (like SQLite since 3.35) takes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from celery import shared_task
-from praho.core.config import configured
+from praho.core.config import bounded_setting
 from praho.core.models.audit import ActorType
 from praho.core.services.audit import Actor
 from praho.core.tasks import task_actor, task_transaction
@@ -19,12 +19,7 @@ APPLY_TIME_BUDGET_SECONDS = 20.0
 
 def apply_batch_size() -> int:
     """``PRAHO_WEBHOOK_APPLY_BATCH``; ValueError names a value outside 1 to 5000."""
-    size = configured("WEBHOOK_APPLY_BATCH")
-    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 5000:
-        raise ValueError(
-            f"PRAHO_WEBHOOK_APPLY_BATCH must be a whole number from 1 to 5000, got {size!r}"
-        )
-    return size
+    return bounded_setting("WEBHOOK_APPLY_BATCH", 1, 5000)
 
 
 @shared_task(name=APPLY_TASK, acks_late=True, ignore_result=True)

@@ -20,7 +20,7 @@ import threading
 import time
 
 from flask import current_app
-from praho.core.config import configured
+from praho.core.config import bounded_setting
 
 logger = logging.getLogger("praho.webhooks")
 
@@ -30,15 +30,7 @@ _last_sent = [float("-inf")]
 
 def apply_delay_seconds() -> float:
     """``PRAHO_WEBHOOK_APPLY_DELAY_MS`` in seconds; ValueError names a value out of range."""
-    milliseconds = configured("WEBHOOK_APPLY_DELAY_MS")
-    if isinstance(milliseconds, bool) or not isinstance(milliseconds, int) or not (
-        0 <= milliseconds <= 5000
-    ):
-        raise ValueError(
-            f"PRAHO_WEBHOOK_APPLY_DELAY_MS must be a whole number from 0 to 5000, "
-            f"got {milliseconds!r}"
-        )
-    return milliseconds / 1000
+    return bounded_setting("WEBHOOK_APPLY_DELAY_MS", 0, 5000) / 1000
 
 
 def request_apply() -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import textwrap
 
 import pytest
@@ -13,6 +12,7 @@ from praho.core.testing import (
     StaticTestPlugin,
     config_for_tests,
     start_worker_process,
+    stop_worker_processes,
     wait_until,
     worker_ready,
 )
@@ -87,10 +87,7 @@ def test_two_workers_share_the_uploads_and_send_each_document_once(
         wait_until(uploaded, 180, "every pending submission to be uploaded")
         wait_until(lambda: _batches_done(logs) == DOCUMENTS // 10, 60, "the batch tasks to finish")
     finally:
-        for process in workers:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+        stop_worker_processes(workers)
         producer.extensions["praho.db"].dispose()
     # Each document reached ANAF once, and both workers uploaded some of them.
     assert len(anaf.state.uploads) == DOCUMENTS
