@@ -17,7 +17,7 @@ from praho.core.clock import resolve_now
 from praho.core.models.disputes import Dispute, DisputeStatus
 from praho.core.models.invoices import Invoice
 from praho.core.models.ledger import AccountCode
-from praho.core.models.payments import Payment, PaymentAllocation, PaymentRecordStatus
+from praho.core.models.payments import PaymentAllocation, PaymentRecordStatus
 from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.payment_allocation import (
@@ -25,7 +25,10 @@ from praho.core.services.payment_allocation import (
     lock_invoice,
     refresh_payment_status,
 )
-from praho.core.services.payment_gateways import clearing_account
+from praho.core.services.payment_gateways import (
+    clearing_account,
+    payment_by_gateway_reference,
+)
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -140,14 +143,9 @@ def charge_back(
     dispute (the journal entry's idempotency key), and never more than what is left of
     the payment after refunds. A dispute whose payment we never recorded moves nothing.
     """
-    payment = session.execute(
-        select(Payment)
-        .where(
-            Payment.gateway_id == dispute.gateway_id,
-            Payment.gateway_reference == dispute.payment_reference,
-        )
-        .with_for_update()
-    ).scalar_one_or_none()
+    payment = payment_by_gateway_reference(
+        session, dispute.gateway_id, dispute.payment_reference, lock=True
+    )
     if payment is None or payment.currency != dispute.currency:
         return 0
     amount = min(dispute.amount_minor, payment.amount_minor - payment.refunded_minor)

@@ -19,7 +19,6 @@ from datetime import datetime
 
 from praho.core.errors import PrahoError
 from praho.core.models.gateway_refunds import GatewayRefund, GatewayRefundStatus
-from praho.core.models.payments import Payment
 from praho.core.models.refunds import Refund, RefundStatus
 from praho.core.payments.gateway import GatewayResult, TransactionStatus, TransactionType
 from praho.core.services.audit import Actor, record_audit
@@ -88,18 +87,20 @@ def follow_gateway_refund(session: Session, gateway_refund: GatewayRefund, *,
 def _adopt_gateway_refund(session: Session, gateway_refund: GatewayRefund, *,
                           actor: Actor | None, now: datetime) -> Refund | None:
     """Record a refund made at the gateway as ours, and settle it without calling it again."""
+    from praho.core.services.payment_gateways import payment_by_gateway_reference
     from praho.core.services.payments import clearing_account
     from praho.core.services.refund_settlement import settle_refund
     from praho.core.services.refunds import create_refund, move_refund
 
-    payment = session.execute(select(Payment).where(
-        Payment.gateway_id == gateway_refund.gateway_id,
-        Payment.gateway_reference == gateway_refund.payment_reference,
-    )).scalar_one_or_none() if gateway_refund.payment_reference else None
+    payment = payment_by_gateway_reference(
+        session, gateway_refund.gateway_id, gateway_refund.payment_reference
+    )
     note = f"refunded at {gateway_refund.gateway_id} ({gateway_refund.gateway_reference})"
     try:
         if payment is None:
-            raise PrahoError(f"no payment with gateway reference {gateway_refund.payment_reference!r}")
+            raise PrahoError(
+                f"no payment with gateway reference {gateway_refund.payment_reference!r}"
+            )
         with session.begin_nested():
             refund = create_refund(session, payment, reason="other",
                                    amount_minor=gateway_refund.amount_minor,
@@ -116,5 +117,6 @@ def _adopt_gateway_refund(session: Session, gateway_refund: GatewayRefund, *,
         record_audit(session, actor=actor, action="gateway_refund.unmatched",
                      object_type="gateway_refund", object_id=gateway_refund.id,
                      amount_minor=gateway_refund.amount_minor, currency=gateway_refund.currency,
-                     now=now, data={"reason": error.message, "reference": gateway_refund.gateway_reference})
+                     now=now, data={"reason": error.message,
+                                    "reference": gateway_refund.gateway_reference})
         return None

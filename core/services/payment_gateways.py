@@ -11,6 +11,7 @@ import re
 
 from praho.core.errors import FieldError, PluginError
 from praho.core.models.ledger import Account, AccountCode, AccountType
+from praho.core.models.payments import Payment
 from praho.core.payments.gateway import PaymentGateway
 from praho.core.plugins import get_registry
 from sqlalchemy import select
@@ -64,3 +65,15 @@ def clearing_account(session: Session, gateway_id: str) -> str:
         except IntegrityError:
             pass
     return code
+
+
+def payment_by_gateway_reference(
+    session: Session, gateway_id: str, reference: str | None, *, lock: bool = False
+) -> Payment | None:
+    """The payment a gateway knows by ``reference`` (locked when ``lock``); None if unknown."""
+    if not reference:
+        return None
+    query = select(Payment).where(
+        Payment.gateway_id == gateway_id, Payment.gateway_reference == reference
+    )
+    return session.execute(query.with_for_update() if lock else query).scalar_one_or_none()

@@ -27,7 +27,11 @@ from praho.core.services.payment_allocation import (
     lock_invoice,
     receive_payment,
 )
-from praho.core.services.payment_gateways import check_gateway_id, clearing_account
+from praho.core.services.payment_gateways import (
+    check_gateway_id,
+    clearing_account,
+    payment_by_gateway_reference,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -109,9 +113,7 @@ def record_gateway_payment(
                                                    "customer"))
     errors.raise_if_any()
     lock_customer(session, customer.id)
-    existing = session.execute(select(Payment).where(
-        Payment.gateway_id == gateway_id, Payment.gateway_reference == reference)
-    ).scalar_one_or_none()
+    existing = payment_by_gateway_reference(session, gateway_id, reference)
     if existing is not None:
         if (existing.customer_id, existing.amount_minor, existing.currency) == (
                 customer.id, amount_minor, currency):
