@@ -389,3 +389,19 @@ def test_endpoint_survives_its_pooled_connection_dying(praho_app, praho_committi
     assert answer.status_code == 200 and answer.json["status"] == "received"
     with praho_committing.transaction() as session:
         assert statuses(session) == {"ev_1": "processed", "ev_2": "processed"}
+
+
+def test_apply_waiting_stops_at_its_time_budget_and_says_more_is_waiting(
+    praho_app, praho_committing, source
+):
+    from praho.core.webhooks.applier import apply_waiting
+
+    with praho_committing.transaction() as session:
+        record(session, source, range(5))
+    sources = {"applysrc": source}
+    # A spent budget: one batch, then it stops and says more waits.
+    assert apply_waiting(praho_committing, sources, batch_size=2, budget_seconds=0) == (2, True)
+    # Enough time: batches until one comes back short.
+    assert apply_waiting(praho_committing, sources, batch_size=2) == (3, False)
+    with praho_committing.transaction() as session:
+        assert set(statuses(session).values()) == {"processed"}

@@ -17,12 +17,14 @@ new statuses are written in one statement.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from praho.core.clock import resolve_now
+from praho.core.db import Database
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 from praho.core.services.audit import audit_written_at_commit
 from praho.core.webhooks.pipeline import event_of, retry_outcome
@@ -105,6 +107,31 @@ def apply_received(
         failed=counts[WebhookStatus.RETRYING] + counts[WebhookStatus.FAILED],
         event_ids=[p.id for p in batch],
     )
+
+
+def apply_waiting(
+    database: Database,
+    sources: Mapping[str, WebhookSource],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    budget_seconds: float = 20.0,
+) -> tuple[int, bool]:
+    """Apply batches, each in its own transaction, until fewer than a full batch waited.
+
+    Returns (events taken, True when it stopped at the time budget with more waiting).
+    What the Celery task ``praho.webhooks.apply_received`` runs; safe on any number of
+    workers at once and when delivered twice.
+    """
+    deadline = time.monotonic() + budget_seconds
+    taken = 0
+    while True:
+        with database.transaction() as session:
+            batch = apply_received(session, sources, limit=batch_size)
+        taken += batch.taken
+        if batch.taken < batch_size:
+            return taken, False
+        if time.monotonic() >= deadline:
+            return taken, True
 
 
 def _reset(pending: _Pending) -> None:

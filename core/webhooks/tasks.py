@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from celery import shared_task
+from flask import current_app
 from praho.core.config import bounded_setting
 from praho.core.models.audit import ActorType
 from praho.core.services.audit import Actor
@@ -24,27 +23,21 @@ def apply_batch_size() -> int:
 
 @shared_task(name=APPLY_TASK, acks_late=True, ignore_result=True)
 def apply_received() -> int:
-    """Apply recorded events in batches until fewer than a full batch was waiting.
+    """Apply recorded events in batches (:func:`~praho.core.webhooks.applier.apply_waiting`).
 
-    Each batch is its own transaction. Returns how many events were taken. Safe to run
-    on any number of workers at once and to deliver twice (rows are locked SKIP LOCKED
-    and only ``received`` ones are taken).
+    Returns how many events were taken. When the time budget ran out with more waiting,
+    a successor task takes over (not when eager: it would run inline without end).
     """
-    size = apply_batch_size()
-    sources = pipeline.webhook_sources()
-    deadline = time.monotonic() + APPLY_TIME_BUDGET_SECONDS
-    taken = 0
-    while True:
-        with task_transaction() as session:
-            batch = applier.apply_received(session, sources, limit=size)
-        taken += batch.taken
-        if batch.taken < size:
-            return taken
-        if time.monotonic() >= deadline:
-            if not apply_received.app.conf.task_always_eager:
-                # Eager, this would run inline: the request would never stop draining.
-                apply_received.apply_async()
-            return taken
+    taken, more = applier.apply_waiting(
+        current_app.extensions["praho.db"],
+        pipeline.webhook_sources(),
+        batch_size=apply_batch_size(),
+        budget_seconds=APPLY_TIME_BUDGET_SECONDS,
+    )
+    if more and not apply_received.app.conf.task_always_eager:
+        apply_received.apply_async()
+    return taken
+
 
 RETRY_DUE_TASK = "praho.webhooks.retry_due"
 
