@@ -212,6 +212,42 @@ def test_allowance_is_split_over_vat_groups_and_capped(praho_factory, praho_sess
     assert issue_document(praho_session, capped, now=NOW).total_minor == 0
 
 
+def test_allowance_reason_codes_default_by_kind_and_must_be_in_their_code_list(
+    praho_factory, praho_session
+):
+    draft = praho_factory.draft(lines=[("Hosting", "1", "100.00")])
+    (discount,) = apply_allowance(
+        praho_session, draft, DraftAllowance(amount_minor=1000, reason="Promo", source="test")
+    )
+    (charge,) = apply_allowance(
+        praho_session,
+        draft,
+        DraftAllowance(amount_minor=500, reason="Urgency fee", source="test", is_charge=True),
+    )
+    (coded,) = apply_allowance(
+        praho_session,
+        draft,
+        DraftAllowance(amount_minor=300, reason="Packing", source="test", is_charge=True,
+                       reason_code="ABL"),
+    )
+    # 95 (discount, UNCL 5189) and ZZZ (mutually defined, UNCL 7161): what ANAF accepts.
+    assert (discount.reason_code, charge.reason_code, coded.reason_code) == ("95", "ZZZ", "ABL")
+    before = len(draft.allowances)
+    for wrong in (
+        DraftAllowance(amount_minor=500, reason="Fee", source="test", is_charge=True,
+                       reason_code="95"),  # a discount code on a charge: BR-CL-20
+        DraftAllowance(amount_minor=500, reason="Promo", source="test", reason_code="ZZZ"),
+        DraftAllowance(amount_minor=500, reason="Promo", source="test", reason_code="9 5"),
+    ):
+        with pytest.raises(ValidationFailed) as failure:
+            apply_allowance(praho_session, draft, wrong)
+        assert [e.field for e in failure.value.errors] == ["reason_code"]
+        assert "reason code of the UNCL" in failure.value.errors[0].reason
+    assert len(draft.allowances) == before
+    invoice = issue_document(praho_session, draft, now=NOW)
+    assert invoice.taxable_minor == 10000 - 1000 + 500 + 300
+
+
 def test_foreign_currency_records_rate_and_vat_in_ron(praho_factory, praho_session):
     invoice = praho_factory.invoice(lines=[("Hosting", "1", "100.00")], currency="EUR")
     assert invoice.exchange_rate == Decimal("4.975000")

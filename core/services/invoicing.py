@@ -27,7 +27,7 @@ from praho.core.models.invoices import (
 )
 from praho.core.models.seller import Seller
 from praho.core.money import allocate
-from praho.core.pricing import DraftAllowance, DraftLine
+from praho.core.pricing import DraftAllowance, DraftLine, allowance_reason_code
 from praho.core.services.taxes import decide_document_taxes
 from praho.core.services.totals import DocumentTotals, compute_totals, line_gross_minor
 from sqlalchemy import select
@@ -268,6 +268,13 @@ def apply_allowance(session: Session, invoice: Invoice, allowance: DraftAllowanc
     return created
 
 
+def _reason_code(allowance: DraftAllowance) -> str:
+    try:
+        return allowance_reason_code(allowance)
+    except ValueError as error:
+        raise FieldError("reason_code", str(error)) from None
+
+
 def allowance_records(invoice: Any, allowance: DraftAllowance) -> list[InvoiceAllowance]:
     """Validate an allowance and attach its per-VAT-group records to ``invoice``; writes nothing.
 
@@ -277,6 +284,7 @@ def allowance_records(invoice: Any, allowance: DraftAllowance) -> list[InvoiceAl
     errors.check(v.amount_minor, "amount_minor", allowance.amount_minor)
     errors.check(v.text, "reason", allowance.reason, max_length=v.LIMITS["allowance_reason"])
     errors.check(v.text, "reason_code", allowance.reason_code, max_length=4, required=False)
+    reason_code = errors.check(_reason_code, allowance)
     errors.check(v.text, "source", allowance.source, max_length=100, required=False)
     if allowance.percent is not None:
         errors.check(v.rate_percent, "percent", allowance.percent)
@@ -307,7 +315,7 @@ def allowance_records(invoice: Any, allowance: DraftAllowance) -> list[InvoiceAl
             base_amount_minor=sum(l.net_amount_minor for l in by_group[key]) if allowance.percent else None,
             percent=allowance.percent,
             reason=allowance.reason,
-            reason_code=allowance.reason_code,
+            reason_code=reason_code,
             tax_category=key[0],
             tax_rate=key[1],
             source=allowance.source,

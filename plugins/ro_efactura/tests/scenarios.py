@@ -183,6 +183,20 @@ def discount(factory: Any) -> Any:
     return issue_document(factory.session, draft, now=NOW)
 
 
+def document_charge(factory: Any) -> Any:
+    """A document-level charge (an urgency fee) with the default charge reason code, ZZZ."""
+    customer = factory.customer(legal_name="Omicron Events SRL")
+    draft = create_draft(
+        factory.session, customer=customer, now=NOW, lines=[_line("Web Hosting Pro", "1", "200.00")]
+    )
+    apply_allowance(
+        factory.session,
+        draft,
+        DraftAllowance(amount_minor=5000, reason="Taxa de urgenta", source="test", is_charge=True),
+    )
+    return issue_document(factory.session, draft, now=NOW)
+
+
 def bucharest_sectors(factory: Any) -> Any:
     """Seller in SECTOR1 and buyer in SECTOR3 of Bucharest (RO-B)."""
     customer = factory.customer(
@@ -254,6 +268,7 @@ SCENARIOS: dict[str, Callable[[Any], Any]] = {
     "proforma_converted": proforma_converted,
     "prepaid": prepaid,
     "discount": discount,
+    "document_charge": document_charge,
     "bucharest_sectors": bucharest_sectors,
     "long_names_special_characters": long_names_special_characters,
     "subscription_periods": subscription_periods,
