@@ -10,6 +10,7 @@ from typing import Any
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, PrahoError, ValidationFailed
+from praho.core.models.billing_runs import OutcomeKind
 from praho.core.models.catalog import Price
 from praho.core.models.customers import Customer, CustomerStatus
 from praho.core.models.seller import Seller
@@ -261,12 +262,23 @@ def _check_prices_exist(
 def bill_now_or_fail(
     session: Session, subscription: Subscription, *, now: datetime, actor: Actor | None = None
 ) -> list[Any]:
-    """Bill whatever of this subscription is due now; raise :class:`BillingFailed` if it fails."""
+    """Bill whatever of this subscription is due now; raise :class:`BillingFailed` if it fails.
+
+    ``already_billed`` is a failure here too: the subscription was due for a period whose
+    claim exists, so no document was issued and it would stay due on that day, refused
+    by every later run. Succeeding would leave it active and never billed again.
+    """
     report = bill_subscriptions(session, [subscription.id], now=now, actor=actor)
-    if report.failures:
-        failure = report.failures[0]
-        raise BillingFailed(
-            f"subscription {subscription.id}: the document for the period from "
-            f"{failure.period_start} could not be issued: {failure.reason}"
-        )
+    for outcome in report.outcomes:
+        if outcome.outcome == OutcomeKind.FAILED:
+            raise BillingFailed(
+                f"subscription {subscription.id}: the document for the period from "
+                f"{outcome.period_start} could not be issued: {outcome.reason}"
+            )
+        if outcome.outcome == OutcomeKind.ALREADY_BILLED:
+            raise BillingFailed(
+                f"subscription {subscription.id}: the period from {outcome.period_start} "
+                "already has a billed claim, yet the subscription is due for it again; "
+                "nothing was issued"
+            )
     return report.issued

@@ -18,14 +18,18 @@ from typing import Any
 from praho.core import validation as v
 from praho.core.clock import business_date, resolve_now
 from praho.core.errors import FieldError, InvalidTransition, ValidationFailed
+from praho.core.models.catalog import Price
 from praho.core.models.subscriptions import (
     Subscription,
     SubscriptionEvent,
+    SubscriptionPeriod,
     SubscriptionStatus,
     SuspensionReason,
 )
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.billing_cycles import first_period
+from praho.core.services.proration import ItemChange, ProrationBehavior
+from praho.core.services.subscription_changes import apply_changes
 from praho.core.services.subscription_start import (
     BillingFailed,
     ItemSpec,
@@ -109,30 +113,85 @@ def resume_subscription(
     actor: Actor | None = None,
     now: datetime | None = None,
 ) -> Subscription:
-    """Resume a paused subscription; a new period starts today unless prepaid time remains."""
+    """Resume a paused subscription; a new period starts today unless prepaid time remains.
+
+    After a pause that credited the unused time, the time from the resume on is billed
+    again: a resume on the day of that pause continues the credited period and charges
+    its rest by the second from the resume (an invoice now, or with ``bill_now=False``
+    proration lines waiting for the next renewal); a later resume starts a new period
+    today. Starting a new period on the pause day would bill that day's hours before the
+    pause twice, and on a period's first day it would collide with that period's claim.
+    """
     moment = resolve_now(now)
     subscription = lock_subscription(session, subscription)
     if subscription.status != S.PAUSED:
         raise InvalidTransition(
             f"subscription {subscription.id} is {subscription.status}, not paused"
         )
+    today = business_date(moment)
     paused = _last_event(session, subscription, "paused")
     credited = bool(paused and paused.data.get("credited_minor"))
+    charge_rest = credited and paused is not None and business_date(paused.occurred_at) == today
     with session.begin_nested():
-        restart = _restart_periods(subscription, business_date(moment), fresh=credited)
+        if charge_rest:
+            assert subscription.next_billing_date is not None
+            restart: dict[str, Any] = {
+                "continues_until": subscription.next_billing_date.isoformat(),
+                "rest_charged_from": moment.isoformat(),
+            }
+        else:
+            restart = _restart_periods(session, subscription, today, fresh=credited)
         transition(
             session, subscription, S.ACTIVE, event="resumed", now=moment, actor=actor, data=restart
         )
         subscription.paused_at = None
-        if bill_now:
+        if charge_rest:
+            _charge_rest_of_period(session, subscription, bill_now, moment, actor)
+        elif bill_now:
             bill_now_or_fail(session, subscription, now=moment, actor=actor)
     return subscription
 
 
-def _restart_periods(subscription: Subscription, today: date, *, fresh: bool) -> dict[str, Any]:
+def _charge_rest_of_period(
+    session: Session,
+    subscription: Subscription,
+    bill_now: bool,
+    moment: datetime,
+    actor: Actor | None,
+) -> None:
+    """Charge every item from ``moment`` to the end of the credited period, by the second.
+
+    The pause's credit cleared what the items were billed at, so the proration has no
+    credit side: only the charge for the rest of the period, at today's prices, like an
+    add-on added now. It marks the items as billed again, so a second pause with credit
+    the same day credits this charge.
+    """
+    changes = []
+    for item in subscription.active_items:
+        price = session.get(Price, item.price_id)
+        assert price is not None
+        changes.append(ItemChange(item, price, item.quantity))
+    apply_changes(
+        session,
+        subscription,
+        changes,
+        proration=ProrationBehavior.INVOICE_NOW if bill_now else ProrationBehavior.NEXT_INVOICE,
+        event="rest_of_period_charged",
+        actor=actor,
+        now=moment,
+    )
+
+
+def _restart_periods(
+    session: Session, subscription: Subscription, today: date, *, fresh: bool
+) -> dict[str, Any]:
     """After a pause or suspension: keep prepaid time if any remains, else start a period today.
 
-    Periods that passed entirely while the service was off are not billed.
+    Periods that passed entirely while the service was off are not billed. A new period
+    never starts on a day that already begins a billed period: its claim would refuse
+    the document (``already_billed``) and leave the subscription due on that day,
+    never billed again; such a restart (only reachable with a ``now`` before the
+    subscription's billed periods) is refused instead.
     """
     if (
         not fresh
@@ -141,6 +200,11 @@ def _restart_periods(subscription: Subscription, today: date, *, fresh: bool) ->
     ):
         return {"continues_until": subscription.next_billing_date.isoformat()}
     period, _full = first_period(today, subscription.billing_cycle_months, subscription.anchor_day)
+    if _period_claimed(session, subscription, period.start):
+        raise InvalidTransition(
+            f"subscription {subscription.id}: a new period cannot start on "
+            f"{period.start.isoformat()}, a period starting that day is already billed"
+        )
     skipped_from = subscription.next_billing_date
     subscription.current_period_start, subscription.current_period_end = period.start, period.end
     subscription.next_billing_date = period.start
@@ -149,6 +213,18 @@ def _restart_periods(subscription: Subscription, today: date, *, fresh: bool) ->
         "new_period_end": period.end.isoformat(),
         "not_billed_from": skipped_from.isoformat() if skipped_from else None,
     }
+
+
+def _period_claimed(session: Session, subscription: Subscription, start: date) -> bool:
+    return (
+        session.execute(
+            select(SubscriptionPeriod.id).where(
+                SubscriptionPeriod.subscription_id == subscription.id,
+                SubscriptionPeriod.period_start == start,
+            )
+        ).first()
+        is not None
+    )
 
 
 def _last_event(
@@ -441,7 +517,7 @@ def reactivate_subscription(
     was_suspended = subscription.status == S.SUSPENDED
     with session.begin_nested():
         restart = (
-            _restart_periods(subscription, business_date(moment), fresh=False)
+            _restart_periods(session, subscription, business_date(moment), fresh=False)
             if was_suspended
             else {}
         )
