@@ -1,7 +1,8 @@
 """Collection runs: use waiting credit, open cases for overdue invoices, chase the cases.
 
 A run is started by :func:`start_collection_run` (one transaction): the customers'
-waiting credit pays their unpaid invoices, cases open for invoices past their due date,
+waiting credit pays their unpaid invoices, cases open for invoices past their due date
+(and reopen, for a fresh round, on invoices owed again after their case closed paid),
 and the open cases are split into chunks (``PRAHO_COLLECTION_CHUNK_SIZE``). Each chunk
 is chased by :func:`chase_run_chunk`, by whichever worker receives it (the Celery tasks
 of :mod:`praho.plugins.receivables.tasks` on any number of machines) or in-process by
@@ -31,23 +32,39 @@ from praho.core.models.collections import (
     CollectionRun,
     CollectionRunChunk,
     DunningCase,
+    DunningCaseStatus,
 )
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, PaymentStatus
+from praho.core.models.payments import PaymentAllocation
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.billing_run import chunk_size_to_use
 from praho.core.services.customer_credit import apply_waiting_credit
 from praho.core.services.dunning import open_case
 from praho.core.services.dunning_steps import chase_case
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 UNPAID = (PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID)
+CHARGEBACK = "chargeback"  # the allocation source of a payment taken back by a lost dispute
 
 
-def overdue_without_case(session: Session, today: date) -> list[Invoice]:
-    """Issued invoices and proformas past their due date, unpaid, with no case yet."""
-    return list(session.execute(
-        select(Invoice)
+def overdue_not_chased(session: Session, today: date) -> list[tuple[Invoice, bool]]:
+    """Issued invoices and proformas past their due date and unpaid that no case chases.
+
+    That is: no case yet, or a case that closed ``paid`` although the invoice owes money
+    again - a payment behind it was taken back, so it is chased in a fresh round. Cases
+    ended for any other reason (terminated, closed by hand) stay ended: a person or the
+    policy decided those. Each invoice comes with True when a payment on it was charged
+    back (a lost dispute, see :func:`praho.core.services.disputes.charge_back`).
+    """
+    charged_back = (
+        select(PaymentAllocation.id)
+        .where(PaymentAllocation.invoice_id == Invoice.id,
+               PaymentAllocation.source == CHARGEBACK)
+        .exists()
+    )
+    rows = session.execute(
+        select(Invoice, charged_back)
         .outerjoin(DunningCase, DunningCase.invoice_id == Invoice.id)
         .where(
             Invoice.kind.in_([DocumentKind.INVOICE, DocumentKind.PROFORMA]),
@@ -56,10 +73,11 @@ def overdue_without_case(session: Session, today: date) -> list[Invoice]:
             Invoice.converted_to_id.is_(None),
             Invoice.payable_minor > 0,
             Invoice.due_date < today,
-            DunningCase.id.is_(None),
+            or_(DunningCase.id.is_(None), DunningCase.status == DunningCaseStatus.PAID),
         )
         .order_by(Invoice.due_date, Invoice.id)
-    ).scalars())
+    ).all()
+    return [(invoice, bool(taken_back)) for invoice, taken_back in rows]
 
 
 def start_collection_run(
@@ -85,11 +103,20 @@ def start_collection_run(
             credit_used = apply_waiting_credit(session, actor=actor, now=moment)
     except PrahoError as error:
         failures.append({"step": "credit", "reason": error.message})
-    for invoice in overdue_without_case(session, today):
+    for invoice, charged_back in overdue_not_chased(session, today):
+        reason = f"overdue since {invoice.due_date}"
+        # The cardholder disputed the charge and won: charging the same card again
+        # without their consent invites another dispute, so no automatic retries; the
+        # customer is asked to pay (a new card saved is tried once, as after a hard
+        # decline), and suspension and termination follow the policy.
+        # (The reason reaches the customer's e-mail as the case's last error.)
+        stop = "payment charged back after a dispute" if charged_back else None
         try:
             with session.begin_nested():
-                open_case(session, invoice, reason=f"overdue since {invoice.due_date}",
-                          now=moment, run=run, actor=actor)
+                # A case that closed paid reopens in open_case as a fresh round.
+                open_case(session, invoice, reason=f"{stop}; {reason}" if stop else reason,
+                          now=moment, run=run, actor=actor, hard_decline=charged_back,
+                          error=stop)
         except PrahoError as error:
             failures.append({"invoice": invoice.full_number, "step": "open",
                              "reason": error.message})

@@ -24,7 +24,7 @@ from datetime import date, datetime
 
 from praho.core import validation as v
 from praho.core.clock import resolve_now
-from praho.core.errors import FieldError, InvalidTransition, NotFound
+from praho.core.errors import FieldError, IdempotencyConflict, InvalidTransition, NotFound
 from praho.core.models.customers import Customer
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice
 from praho.core.models.ledger import AccountCode, JournalEntry, JournalLine
@@ -99,7 +99,10 @@ def grant_goodwill_credit(
     """Give the customer credit as a gesture (an outage, a complaint), with a reason.
 
     ``actor`` is the person who granted it and is required. The credit is posted Dr 709
-    (discounts granted) / Cr 419; the same ``idempotency_key`` returns the first entry.
+    (discounts granted) / Cr 419. The ``idempotency_key`` belongs to the customer: used
+    again for the same customer with the same amount and currency it returns the first
+    entry; with another amount or currency it raises :class:`IdempotencyConflict` and
+    writes nothing. Another customer may use the same key (one outage, many grants).
     """
     moment = resolve_now(now)
     errors = v.Collector()
@@ -117,11 +120,22 @@ def grant_goodwill_credit(
         with errors.guard():
             v.text("idempotency_key", idempotency_key, max_length=80)
     errors.raise_if_any()
-    key = f"goodwill:{idempotency_key or uuid.uuid4().hex}"
+    # Scoped to the customer: a caller's key such as "outage-2026-03-01" is naturally
+    # reused for every customer the outage touched.
+    key = f"goodwill:{customer.id}:{idempotency_key or uuid.uuid4().hex}"
+    # Locked before the look-up: a concurrent first use is then seen (once it commits)
+    # by the conflict check below, not only by post_entry, which would return it as is.
+    locked = lock_customer(session, customer.id)
     existing = ledger.find_entry(session, key)
     if existing is not None:
+        granted = [(line.amount_minor, line.currency) for line in existing.lines
+                   if line.account_code == str(AccountCode.CUSTOMER_CREDIT)]
+        if granted != [(-amount, code)]:
+            raise IdempotencyConflict(
+                f"idempotency key {v.show(idempotency_key)} was already used for customer "
+                f"{locked.code} with a different amount or currency (entry {existing.id} of "
+                f"{existing.entry_date.isoformat()}); use a new key")
         return existing
-    locked = lock_customer(session, customer.id)
     common = {"customer_id": locked.id}
     entry = ledger.post_entry(
         session,

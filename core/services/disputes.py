@@ -142,6 +142,10 @@ def charge_back(
     comes off the credit; the money leaves the gateway clearing account. Once per
     dispute (the journal entry's idempotency key), and never more than what is left of
     the payment after refunds. A dispute whose payment we never recorded moves nothing.
+
+    No case is opened here: once an invoice taken back is past its due date, the next
+    collection run chases it, in a fresh round when its earlier case had closed paid
+    (:func:`praho.core.services.collections.overdue_not_chased`).
     """
     payment = payment_by_gateway_reference(
         session, dispute.gateway_id, dispute.payment_reference, lock=True

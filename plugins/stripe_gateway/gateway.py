@@ -8,9 +8,11 @@ and an attempt whose outcome was unknown can be found by key.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from praho.core import validation as v
+from praho.core.money import CurrencyError, to_major, to_minor
 from praho.core.payments.answers import answer_reader, readable_answer, reference
 from praho.core.payments.gateway import (
     CaptureRequest,
@@ -51,9 +53,38 @@ def _when(stamp: Any) -> datetime | None:
 
 
 def _fee(intent: dict[str, Any]) -> int | None:
+    """Stripe's fee in minor units of the charge's currency, or None when we cannot tell.
+
+    The fee is on the charge's balance transaction, which is in the Stripe account's
+    settlement currency: used as it is only when that is the charge's currency. Otherwise
+    Stripe converted the charge at ``exchange_rate`` (settlement = charge x rate), so the
+    fee is ``fee / exchange_rate`` in the charge currency, rounded half-up to its minor
+    unit with Decimal arithmetic. Without a usable rate (or with a currency we do not
+    know) no fee is recorded: better none than one in the wrong currency.
+    """
     charge = intent.get("latest_charge")
     txn = charge.get("balance_transaction") if isinstance(charge, dict) else None
-    return int(txn["fee"]) if isinstance(txn, dict) and txn.get("fee") is not None else None
+    if not isinstance(txn, dict) or txn.get("fee") is None:
+        return None
+    fee = int(txn["fee"])
+    charged_in = str(intent.get("currency") or "").upper()
+    settled_in = str(txn.get("currency") or "").upper()
+    if settled_in == charged_in:
+        return fee
+    rate = txn.get("exchange_rate")
+    # JSON numbers arrive as float: str() gives back the digits Stripe sent (its rates
+    # have far fewer than the 15 significant digits a float keeps).
+    if isinstance(rate, bool) or not isinstance(rate, int | float | str | Decimal):
+        return None
+    try:
+        exact_rate = Decimal(str(rate))
+        if not exact_rate.is_finite() or exact_rate <= 0:
+            return None
+        # Digits enough that the quotient is never rounded across a half before to_minor.
+        with localcontext(prec=60):
+            return to_minor(to_major(fee, settled_in) / exact_rate, charged_in)
+    except (InvalidOperation, CurrencyError):
+        return None
 
 
 @answer_reader("Stripe", "payment answer")

@@ -6,6 +6,8 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from praho.core.money import convert_minor
+
 if TYPE_CHECKING:
     from praho.plugins.stripe_gateway.testing import StripeStandIn
 
@@ -177,16 +179,34 @@ def _charge(
     method = intent.get("payment_method") or "pm_card_visa"
     brand, last4 = CARDS.get(method, ("visa", "0002"))
     amount = intent["amount"]
-    fee = amount * FEE_PERCENT // 1000 + FEE_FIXED
+    # The balance transaction is in the settlement currency (Stripe converts at its rate
+    # and charges its fee there); without a conversion exchange_rate is null.
+    currency, rate = standin.settlement.get(intent["currency"], (intent["currency"], None))
+    settled = (
+        amount
+        if rate is None
+        else convert_minor(amount, intent["currency"].upper(), rate, currency.upper())
+    )
+    fee = settled * FEE_PERCENT // 1000 + FEE_FIXED
     txn = (
         _new(
             standin,
             "balance_transaction",
             "txn",
-            amount=amount,
+            amount=settled,
             fee=fee,
-            net=amount - fee,
-            currency=intent["currency"],
+            fee_details=[
+                {
+                    "amount": fee,
+                    "application": None,
+                    "currency": currency,
+                    "description": "Stripe processing fees",
+                    "type": "stripe_fee",
+                }
+            ],
+            net=settled - fee,
+            currency=currency,
+            exchange_rate=None if rate is None else float(rate),  # a JSON number, as Stripe's
         )
         if status == "succeeded"
         else None
@@ -212,6 +232,8 @@ def _charge(
         payment_method=method,
     )
     charge["payment_method_details"]["card"].update(brand=brand, last4=last4)
+    if txn is not None:
+        txn["source"] = charge["id"]
     return charge
 
 

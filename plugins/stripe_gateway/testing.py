@@ -11,6 +11,8 @@ Magic payment methods follow Stripe's test tokens: ``pm_card_visa`` succeeds,
 ``pm_card_chargeDeclinedExpiredCard`` and ``pm_card_authenticationRequired`` are declined
 with their codes, ``pm_card_processing`` stays ``processing``. ``fail_next`` makes the next
 requests answer a 5xx or hang past the client's timeout (after or before acting).
+``settle_in("ron", {"eur": "4.975"})`` makes it an account settling EUR charges in RON:
+their balance transactions (amount, fee, net) are in RON with ``exchange_rate`` 4.975.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -88,6 +92,9 @@ class StripeStandIn:
     requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     meter_identifiers: set[str] = field(default_factory=set)
+    # Charge currency (lower case) -> (settlement currency, Stripe's exchange_rate); see
+    # settle_in. A currency not listed settles as it is (exchange_rate null).
+    settlement: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
@@ -115,6 +122,15 @@ class StripeStandIn:
             self.requests.clear()
             self.failures.clear()
             self.meter_identifiers.clear()
+            self.settlement.clear()
+
+    def settle_in(self, currency: str, rates: Mapping[str, Decimal | str]) -> None:
+        """Settle charges in the ``rates``' currencies into ``currency``, as an account with
+        that default currency does: the balance transaction is in ``currency`` and carries
+        ``exchange_rate`` (units of ``currency`` per unit charged), its fee in ``currency``."""
+        with self.lock:
+            for charged_in, rate in rates.items():
+                self.settlement[charged_in.lower()] = (currency.lower(), Decimal(rate))
 
     def fail_next(
         self, *, status: int = 500, hang: float = 0.0, act: bool = True, times: int = 1
