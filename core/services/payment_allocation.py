@@ -5,7 +5,8 @@ the fee expense, or the bank) against the receivable of each invoice it pays; wh
 no invoice is customer credit (account 419). Customer credit is later used to pay
 invoices (Dr 419 / Cr 4111). An invoice's payment status is derived from the sum of its
 allocations. Customer and invoice rows are locked (PostgreSQL) in that order, so two
-workers can never spend the same credit or over-allocate one invoice.
+workers can never spend the same credit or over-allocate one invoice. Credit that open
+refunds hold (they pay it out once approved) is not available to invoices.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from sqlalchemy.orm import Session
 
 Allocation = tuple[Invoice, int]
 _SETTLED = (PaymentStatus.PAID, PaymentStatus.OVERPAID)
+# The allocation source of a refund's VAT rounding unit (see refund_settlement): part of
+# the payment's arithmetic, not of what the invoice was paid.
+ROUNDING = "rounding"
 
 
 def lock_customer(session: Session, customer_id: int) -> Customer:
@@ -50,11 +54,13 @@ def lock_invoice(session: Session, invoice: Invoice) -> Invoice:
 def refresh_payment_status(session: Session, invoice: Invoice, *, now: datetime) -> Invoice:
     """Recompute ``amount_paid_minor`` and ``payment_status`` from the allocations.
 
+    Rounding rows are left out: the credit note settled that unit, the discount paid it.
     Fires ``invoice_paid`` when the document becomes paid (or overpaid).
     """
     paid = int(session.execute(
         select(func.coalesce(func.sum(PaymentAllocation.amount_minor), 0))
-        .where(PaymentAllocation.invoice_id == invoice.id)
+        .where(PaymentAllocation.invoice_id == invoice.id,
+               PaymentAllocation.source != ROUNDING)
     ).scalar_one())
     owed = invoice.payable_minor - invoice.credited_minor
     if paid > owed:
@@ -210,16 +216,18 @@ def allocate_payment(session: Session, payment: Payment, invoice: Invoice, amoun
     lock_invoice(session, invoice)
     check_payable("invoice", invoice, payment.customer_id, payment.currency)
     session.refresh(payment)
-    if amount_minor > payment.unallocated_minor:
-        raise FieldError("amount_minor", f"{amount_minor} is more than the "
-                         f"{payment.unallocated_minor} left unallocated on payment {payment.id}")
+    free = free_credit_on(session, payment)
+    if amount_minor > free:
+        raise FieldError("amount_minor", f"{amount_minor} is more than the {free} left "
+                         f"unallocated on payment {payment.id} (refunds in progress hold "
+                         f"{payment.unallocated_minor - free})")
     if amount_minor > invoice.balance_due_minor:
         raise FieldError("amount_minor", f"{amount_minor} is more than the "
                          f"{invoice.balance_due_minor} due on {invoice.full_number}")
-    credit = ledger.customer_credit_balance(session, payment.customer_id, payment.currency)
+    credit = available_credit(session, payment.customer_id, payment.currency)
     if amount_minor > credit:
         raise InvalidTransition(f"the customer's credit ({credit}) no longer covers "
-                                f"{amount_minor}: it was refunded or used")
+                                f"{amount_minor}: it was refunded, used or is held by a refund")
     return _move_credit(session, payment, invoice, amount_minor, actor=actor, now=moment)
 
 
@@ -252,19 +260,20 @@ def apply_customer_credit(session: Session, invoice: Invoice, *, now: datetime |
 
     Unallocated payments are used first, oldest first; credit from elsewhere (a credit
     note refunded to credit, a goodwill credit) becomes a payment of kind ``credit``.
+    Credit that open refunds hold is left alone.
     """
     moment = resolve_now(now)
     lock_customer(session, invoice.customer_id)
     lock_invoice(session, invoice)
     if invoice.kind != DocumentKind.INVOICE or invoice.status != DocumentStatus.ISSUED:
         return 0
-    available = ledger.customer_credit_balance(session, invoice.customer_id, invoice.currency)
+    available = available_credit(session, invoice.customer_id, invoice.currency)
     wanted = min(available, invoice.balance_due_minor)
     if wanted <= 0:
         return 0
     left = wanted
-    for payment in _payments_with_credit(session, invoice.customer_id, invoice.currency):
-        part = min(left, payment.unallocated_minor)
+    for payment, free in _payments_with_credit(session, invoice.customer_id, invoice.currency):
+        part = min(left, free)
         if part > 0:
             _move_credit(session, payment, invoice, part, actor=actor, now=moment)
             left -= part
@@ -278,11 +287,31 @@ def apply_customer_credit(session: Session, invoice: Invoice, *, now: datetime |
     return wanted
 
 
-def _payments_with_credit(session: Session, customer_id: int, currency: str) -> list[Payment]:
+def available_credit(session: Session, customer_id: int, currency: str) -> int:
+    """The customer's credit that invoices may use: the ledger's, less what open refunds
+    hold (approving them pays it out; spending it first would pay it out twice)."""
+    # refunds imports this module (through credit_notes): imported when needed.
+    from praho.core.services.refunds import credit_held_by_refunds
+
+    held = credit_held_by_refunds(session, customer_id=customer_id, currency=currency)
+    balance = ledger.customer_credit_balance(session, customer_id, currency)
+    return max(balance - held, 0)
+
+
+def free_credit_on(session: Session, payment: Payment) -> int:
+    """What is unallocated on a payment and not held by one of its open refunds."""
+    from praho.core.services.refunds import credit_held_by_refunds
+
+    return payment.unallocated_minor - credit_held_by_refunds(session, payment_id=payment.id)
+
+
+def _payments_with_credit(session: Session, customer_id: int,
+                          currency: str) -> list[tuple[Payment, int]]:
     payments = session.execute(
         select(Payment).where(Payment.customer_id == customer_id, Payment.currency == currency,
                               Payment.kind != PaymentKind.CREDIT)
         .order_by(Payment.received_at, Payment.id)
     ).scalars().all()
-    return [p for p in payments if p.unallocated_minor > 0]
+    free = [(p, free_credit_on(session, p)) for p in payments if p.unallocated_minor > 0]
+    return [(p, part) for p, part in free if part > 0]
 

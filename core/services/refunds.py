@@ -6,7 +6,9 @@ audit event. The amount is reserved when the refund is created, under the paymen
 row lock, so what remains refundable can never go below zero, also when two refunds
 race. Approval sends the refund: to the gateway (our reference is its idempotency key,
 so sending again never refunds twice), to the customer's credit balance at once, or -
-for a bank transfer - it waits for the payout to be recorded by hand. Completion is
+for a bank transfer - it waits for the payout to be recorded by hand. Everything that
+could refuse the completion is checked before the gateway is called
+(:func:`praho.core.services.refund_settlement.check_settleable`). Completion is
 :func:`praho.core.services.refund_settlement.settle_refund`.
 """
 
@@ -143,18 +145,35 @@ def _reserved_parts(session: Session, payment_id: int) -> tuple[int, dict[int, i
     return credit, invoices
 
 
+def credit_held_by_refunds(session: Session, *, customer_id: int | None = None,
+                           currency: str | None = None, payment_id: int | None = None) -> int:
+    """Customer credit that open refunds (of a customer in a currency, or of one payment)
+    will pay out: not available to invoices meanwhile."""
+    query = select(Refund.split).where(Refund.status.in_(OPEN_STATUSES))
+    if customer_id is not None:
+        query = query.where(Refund.customer_id == customer_id, Refund.currency == currency)
+    if payment_id is not None:
+        query = query.where(Refund.payment_id == payment_id)
+    return sum(int((split or {}).get("credit", 0)) for split in session.execute(query).scalars())
+
+
 def plan_split(
     session: Session, payment: Payment, amount: int, destination: RefundDestination
 ) -> dict[str, Any]:
     """Split a refund: the payment's unallocated part (customer credit) first, then its
-    invoices, oldest allocation first, each within what can still be credited on it."""
+    invoices, oldest allocation first, each within what can still be credited on it and
+    the VAT rounding units the payment kept on it (see refund_settlement)."""
     from praho.core.models.invoices import Invoice
+    from praho.core.services.payment_allocation import ROUNDING
 
     reserved_credit, reserved_invoices = _reserved_parts(session, payment.id)
     allocated: dict[int, int] = {}
+    rounding: dict[int, int] = {}
     for row in session.execute(select(PaymentAllocation).where(
             PaymentAllocation.payment_id == payment.id).order_by(PaymentAllocation.id)).scalars():
         allocated[row.invoice_id] = allocated.get(row.invoice_id, 0) + row.amount_minor
+        if row.source == ROUNDING:
+            rounding[row.invoice_id] = rounding.get(row.invoice_id, 0) + row.amount_minor
     left = amount
     split: dict[str, Any] = {"credit": 0, "invoices": {}}
     if destination == RefundDestination.ORIGINAL:
@@ -168,8 +187,10 @@ def plan_split(
             break
         invoice = session.get(Invoice, invoice_id)
         assert invoice is not None
+        # A unit kept as rounding is paid out without a credit note (the discount reverses).
         room = min(net - reserved_invoices.get(invoice_id, 0),
-                   creditable_minor(invoice) - reserved_invoices.get(invoice_id, 0))
+                   creditable_minor(invoice) + max(rounding.get(invoice_id, 0), 0)
+                   - reserved_invoices.get(invoice_id, 0))
         part = min(left, max(room, 0))
         if part:
             split["invoices"][str(invoice_id)] = part
@@ -335,14 +356,18 @@ def approve_refund(session: Session, refund: Refund, *, actor: Actor | None = No
 
 def send_refund(session: Session, refund: Refund, *, actor: Actor | None = None,
                 now: datetime | None = None) -> Refund:
-    """Carry out an approved refund; calling it again after an unknown outcome is safe."""
-    from praho.core.services.refund_settlement import settle_refund
+    """Carry out an approved refund; calling it again after an unknown outcome is safe.
+
+    Refused (:class:`InvalidTransition`) before anything is sent when the books could not
+    record the refund (its credit was used, an invoice can no longer be credited).
+    """
+    from praho.core.services.refund_settlement import check_settleable, settle_refund
 
     moment = resolve_now(now)
     if refund.status != R.APPROVED:
         raise InvalidTransition(f"refund {refund.reference} is {refund.status}, not approved")
-    payment = session.get(Payment, refund.payment_id)
-    assert payment is not None
+    # Under the customer's and payment's locks, kept until the settlement below.
+    payment = check_settleable(session, refund)
     if refund.destination == RefundDestination.CUSTOMER_CREDIT:
         return settle_refund(session, refund, money_account=None, actor=actor, now=moment)
     if payment.gateway_id in (None, CREDIT_GATEWAY_ID) or not payment.gateway_reference:
