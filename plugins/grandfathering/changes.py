@@ -30,6 +30,7 @@ from praho.plugins.grandfathering.models import (
     PriceNotice,
 )
 from praho.plugins.grandfathering.notices import send_notice
+from praho.plugins.grandfathering.price_history import on_price_since
 from praho.plugins.grandfathering.scope import forget_scope
 from praho.plugins.grandfathering.settings import GrandfatheringSettings
 from sqlalchemy import select
@@ -136,7 +137,17 @@ def new_plan_row(
     row = PriceMigration(
         price_change_id=change.id, subscription_id=subscription.id, status=M.PLANNED, created_at=now
     )
-    if subscription.start_date >= change.effective_from:
+    # Like the price guard: an item that went onto the price once the rise took effect
+    # pays the new price and gets no notice (the earliest item, when there are several).
+    since = min(
+        (
+            on_price_since(session, subscription, item, today)
+            for item in subscription.active_items
+            if item.price_id == change.price_id
+        ),
+        default=subscription.start_date,
+    )
+    if since >= change.effective_from:
         row.status, row.note = M.SKIPPED, "subscribed at the new price"
         return row
     earliest = change.effective_from

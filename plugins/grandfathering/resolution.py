@@ -6,8 +6,9 @@ Answers ``resolve_subscription_price`` (see docs/pricing.md for the whole order)
 2. Otherwise the catalog version effective at the period start applies, but never more
    than the customer was told about: a rise announced through the catalog service
    (a :class:`PriceChange`) applies only from the ``applies_from`` day of a notice sent
-   to that subscription (or when the subscription started at the new price); an expired
-   lock keeps its price until its expiry notice has run.
+   to that subscription, or when the item went onto the price on or after the rise's
+   effective date (a new subscription, a plan change or an add-on: it chose the new
+   price); an expired lock keeps its price until its expiry notice has run.
 
 Returns None when the catalog price stands, so the core's own resolution applies.
 """
@@ -23,6 +24,7 @@ from praho.core.pricing import ResolvedPrice
 from praho.core.services.catalog import price_version_on
 from praho.plugins.grandfathering.locks import best_lock, locks_for
 from praho.plugins.grandfathering.models import PriceChange, PriceLock, PriceNotice
+from praho.plugins.grandfathering.price_history import on_price_since
 from praho.plugins.grandfathering.scope import pricing_scope
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -67,7 +69,7 @@ def resolve_price(
             f"price lock {expired.id} expired; expiry notice period not over",
         )
         details = {"price_lock_id": expired.id, "held": "lock_expiry_notice"}
-    noticed = _noticed_amount(session, subscription, price, version.id, catalog, period_start)
+    noticed = _noticed_amount(session, subscription, item, price, version.id, catalog, period_start)
     if noticed is not None and noticed[0] < held:
         held, why = noticed
         details = {"held": "price_change_notice"}
@@ -105,12 +107,17 @@ def _expired_lock_held(session: Session, locks: list[PriceLock], day: date) -> P
 def _noticed_amount(
     session: Session,
     subscription: Subscription,
+    item: SubscriptionItem,
     price: Price,
     version_id: int,
     catalog: int,
     day: date,
 ) -> tuple[int, str] | None:
-    """Walk back through announced rises the subscription was not told about in time."""
+    """Walk back through announced rises the subscription was not told about in time.
+
+    Only for an item that was on the price before the rise took effect: the notice
+    protects what the customer was paying, not a price chosen after the rise.
+    """
     changes = {
         change.version_id: change
         for change in session.execute(
@@ -122,10 +129,10 @@ def _noticed_amount(
     if not changes:
         return None
     amount, reason, current = catalog, "", version_id
+    since: date | None = None
     while (change := changes.get(current)) is not None and change.is_increase:
-        if subscription.start_date >= change.effective_from or _noticed(
-            session, subscription, change, day
-        ):
+        since = since or on_price_since(session, subscription, item, day)
+        if since >= change.effective_from or _noticed(session, subscription, change, day):
             break
         amount = change.old_amount_minor
         reason = (
