@@ -178,6 +178,18 @@ def test_credit_held_by_a_refund_in_progress_is_not_spent_on_the_next_invoice(
     assert_ledger_balanced(praho_session)
 
 
+def test_charging_the_next_invoice_uses_the_card_when_a_refund_holds_the_credit(
+    praho_factory, praho_session
+):
+    payment, _charge, _refund, later = _credit_held_by_a_card_refund(praho_factory, praho_session)
+    attempt = charge_invoice(praho_session, later, now=NOW + timedelta(days=1))
+    # Not a "paid by credit" attempt of 0: the card is charged for the whole invoice.
+    assert attempt.gateway_id == GATEWAY.id and attempt.amount_minor == 6050
+    assert attempt.status == "processed" and later.payment_status == "paid"
+    assert _credit(praho_session, payment) == 6050  # still held for the refund
+    assert_ledger_balanced(praho_session)
+
+
 def test_credit_a_rejected_refund_held_pays_the_next_invoice(praho_factory, praho_session):
     payment, _charge, refund, later = _credit_held_by_a_card_refund(praho_factory, praho_session)
     reject_refund(praho_session, refund, note="keep it as credit", actor=ANA, now=NOW)

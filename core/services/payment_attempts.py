@@ -41,11 +41,11 @@ from praho.core.payments.gateway import (
 )
 from praho.core.plugins import get_registry
 from praho.core.redaction import redact_payload
-from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.idempotency import check_key, claim_key, remember_response
 from praho.core.services.payment_allocation import (
     apply_customer_credit,
+    available_credit,
     lock_customer,
     lock_invoice,
     receive_payment,
@@ -126,7 +126,9 @@ def charge_invoice(
                 remember_response(session, record, {"attempt_id": existing.id})
             return existing
     _check_chargeable(invoice, earlier)
-    credit = ledger.customer_credit_balance(session, invoice.customer_id, invoice.currency)
+    # Credit an open refund holds is not there to spend: counting it would skip the card
+    # and record a "paid by credit" attempt of nothing.
+    credit = available_credit(session, invoice.customer_id, invoice.currency)
     chosen, gateway = None, None
     if credit < invoice.balance_due_minor:
         chosen, gateway = _method_and_gateway(session, invoice, method)

@@ -24,11 +24,12 @@ from praho.core.models.customers import Customer
 from praho.core.models.subscriptions import FINAL_STATUSES, Subscription, SubscriptionItem
 from praho.core.services.bulk_sql import ids_in
 from praho.plugins.usage_metering.alerts import check_alerts
+from praho.plugins.usage_metering.charge_history import ended_charges
 from praho.plugins.usage_metering.event_store import store_events
 from praho.plugins.usage_metering.meters import Aggregation
 from praho.plugins.usage_metering.models import Meter, MeterCharge
 from praho.plugins.usage_metering.settings import UsageSettings, current_settings
-from sqlalchemy import any_, bindparam, or_, select
+from sqlalchemy import and_, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
@@ -105,7 +106,9 @@ _encode = json.JSONEncoder(default=str, separators=(",", ":")).encode
 class _Targets:
     """Subscriptions a batch may report for, with the meters their plans charge."""
 
-    meters_of: dict[int, set[int]] = field(default_factory=dict)
+    # Per subscription, meter id -> None while a price on it charges the meter, or the
+    # instant the last one stopped: usage dated before then is still billable.
+    meters_of: dict[int, dict[int, datetime | None]] = field(default_factory=dict)
     customer_of: dict[int, int] = field(default_factory=dict)
     by_customer_code: dict[str, list[int]] = field(default_factory=dict)
 
@@ -135,7 +138,7 @@ def record_usage_events(
         m.code: _MeterInfo(m.id, m.code, m.aggregation, m.property)
         for m in session.execute(select(Meter).where(Meter.active.is_(True))).scalars()
     }
-    targets = _load_targets(session, events, customer_id)
+    targets = _load_targets(session, events, customer_id, meters)
     oldest = moment - timedelta(days=settings.max_event_age_days)
     latest = moment + timedelta(seconds=settings.max_future_seconds)
     rows: list[tuple[Any, ...]] = []
@@ -169,33 +172,48 @@ def record_usage_events(
     return result
 
 
-def _load_targets(session: Session, events: Sequence[Any], customer_id: int | None) -> _Targets:
+def _load_targets(
+    session: Session,
+    events: Sequence[Any],
+    customer_id: int | None,
+    meters: Mapping[str, _MeterInfo],
+) -> _Targets:
     subscription_ids: set[int] = set()
     codes: set[str] = set()
+    # (subscription id or customer code, meter id) pairs the batch reports for.
+    asked: set[tuple[int | str, int]] = set()
     for raw in events:
         if not isinstance(raw, Mapping):
             continue
+        meter_code = raw.get("meter")
+        meter = meters.get(meter_code) if type(meter_code) is str else None
         sub = raw.get("subscription")
         # Only ids a BIGINT can hold: 10**99 reached the query and raised OverflowError (500).
         if isinstance(sub, int) and not isinstance(sub, bool) and 0 < sub < 2**63:
             subscription_ids.add(sub)
         elif isinstance(sub, str) and sub.isdigit() and len(sub) < 19:
-            subscription_ids.add(int(sub))
+            sub = int(sub)
+            subscription_ids.add(sub)
+        else:
+            sub = None
         code = raw.get("customer")
         if isinstance(code, str) and len(code) <= 40:
             codes.add(code)
+        else:
+            code = None
+        target = sub if sub is not None else code
+        if meter is not None and target is not None:
+            asked.add((target, meter.id))
+    scope = [Subscription.status.notin_([str(s) for s in FINAL_STATUSES])]
+    if customer_id is not None:
+        scope.append(Subscription.customer_id == customer_id)
     query = (
         select(Subscription.id, Subscription.customer_id, Customer.code, MeterCharge.meter_id)
         .join(Customer, Customer.id == Subscription.customer_id)
         .join(SubscriptionItem, SubscriptionItem.subscription_id == Subscription.id)
         .join(MeterCharge, MeterCharge.price_id == SubscriptionItem.price_id)
-        .where(
-            SubscriptionItem.removed_at.is_(None),
-            Subscription.status.notin_([str(s) for s in FINAL_STATUSES]),
-        )
+        .where(SubscriptionItem.removed_at.is_(None), *scope)
     )
-    if customer_id is not None:
-        query = query.where(Subscription.customer_id == customer_id)
     targets = _Targets()
     wanted = []
     if subscription_ids:
@@ -210,12 +228,45 @@ def _load_targets(session: Session, events: Sequence[Any], customer_id: int | No
     if not wanted:
         return targets
     for sub_id, cust_id, code, meter_id in session.execute(query.where(or_(*wanted))):
-        targets.meters_of.setdefault(sub_id, set()).add(meter_id)
-        targets.customer_of[sub_id] = cust_id
-        subs = targets.by_customer_code.setdefault(code, [])
-        if sub_id not in subs:
-            subs.append(sub_id)
+        targets.meters_of.setdefault(sub_id, {})[meter_id] = None
+        _add_target(targets, sub_id, cust_id, code)
+    if not all(_charged_now(targets, target, meter_id) for target, meter_id in asked):
+        _load_ended_charges(session, targets, and_(or_(*wanted), *scope))
     return targets
+
+
+def _add_target(targets: _Targets, sub_id: int, cust_id: int, code: str) -> None:
+    targets.customer_of[sub_id] = cust_id
+    subs = targets.by_customer_code.setdefault(code, [])
+    if sub_id not in subs:
+        subs.append(sub_id)
+
+
+def _charged_now(targets: _Targets, target: int | str, meter_id: int) -> bool:
+    subs = [target] if isinstance(target, int) else targets.by_customer_code.get(target, [])
+    return any(targets.meters_of.get(sub, {}).get(meter_id, False) is None for sub in subs)
+
+
+def _load_ended_charges(session: Session, targets: _Targets, where: Any) -> None:
+    """Add the meters the subscriptions ``where`` stopped being charged for, with when.
+
+    Only looked up when the batch names a meter that a subscription's items do not
+    charge now (rare: late usage after a plan change or a removed add-on), so the
+    common batch stays one query.
+    """
+    ended = ended_charges(session, where)
+    for sub_id, per_meter in ended.items():
+        meters_of = targets.meters_of.setdefault(sub_id, {})
+        for meter_id, stopped in per_meter.items():
+            meters_of.setdefault(meter_id, stopped.until)
+    missing = sorted(set(ended) - set(targets.customer_of))
+    if missing:
+        for sub_id, cust_id, code in session.execute(
+            select(Subscription.id, Subscription.customer_id, Customer.code)
+            .join(Customer, Customer.id == Subscription.customer_id)
+            .where(ids_in(session, Subscription.id, missing))
+        ):
+            _add_target(targets, sub_id, cust_id, code)
 
 
 def _validate(
@@ -248,6 +299,15 @@ def _validate(
         raise _Reject(
             "in_future",
             f"timestamp: more than {int((latest - moment).total_seconds())} seconds in the future",
+        )
+    stopped = targets.meters_of[subscription_id][meter.id]
+    if stopped is not None and occurred >= stopped:
+        # Usage while the meter was charged is billed (rating keeps its last charge);
+        # after that nothing on the subscription prices it.
+        raise _Reject(
+            "meter_not_in_plan",
+            f"timestamp: subscription {subscription_id} stopped being charged for "
+            f"{meter.code} at {stopped.isoformat()}; later usage is not billable",
         )
     properties = raw.get("properties")
     if properties is None:
@@ -310,8 +370,11 @@ def _subscription_for(
     code = raw.get("customer")
     if not isinstance(code, str):
         raise _Reject("missing_target", "give customer (code) or subscription (id)")
-    candidates = [
-        s for s in targets.by_customer_code.get(code, ()) if meter.id in targets.meters_of[s]
+    subs = targets.by_customer_code.get(code, ())
+    # A subscription charged for the meter now wins over one that was charged until
+    # recently (whose late usage is still accepted when it names no other).
+    candidates = [s for s in subs if targets.meters_of[s].get(meter.id, False) is None] or [
+        s for s in subs if meter.id in targets.meters_of[s]
     ]
     if not candidates:
         raise _Reject(

@@ -222,15 +222,20 @@ def define_charge(
 _CHARGED_PRICES = "praho.usage_metering.charged_prices"
 
 
-def charges_for_prices(session: Session, price_ids: list[int]) -> list[MeterCharge]:
-    """The charges of these prices (the usage billed to subscriptions holding them)."""
-    if not price_ids:
-        return []
+def charged_price_ids(session: Session) -> set[int]:
+    """The ids of the prices that charge any meter (cached in the session)."""
     charged = session.info.get(_CHARGED_PRICES)
     if charged is None:
         charged = set(session.execute(select(MeterCharge.price_id).distinct()).scalars())
         session.info[_CHARGED_PRICES] = charged
-    if charged.isdisjoint(price_ids):
+    return charged
+
+
+def charges_for_prices(session: Session, price_ids: list[int]) -> list[MeterCharge]:
+    """The charges of these prices (the usage billed to subscriptions holding them)."""
+    if not price_ids:
+        return []
+    if charged_price_ids(session).isdisjoint(price_ids):
         return []
     return list(
         session.execute(

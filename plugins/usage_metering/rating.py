@@ -3,14 +3,16 @@
 The billing run asks for extra lines (``collect_renewal_charges``) while it builds the
 document of the period starting on ``period_start``. The usage billed then is the
 closed window ``[end of the last rated window (or the subscription's start),
-period_start)`` for each meter its plan charges. Late events, accepted after their
-period was rated, are found by re-aggregating recently rated periods: when the
-quantity changed, the difference in amount is billed as an adjustment line (the
-earlier invoice is never touched). Nothing is written here: what was rated (zero
-quantities included, which get no line) waits in the session, keyed by subscription and
-period, and :func:`record_ratings` stores it once the document is issued
-(``subscription_renewed``), in the billing run's transaction. A preview rolls back and
-never issues, so it records nothing.
+period_start)`` for each meter its plan charges; a meter it stopped charging (a plan
+change, a removed add-on) is rated by its last charge up to the day that charge
+stopped (see ``charge_history``). Late events, accepted after their period was rated,
+are found by re-aggregating recently rated periods: when the quantity changed, the
+difference in amount is billed as an adjustment line (the earlier invoice is never
+touched). Nothing is written here: what was rated (zero quantities included, which
+get no line) waits in the session, keyed by subscription and period, and
+:func:`record_ratings` stores it once the document is issued (``subscription_renewed``),
+in the billing run's transaction. A preview rolls back and never issues, so it records
+nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from praho.core.money import to_major
 from praho.core.pricing import DraftLine
 from praho.core.services.renewal import format_day
 from praho.plugins.usage_metering.aggregation import period_quantity, window_of
+from praho.plugins.usage_metering.charge_history import ended_charges
 from praho.plugins.usage_metering.charges import (
     ChargeModel,
     ChargeSpec,
@@ -78,15 +81,9 @@ def usage_lines(
 ) -> list[DraftLine]:
     """Arrears and adjustment lines for the document of the period starting ``period_start``."""
     settings = settings or current_settings()
-    price_ids = [item.price_id for item in subscription.active_items]
     lines: list[DraftLine] = []
     pending: list[dict[str, Any]] = []
-    # One charge per meter: a plan and an add-on both charging a meter bill it once
-    # (the older charge decides).
-    by_meter: dict[int, MeterCharge] = {}
-    for charge in charges_for_prices(session, price_ids):
-        by_meter.setdefault(charge.meter_id, charge)
-    for meter_id, charge in by_meter.items():
+    for meter_id, (charge, stop) in _charged_meters(session, subscription).items():
         meter = session.get(Meter, meter_id)
         assert meter is not None
         # Per meter, not per charge: after a plan change the new charge continues where
@@ -98,9 +95,10 @@ def usage_lines(
             lines.append(line)
             pending.append(line.details["usage"])
         last_end = max((r.period_end for r in rated), default=subscription.start_date)
-        if last_end < period_start:
+        end = period_start if stop is None else min(period_start, stop)
+        if last_end < end:
             usage, line = _arrears(
-                session, subscription, meter, charge, last_end, period_start, language, now
+                session, subscription, meter, charge, last_end, end, language, now
             )
             pending.append(usage)
             if line is not None:
@@ -110,6 +108,37 @@ def usage_lines(
     if pending:
         memo[(subscription.id, period_start)] = pending
     return lines
+
+
+def _charged_meters(
+    session: Session, subscription: Subscription
+) -> dict[int, tuple[MeterCharge, date | None]]:
+    """Meter id -> (the charge that rates it, the day its usage stops being billable).
+
+    The stop is None for a meter charged now. A meter no price charges any more (its
+    add-on removed, or the plan changed to a price without it) is still rated, by the
+    last charge that had it, up to and including the day that charge stopped: the
+    usage it had until then is owed, and late events dated before then are accepted.
+    Once its windows reach that day, only late events can add to it (adjustments).
+    """
+    # One charge per meter: a plan and an add-on both charging a meter bill it once
+    # (the older charge decides).
+    price_ids = [item.price_id for item in subscription.active_items]
+    meters: dict[int, tuple[MeterCharge, date | None]] = {}
+    for charge in charges_for_prices(session, price_ids):
+        meters.setdefault(charge.meter_id, (charge, None))
+    ended = ended_charges(
+        session,
+        Subscription.id == subscription.id,
+        items_removed=any(item.removed_at is not None for item in subscription.items),
+    )
+    for meter_id, stopped in ended.get(subscription.id, {}).items():
+        if meter_id in meters:
+            continue
+        charge = session.get(MeterCharge, stopped.charge_id)
+        assert charge is not None
+        meters[meter_id] = (charge, business_date(stopped.until) + timedelta(days=1))
+    return meters
 
 
 def _rated_periods(session: Session, subscription_id: int, meter_id: int) -> list[UsageRating]:
