@@ -376,7 +376,13 @@ def _advance(ctx: IssueContext, prepared: list[PreparedDocument]) -> None:
 
 
 def remember_charge(charge: ItemCharge) -> None:
-    """The basis of later proration credits: the full-period unit price and quantity billed."""
+    """Mark the item billed for the period: the full-period unit price and quantity.
+
+    The mark says the period's unused time can still be credited (a credit with a pause
+    or cancellation clears it). How much is credited is read from the issued line itself,
+    net of coupons and other allowances, with its VAT (``proration_credits.credit_basis``):
+    this price is before allowances.
+    """
     if charge.item.billed_unit_amount_minor != charge.price.unit_amount_minor:
         charge.item.billed_unit_amount_minor = charge.price.unit_amount_minor
     if charge.item.billed_quantity != charge.quantity:

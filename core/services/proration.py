@@ -2,12 +2,20 @@
 
 A change at instant *t* inside the billed period [start, end) produces, for each item:
 
-* a **credit** for the unused part of what was billed: quantity x unit price x
-  (seconds from *t* to the end) / (seconds of the full period), and
-* a **charge** for the rest of the period at the new price and quantity, same fraction.
+* a **credit** for the unused part of what the item was actually billed (its credit
+  basis, :mod:`praho.core.services.proration_credits`): the unit price of the line
+  that charged it for the rest of the period, scaled by the part of that line left
+  after its own allowance and its share of coupons and other document allowances, x
+  quantity x (seconds from *t* to the end) / (seconds of the full period), never more
+  than the line can still be credited, and
+* a **charge** for the rest of the period at the new price and quantity: quantity x
+  unit price x (seconds from *t* to the end) / (seconds of the full period).
 
-Each becomes a proration line that names the product, the prices, the dates and the
-seconds it covers. What happens to them depends on the behaviour chosen:
+Each becomes a proration line that names the product, the amounts, the dates and the
+seconds it covers. A credit reduces the supply of the invoice that billed the period,
+so when issued it keeps that invoice line's VAT category and rate (Cod fiscal art.
+287), whatever the rate is today. What happens to the lines depends on the behaviour
+chosen:
 
 * ``invoice_now``: an upgrade (charge >= credit) is invoiced at once (invoice or
   proforma per customer setting) with both lines; Stripe's behaviour.
@@ -28,12 +36,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any
 
 from praho.core.clock import business_date, resolve_now
 from praho.core.models.catalog import Price
 from praho.core.models.customers import Customer
-from praho.core.models.invoices import Invoice, LineKind
+from praho.core.models.invoices import Invoice, InvoiceLine, LineKind
 from praho.core.models.subscriptions import (
     ItemRole,
     PendingProration,
@@ -42,9 +51,10 @@ from praho.core.models.subscriptions import (
     SubscriptionPeriod,
     SubscriptionStatus,
 )
-from praho.core.money import to_major
+from praho.core.money import currency_exponent, to_major
 from praho.core.pricing import DraftLine
 from praho.core.services.billing_cycles import Period, cycle_label, prorated_unit_price
+from praho.core.services.proration_credits import CreditBasis, credit_basis
 from praho.core.services.renewal import (
     CatalogCache,
     format_day,
@@ -79,7 +89,11 @@ class ItemChange:
 
 @dataclass(frozen=True)
 class ProrationLine:
-    """A credit (negative) or charge for part of the current period, with its explanation."""
+    """A credit (negative) or charge for part of the current period, with its explanation.
+
+    ``corrects`` is set on a credit: the line of the invoice (or unpaid proforma) that
+    billed the period, whose VAT the credit keeps when it is issued.
+    """
 
     kind: str
     change_index: int
@@ -98,9 +112,14 @@ class ProrationLine:
     seconds: int
     total_seconds: int
     details: dict[str, Any] = field(default_factory=dict)
+    corrects: InvoiceLine | None = field(default=None, compare=False, repr=False)
 
     def draft(self) -> DraftLine:
-        """The line as it goes on a document (credits carry their negative net)."""
+        """The line as it goes on a document (credits carry their negative net).
+
+        Its VAT is not fixed here: the services that issue a credit copy the VAT of the
+        line it corrects (``corrects``); previews and waiting lines have it decided.
+        """
         return DraftLine(
             item_name=self.item_name,
             description=self.description,
@@ -178,6 +197,36 @@ def period_is_billed(session: Session, subscription: Subscription) -> bool:
     )
 
 
+def credit_terms(basis: CreditBasis, left: int, currency: str) -> tuple[Decimal, Decimal, int]:
+    """Quantity, unit price and net of the credit for the last ``left`` seconds of ``basis``.
+
+    The basis unit amount x left / seconds as a unit price to 6 decimals (half-up, from
+    exact integers, as a charge's unit price is prorated), times the quantity, so the
+    line satisfies EN 16931 BR-LIN-04; capped at what can still be credited (then one
+    unit of the capped net if the quantity does not divide it).
+    """
+    quantity = Decimal(basis.quantity)
+    # Minor units to millionths of a major unit.
+    scale = 10 ** (6 - currency_exponent(currency))
+    rate = basis.unit_minor * left * scale
+    unit = Decimal(_half_up(rate.numerator, rate.denominator * basis.seconds)).scaleb(-6)
+    amount = line_gross_minor(quantity, unit, currency)
+    if amount <= basis.room_minor:
+        return quantity, unit, amount
+    amount = max(basis.room_minor, 0)
+    numerator, denominator = quantity.as_integer_ratio()
+    unit = Decimal(_half_up(amount * denominator * scale, numerator)).scaleb(-6)
+    if line_gross_minor(quantity, unit, currency) == amount:
+        return quantity, unit, amount
+    return Decimal(1), to_major(amount, currency), amount
+
+
+def _half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator (>= 0 and > 0) rounded half-up, in integers only."""
+    quotient, remainder = divmod(numerator, denominator)
+    return quotient + (1 if 2 * remainder >= denominator else 0)
+
+
 def compute_proration(
     session: Session,
     subscription: Subscription,
@@ -222,31 +271,21 @@ def compute_proration(
     assert customer is not None
     for index, change in enumerate(changes):
         item = change.item
+        # The billed mark is cleared once the unused time was credited (pause, cancel).
         if item is not None and item.billed_unit_amount_minor is not None and item.billed_quantity:
-            plan.lines.append(
-                _line(
-                    catalog,
-                    subscription,
-                    customer,
-                    "credit",
-                    index,
-                    item.id,
-                    catalog.price(item.price_id),
-                    item.billed_quantity,
-                    item.billed_unit_amount_minor,
-                    today,
-                    period,
-                    left,
-                    total,
+            basis = credit_basis(session, subscription, item.id, period, today)
+            if basis is not None:
+                plan.lines.append(
+                    _credit_line(
+                        catalog, subscription, customer, index, item, basis, today, period, left
+                    )
                 )
-            )
         if change.new_price is not None:
             plan.lines.append(
-                _line(
+                _charge_line(
                     catalog,
                     subscription,
                     customer,
-                    "charge",
                     index,
                     item.id if item else None,
                     change.new_price,
@@ -262,11 +301,76 @@ def compute_proration(
     return plan
 
 
-def _line(
+def _credit_line(
     catalog: CatalogCache,
     subscription: Subscription,
     customer: Customer,
-    kind: str,
+    index: int,
+    item: SubscriptionItem,
+    basis: CreditBasis,
+    today: date,
+    period: Period,
+    left: int,
+) -> ProrationLine:
+    currency = subscription.currency
+    price = catalog.price(basis.price_id or item.price_id)
+    product = catalog.product(price.product_id)
+    words = texts(customer.language)
+    quantity, unit, amount = credit_terms(basis, left, currency)
+    description = (
+        f"{format_day(today)} - {format_day(period.last_day)}: {quantity.normalize():f} x "
+        f"{_amount_text(basis.unit_minor, currency)} {currency} "
+        f"{cycle_label(subscription.billing_cycle_months)}, {left} {words['seconds']} "
+        f"{basis.seconds}" + (f" ({basis.reference})" if basis.reference else "")
+    )
+    details: dict[str, Any] = {
+        "subscription_id": subscription.id,
+        "subscription_item_id": item.id,
+        "proration": "credit",
+        "price_code": price.code,
+        "seconds": left,
+        "period_seconds": basis.seconds,
+        "from": today.isoformat(),
+        "period_end": period.end.isoformat(),
+        "basis": basis.explained(),
+    }
+    if basis.corrects is not None:
+        # What later credits of the same line are bounded by (credited_from).
+        details["original_line_id"] = basis.corrects.id
+    return ProrationLine(
+        kind="credit",
+        change_index=index,
+        subscription_item_id=item.id,
+        item_name=f"{words['unused']} {product_name(product, customer.language)}"[:100],
+        description=description[:200],
+        product_id=product.id,
+        price_id=price.id,
+        unit_code=product.unit_code,
+        quantity=quantity,
+        unit_price=unit,
+        amount_minor=-amount,
+        full_unit_amount_minor=_half_up(basis.unit_minor.numerator, basis.unit_minor.denominator),
+        period_start=today,
+        period_end=period.last_day,
+        seconds=left,
+        total_seconds=basis.seconds,
+        details=details,
+        corrects=basis.corrects,
+    )
+
+
+def _amount_text(amount_minor: Fraction, currency: str) -> str:
+    """An exact minor-unit amount in major units: 50.00, or 33.333333 when it has more."""
+    if amount_minor.denominator == 1:
+        return f"{to_major(amount_minor.numerator, currency)}"
+    scaled = amount_minor * 10 ** (6 - currency_exponent(currency))
+    return f"{Decimal(_half_up(scaled.numerator, scaled.denominator)).scaleb(-6).normalize():f}"
+
+
+def _charge_line(
+    catalog: CatalogCache,
+    subscription: Subscription,
+    customer: Customer,
     index: int,
     item_id: int | None,
     price: Price,
@@ -282,7 +386,6 @@ def _line(
     words = texts(customer.language)
     unit = prorated_unit_price(to_major(unit_minor, currency), left, total)
     amount = line_gross_minor(Decimal(quantity), unit, currency)
-    label = words["unused"] if kind == "credit" else words["remaining"]
     full_unit = to_major(unit_minor, currency)
     description = (
         f"{format_day(today)} - {format_day(period.last_day)}: {quantity.normalize():f} x "
@@ -290,17 +393,17 @@ def _line(
         f"{left} {words['seconds']} {total}"
     )
     return ProrationLine(
-        kind=kind,
+        kind="charge",
         change_index=index,
         subscription_item_id=item_id,
-        item_name=f"{label} {product_name(product, customer.language)}"[:100],
+        item_name=f"{words['remaining']} {product_name(product, customer.language)}"[:100],
         description=description[:200],
         product_id=product.id,
         price_id=price.id,
         unit_code=product.unit_code,
         quantity=Decimal(quantity),
         unit_price=unit,
-        amount_minor=-amount if kind == "credit" else amount,
+        amount_minor=amount,
         full_unit_amount_minor=unit_minor,
         period_start=today,
         period_end=period.last_day,
@@ -309,7 +412,7 @@ def _line(
         details={
             "subscription_id": subscription.id,
             "subscription_item_id": item_id,
-            "proration": kind,
+            "proration": "charge",
             "price_code": price.code,
             "full_unit_amount_minor": unit_minor,
             "seconds": left,

@@ -1,54 +1,77 @@
-"""Proration credits: credit notes that correct the invoice of a period, and the credit balance.
+"""Proration credits: what a credit for unused time gives back, and the credit notes.
 
-A credit (a downgrade, a removed add-on, unused time on cancellation) corrects the
-invoice line that billed the item for the current period: the credit note copies that
-line's VAT (a correction takes the VAT of the supply it corrects). The part of the
-credit the customer had already paid moves from receivables (4111) to the customer's
-credit balance (419) in one balanced entry; the payment layer applies that balance to
-later invoices. A period billed on an unpaid proforma cannot be corrected this way and
-is refused with that reason.
+A credit for an item's unused time (a downgrade, a removed add-on, a quantity lowered,
+a pause or cancellation with credit) gives back part of what the item was actually
+billed for the rest of its period (:func:`credit_basis`): the net of the invoice line
+that billed the period, after that line's own allowance and its share of coupons and
+other document allowances, or the charge a later change put in its place. It never
+exceeds what that line can still be credited.
+
+The credit corrects the invoice line that billed the item for the current period, so
+it keeps that line's VAT (:func:`copy_corrected_tax`; a correction takes the VAT of the
+supply it corrects, Cod fiscal art. 287). The part of a credit note the customer had
+already paid moves from receivables (4111) to the customer's credit balance (419) in
+one balanced entry; the payment layer applies that balance to later invoices. A period
+billed on an unpaid proforma cannot be corrected this way and is refused with that
+reason.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
 from praho.core.clock import business_date
 from praho.core.errors import InvalidTransition
 from praho.core.models.customers import Customer
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, InvoiceLine, LineKind
-from praho.core.models.subscriptions import (
-    Subscription,
-)
-from praho.core.money import to_major
+from praho.core.models.subscriptions import PendingProration, Subscription
+from praho.core.money import allocate, to_major
 from praho.core.pricing import DraftLine
 from praho.core.services.audit import Actor, record_audit
+from praho.core.services.billing_cycles import Period
 from praho.core.services.credit_notes import creditable_minor, open_minor, paid_excess_to_credit
 from praho.core.services.invoicing import add_line, create_draft
 from praho.core.services.issuing import issue_document
 from praho.core.services.payment_allocation import lock_invoice
-from praho.core.services.proration import (
-    ItemChange,
-    ProrationBehavior,
-    ProrationLine,
-    ProrationPlan,
-    compute_proration,
-)
 from praho.core.services.subscription_state import record_event
 from praho.core.services.totals import compute_totals
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+if TYPE_CHECKING:
+    from praho.core.services.proration import ProrationLine, ProrationPlan
 
-def billed_line(
-    session: Session, subscription: Subscription, item_id: int, on_date: date
-) -> tuple[Invoice, InvoiceLine] | None:
-    """The fiscal invoice line that charged ``item_id`` for the period containing ``on_date``.
+# The VAT facts a correction copies from the line it corrects.
+CORRECTED_TAX_FIELDS = (
+    "tax_category",
+    "tax_rate",
+    "tax_exemption_code",
+    "tax_exemption_reason",
+    "tax_note",
+)
 
-    A line on a proforma counts once the proforma was converted into an invoice; an
-    unpaid proforma cannot be corrected by a credit note, which is refused clearly.
+
+@dataclass(frozen=True)
+class PeriodBilling:
+    """The issued line that charged an item for a day of its period.
+
+    ``document`` is where it was billed first (an invoice or a proforma); ``fiscal`` is
+    the invoice and line it is or became, None while the proforma is unpaid.
     """
+
+    document: Invoice
+    line: InvoiceLine
+    fiscal: tuple[Invoice, InvoiceLine] | None
+
+
+def period_billing(
+    session: Session, subscription: Subscription, item_id: int, on_date: date
+) -> PeriodBilling | None:
+    """The latest issued invoice or proforma line charging ``item_id`` for ``on_date``."""
     documents = session.execute(
         select(Invoice)
         .where(
@@ -70,19 +93,292 @@ def billed_line(
             ):
                 continue
             if document.kind == DocumentKind.INVOICE:
-                return document, line
+                return PeriodBilling(document, line, (document, line))
             fiscal = (
                 session.get(Invoice, document.converted_to_id) if document.converted_to_id else None
             )
             if fiscal is None:
-                raise InvalidTransition(
-                    f"the period was billed on proforma {document.full_number}, "
-                    "which is not paid yet; "
-                    "a credit can only correct a fiscal invoice (change with proration 'none', or "
-                    "after the proforma is paid)"
-                )
-            return fiscal, next(ln for ln in fiscal.lines if ln.position == line.position)
+                return PeriodBilling(document, line, None)
+            same = next(ln for ln in fiscal.lines if ln.position == line.position)
+            return PeriodBilling(document, line, (fiscal, same))
     return None
+
+
+def billed_line(
+    session: Session, subscription: Subscription, item_id: int, on_date: date
+) -> tuple[Invoice, InvoiceLine] | None:
+    """The fiscal invoice line that charged ``item_id`` for the period containing ``on_date``.
+
+    A line on a proforma counts once the proforma was converted into an invoice; an
+    unpaid proforma cannot be corrected by a credit note, which is refused clearly.
+    """
+    billing = period_billing(session, subscription, item_id, on_date)
+    if billing is None:
+        return None
+    if billing.fiscal is None:
+        raise InvalidTransition(
+            f"the period was billed on proforma {billing.document.full_number}, "
+            "which is not paid yet; "
+            "a credit can only correct a fiscal invoice (change with proration 'none', or "
+            "after the proforma is paid)"
+        )
+    return billing.fiscal
+
+
+@dataclass(frozen=True)
+class CreditBasis:
+    """What an item's unused time is credited from.
+
+    ``unit_minor`` is what one unit was charged for ``seconds`` (a full period, usually),
+    after every discount, exactly (the list rate x the part of its line left after the
+    line's allowances); ``quantity`` units of ``price_id`` were charged so by the document
+    ``reference`` (None: a change waiting for the next invoice). At most ``room_minor``
+    can still be credited. ``corrects`` is the line of the invoice (or unpaid proforma)
+    that billed the period: the supply a credit reduces, whose VAT the credit keeps;
+    ``exchange_rate`` is that document's.
+    """
+
+    unit_minor: Fraction
+    seconds: int
+    quantity: Decimal
+    room_minor: int
+    price_id: int | None
+    reference: str | None
+    corrects: InvoiceLine | None = None
+    exchange_rate: Decimal | None = None
+
+    def explained(self) -> dict[str, Any]:
+        """The basis as line details (JSON): where a credit line comes from."""
+        facts: dict[str, Any] = {
+            "unit_minor": str(self.unit_minor),
+            "seconds": self.seconds,
+            "quantity": str(self.quantity),
+            "document": self.reference,
+            "room_minor": self.room_minor,
+        }
+        if self.corrects is not None:
+            facts["line_id"] = self.corrects.id
+            facts["tax_category"] = self.corrects.tax_category
+            facts["tax_rate"] = str(self.corrects.tax_rate)
+        if self.exchange_rate is not None:
+            facts["exchange_rate"] = str(self.exchange_rate)
+        return facts
+
+
+def credit_basis(
+    session: Session, subscription: Subscription, item_id: int, period: Period, on_date: date
+) -> CreditBasis | None:
+    """What the unused time of ``item_id`` on ``on_date`` is credited from; None if unbilled.
+
+    The line that billed the period, net of its discounts, unless a later change charged
+    the item for the rest of the period without a new invoice (the new price on a
+    downgrade's credit note, or a change waiting for the next invoice): then that charge,
+    as it was charged. Either way the credit corrects the line that billed the period
+    and keeps its VAT.
+    """
+    billing = period_billing(session, subscription, item_id, on_date)
+    since = billing.document.issued_at if billing is not None else None
+    basis = _charged_since(session, subscription, item_id, on_date, since or period.starts_at)
+    document, line = (
+        (billing.fiscal or (billing.document, billing.line)) if billing else (None, None)
+    )
+    if basis is None and document is not None and line is not None:
+        basis = _line_basis(session, document, line, period)
+    if basis is None or basis.seconds <= 0 or basis.quantity <= 0:
+        return None
+    return replace(
+        basis,
+        corrects=line,
+        exchange_rate=document.exchange_rate if document is not None else None,
+    )
+
+
+def _line_basis(
+    session: Session, document: Invoice, line: InvoiceLine, period: Period
+) -> CreditBasis:
+    """An invoice line's rate after its discounts, and what of it can still be credited.
+
+    The rate is the list unit amount the line was computed from, for the seconds of a
+    full period, scaled by the part of the line left after its own allowance and its
+    share of the document's allowances: a 50% coupon halves it. Prorating that rate,
+    rather than the rounded line, credits an undiscounted period exactly as much as a
+    charge for the same seconds costs.
+    """
+    net = max(line.net_amount_minor - allowance_share(document, line), 0)
+    quantity = Decimal(line.quantity)
+    details = line.details
+    if line.kind == LineKind.PRORATION:
+        unit, seconds = details.get("full_unit_amount_minor"), details.get("period_seconds")
+    else:
+        partial = details.get("partial_period")
+        unit = details.get("unit_amount_minor")
+        seconds = partial["full_seconds"] if partial else period.seconds
+    if unit is not None and seconds and line.gross_amount_minor > 0:
+        rate = Fraction(unit) * Fraction(net, line.gross_amount_minor)
+    else:
+        # A line without its rate recorded: its net over the seconds it covers.
+        rate = Fraction(net) / Fraction(quantity)
+        seconds = int(details.get("seconds", period.seconds))
+    return CreditBasis(
+        unit_minor=rate,
+        seconds=int(seconds),
+        quantity=quantity,
+        room_minor=max(net - credited_from(session, document, line), 0),
+        price_id=line.price_id,
+        reference=document.full_number,
+    )
+
+
+def _charged_since(
+    session: Session, subscription: Subscription, item_id: int, on_date: date, since: datetime
+) -> CreditBasis | None:
+    """The last charge for the rest of the period a change made after ``since``, off-invoice.
+
+    A downgrade charges the new price as a negative line of its credit note; a change
+    with ``next_invoice`` keeps its charge waiting. Either replaces what the item was
+    billed at, so a later credit gives back that charge (at its list rate: nothing
+    discounts it) and not the original line.
+    """
+    charges: list[tuple[datetime, int, CreditBasis]] = []
+    notes = session.execute(
+        select(Invoice)
+        .where(
+            Invoice.subscription_id == subscription.id,
+            Invoice.kind == DocumentKind.CREDIT_NOTE,
+            Invoice.status == DocumentStatus.ISSUED,
+            Invoice.issued_at >= since,
+        )
+        .order_by(Invoice.id)
+    ).scalars()
+    for note in notes:
+        assert note.issued_at is not None
+        for line in note.lines:
+            if _charges_rest(line.details, item_id, line.period_start, line.period_end, on_date):
+                basis = _charge_basis(
+                    line.details,
+                    line.quantity,
+                    -line.net_amount_minor,
+                    line.price_id,
+                    note.full_number,
+                )
+                charges.append((note.issued_at, len(charges), basis))
+    rows = session.execute(
+        select(PendingProration)
+        .where(
+            PendingProration.subscription_id == subscription.id,
+            PendingProration.subscription_item_id == item_id,
+            PendingProration.created_at >= since,
+        )
+        .order_by(PendingProration.id)
+    ).scalars()
+    for row in rows:
+        if _charges_rest(row.details, item_id, row.period_start, row.period_end, on_date):
+            basis = _charge_basis(
+                row.details, row.quantity, row.net_amount_minor, row.price_id, None
+            )
+            charges.append((row.created_at, len(charges), basis))
+    return max(charges, key=lambda charge: charge[:2])[2] if charges else None
+
+
+def _charge_basis(
+    details: dict[str, Any],
+    quantity: Decimal,
+    amount_minor: int,
+    price_id: int | None,
+    reference: str | None,
+) -> CreditBasis:
+    return CreditBasis(
+        unit_minor=Fraction(details["full_unit_amount_minor"]),
+        seconds=int(details["period_seconds"]),
+        quantity=Decimal(quantity),
+        room_minor=amount_minor,
+        price_id=price_id,
+        reference=reference,
+    )
+
+
+def _charges_rest(
+    details: dict[str, Any], item_id: int, start: date | None, end: date | None, on_date: date
+) -> bool:
+    """True for a proration charge of ``item_id`` covering ``on_date``."""
+    return (
+        details.get("subscription_item_id") == item_id
+        and details.get("proration") == "charge"
+        and "full_unit_amount_minor" in details
+        and "period_seconds" in details
+        and start is not None
+        and end is not None
+        and start <= on_date <= end
+    )
+
+
+def allowance_share(document: Invoice, line: InvoiceLine) -> int:
+    """The line's share of the document's allowances, less its share of document charges.
+
+    Each allowance is spread over the lines it covers (those it names, else its VAT
+    group's) in proportion to their positive nets, so a line that lowers the total (a
+    proration credit) takes no share of a discount; exactly, largest remainder first.
+    """
+    share = 0
+    for allowance in document.allowances:
+        positions = allowance.details.get("line_positions")
+        group = (allowance.tax_category, Decimal(allowance.tax_rate))
+        covered = [
+            candidate
+            for candidate in document.lines
+            if (
+                candidate.position in positions
+                if positions
+                else (candidate.tax_category, Decimal(candidate.tax_rate)) == group
+            )
+        ]
+        weights = [max(candidate.net_amount_minor, 0) for candidate in covered]
+        if line not in covered or not any(weights):
+            continue
+        part = allocate(allowance.amount_minor, weights)[covered.index(line)]
+        share += -part if allowance.is_charge else part
+    return share
+
+
+def credited_from(session: Session, document: Invoice, line: InvoiceLine) -> int:
+    """The net already taken from ``line``, by ``details["original_line_id"]``.
+
+    Counts the issued credit notes of its invoice and the credit lines of the
+    subscription's later invoices (the unused time of an upgrade invoiced at once).
+    """
+    scope = and_(
+        Invoice.kind == DocumentKind.CREDIT_NOTE, Invoice.original_invoice_id == document.id
+    )
+    if document.subscription_id is not None:
+        scope = or_(
+            scope,
+            and_(
+                Invoice.kind == DocumentKind.INVOICE,
+                Invoice.subscription_id == document.subscription_id,
+            ),
+        )
+    rows = session.execute(
+        select(Invoice.kind, InvoiceLine.net_amount_minor, InvoiceLine.details)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.status == DocumentStatus.ISSUED, scope)
+    ).all()
+    # A credit note's line credits with a positive net, an invoice's with a negative one.
+    return sum(
+        net if kind == DocumentKind.CREDIT_NOTE else -net
+        for kind, net, details in rows
+        if (details or {}).get("original_line_id") == line.id
+    )
+
+
+def copy_corrected_tax(record: InvoiceLine, source: InvoiceLine) -> None:
+    """Give a credit line the VAT of the supply it reduces: copied, never re-decided.
+
+    A reduction of a supply's taxable base keeps that supply's rate (Cod fiscal art.
+    287), even on a document issued after the rate changed. The caller marks the line
+    ``tax_fixed`` so that issuing does not decide it again.
+    """
+    for name in CORRECTED_TAX_FIELDS:
+        setattr(record, name, getattr(source, name))
 
 
 def issue_proration_credit(
@@ -181,15 +477,7 @@ def _credit_note(
             now=moment,
         )
         if line.kind == "credit":
-            # The VAT of a correction is that of the supply it corrects.
-            for name in (
-                "tax_category",
-                "tax_rate",
-                "tax_exemption_code",
-                "tax_exemption_reason",
-                "tax_note",
-            ):
-                setattr(record, name, getattr(source, name))
+            copy_corrected_tax(record, source)
     session.flush()
     total = compute_totals(credit_note.lines).total_minor
     if total > creditable_minor(target):
@@ -225,6 +513,9 @@ def credit_unused_time(
     actor: Actor | None = None,
 ) -> int:
     """Credit every item's unused time (pause or cancellation now); returns the net credited."""
+    # proration builds on this module (credit_basis): imported when needed.
+    from praho.core.services.proration import ItemChange, ProrationBehavior, compute_proration
+
     changes = [ItemChange(item, None, Decimal(0)) for item in subscription.active_items]
     plan = compute_proration(
         session, subscription, changes, behavior=ProrationBehavior.INVOICE_NOW, now=now

@@ -34,7 +34,7 @@ from praho.core.services.proration import (
     ProrationPlan,
     compute_proration,
 )
-from praho.core.services.proration_credits import issue_proration_credit
+from praho.core.services.proration_credits import copy_corrected_tax, issue_proration_credit
 from praho.core.services.renewal import subscription_draft
 from praho.core.services.subscription_state import lock_subscription, record_event
 from sqlalchemy.orm import Session
@@ -319,7 +319,8 @@ def _change_items(
             item.price_id = change.new_price.id
             item.quantity = change.new_quantity
         if prorated and index in charged:
-            # The rest of the period is now billed at the new price: later credits use it.
+            # The rest of the period is now billed at the new price: the item counts as
+            # billed, and later credits give back that charge (proration_credits).
             item.billed_unit_amount_minor = plan.new_unit_amounts[index]
             item.billed_quantity = change.new_quantity
         touched.append(item)
@@ -355,7 +356,13 @@ def _issue_invoice(
         attributes={"proration": {"subscription_id": subscription.id, "at": moment.isoformat()}},
     )
     for line in plan.lines:
-        add_line(session, draft, line.draft(), now=moment)
+        if line.corrects is None:
+            add_line(session, draft, line.draft(), now=moment)
+            continue
+        # The unused time reduces the supply of the invoice that billed the period: that
+        # line's VAT, kept through issuing even if the rate changed since (art. 287).
+        fixed = replace(line.draft(), details={**line.details, "tax_fixed": True})
+        copy_corrected_tax(add_line(session, draft, fixed, now=moment), line.corrects)
     return issue_document(session, draft, actor=actor, now=moment)
 
 
