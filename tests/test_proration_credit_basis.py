@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import pytest
 from praho.core.models import DocumentKind, Invoice, SubscriptionStatus
+from praho.core.services.billing_preview import preview_change
 from praho.core.services.billing_run import run_billing
 from praho.core.services.credit_notes import CreditLine, issue_credit_note
 from praho.core.services.subscription_changes import change_plan, remove_addon
@@ -224,6 +225,15 @@ def test_an_upgrade_credits_unused_time_at_the_rate_of_the_invoice_it_reduces(pr
     subscription = praho_factory.subscription(basic, customer, start="2025-07-15")
     [july] = _documents(praho_factory.session, subscription)
     assert july.lines[0].tax_rate == Decimal(19)
+    # The preview shows the document the change will issue, VAT rates included.
+    preview = preview_change(
+        praho_factory.session, subscription, new_price=pro, now=at("2025-08-05", 12)
+    ).document
+    assert [(ln.net_amount_minor, ln.tax_rate) for ln in preview.lines] == [
+        (-3065, Decimal(19)),
+        (6129, Decimal(21)),
+    ]
+    assert (preview.vat_minor, preview.total_minor) == (705, 3769)
     [upgrade] = change_plan(
         praho_factory.session, subscription, pro, now=at("2025-08-05", 12)
     ).documents

@@ -270,7 +270,8 @@ def _change_document(
             amount = -line.amount_minor
             draft = replace(draft, net_amount_minor=amount if amount < 0 else None)
         build_line(session, invoice, draft)
-        if credit and line.kind == "credit" and line.subscription_item_id is not None:
+        # A credit keeps the VAT of the line it reduces, on a credit note or an upgrade invoice.
+        if line.kind == "credit" and line.subscription_item_id is not None:
             found = billed_line(
                 session, subscription, line.subscription_item_id, business_date(moment)
             )
