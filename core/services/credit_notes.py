@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from praho.core import validation as v
@@ -22,7 +22,7 @@ from praho.core.models.invoices import (
 )
 from praho.core.models.ledger import AccountCode
 from praho.core.models.payments import Payment, PaymentAllocation
-from praho.core.money import allocate, to_major
+from praho.core.money import percent_of, to_major
 from praho.core.plugins import get_registry
 from praho.core.pricing import DraftLine
 from praho.core.services import ledger
@@ -31,9 +31,12 @@ from praho.core.services.invoicing import add_line, create_draft, realign_allowa
 from praho.core.services.issuing import issue_document
 from praho.core.services.payment_allocation import lock_invoice, refresh_payment_status
 from praho.core.services.taxes import decide_document_taxes
-from praho.core.services.totals import compute_totals, net_for_gross
-from sqlalchemy import func, select
+from praho.core.services.totals import compute_totals, line_gross_minor, net_for_gross
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
+
+# A unit price has at most 6 decimals (praho.core.validation.unit_price).
+UNIT_PRICE_STEP = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -130,11 +133,16 @@ def issue_credit_note(
 ) -> Invoice:
     """Issue a credit note for all of an invoice, some lines, or a gross amount.
 
-    The credit note copies the original lines' VAT treatment (it corrects that supply,
-    it is not a new one) and never exceeds what remains creditable, less what refunds in
-    progress hold. The part of it the customer had already paid goes to their credit
-    balance (:func:`paid_excess_to_credit`). ``for_refund``: the note is a refund's own
-    (refund settlement), which holds its part already and settles the paid part itself.
+    The credit note copies the original lines' VAT treatment and exchange rate (it
+    corrects that supply, it is not a new one) and never exceeds what remains creditable,
+    less what refunds in progress hold. Each line is credited at most its net after its
+    discounts, less what earlier credit notes took from it (:func:`line_balances`): a
+    quantity is prorated from that net, and anything above it is refused
+    (``ValidationFailed``) with nothing written. All of an invoice (``lines`` None) is
+    what remains on each line. The part of the note the customer had already paid goes
+    to their credit balance (:func:`paid_excess_to_credit`). ``for_refund``: the note is
+    a refund's own (refund settlement), which holds its part already and settles the
+    paid part itself.
     """
     moment = resolve_now(now)
     reason_text = v.text("reason", reason, max_length=v.LIMITS["note"])
@@ -150,17 +158,19 @@ def issue_credit_note(
     if lines is not None and gross_amount_minor is not None:
         raise ValidationFailed([FieldError("lines", "give lines or an amount, not both")])
 
+    balances = line_balances(session, original)
     if gross_amount_minor is not None:
         v.amount_minor("gross_amount_minor", gross_amount_minor)
         if gross_amount_minor <= 0:
             raise ValidationFailed([FieldError("gross_amount_minor", "must be positive")])
-        drafts = _lines_for_gross(original, gross_amount_minor)
+        drafts = _lines_for_gross(original, gross_amount_minor, balances)
     else:
-        drafts = _lines_for_selection(original, lines)
+        drafts = _lines_for_selection(original, lines, balances)
 
     customer = session.get(Customer, original.customer_id)
     assert customer is not None
-    note = f"Stornare factura {original.full_number} din {original.issue_date:%d.%m.%Y}: {reason_text}"
+    note = (f"Stornare factura {original.full_number} din {original.issue_date:%d.%m.%Y}: "
+            f"{reason_text}")
     credit_note = create_draft(session, customer=customer, kind=DocumentKind.CREDIT_NOTE,
                                currency=original.currency, note=note[:300], now=moment)
     credit_note.seller_id = original.seller_id
@@ -171,9 +181,6 @@ def issue_credit_note(
     for draft, source in drafts:
         record = add_line(session, credit_note, draft, now=moment)
         _copy_tax(record, source)
-    if original.exchange_rate is not None:
-        # The correction uses the rate of the document it corrects.
-        credit_note.attributes = {**credit_note.attributes, "original_rate": str(original.exchange_rate)}
 
     preview_total = _preview_total(credit_note)
     held = 0 if for_refund else _held_by_refunds(session, original.id)
@@ -181,8 +188,9 @@ def issue_credit_note(
     if preview_total > room:
         held_text = ", the rest is held by refunds in progress" if held else ""
         raise InvalidTransition(
-            f"credit of {to_major(preview_total, original.currency)} exceeds what remains creditable "
-            f"on {original.full_number} ({to_major(max(room, 0), original.currency)}{held_text})"
+            f"credit of {to_major(preview_total, original.currency)} exceeds what remains "
+            f"creditable on {original.full_number} "
+            f"({to_major(max(room, 0), original.currency)}{held_text})"
         )
     open_before = open_minor(original)
     issue_document(session, credit_note, actor=actor, now=moment)
@@ -220,93 +228,309 @@ def _preview_total(invoice: Invoice) -> int:
     return compute_totals(invoice.lines, invoice.allowances).total_minor
 
 
-def _credit_draft(source: InvoiceLine, quantity: Decimal, net_minor: int | None) -> DraftLine:
+@dataclass
+class LineBalance:
+    """What one invoice line can still be credited, net, in minor units.
+
+    ``net_minor`` is the line's net after its own allowance and its share of the
+    document-level allowances and charges: the base actually invoiced for that supply,
+    the most a storno may reduce (Cod fiscal art. 287). Issued credit notes took
+    ``credited_minor`` of it and ``credited_quantity`` of its units.
+    """
+
+    line: InvoiceLine
+    net_minor: int
+    credited_minor: int = 0
+    credited_quantity: Decimal = Decimal(0)
+
+    @property
+    def remaining_minor(self) -> int:
+        """The net still creditable on the line."""
+        return self.net_minor - self.credited_minor
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        """The units not yet credited by quantity."""
+        return Decimal(self.line.quantity) - self.credited_quantity
+
+    def net_for_quantity(self, quantity: Decimal) -> int:
+        """The net of ``quantity`` more units, prorated from ``net_minor``.
+
+        Prorated cumulatively (the units credited so far plus these, less the units so
+        far), so the units credited at once or in parts always sum to ``net_minor``.
+        """
+        whole = Decimal(self.line.quantity)
+        return (_prorate(self.net_minor, self.credited_quantity + quantity, whole)
+                - _prorate(self.net_minor, self.credited_quantity, whole))
+
+    def take(self, quantity: Decimal, net_minor: int) -> None:
+        """Record a credit of ``net_minor`` (and ``quantity`` units) against the line."""
+        self.credited_quantity += quantity
+        self.credited_minor += net_minor
+
+
+def line_balances(session: Session, invoice: Invoice) -> dict[int, LineBalance]:
+    """What each line of an issued invoice (by line id) can still be credited.
+
+    Earlier credits count through their lines' ``details["original_line_id"]``: the
+    lines of the invoice's issued credit notes (proration credits included), and the
+    negative lines of the subscription's later invoices that credit unused time.
+    """
+    shares = _allowance_shares(invoice)
+    balances = {line.id: LineBalance(line, line.net_amount_minor - shares[line.id])
+                for line in invoice.lines}
+    for kind, line in session.execute(_crediting_lines(invoice)):
+        balance = balances.get(line.details.get("original_line_id"))
+        if balance is None:
+            continue
+        if kind == DocumentKind.CREDIT_NOTE:
+            # Lines written before quantities were recorded count no units; their net
+            # still counts, and the net is the bound that matters.
+            balance.take(Decimal(line.details.get("credited_quantity", 0)), line.net_amount_minor)
+        else:
+            balance.take(Decimal(0), -line.net_amount_minor)  # a credit on an invoice is negative
+    return balances
+
+
+def _crediting_lines(invoice: Invoice) -> Select[tuple[str, InvoiceLine]]:
+    """Issued document lines that may have credited ``invoice``'s lines."""
+    scope = and_(Invoice.kind == DocumentKind.CREDIT_NOTE,
+                 Invoice.original_invoice_id == invoice.id)
+    if invoice.subscription_id is not None:
+        scope = or_(scope, and_(Invoice.kind == DocumentKind.INVOICE, Invoice.id != invoice.id,
+                                Invoice.subscription_id == invoice.subscription_id))
+    return (select(Invoice.kind, InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(Invoice.status == DocumentStatus.ISSUED, scope))
+
+
+def _prorate(amount_minor: int, part: Decimal, whole: Decimal) -> int:
+    """``amount_minor`` x part / whole, rounded half away from zero, in integers only."""
+    part_num, part_den = part.as_integer_ratio()
+    whole_num, whole_den = whole.as_integer_ratio()
+    denominator = part_den * whole_num
+    quotient, remainder = divmod(abs(amount_minor) * part_num * whole_den, denominator)
+    if 2 * remainder >= denominator:
+        quotient += 1
+    return quotient if amount_minor >= 0 else -quotient
+
+
+def _split_exactly(amount_minor: int, weights: list[int]) -> list[int]:
+    """Split a non-negative amount over non-negative weights; the parts sum to it exactly.
+
+    Integer floors first, then the units left go to the largest remainders, ties to the
+    earlier weight, so the same document always splits the same way. All-zero weights
+    split evenly.
+    """
+    if not any(weights):
+        weights = [1] * len(weights)
+    total = sum(weights)
+    exact = [divmod(amount_minor * weight, total) for weight in weights]
+    parts = [quotient for quotient, _ in exact]
+    by_remainder = sorted(range(len(weights)), key=lambda i: -exact[i][1])
+    for index in by_remainder[:amount_minor - sum(parts)]:
+        parts[index] += 1
+    return parts
+
+
+def _covered_lines(invoice: Invoice, allowance: InvoiceAllowance) -> list[InvoiceLine]:
+    """The lines an allowance was spread over: those it names, else its VAT group's."""
+    positions = allowance.details.get("line_positions")
+    if positions:
+        return [line for line in invoice.lines if line.position in positions]
+    key = (allowance.tax_category, Decimal(allowance.tax_rate))
+    return [line for line in invoice.lines if (line.tax_category, Decimal(line.tax_rate)) == key]
+
+
+def _allowance_shares(invoice: Invoice) -> dict[int, int]:
+    """Each line's share of the document allowances (charges negative), by line id.
+
+    Shared in proportion to the lines' positive nets; a line that lowers the total (a
+    proration credit) takes no share of a discount.
+    """
+    shares: dict[int, int] = defaultdict(int)
+    for allowance in invoice.allowances:
+        lines = _covered_lines(invoice, allowance)
+        if not lines:
+            continue
+        sign = -1 if allowance.is_charge else 1
+        weights = [max(line.net_amount_minor, 0) for line in lines]
+        parts = _split_exactly(allowance.amount_minor, weights)
+        for line, part in zip(lines, parts, strict=True):
+            shares[line.id] += sign * part
+    return shares
+
+
+def _discount_reason(invoice: Invoice, source: InvoiceLine) -> str | None:
+    """The reasons of the discounts a line had, to label the credit line's allowance."""
+    reasons = [source.line_allowance_reason] if source.line_allowance_minor else []
+    reasons += [a.reason for a in invoice.allowances
+                if not a.is_charge and source in _covered_lines(invoice, a)]
+    text = "; ".join(dict.fromkeys(reason for reason in reasons if reason))
+    return text[:v.LIMITS["allowance_reason"]] or None
+
+
+def _printed_terms(currency: str, source: InvoiceLine, quantity: Decimal | None,
+                   net_minor: int) -> tuple[Decimal, Decimal, int]:
+    """Quantity, unit price and line allowance whose result is exactly ``net_minor``.
+
+    A credit line must print quantity x unit price - line allowance = its net (EN 16931
+    BR-LIN-04 / BT-131), or the reader sees "1 x 100.00 = 30.00". Credited units keep
+    the invoiced unit price and show the discounts they had as a line allowance. An
+    amount credit (or a net above the list price, raised by a document charge) prints
+    the net per unit, or the whole net as one unit when it does not divide exactly.
+    """
+    if quantity is not None:
+        list_minor = line_gross_minor(quantity, Decimal(source.unit_price), currency)
+        if 0 <= net_minor <= list_minor:
+            return quantity, Decimal(source.unit_price), list_minor - net_minor
+        per_unit = (to_major(abs(net_minor), currency) / quantity).quantize(
+            UNIT_PRICE_STEP, rounding=ROUND_HALF_UP)
+        if line_gross_minor(quantity, per_unit, currency) == abs(net_minor):
+            return quantity, per_unit, 0
+    return Decimal(1), to_major(abs(net_minor), currency), 0
+
+
+def _credit_draft(original: Invoice, source: InvoiceLine, quantity: Decimal | None,
+                  net_minor: int) -> DraftLine:
+    """The credit note line for ``net_minor`` of ``source`` (``quantity`` units, or an amount)."""
+    shown_quantity, unit_price, allowance = _printed_terms(original.currency, source, quantity,
+                                                           net_minor)
     return DraftLine(
-        item_name=source.item_name, description=source.description, quantity=quantity,
-        unit_price=source.unit_price, unit_code=source.unit_code, product_id=source.product_id,
+        item_name=source.item_name, description=source.description, quantity=shown_quantity,
+        unit_price=unit_price, unit_code=source.unit_code, product_id=source.product_id,
         price_id=source.price_id, period_start=source.period_start, period_end=source.period_end,
-        kind=LineKind.ADJUSTMENT if net_minor is not None and net_minor < 0 else source.kind,
-        net_amount_minor=net_minor,
+        kind=LineKind.ADJUSTMENT if net_minor < 0 else source.kind,
+        net_amount_minor=net_minor, line_allowance_minor=allowance,
+        line_allowance_reason=_discount_reason(original, source) if allowance else None,
         # The VAT of a correction is the corrected supply's: copied, never re-decided.
-        details={"tax_fixed": True, "original_line_id": source.id},
+        # original_line_id and credited_quantity are what later credits are bounded by.
+        details={"tax_fixed": True, "original_line_id": source.id,
+                 "credited_quantity": str(quantity or 0)},
     )
 
 
-def _lines_for_selection(original: Invoice, selection: list[CreditLine] | None) -> list[tuple[DraftLine, InvoiceLine]]:
-    by_id = {line.id: line for line in original.lines}
+def _fits(net_minor: int, remaining_minor: int) -> bool:
+    """A credit takes at most what remains on the line, in the line's direction."""
+    return 0 <= net_minor <= remaining_minor or remaining_minor <= net_minor <= 0
+
+
+def _full_credit(original: Invoice,
+                 balances: dict[int, LineBalance]) -> list[tuple[DraftLine, InvoiceLine]]:
+    """Every line's remaining net: the whole invoice, or what earlier credits left of it."""
+    drafts = []
+    for line in original.lines:
+        balance = balances[line.id]
+        quantity = balance.remaining_quantity
+        if quantity > 0 and balance.net_for_quantity(quantity) == balance.remaining_minor:
+            drafts.append((_credit_draft(original, line, quantity, balance.remaining_minor), line))
+        elif balance.remaining_minor:
+            drafts.append((_credit_draft(original, line, None, balance.remaining_minor), line))
+    if not drafts:
+        raise InvalidTransition(f"nothing remains to credit on {original.full_number}")
+    return drafts
+
+
+def _selected_balance(original: Invoice, balances: dict[int, LineBalance], field: str,
+                      item: Any, errors: v.Collector) -> LineBalance | None:
+    """The balance of the line a selection item names, or None after recording why not."""
+    if not isinstance(item, CreditLine) or isinstance(item.original_line_id, bool) \
+            or not isinstance(item.original_line_id, int):
+        errors.errors.append(FieldError(f"{field}.original_line_id",
+                                        "must be the id of a line of the invoice"))
+        return None
+    balance = balances.get(item.original_line_id)
+    if balance is None:
+        errors.errors.append(FieldError(
+            f"{field}.original_line_id",
+            f"line {item.original_line_id} is not on {original.full_number}"))
+    return balance
+
+
+def _item_credit(currency: str, field: str, item: CreditLine, balance: LineBalance,
+                 errors: v.Collector) -> tuple[Decimal | None, int] | None:
+    """The (quantity, net) one selection item credits, or None after recording why not."""
+    line = balance.line
+    if item.quantity is not None:
+        name = f"{field}.quantity"
+        quantity = errors.check(v.quantity, name, item.quantity)
+        if quantity is None:
+            return None
+        if quantity > balance.remaining_quantity:
+            left, invoiced = balance.remaining_quantity, Decimal(line.quantity)
+            errors.errors.append(FieldError(name, (
+                "exceeds the invoiced quantity not yet credited "
+                f"({left.normalize():f} of {invoiced.normalize():f})")))
+            return None
+        net = balance.net_for_quantity(quantity)
+    elif item.net_amount_minor is not None:
+        name, quantity = f"{field}.net_amount_minor", None
+        net = errors.check(v.amount_minor, name, item.net_amount_minor)
+        if not net:
+            return None
+    else:
+        errors.errors.append(FieldError(field, "give a quantity or a net amount"))
+        return None
+    if not _fits(net, balance.remaining_minor):
+        errors.errors.append(FieldError(name, (
+            f"would credit {to_major(net, currency)} but line {line.position} ({line.item_name}) "
+            f"has {to_major(balance.remaining_minor, currency)} left to credit, after its "
+            f"discounts and earlier credit notes")))
+        return None
+    return quantity, net
+
+
+def _lines_for_selection(original: Invoice, selection: list[CreditLine] | None,
+                         balances: dict[int, LineBalance]) -> list[tuple[DraftLine, InvoiceLine]]:
+    """Credit lines for the whole invoice (``selection`` None) or the items chosen.
+
+    Each item is bounded by its line's balance, items naming the same line included.
+    """
     if selection is None:
-        # A full credit: each line's net after its share of document allowances.
-        shares = _allowance_shares(original)
-        return [(_credit_draft(line, line.quantity, line.net_amount_minor - shares[line.id]), line)
-                for line in original.lines]
+        return _full_credit(original, balances)
     drafts = []
     errors = v.Collector()
     for index, item in enumerate(selection):
-        if not isinstance(item, CreditLine) or isinstance(item.original_line_id, bool) \
-                or not isinstance(item.original_line_id, int):
-            errors.errors.append(FieldError(f"lines[{index}].original_line_id",
-                                            "must be the id of a line of the invoice"))
+        field = f"lines[{index}]"
+        balance = _selected_balance(original, balances, field, item, errors)
+        if balance is None:
             continue
-        source = by_id.get(item.original_line_id)
-        if source is None:
-            errors.errors.append(FieldError(f"lines[{index}].original_line_id",
-                                            f"line {item.original_line_id} is not on {original.full_number}"))
+        credit = _item_credit(original.currency, field, item, balance, errors)
+        if credit is None:
             continue
-        if item.quantity is not None:
-            quantity = errors.check(v.quantity, f"lines[{index}].quantity", item.quantity)
-            if quantity is not None and quantity > source.quantity:
-                errors.errors.append(FieldError(f"lines[{index}].quantity", "exceeds the invoiced quantity"))
-            elif quantity is not None:
-                drafts.append((_credit_draft(source, quantity, None), source))
-        elif item.net_amount_minor is not None:
-            amount = errors.check(v.amount_minor, f"lines[{index}].net_amount_minor", item.net_amount_minor)
-            if amount is not None and amount > source.net_amount_minor:
-                errors.errors.append(FieldError(f"lines[{index}].net_amount_minor", "exceeds the line amount"))
-            elif amount:
-                drafts.append((_credit_draft(source, Decimal(1), amount), source))
-        else:
-            errors.errors.append(FieldError(f"lines[{index}]", "give a quantity or a net amount"))
+        quantity, net = credit
+        balance.take(quantity or Decimal(0), net)
+        drafts.append((_credit_draft(original, balance.line, quantity, net), balance.line))
     errors.raise_if_any()
     if not drafts:
         raise ValidationFailed([FieldError("lines", "nothing to credit")])
     return drafts
 
 
-def _allowance_shares(original: Invoice) -> dict[int, int]:
-    """Each line's share of the document allowances (so a full credit nets them out)."""
-    shares: dict[int, int] = defaultdict(int)
-    by_position = {line.position: line for line in original.lines}
-    for allowance in original.allowances:
-        lines = [by_position[p] for p in allowance.details.get("line_positions", []) if p in by_position]
-        if not lines:
-            continue
-        sign = -1 if allowance.is_charge else 1
-        parts = allocate(allowance.amount_minor, [max(l.net_amount_minor, 0) or 1 for l in lines])
-        for line, part in zip(lines, parts, strict=True):
-            shares[line.id] += sign * part
-    return shares
-
-
-def _lines_for_gross(original: Invoice, gross_minor: int) -> list[tuple[DraftLine, InvoiceLine]]:
-    """Split a gross amount over the invoice's VAT groups, then over the group's lines."""
+def _lines_for_gross(original: Invoice, gross_minor: int,
+                     balances: dict[int, LineBalance]) -> list[tuple[DraftLine, InvoiceLine]]:
+    """Split a gross amount over the VAT groups, then over the lines, by what remains on them."""
     if gross_minor > creditable_minor(original):
         raise InvalidTransition(
             f"credit of {to_major(gross_minor, original.currency)} exceeds what remains creditable "
             f"on {original.full_number}"
         )
-    groups = [s for s in original.tax_subtotals if s.taxable_minor > 0]
-    group_parts = allocate(gross_minor, [s.taxable_minor + s.tax_minor for s in groups])
-    shares = _allowance_shares(original)
+    groups: dict[tuple[str, Decimal], list[LineBalance]] = defaultdict(list)
+    for balance in balances.values():
+        groups[(balance.line.tax_category, Decimal(balance.line.tax_rate))].append(balance)
+    rooms = [(rate, members, sum(b.remaining_minor for b in members))
+             for (_, rate), members in groups.items()]
+    rooms = [(rate, members, room) for rate, members, room in rooms if room > 0]
+    if not rooms:
+        raise InvalidTransition(f"nothing remains to credit on {original.full_number}")
+    gross_rooms = [room + percent_of(room, rate) for rate, _, room in rooms]
+    group_parts = _split_exactly(gross_minor, gross_rooms)
     drafts = []
-    for subtotal, gross_part in zip(groups, group_parts, strict=True):
-        if gross_part == 0:
-            continue
-        net = net_for_gross(gross_part, subtotal.tax_rate)
-        lines = [l for l in original.lines
-                 if (l.tax_category, l.tax_rate) == (subtotal.tax_category, subtotal.tax_rate)
-                 and l.net_amount_minor - shares[l.id] > 0]
-        parts = allocate(net, [l.net_amount_minor - shares[l.id] for l in lines])
-        drafts += [(_credit_draft(l, Decimal(1), p), l) for l, p in zip(lines, parts, strict=True) if p]
+    for (rate, members, room), gross_part in zip(rooms, group_parts, strict=True):
+        net = min(net_for_gross(gross_part, rate), room)
+        takers = [b for b in members if b.remaining_minor > 0]
+        parts = _split_exactly(net, [b.remaining_minor for b in takers])
+        drafts += [(_credit_draft(original, b.line, None, part), b.line)
+                   for b, part in zip(takers, parts, strict=True) if part]
     return drafts
 
 
@@ -361,8 +585,10 @@ def convert_proforma(session: Session, proforma: Invoice, *, actor: Actor | None
     decide_document_taxes(session, invoice, tax_point=invoice.tax_point_date)
     realign_allowances(invoice)
     new_total = compute_totals(invoice.lines, invoice.allowances).total_minor
-    rates_before = sorted({f"{s.tax_category} {s.tax_rate.normalize()}%" for s in proforma.tax_subtotals})
-    rates_after = sorted({f"{l.tax_category} {l.tax_rate.normalize()}%" for l in invoice.lines})
+    rates_before = sorted({f"{s.tax_category} {s.tax_rate.normalize()}%"
+                           for s in proforma.tax_subtotals})
+    rates_after = sorted({f"{line.tax_category} {line.tax_rate.normalize()}%"
+                          for line in invoice.lines})
     difference = new_total - proforma.total_minor
     explanation = (
         "same VAT treatment as the proforma" if rates_before == rates_after else

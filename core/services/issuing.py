@@ -1,9 +1,10 @@
 """Issuing and voiding documents, with their ledger postings.
 
 Issuing is the fiscal moment: VAT is decided at the tax point, the exchange rate is
-fixed, totals and the VAT breakdown are frozen, the gapless number is taken under a row
-lock, seller and buyer are snapshotted, the ledger entry is posted and ``invoice_issued``
-fires, all in the caller's transaction.
+fixed (a credit note takes the rate of the invoice it corrects), totals and the VAT
+breakdown are frozen, the gapless number is taken under a row lock, seller and buyer
+are snapshotted, the ledger entry is posted and ``invoice_issued`` fires, all in the
+caller's transaction.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def party_snapshot(party: Customer | Seller) -> dict[str, Any]:
 def _exchange_rate(session: Session, invoice: Invoice) -> ExchangeRateQuote | None:
     if invoice.currency == HOME_CURRENCY:
         return None
+    if invoice.kind == DocumentKind.CREDIT_NOTE and invoice.original_invoice_id is not None:
+        return _corrected_invoice_rate(session, invoice.original_invoice_id)
     assert invoice.tax_point_date is not None
     quote = get_registry().hook.resolve_exchange_rate(
         session=session, currency=invoice.currency, on_date=invoice.tax_point_date
@@ -70,7 +73,25 @@ def _exchange_rate(session: Session, invoice: Invoice) -> ExchangeRateQuote | No
     return quote
 
 
-def vat_in_ron(taxable_minor: int, rate: Any, currency: str, quote: ExchangeRateQuote | None) -> int | None:
+def _corrected_invoice_rate(session: Session, original_id: int) -> ExchangeRateQuote:
+    """The rate of the invoice a credit note corrects, never a fresh lookup.
+
+    A storno reverses the VAT in RON the invoice declared; at another rate (a rate
+    fetched late for the same tax point, or revised) the VAT return would not net out.
+    """
+    original = session.get(Invoice, original_id)
+    assert original is not None
+    if original.exchange_rate is None or original.exchange_rate_date is None:
+        raise ExchangeRateUnavailable(
+            f"{original.full_number} has no exchange rate recorded; a credit note must use "
+            "the rate of the invoice it corrects"
+        )
+    return ExchangeRateQuote(original.currency, original.exchange_rate,
+                             original.exchange_rate_date, original.exchange_rate_source or "")
+
+
+def vat_in_ron(taxable_minor: int, rate: Any, currency: str,
+               quote: ExchangeRateQuote | None) -> int | None:
     """VAT in RON for a foreign-currency group: the base converted at the BNR rate, then taxed
     (Fiscal Code art. 290)."""
     if quote is None:
@@ -165,7 +186,8 @@ def issue_document(
     invoice.buyer_snapshot = party_snapshot(session.get(Customer, invoice.customer_id))  # type: ignore[arg-type]
     invoice.due_date = issue_date + timedelta(days=invoice.payment_terms_days)
     invoice.status = DocumentStatus.ISSUED
-    invoice.payment_status = PaymentStatus.PAID if invoice.payable_minor == 0 else PaymentStatus.UNPAID
+    invoice.payment_status = (PaymentStatus.PAID if invoice.payable_minor == 0
+                              else PaymentStatus.UNPAID)
     invoice.issued_at = moment
     invoice.locked_at = moment
     invoice.issued_by = str(actor) if actor else None
@@ -217,7 +239,8 @@ def void_document(session: Session, invoice: Invoice, *, reason: str, actor: Act
     moment = resolve_now(now)
     reason_text = v.text("reason", reason, max_length=300)
     if invoice.status != DocumentStatus.ISSUED:
-        raise InvalidTransition(f"only issued documents can be voided; this one is {invoice.status}")
+        raise InvalidTransition(
+            f"only issued documents can be voided; this one is {invoice.status}")
     if invoice.amount_paid_minor or invoice.credited_minor:
         raise InvalidTransition(
             f"{invoice.full_number} has payments or credit notes; refund or credit it instead"
