@@ -240,8 +240,8 @@ def test_gateway_payments_without_an_attempt_are_recorded_once(praho_factory, pr
     from praho.core.services.payments import record_gateway_payment
 
     customer = praho_factory.customer()
+    other = praho_factory.invoice(customer, now=NOW - timedelta(days=30))  # the oldest
     invoice = praho_factory.invoice(customer)
-    other = praho_factory.invoice(customer, now=NOW - timedelta(days=30))
     kwargs = {"customer": customer, "gateway_id": "fake", "gateway_reference": "fake_order_1",
               "amount_minor": TOTAL + 100, "currency": "RON", "fee_minor": 50, "kind": "paypal",
               "invoice": invoice, "now": NOW}

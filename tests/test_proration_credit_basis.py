@@ -40,9 +40,13 @@ def _documents(session, subscription):
 
 @pytest.fixture
 def discounted(praho_factory, praho_session):
-    """Build a subscription whose February invoice got ``percent`` off by a coupon."""
+    """Build a subscription whose February invoice got ``percent`` off by a coupon.
 
-    def build(percent="50", *, addons=(), quantity=1, unit_amount_minor=10000):
+    With ``count`` several are built (and billed together, as numbers follow dates),
+    returned as a list of (subscription, February invoice).
+    """
+
+    def one(percent, addons, quantity, unit_amount_minor):
         customer = praho_factory.customer()
         plan = praho_factory.price(unit_amount_minor=unit_amount_minor)
         subscription = praho_factory.subscription(
@@ -63,10 +67,19 @@ def discounted(praho_factory, praho_session):
         redeem_coupon(
             praho_session, code, customer=customer, subscription=subscription, now=at("2026-01-15")
         )
+        return subscription
+
+    def build(percent="50", *, addons=(), quantity=1, unit_amount_minor=10000, count=1):
+        subscriptions = [
+            one(percent, addons, quantity, unit_amount_minor) for _ in range(count)
+        ]
         run_billing(praho_session, now=at("2026-02-01", 3))
-        february = _documents(praho_session, subscription)[-1]
-        assert february.period_start == date(2026, 2, 1)
-        return subscription, february
+        built = []
+        for subscription in subscriptions:
+            february = _documents(praho_session, subscription)[-1]
+            assert february.period_start == date(2026, 2, 1)
+            built.append((subscription, february))
+        return built[0] if count == 1 else built
 
     return build
 
@@ -160,16 +173,14 @@ def test_removing_an_addon_credits_its_discounted_price(praho_factory, praho_ses
 def test_a_free_period_has_nothing_to_credit(praho_factory, praho_session, discounted):
     # Before, each of these credited the list price, more than the 0.00 invoice holds,
     # and was refused.
-    cancelled, february = discounted("100")
+    (cancelled, february), (paused, _), (downgraded, _) = discounted("100", count=3)
     assert february.total_minor == 0
     cancel_subscription(
         praho_session, cancelled, at_period_end=False, credit_unused=True, now=HALF_OF_FEBRUARY
     )
     assert cancelled.status == SubscriptionStatus.CANCELLED
-    paused, _ = discounted("100")
     pause_subscription(praho_session, paused, credit_unused=True, now=HALF_OF_FEBRUARY)
     assert paused.status == SubscriptionStatus.PAUSED
-    downgraded, _ = discounted("100")
     small = praho_factory.price(unit_amount_minor=2000)
     downgrade = change_plan(praho_session, downgraded, small, now=HALF_OF_FEBRUARY)
     assert downgrade.plan.credit_minor == 0

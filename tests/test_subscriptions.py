@@ -268,22 +268,24 @@ def test_reactivation_after_the_period_ended_starts_a_new_period_today(
 
 
 def test_pause_and_resume_keep_or_restart_the_period(praho_factory, praho_session):
+    # Two subscriptions on one timeline (numbers follow dates, so time only moves on).
     subscription = praho_factory.subscription(start="2026-01-31")
+    early = praho_factory.subscription(start="2026-01-31")
     pause_subscription(praho_session, subscription, reason="seasonal", now=at("2026-02-10"))
     assert subscription.status == S.PAUSED
-    assert run_billing(praho_session, now=at("2026-02-28")).summary["counts"] == {}
+    pause_subscription(praho_session, early, now=at("2026-02-10"))
+    resume_subscription(praho_session, early, now=at("2026-02-12"))
+    assert early.next_billing_date == date(2026, 2, 28)  # the prepaid period continues
+    with pytest.raises(InvalidTransition, match="not paused"):
+        resume_subscription(praho_session, early, now=at("2026-02-13"))
+    # Only ``early`` renews: nothing is billed while paused.
+    assert run_billing(praho_session, now=at("2026-02-28")).summary["counts"] == {"issued": 1}
     resume_subscription(praho_session, subscription, now=at("2026-03-05"))
     assert subscription.status == S.ACTIVE
     assert (subscription.current_period_start, subscription.next_billing_date) == (
         date(2026, 3, 5),
         date(2026, 3, 31),
     )
-    early = praho_factory.subscription(start="2026-01-31")
-    pause_subscription(praho_session, early, now=at("2026-02-10"))
-    resume_subscription(praho_session, early, now=at("2026-02-12"))
-    assert early.next_billing_date == date(2026, 2, 28)  # the prepaid period continues
-    with pytest.raises(InvalidTransition, match="not paused"):
-        resume_subscription(praho_session, early, now=at("2026-02-13"))
 
 
 def test_hook_subscription_terminated(praho_factory, praho_session, recorder):

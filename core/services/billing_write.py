@@ -259,7 +259,9 @@ def _assign_numbers(
     for kind in sorted(by_kind):
         series = ctx.series_for(kind)
         ids = sorted(by_kind[kind])
-        block = take_number_block(ctx.session, series, year, len(ids))
+        block = take_number_block(
+            ctx.session, series, year, len(ids), issue_date=ctx.issue_date
+        )
         for invoice_id, number in zip(ids, block, strict=True):
             numbers[invoice_id] = format_number(series, year, number)
             rows.append(

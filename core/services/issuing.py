@@ -177,7 +177,7 @@ def issue_document(
     series = series or default_series(session, DocumentKind(invoice.kind))
     if series.kind != invoice.kind:
         raise ValidationFailed([FieldError("series", f"series {series.code} is for {series.kind}")])
-    number = take_next_number(session, series, issue_date.year)
+    number = take_next_number(session, series, issue_date.year, issue_date=issue_date)
     invoice.series_id = series.id
     invoice.fiscal_year = issue_date.year
     invoice.number = number

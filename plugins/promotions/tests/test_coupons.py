@@ -219,7 +219,8 @@ def test_refusals_are_typed_and_write_nothing(
     praho_factory, praho_session, overrides, error, reason
 ):
     customer = praho_factory.customer()
-    praho_factory.invoice(customer)  # an earlier purchase: not a new customer any more
+    # An earlier purchase: not a new customer any more.
+    praho_factory.invoice(customer, now=at("2026-01-15", 9))
     first = praho_factory.subscription(customer=customer, start="2026-01-31")
     _coupon(praho_session, "DEAL", **overrides)
     if "max_redemptions" in overrides or "max_per_customer" in overrides:
