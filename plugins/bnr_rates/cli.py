@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 from praho.core.cli import database, praho_command
 from praho.core.clock import business_date, parse_date, utcnow
+from praho.core.errors import ExchangeRateUnavailable
 from praho.plugins.bnr_rates.service import (
     fetch_rates,
-    find_rate,
     import_feed_file,
     last_fetch,
     rates_for_tax_point,
@@ -69,12 +69,13 @@ def rates_show(on: str | None, currency: str | None, as_json: bool) -> None:
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--date") from None
     with database().transaction() as session:
+        try:
+            # The same day an invoice would use: a missing banking day is an error here too.
+            day, rows = rates_for_tax_point(session, tax_point, settings)
+        except ExchangeRateUnavailable as error:
+            raise click.ClickException(error.message) from None
         if currency:
-            rate = find_rate(session, currency, tax_point, settings.rate_day_rule)
-            rows = [rate] if rate else []
-            day = rate.rate_date if rate else None
-        else:
-            day, rows = rates_for_tax_point(session, tax_point, settings.rate_day_rule)
+            rows = [r for r in rows if r.currency == currency.upper()]
         data = [
             {
                 "currency": r.currency,

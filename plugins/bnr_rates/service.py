@@ -4,17 +4,25 @@ Fiscal Code art. 290(2): a foreign-currency invoice converts the VAT base at the
 exchange rate communicated by BNR that is valid on the date VAT becomes chargeable, in
 practice the rate of the last banking day before the tax point (setting
 ``rate_day_rule``: ``before``, or ``on_or_before`` for companies that invoice after the
-13:00 publication). Weekends and holidays have no rate, so the lookup walks back to the
-last banking day, but never further than ``max_rate_age_days``: a gap in fetching must
-give a clear error, not a stale rate.
+13:00 publication).
+
+Which day that is comes from the Romanian calendar (:mod:`praho.core.business_days`:
+BNR publishes nothing on weekends and legal holidays), never from "the newest stored
+day": a banking day whose fetch failed looks exactly like a holiday in the table, and
+walking past it would silently put an older rate on the invoice. When that day's rates
+are not stored the quote is refused with the missing day and how to fetch it. A day the
+calendar calls a banking day is skipped only with proof that BNR published nothing on
+it: a stored feed (the 10-day or yearly file) whose dates span it without a Cube for it.
+``max_rate_age_days`` still bounds how far back that may go.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from praho.core.business_days import previous_working_day
 from praho.core.clock import resolve_now
 from praho.core.errors import ExchangeRateUnavailable
 from praho.core.tax import ExchangeRateQuote
@@ -26,6 +34,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 SOURCE = "BNR"
+# Where an older day can be fetched from when the daily feed has moved on.
+TEN_DAY_FEED_URL = "https://www.bnr.ro/nbrfxrates10days.xml"
 
 
 @dataclass(frozen=True)
@@ -164,7 +174,10 @@ def import_feed_file(
 def find_rate(
     session: Session, currency: str, tax_point: date, rule: RateDayRule
 ) -> ExchangeRate | None:
-    """The rate of the last banking day before (or on) the tax point."""
+    """The newest stored rate before (or on) the tax point, whatever its day.
+
+    Not for invoices: a missing banking day is not noticed here (use :func:`quote_rate`).
+    """
     condition = (
         ExchangeRate.rate_date < tax_point
         if rule == RateDayRule.BEFORE
@@ -178,21 +191,89 @@ def find_rate(
     ).first()
 
 
+def expected_rate_day(tax_point: date, rule: RateDayRule) -> date:
+    """The banking day whose rates an invoice with ``tax_point`` uses, by the calendar."""
+    day = tax_point - timedelta(days=1) if rule == RateDayRule.BEFORE else tax_point
+    return previous_working_day(day)
+
+
+def _has_rates(session: Session, day: date) -> bool:
+    return (
+        session.scalar(
+            select(ExchangeRate.id)
+            .where(ExchangeRate.source == SOURCE, ExchangeRate.rate_date == day)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _proven_unpublished(session: Session, day: date) -> bool:
+    """A good feed whose dates span ``day`` was stored, yet ``day`` has no rates: BNR
+    published nothing that day (a closure our calendar does not know)."""
+    return (
+        session.scalar(
+            select(RateFetch.id)
+            .where(
+                RateFetch.ok.is_(True),
+                RateFetch.first_rate_date < day,
+                RateFetch.last_rate_date > day,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def rate_day(session: Session, tax_point: date, settings: BnrSettings) -> date:
+    """The banking day whose stored rates an invoice with ``tax_point`` uses.
+
+    Raises :class:`ExchangeRateUnavailable` naming the day when its rates are not stored
+    (its fetch failed or has not run yet): an older rate is not the one art. 290(2) asks.
+    """
+    rule = settings.rate_day_rule
+    day = expected_rate_day(tax_point, rule)
+    while True:
+        if _has_rates(session, day):
+            return day
+        if (tax_point - day).days > settings.max_rate_age_days:
+            raise ExchangeRateUnavailable(
+                f"no BNR rates stored for the {settings.max_rate_age_days} days before tax "
+                f"point {tax_point} (limit max_rate_age_days); fetch rates with "
+                f"`praho rates fetch --url {TEN_DAY_FEED_URL}`"
+            )
+        if not _proven_unpublished(session, day):
+            when = "before" if rule == RateDayRule.BEFORE else "on or before"
+            raise ExchangeRateUnavailable(
+                f"the BNR rates of {day} are missing: it is the last banking day {when} tax "
+                f"point {tax_point}, and its fetch failed or has not run yet. Fetch them with "
+                f"`praho rates fetch` (the daily feed shows the newest day only; for an older "
+                f"day use `praho rates fetch --url {TEN_DAY_FEED_URL}` or "
+                f"`--file nbrfxrates{day.year}.xml`); an older rate is not used"
+            )
+        day = previous_working_day(day - timedelta(days=1))
+
+
 def quote_rate(
     session: Session, currency: str, tax_point: date, settings: BnrSettings
 ) -> ExchangeRateQuote | None:
-    """The quote for an invoice, None when BNR never published the currency before the date,
-    or a clear error when the newest rate is too old to use."""
-    rate = find_rate(session, currency, tax_point, settings.rate_day_rule)
-    if rate is None:
+    """The quote for an invoice, None when BNR never published the currency before the date
+    (nothing stored for it), or a clear error when the banking day's rates are missing."""
+    code = currency.upper()
+    if find_rate(session, code, tax_point, settings.rate_day_rule) is None:
         return None
-    age = (tax_point - rate.rate_date).days
-    if age > settings.max_rate_age_days:
+    day = rate_day(session, tax_point, settings)
+    rate = session.scalars(
+        select(ExchangeRate).where(
+            ExchangeRate.source == SOURCE,
+            ExchangeRate.currency == code,
+            ExchangeRate.rate_date == day,
+        )
+    ).first()
+    if rate is None:
         raise ExchangeRateUnavailable(
-            f"the newest BNR {rate.currency} rate before tax point {tax_point} is of "
-            f"{rate.rate_date} "
-            f"({age} days earlier, limit {settings.max_rate_age_days}); fetch rates with "
-            f"`praho rates fetch` (or BNR no longer publishes {rate.currency})"
+            f"BNR published no {code} rate on {day}, the banking day tax point {tax_point} "
+            f"uses (BNR may no longer publish {code}); an older {code} rate is not used"
         )
     return ExchangeRateQuote(
         currency=rate.currency, rate=rate.rate, rate_date=rate.rate_date, source=SOURCE
@@ -200,19 +281,21 @@ def quote_rate(
 
 
 def rates_for_tax_point(
-    session: Session, tax_point: date, rule: RateDayRule
+    session: Session, tax_point: date, settings: BnrSettings
 ) -> tuple[date | None, list[ExchangeRate]]:
-    """The banking day whose rates an invoice with ``tax_point`` uses, and those rates."""
+    """The banking day whose rates an invoice with ``tax_point`` uses, and those rates;
+    (None, []) when nothing is stored before it. Raises like :func:`rate_day`."""
+    rule = settings.rate_day_rule
     condition = (
         ExchangeRate.rate_date < tax_point
         if rule == RateDayRule.BEFORE
         else ExchangeRate.rate_date <= tax_point
     )
-    day = session.scalar(
+    if session.scalar(
         select(func.max(ExchangeRate.rate_date)).where(ExchangeRate.source == SOURCE, condition)
-    )
-    if day is None:
+    ) is None:
         return None, []
+    day = rate_day(session, tax_point, settings)
     rows = session.scalars(
         select(ExchangeRate)
         .where(ExchangeRate.source == SOURCE, ExchangeRate.rate_date == day)

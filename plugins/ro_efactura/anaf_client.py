@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -58,8 +58,12 @@ REFRESH_TOKEN_LIFETIME = timedelta(days=365)
 DEFAULT_ACCESS_LIFETIME = timedelta(days=90)
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 QUOTA_MARKERS = ("s-au facut deja", "limita", "depasit")
-# listaMesajeFactura's "error" for an empty list: "Nu exista mesaje in ultimele N zile".
+# The list endpoints' "error" for an empty list: "Nu exista mesaje in ultimele N zile",
+# "Nu exista mesaje in intervalul selectat".
 NO_MESSAGES = "nu exista mesaje"
+# listaMesajePaginatieFactura refuses a startTime older than 60 days and an endTime in
+# the future; the margin keeps a window computed a moment before the request valid.
+MAX_LIST_AGE = timedelta(days=60) - timedelta(minutes=5)
 STATE_OK, STATE_NOK, STATE_PROCESSING = "ok", "nok", "in prelucrare"
 STATE_NOT_TAKEN = "XML cu erori nepreluat de sistem"
 # Limits for ANAF's answers: headers and JSON lists are small; a response zip holds one
@@ -368,9 +372,10 @@ class AnafClient:
         }
         if kind_filter:
             params["filtru"] = kind_filter
-        body = _json_or_error(
-            self._get("listaMesajePaginatieFactura", params, token), "listaMesajePaginatieFactura"
-        )
+        response = self._get("listaMesajePaginatieFactura", params, token)
+        if str(_json(response).get("eroare", "")).lower().startswith(NO_MESSAGES):
+            return [], 1
+        body = _json_or_error(response, "listaMesajePaginatieFactura")
         pages = body.get("numar_total_pagini") or 1
         if isinstance(pages, bool) or not isinstance(pages, int) or not 1 <= pages <= MAX_MESSAGES:
             raise AnafRejected(
@@ -378,6 +383,41 @@ class AnafClient:
                 "is not a page count"
             )
         return _messages(body, "listaMesajePaginatieFactura"), pages
+
+    def list_messages_between(
+        self,
+        cif: str,
+        *,
+        token: str,
+        start: datetime,
+        end: datetime,
+        kind_filter: str | None = None,
+    ) -> list[SpvMessage]:
+        """Every message from ``start`` to ``end``: all pages of listaMesajePaginatieFactura.
+
+        The simple list answers only an error once the window holds more than 500
+        messages, which a busy CUI reaches in days; the paginated list has no such limit
+        and a larger daily quota (100,000 calls per CUI against 1,500). The window is
+        narrowed to what ANAF accepts: at most 60 days back, not past our clock's now.
+        """
+        wall = datetime.now(UTC)
+        start, end = max(start, wall - MAX_LIST_AGE), min(end, wall)
+        if end <= start:
+            return []
+        messages, pages = self.list_messages_page(
+            cif, token=token, start=start, end=end, kind_filter=kind_filter
+        )
+        for page in range(2, pages + 1):
+            more, _ = self.list_messages_page(
+                cif, token=token, start=start, end=end, page=page, kind_filter=kind_filter
+            )
+            messages += more
+            if len(messages) >= MAX_MESSAGES * 10:
+                raise AnafRejected(
+                    f"ANAF listaMesajePaginatieFactura: more than {len(messages)} messages "
+                    "between the upload and now; settle this document from SPV by hand"
+                )
+        return messages
 
     def download(self, download_id: str, *, token: str) -> ResponseArchive:
         """GET descarcare: the response zip (errors come back as JSON with HTTP 200)."""

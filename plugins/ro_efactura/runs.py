@@ -81,6 +81,8 @@ def poll_due(
         ids = []
         for state in (S.UPLOADED, S.PROCESSING, S.UNKNOWN):
             ids += ids_in_state(session, state, limit=settings.submit_batch_size, due_before=moment)
+        # Settled documents whose zip is still missing, only once their backoff is over:
+        # ANAF allows 10 downloads per message per day (see transmission.MIN_DOWNLOAD_RETRY).
         ids += list(
             session.execute(
                 select(EfacturaSubmission.id)
@@ -88,7 +90,10 @@ def poll_due(
                     EfacturaSubmission.state.in_([str(S.ACCEPTED), str(S.REJECTED)]),
                     EfacturaSubmission.download_id.is_not(None),
                     EfacturaSubmission.response_zip.is_(None),
+                    (EfacturaSubmission.next_poll_at.is_(None))
+                    | (EfacturaSubmission.next_poll_at <= moment),
                 )
+                .order_by(EfacturaSubmission.id)
                 .limit(settings.submit_batch_size)
             ).scalars()
         )

@@ -20,13 +20,15 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from praho.core.clock import BUCHAREST, resolve_now
 from praho.core.db import is_postgres
 from praho.core.models.invoices import Invoice
+from praho.core.xmlinput import UntrustedXMLError, parse_untrusted_xml
 from praho.plugins.ro_efactura.anaf_client import (
+    QUOTA_MARKERS,
     STATE_NOK,
     STATE_NOT_TAKEN,
     STATE_OK,
@@ -38,6 +40,7 @@ from praho.plugins.ro_efactura.errors import (
     AnafAuthError,
     AnafError,
     AnafOutcomeUnknown,
+    AnafRateLimited,
     AnafRejected,
 )
 from praho.plugins.ro_efactura.models import EfacturaEvent, EfacturaSubmission, SubmissionState
@@ -54,12 +57,43 @@ log = logging.getLogger("praho.efactura")
 S = SubmissionState
 FIRST_POLL = timedelta(minutes=1)
 MAX_POLL_INTERVAL = timedelta(hours=6)
+# ANAF allows 10 descarcare calls per message per day (limiteApeluriAPI.txt); ignoring
+# the limit repeatedly can get API access blocked. A failed download of a final
+# document's zip (the document itself is settled) is retried after at least this long,
+# so a day holds at most a first try, one quick retry and eight slow ones.
+MIN_DOWNLOAD_RETRY = timedelta(hours=3)
+# After a daily quota answer ("S-au facut deja ..."), wait until this long past midnight
+# in Bucharest, when ANAF's day starts again.
+QUOTA_RESET_MARGIN = timedelta(minutes=10)
 TransactionFactory = Callable[[], Any]  # Database.transaction: a context manager of Session
 
 
 def poll_delay(poll_count: int) -> timedelta:
     """Exponential backoff between status checks: 1, 2, 4 ... minutes, at most 6 hours."""
     return min(FIRST_POLL * (2 ** min(poll_count, 20)), MAX_POLL_INTERVAL)
+
+
+def is_daily_quota(error: AnafError) -> bool:
+    """ANAF's per-day limit ("S-au facut deja 10 descarcari ..."), not a 429 per minute."""
+    return isinstance(error, AnafRateLimited) and any(
+        marker in error.message.lower() for marker in QUOTA_MARKERS
+    )
+
+
+def next_anaf_day(now: datetime) -> datetime:
+    """The start of the next day in Bucharest (plus a margin): when ANAF's quotas reset."""
+    tomorrow = now.astimezone(BUCHAREST).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(0), tzinfo=BUCHAREST) + QUOTA_RESET_MARGIN
+
+
+def retry_at(error: AnafError, now: datetime, delay: timedelta) -> datetime:
+    """When to call again after ``error``: the next day for a daily quota, not before
+    ANAF's Retry-After for a 429, else after ``delay``."""
+    if is_daily_quota(error):
+        return next_anaf_day(now)
+    if isinstance(error, AnafRateLimited) and error.retry_after:
+        return now + max(delay, timedelta(seconds=error.retry_after))
+    return now + delay
 
 
 def _locked(session: Session, submission_id: int) -> EfacturaSubmission | None:
@@ -222,22 +256,25 @@ def poll_submission(
     A final document whose response zip is still missing is downloaded here too.
     """
     state = SubmissionState(submission.state)
+    missing_zip = (
+        state in (S.ACCEPTED, S.REJECTED) and submission.download_id and not submission.response_zip
+    )
     try:
         token = access_token_for(
             session, submission.seller_cui, client=client, settings=settings, now=now
         )
-        if (
-            state in (S.ACCEPTED, S.REJECTED)
-            and submission.download_id
-            and not submission.response_zip
-        ):
+        if missing_zip:
             _store_archive(submission, client.download(submission.download_id, token=token))
+            submission.next_poll_at = None
             return state
         if state not in (S.UPLOADED, S.PROCESSING) or not submission.upload_index:
             return state
         status = client.message_status(submission.upload_index, token=token)
     except AnafError as error:
-        _back_off(submission, error.message, now)
+        if missing_zip:
+            _download_failed(submission, error, now, minimum=MIN_DOWNLOAD_RETRY)
+        else:
+            _back_off(submission, error, now)
         return state
     submission.poll_count += 1
     if status.state == STATE_PROCESSING:
@@ -254,8 +291,7 @@ def poll_submission(
         try:
             _store_archive(submission, client.download(status.download_id or "", token=token))
         except AnafError as error:
-            submission.last_error = f"response zip not downloaded yet: {error.message}"
-            submission.next_poll_at = now + poll_delay(1)
+            _download_failed(submission, error, now, minimum=poll_delay(1))
         return target
     if status.state == STATE_NOT_TAKEN:
         submission.anaf_errors = [STATE_NOT_TAKEN]
@@ -265,10 +301,28 @@ def poll_submission(
     return state
 
 
-def _back_off(submission: EfacturaSubmission, message: str, now: datetime) -> None:
+def _back_off(submission: EfacturaSubmission, problem: AnafError | str, now: datetime) -> None:
     submission.poll_count += 1
-    submission.last_error = message
-    submission.next_poll_at = now + poll_delay(submission.poll_count)
+    delay = poll_delay(submission.poll_count)
+    if isinstance(problem, AnafError):
+        submission.last_error = problem.message
+        submission.next_poll_at = retry_at(problem, now, delay)
+    else:
+        submission.last_error = problem
+        submission.next_poll_at = now + delay
+    submission.updated_at = now
+
+
+def _download_failed(
+    submission: EfacturaSubmission, error: AnafError, now: datetime, *, minimum: timedelta
+) -> None:
+    """The zip of a settled document could not be fetched: try again later, never sooner
+    than ``minimum`` (the next poll_due must not download it again: 10 per day at most)."""
+    submission.poll_count += 1
+    submission.last_error = f"response zip not downloaded yet: {error.message}"
+    submission.next_poll_at = retry_at(
+        error, now, max(minimum, poll_delay(submission.poll_count))
+    )
     submission.updated_at = now
 
 
@@ -293,8 +347,11 @@ def resolve_unknown(
 ) -> SubmissionState:
     """Settle an UNKNOWN outcome from ANAF's message list, never by uploading blindly.
 
-    A "FACTURA TRIMISA" message whose zip holds our exact XML (same SHA-256, or same
-    number) is our upload: ACCEPTED. A lone "ERORI FACTURA" message in the window of a
+    ANAF's messages of the window (from the upload to now) come from the paginated list,
+    every page: the simple list refuses to answer above 500 messages. A "FACTURA
+    TRIMISA" message whose zip holds our exact XML (same SHA-256), or a document that
+    is ours by its own number, type code, issue date and seller (:func:`_is_our_document`),
+    is our upload: ACCEPTED. A lone "ERORI FACTURA" message in the window of a
     lone unknown upload of this CUI is ours: REJECTED. Nothing found is no proof that
     ANAF never received the file (its message list lags when SPV is backlogged), so the
     outcome stays UNKNOWN and keeps being looked for; after ``unknown_grace_hours`` the
@@ -309,8 +366,10 @@ def resolve_unknown(
         token = access_token_for(
             session, submission.seller_cui, client=client, settings=settings, now=now
         )
-        days = (now - since).days + 2
-        messages = client.list_messages(submission.seller_cui, token=token, days=days)
+        window = since - timedelta(minutes=5)
+        messages = client.list_messages_between(
+            submission.seller_cui, token=token, start=window, end=now
+        )
         known = set(
             session.execute(
                 select(EfacturaSubmission.upload_index).where(
@@ -318,7 +377,7 @@ def resolve_unknown(
                 )
             ).scalars()
         )
-        window_start = (since - timedelta(minutes=5)).astimezone(BUCHAREST).strftime("%Y%m%d%H%M")
+        window_start = window.astimezone(BUCHAREST).strftime("%Y%m%d%H%M")
         candidates = [
             m for m in messages if m.upload_index not in known and m.created >= window_start
         ]
@@ -347,7 +406,7 @@ def resolve_unknown(
                 session, submission, S.REJECTED, errors[0].upload_index, errors[0].id, archive, now
             )
     except AnafError as error:
-        _back_off(submission, error.message, now)
+        _back_off(submission, error, now)
         return S.UNKNOWN
     if now >= unknown_grace_ends(submission, settings, now):
         _back_off(
@@ -361,13 +420,71 @@ def resolve_unknown(
     return S.UNKNOWN
 
 
+UBL_NAMESPACES = {
+    "Invoice": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+    "CreditNote": "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+}
+CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+
+
 def _is_our_document(submission: EfacturaSubmission, archive: ResponseArchive) -> bool:
+    """True when the zip's document is the one this submission uploaded.
+
+    The same bytes (SHA-256) settle it. Otherwise the document must be ours by its own
+    header: the same root (Invoice or CreditNote), top-level cbc:ID, type code, issue
+    date and seller CUI as the XML we uploaded. Never a text search: a credit note (381)
+    or a corrected invoice (384) carries the number of the invoice it corrects in
+    BillingReference/InvoiceDocumentReference/cbc:ID, and taking it for that invoice
+    would mark an invoice ANAF never received as accepted.
+    """
     document = archive.document or b""
     if submission.xml_sha256 and hmac.compare_digest(
         hashlib.sha256(document).hexdigest(), submission.xml_sha256
     ):
         return True
-    return f"<cbc:ID>{submission.document_number}</cbc:ID>".encode() in document
+    if not submission.xml:
+        return False
+    ours, theirs = _identity(submission.xml), _identity(document)
+    return (
+        ours is not None
+        and theirs is not None
+        and ours == theirs
+        and ours[1] == submission.document_number
+        and ours[4] == _digits(submission.seller_cui)
+    )
+
+
+def _identity(xml: bytes) -> tuple[str, str, str, str, str] | None:
+    """(root, number, type code, issue date, seller CUI digits) of a UBL document, read
+    only from its top-level elements; None when it is not a readable UBL document."""
+    try:
+        root = parse_untrusted_xml(xml, max_bytes=12 * 1024 * 1024, what="e-Factura document")
+    except UntrustedXMLError:
+        return None
+    kind = next((k for k, ns in UBL_NAMESPACES.items() if root.tag == f"{{{ns}}}{k}"), None)
+    if kind is None:
+        return None
+
+    def child(path: str) -> str:
+        found = root.find(path, {"cbc": CBC, "cac": CAC})
+        return (found.text or "").strip() if found is not None else ""
+
+    party = "cac:AccountingSupplierParty/cac:Party"
+    seller = child(f"{party}/cac:PartyTaxScheme/cbc:CompanyID") or child(
+        f"{party}/cac:PartyLegalEntity/cbc:CompanyID"
+    )
+    return (
+        kind,
+        child("cbc:ID"),
+        child(f"cbc:{kind}TypeCode"),
+        child("cbc:IssueDate"),
+        _digits(seller),
+    )
+
+
+def _digits(cui: str) -> str:
+    return cui.upper().removeprefix("RO").strip()
 
 
 def _settle(

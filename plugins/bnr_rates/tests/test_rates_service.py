@@ -130,9 +130,11 @@ def test_rate_of_the_last_banking_day(praho_session, tax_point, rule, expected):
 def test_quote_refuses_a_stale_rate(praho_session):
     _ten_days(praho_session)
     settings = BnrSettings(max_rate_age_days=7)
-    assert quote_rate(praho_session, "HUF", date(2026, 8, 18), settings).rate == Decimal("0.010011")
-    with pytest.raises(ExchangeRateUnavailable, match="of 2026-08-11 .8 days earlier, limit 7"):
-        quote_rate(praho_session, "HUF", date(2026, 8, 19), settings)
+    assert quote_rate(praho_session, "HUF", date(2026, 8, 12), settings).rate == Decimal("0.010011")
+    # Monday 17th is a banking day whose rates were never stored: Tuesday's invoice is
+    # refused instead of getting the 11th's rate (art. 290(2): the last rate BNR published).
+    with pytest.raises(ExchangeRateUnavailable, match="BNR rates of 2026-08-17 are missing"):
+        quote_rate(praho_session, "HUF", date(2026, 8, 18), settings)
     assert quote_rate(praho_session, "CHF", date(2026, 8, 12), settings) is None
 
 

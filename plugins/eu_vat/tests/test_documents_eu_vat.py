@@ -285,7 +285,8 @@ def test_currency_bnr_stopped_publishing_is_refused_and_nothing_is_issued(
     )
     savepoint = praho_session.begin_nested()
     with pytest.raises(
-        ExchangeRateUnavailable, match="BGN rate before tax point 2026-08-06 is of 2025-12-31"
+        ExchangeRateUnavailable,
+        match="BNR published no BGN rate on 2026-08-05.*an older BGN rate is not used",
     ):
         issue_document(praho_session, draft, now=datetime(2026, 8, 6, 9, 0, tzinfo=UTC))
     savepoint.rollback()

@@ -2,9 +2,12 @@
 
 OAuth2 token endpoint (HTTP Basic client credentials, authorization_code and
 refresh_token grants), upload/uploadb2c (XML header with ExecutionStatus and
-index_incarcare), stareMesaj (stare ok / nok / in prelucrare), listaMesajeFactura
-(JSON), descarcare (zip with the invoice or error XML and a "semnatura" file) and the
-public validare endpoint. ``faults`` injects 5xx, 429, timeouts and lost answers.
+index_incarcare), stareMesaj (stare ok / nok / in prelucrare), listaMesajeFactura and
+listaMesajePaginatieFactura (JSON; the simple list refuses more than 500 messages, the
+paginated one serves 500 per page), descarcare (zip with the invoice or error XML and a
+"semnatura" file; at most 10 per message per day, limiteApeluriAPI.txt) and the public
+validare endpoint. ``faults`` injects 5xx, 429, timeouts and lost answers; ``received``
+holds invoices suppliers sent to the CUI ("FACTURA PRIMITA" messages).
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ UPLOAD_NS = "mfp:anaf:dgti:spv:respUploadFisier:v1"
 STATUS_NS = "mfp:anaf:dgti:efactura:stareMesajFactura:v1"
 ERRORS_NS = "mfp:anaf:dgti:efactura:mesajEroriFactuta:v1"
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+BUCHAREST = ZoneInfo("Europe/Bucharest")
+PAGE_SIZE = 500  # listamesaje.html: numar_total_inregistrari_per_pagina
+DOWNLOADS_PER_MESSAGE_PER_DAY = 10  # limiteApeluriAPI.txt, /descarcare
+TOO_MANY_FOR_SIMPLE_LIST = (
+    "Lista de mesaje este mai mare decat numarul de 500 elemente permise in pagina. "
+    "Folositi endpoint-ul cu paginatie."
+)
 
 
 @dataclass
@@ -45,6 +55,15 @@ class Upload:
 
 
 @dataclass
+class Received:
+    """An invoice a supplier sent to the CUI: a "FACTURA PRIMITA" message."""
+
+    id: str
+    upload_index: str
+    created: datetime
+
+
+@dataclass
 class StandIn:
     """State of the fake ANAF; tests set ``outcome``, ``processing_polls`` and ``faults``."""
 
@@ -58,6 +77,9 @@ class StandIn:
     refresh_tokens: set[str] = field(default_factory=set)
     token_grants: list[str] = field(default_factory=list)
     slow_seconds: float = 3.0
+    received: list[Received] = field(default_factory=list)
+    # (download id, Bucharest date) -> descarcare calls served that day.
+    downloads: dict[tuple[str, str], int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _counter: int = 5000
 
@@ -81,6 +103,11 @@ class StandIn:
             "refresh_token": refresh,
             "expires_in": int(self.access_lifetime.total_seconds()),
         }
+
+    def receive_invoices(self, count: int, *, at: datetime) -> None:
+        """``count`` supplier invoices arrive in SPV at ``at`` (UTC)."""
+        for _ in range(count):
+            self.received.append(Received(self.next_id(), self.next_id(), at))
 
     def revoke_access_tokens(self) -> None:
         """Every access token ANAF knows becomes invalid (HTTP 401 until refreshed)."""
@@ -268,61 +295,159 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _list(self, params: dict[str, str]) -> None:
-        if not params.get("cif", "").isdigit():
+        paginated = urlparse(self.path).path.endswith("listaMesajePaginatieFactura")
+        required = ("startTime", "endTime", "cif", "pagina") if paginated else ("zile", "cif")
+        if any(not params.get(name) for name in required):
+            names = " si ".join((", ".join(required[:-1]), required[-1]))
+            return self._json(
+                400,
+                {
+                    "timestamp": datetime.now(BUCHAREST).strftime("%d-%m-%Y %H:%M:%S"),
+                    "status": 400,
+                    "error": "Bad Request",
+                    "message": f"Parametrii {names} sunt obligatorii",
+                },
+            )
+        if not params["cif"].isdigit():
+            return self._list_error(f"CIF introdus= {params['cif']} nu este un numar")
+        now = datetime.now(UTC)
+        if paginated:
+            window = self._window(params, now)
+            if isinstance(window, str):
+                return self._list_error(window)
+            start, end = window
+        else:
+            if not params["zile"].isdigit():
+                return self._list_error(
+                    f"Numarul de zile introdus= {params['zile']} nu este un numar intreg"
+                )
+            if not 1 <= int(params["zile"]) <= 60:
+                return self._list_error("Numarul de zile trebuie sa fie intre 1 si 60")
+            start, end = now - timedelta(days=int(params["zile"])), now
+        messages = [
+            m for created, m in self._messages(params["cif"]) if start <= created <= end
+        ]
+        if not messages:
+            where = (
+                "in intervalul selectat" if paginated else f"in ultimele {params['zile']} zile"
+            )
+            return self._list_error(f"Nu exista mesaje {where}")
+        if not paginated:
+            if len(messages) > PAGE_SIZE:
+                return self._list_error(TOO_MANY_FOR_SIMPLE_LIST)
             return self._json(
                 200,
                 {
-                    "eroare": f"CIF introdus= {params.get('cif')} nu este un numar",
-                    "titlu": "Lista Mesaje",
+                    "mesaje": messages,
+                    "serial": "1234AA456",
+                    "cui": params["cif"],
+                    "titlu": f"Lista Mesaje disponibile din ultimele {params['zile']} zile",
                 },
             )
-        messages = []
+        if not params["pagina"].isdigit():
+            return self._list_error(
+                f"pagina = {params['pagina']} nu este un numar sau nu are o valoare "
+                "acceptata de sistem"
+            )
+        page, total_pages = int(params["pagina"]), -(-len(messages) // PAGE_SIZE)
+        if page > total_pages:
+            return self._list_error(
+                f"Pagina solicitata {page} este mai mare decat numarul toatal de pagini "
+                f"{total_pages}"
+            )
+        shown = messages[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        stamp = "%d-%m-%Y %H:%M:%S"
+        self._json(
+            200,
+            {
+                "mesaje": shown,
+                "numar_inregistrari_in_pagina": len(shown),
+                "numar_total_inregistrari_per_pagina": PAGE_SIZE,
+                "numar_total_inregistrari": len(messages),
+                "numar_total_pagini": total_pages,
+                "index_pagina_curenta": page,
+                "serial": "1234AA456",
+                "cui": params["cif"],
+                "titlu": f"Lista Mesaje disponibile din intervalul "
+                f"{start.astimezone(BUCHAREST).strftime(stamp)} - "
+                f"{end.astimezone(BUCHAREST).strftime(stamp)}",
+            },
+        )
+
+    def _list_error(self, message: str) -> None:
+        self._json(200, {"eroare": message, "titlu": "Lista Mesaje"})
+
+    @staticmethod
+    def _window(params: dict[str, str], now: datetime) -> tuple[datetime, datetime] | str:
+        """startTime/endTime (Unix ms) checked as ANAF does, or ANAF's error text."""
+        for name in ("startTime", "endTime"):
+            if not params[name].isdigit():
+                return (
+                    f"{name} = {params[name]} nu este un numar sau nu are o valoare acceptata "
+                    "de sistem"
+                )
+        start = datetime.fromtimestamp(int(params["startTime"]) / 1000, UTC)
+        end = datetime.fromtimestamp(int(params["endTime"]) / 1000, UTC)
+        shown = "%d-%m-%Y %H:%M:%S"
+        if start < now - timedelta(days=60):
+            return (
+                f"startTime = {start.astimezone(BUCHAREST).strftime(shown)} nu poate fi mai "
+                "vechi de 60 de zile fata de momentul requestului"
+            )
+        if end <= start:
+            return (
+                f"endTime = {end.astimezone(BUCHAREST).strftime(shown)} nu poate fi <= "
+                f"startTime = {start.astimezone(BUCHAREST).strftime(shown)}"
+            )
+        if end > now:
+            return (
+                f"endTime = {end.astimezone(BUCHAREST).strftime(shown)} nu poate in viitor "
+                "fata de momentul requestului"
+            )
+        return start, end
+
+    def _messages(self, cif: str) -> list[tuple[datetime, dict[str, str]]]:
+        """Every message of the CUI, oldest first, with its creation instant."""
+        listed = []
         for upload in self.anaf.uploads:
             if upload.outcome not in ("ok", "nok"):
                 continue
             upload.download_id = upload.download_id or self.anaf.next_id()
-            messages.append(
-                {
-                    "data_creare": upload.created.astimezone(ZoneInfo("Europe/Bucharest")).strftime(
-                        "%Y%m%d%H%M"
-                    ),
-                    "cif": params["cif"],
-                    "id_solicitare": upload.index,
-                    "detalii": f"Factura cu id_incarcare={upload.index} "
-                    f"emisa de cif_emitent={params['cif']}",
-                    "tip": "FACTURA TRIMISA" if upload.outcome == "ok" else "ERORI FACTURA",
-                    "id": upload.download_id,
-                }
+            listed.append(
+                (
+                    upload.created,
+                    {
+                        "data_creare": upload.created.astimezone(BUCHAREST).strftime(
+                            "%Y%m%d%H%M"
+                        ),
+                        "cif": cif,
+                        "id_solicitare": upload.index,
+                        "detalii": f"Factura cu id_incarcare={upload.index} "
+                        f"emisa de cif_emitent={cif}",
+                        "tip": "FACTURA TRIMISA" if upload.outcome == "ok" else "ERORI FACTURA",
+                        "id": upload.download_id,
+                    },
+                )
             )
-        if not messages:
-            return self._json(
-                200,
-                {
-                    "eroare": f"Nu exista mesaje in ultimele {params.get('zile')} zile",
-                    "titlu": "Lista Mesaje",
-                },
+        for received in self.anaf.received:
+            listed.append(
+                (
+                    received.created,
+                    {
+                        "data_creare": received.created.astimezone(BUCHAREST).strftime(
+                            "%Y%m%d%H%M"
+                        ),
+                        "cif": cif,
+                        "id_solicitare": received.upload_index,
+                        "detalii": f"Factura cu id_incarcare={received.upload_index} emisa de "
+                        f"cif_emitent=8000000000 pentru cif_beneficiar={cif}",
+                        "tip": "FACTURA PRIMITA",
+                        "id": received.id,
+                    },
+                )
             )
-        if "pagina" in params:
-            page, size = int(params["pagina"]), 1
-            total_pages = len(messages)
-            return self._json(
-                200,
-                {
-                    "mesaje": messages[(page - 1) * size : page * size],
-                    "numar_total_pagini": total_pages,
-                    "index_pagina_curenta": page,
-                    "cui": params["cif"],
-                },
-            )
-        self._json(
-            200,
-            {
-                "mesaje": messages,
-                "serial": "1234AA456",
-                "cui": params["cif"],
-                "titlu": f"Lista Mesaje disponibile din ultimele {params.get('zile')} zile",
-            },
-        )
+        listed.sort(key=lambda entry: entry[0])
+        return listed
 
     def _download(self, download_id: str) -> None:
         upload = self._find(download_id=download_id)
@@ -331,6 +456,20 @@ class _Handler(BaseHTTPRequestHandler):
                 200,
                 {
                     "eroare": f"Pentru id={download_id} nu exista inregistrata nici o factura",
+                    "titlu": "Descarcare mesaj",
+                },
+            )
+        day = (download_id, datetime.now(BUCHAREST).date().isoformat())
+        with self.anaf.lock:
+            served = self.anaf.downloads.get(day, 0)
+            if served < DOWNLOADS_PER_MESSAGE_PER_DAY:
+                self.anaf.downloads[day] = served + 1
+        if served >= DOWNLOADS_PER_MESSAGE_PER_DAY:
+            return self._json(
+                200,
+                {
+                    "eroare": f"S-au facut deja {DOWNLOADS_PER_MESSAGE_PER_DAY} descarcari de "
+                    "mesaj in cursul zilei",
                     "titlu": "Descarcare mesaj",
                 },
             )
