@@ -15,9 +15,8 @@ Definitions (so finance can check them by hand):
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from praho.core.models import (
@@ -31,7 +30,7 @@ from praho.core.models import (
     WebhookEvent,
     WebhookStatus,
 )
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 AGEING_BUCKETS = ("0-30", "31-60", "61-90", "90+")
@@ -53,16 +52,40 @@ def _months_between(start: date, end: date) -> int:
     return (end.year - start.year) * 12 + end.month - start.month
 
 
+def _billing_cycle(cycle: Any) -> Any:
+    """A subscription's cycle in months as SQL, never below one (as :func:`mrr_series` reads it)."""
+    return case((or_(cycle.is_(None), cycle < 1), literal(1)), else_=cycle)
+
+
+def _floor_divide(numerator: Any, divisor: Any) -> Any:
+    """``numerator // divisor`` in SQL for a positive ``divisor``.
+
+    SQL integer division truncates toward zero on SQLite and PostgreSQL while Python's
+    floors, so a negative numerator is divided as a positive one and negated, rounding away
+    from zero as Python does.
+    """
+    return case(
+        (numerator >= 0, numerator // divisor),
+        else_=-((divisor - 1 - numerator) // divisor),
+    )
+
+
 def mrr_series(session: Session, today: date, count: int = 12) -> dict[str, list[int]]:
-    """MRR per currency on the first day of each of the last ``count`` months."""
+    """MRR per currency on the first day of each of the last ``count`` months.
+
+    The database sums each document's monthly share (``taxable // cycle``) per currency,
+    cycle and billed period, so Python sees one row per distinct period (a few hundred a
+    year), not one per invoice, and only decides which months each period covers.
+    """
     days = month_starts(today, count)
+    cycle = _billing_cycle(Subscription.billing_cycle_months)
     rows = session.execute(
         select(
             Invoice.currency,
-            Invoice.taxable_minor,
+            Subscription.billing_cycle_months,
             Invoice.period_start,
             Invoice.period_end,
-            Subscription.billing_cycle_months,
+            func.sum(_floor_divide(Invoice.taxable_minor, cycle)),
         )
         .join(Subscription, Subscription.id == Invoice.subscription_id)
         .where(
@@ -74,38 +97,55 @@ def mrr_series(session: Session, today: date, count: int = 12) -> dict[str, list
             Invoice.period_end >= days[0],
             Invoice.period_start <= today,
         )
+        .group_by(
+            Invoice.currency,
+            Subscription.billing_cycle_months,
+            Invoice.period_start,
+            Invoice.period_end,
+        )
     ).all()
     series: dict[str, list[int]] = {}
-    for currency, taxable, start, end, cycle in rows:
-        cycle = max(int(cycle or 1), 1)
-        if _months_between(start, end) < cycle and (end - start).days < 27 * cycle:
+    for currency, months, start, end, monthly in rows:
+        months = max(int(months or 1), 1)
+        if _months_between(start, end) < months and (end - start).days < 27 * months:
             continue  # a proration document, not a full recurring period
         values = series.setdefault(currency, [0] * len(days))
         for i, day in enumerate(days):
             if start <= day < end or (start <= day <= end and start == end):
-                values[i] += taxable // cycle
+                # PostgreSQL sums bigint into numeric (a Decimal); the value is whole.
+                values[i] += int(monthly)
     return dict(sorted(series.items()))
 
 
 def revenue_by_month(session: Session, today: date, count: int = 12) -> dict[str, list[int]]:
-    """Net revenue per currency for each of the last ``count`` months (credit notes subtract)."""
+    """Net revenue per currency for each of the last ``count`` months (credit notes subtract).
+
+    Summed in the database per currency and issue date (at most one row per day and
+    currency); Python only files each day under its month.
+    """
     days = month_starts(today, count)
+    last = days[-1]
+    after_last = date(last.year + last.month // 12, last.month % 12 + 1, 1)
+    # Credit notes are stored with positive amounts; they reduce revenue.
+    signed = case(
+        (Invoice.kind == DocumentKind.CREDIT_NOTE, -func.abs(Invoice.taxable_minor)),
+        else_=Invoice.taxable_minor,
+    )
     rows = session.execute(
-        select(Invoice.kind, Invoice.currency, Invoice.issue_date, Invoice.taxable_minor).where(
+        select(Invoice.currency, Invoice.issue_date, func.sum(signed))
+        .where(
             Invoice.status == DocumentStatus.ISSUED,
             Invoice.kind.in_([DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE]),
             Invoice.issue_date >= days[0],
+            Invoice.issue_date < after_last,
         )
+        .group_by(Invoice.currency, Invoice.issue_date)
     ).all()
     index = {(d.year, d.month): i for i, d in enumerate(days)}
     series: dict[str, list[int]] = {}
-    for kind, currency, issued, taxable in rows:
-        i = index.get((issued.year, issued.month))
-        if i is None:
-            continue
+    for currency, issued, amount in rows:
         values = series.setdefault(currency, [0] * len(days))
-        # Credit notes are stored with positive amounts; they reduce revenue.
-        values[i] += -abs(taxable) if kind == DocumentKind.CREDIT_NOTE else taxable
+        values[index[(issued.year, issued.month)]] += int(amount)
     return dict(sorted(series.items()))
 
 
@@ -121,22 +161,42 @@ def ageing_bucket(days_overdue: int) -> str:
 
 
 def receivables_ageing(session: Session, today: date) -> dict[str, dict[str, int]]:
-    """Amount still due per currency and bucket, on issued invoices."""
-    open_invoices = session.execute(
-        select(Invoice).where(
+    """Amount still due per currency and bucket, on issued invoices.
+
+    One aggregate query grouped by currency: what is due (payable - paid - credited, as
+    :attr:`Invoice.balance_due_minor`) is summed per bucket of the due date (the issue date
+    when there is none; no date at all counts as due today), the buckets being the
+    :func:`ageing_bucket` bounds turned into dates. Loading the invoices themselves (with
+    their JSON snapshots) took seconds once there were many open ones.
+    """
+    reference = func.coalesce(Invoice.due_date, Invoice.issue_date)
+    due = Invoice.payable_minor - Invoice.amount_paid_minor - Invoice.credited_minor
+    # "at most N days past due" is "due on or after today - N days".
+    since_30, since_60, since_90 = (today - timedelta(days=n) for n in (30, 60, 90))
+    bands = {
+        "0-30": or_(reference.is_(None), reference >= since_30),
+        "31-60": and_(reference < since_30, reference >= since_60),
+        "61-90": and_(reference < since_60, reference >= since_90),
+        "90+": reference < since_90,
+    }
+    rows = session.execute(
+        select(
+            Invoice.currency,
+            *(func.sum(case((bands[bucket], due), else_=0)) for bucket in AGEING_BUCKETS),
+        )
+        .where(
             Invoice.status == DocumentStatus.ISSUED,
             Invoice.kind == DocumentKind.INVOICE,
             Invoice.payment_status.in_([PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID]),
+            due > 0,
         )
-    ).scalars()
-    result: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(AGEING_BUCKETS, 0))
-    for invoice in open_invoices:
-        due = invoice.balance_due_minor
-        if due <= 0:
-            continue
-        overdue = (today - (invoice.due_date or invoice.issue_date or today)).days
-        result[invoice.currency][ageing_bucket(overdue)] += due
-    return dict(sorted(result.items()))
+        .group_by(Invoice.currency)
+    ).all()
+    # PostgreSQL sums bigint into numeric (a Decimal); the sums are whole minor units.
+    return {
+        currency: {bucket: int(total) for bucket, total in zip(AGEING_BUCKETS, totals, strict=True)}
+        for currency, *totals in sorted(rows, key=lambda row: row[0])
+    }
 
 
 @dataclass(frozen=True)

@@ -206,7 +206,7 @@ def test_language_switch(admin_client):
     assert switched.status_code == 302
     page = admin_client.get("/admin/customers/").get_data(as_text=True)
     assert "Clienți" in page and "Vechimea" not in page
-    assert "Adauga filtru" in page  # Flask-Admin's own strings, from its Romanian catalogue
+    assert "Adaugă filtru" in page  # Flask-Admin's own strings, from its Romanian catalogue
     assert "Vechimea creanțelor" in admin_client.get("/admin/").get_data(as_text=True)
 
 
@@ -214,8 +214,8 @@ def test_dashboard_figures(seed, praho_app, praho_committing):
     from praho.admin.metrics import ageing_bucket, dashboard_figures
     from praho.core.testing import at
 
-    seed(lambda f, s: f.subscription(start="2026-01-31"))
     seed(lambda f, s: f.invoice(now=at("2026-01-05")))
+    seed(lambda f, s: f.subscription(start="2026-01-31"))
     with praho_committing.transaction() as session:
         figures = dashboard_figures(session, datetime(2026, 3, 20).date())
     assert (
