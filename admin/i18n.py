@@ -125,6 +125,14 @@ RO: dict[str, str] = {
     "Gross amount (empty: the whole invoice)": "Suma cu TVA (gol: toată factura)",
     "Done.": "Gata.",
     "The action was refused": "Acțiunea a fost refuzată",
+    "This form was already sent; the action was not run again.": (
+        "Formularul a fost deja trimis; acțiunea nu a fost executată din nou."
+    ),
+    "This form was already sent with other values; open the action again to send new "
+    "values.": (
+        "Formularul a fost deja trimis cu alte valori; deschideți din nou acțiunea pentru "
+        "a trimite valori noi."
+    ),
     "Next document if nothing changes": "Următorul document dacă nimic nu se schimbă",
     "What this change issues now": "Ce emite această schimbare acum",
     "Lines": "Linii",

@@ -11,6 +11,7 @@ from typing import Any
 
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 - a test fixture's password
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+FORM_KEY_FIELD = re.compile(r'name="form_key" value="([^"]+)"')
 
 
 def csrf_token(html: str) -> str:
@@ -18,6 +19,12 @@ def csrf_token(html: str) -> str:
     match = CSRF_FIELD.search(html)
     assert match, "the page has no CSRF token"
     return match.group(1)
+
+
+def form_key(html: str) -> str | None:
+    """The single-use key of the first action or note form in ``html`` (None if it has none)."""
+    match = FORM_KEY_FIELD.search(html)
+    return match.group(1) if match else None
 
 
 def create_test_staff(database: Any, role: str) -> int:
@@ -49,8 +56,16 @@ class StaffClient:
         return self.client.get(url, **kwargs)
 
     def post_form(self, page_url: str, action_url: str, data: dict[str, str]) -> Any:
-        """GET the page showing the form (for its token), then POST to ``action_url``."""
+        """GET the page showing the form (for its tokens), then POST to ``action_url``.
+
+        Like a browser, it sends the form's CSRF token and its single-use key when the
+        page has one.
+        """
         page = self.client.get(page_url)
         assert page.status_code == 200, page.status_code
-        token = csrf_token(page.get_data(as_text=True))
-        return self.client.post(action_url, data={**data, "csrf_token": token})
+        html = page.get_data(as_text=True)
+        hidden = {"csrf_token": csrf_token(html)}
+        key = form_key(html)
+        if key is not None:
+            hidden["form_key"] = key
+        return self.client.post(action_url, data={**data, **hidden})

@@ -177,3 +177,103 @@ def format_amount(amount_minor: int, currency: str, language: str = "ro") -> str
     if language == "ro":
         text = text.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
     return text
+
+
+class AmountInputError(ValueError):
+    """An amount typed by a person that cannot be read one way only; the message says how
+    to write it."""
+
+
+# Grouping characters people type inside a number (space, no-break and thin spaces, the
+# apostrophe used in Switzerland): never a decimal point, so they are simply removed.
+_GROUPING_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009'")
+_MAX_INPUT_DIGITS = 30
+
+
+def parse_decimal_input(text: str, *, max_decimals: int, allow_negative: bool = False,
+                        currency: str | None = None) -> Decimal:
+    """Read a number typed by staff, in Romanian or English writing, without guessing.
+
+    ``1500``, ``1500.00``, ``1500,00``, ``1.500,00``, ``1,500.00``, ``1 500,00`` and
+    ``1.500.000`` are read one way only. When both ``.`` and ``,`` appear, the last one
+    is the decimal separator and the other must group thousands by three. A single
+    separator followed by exactly three digits (``1.500``, ``10,005``) is refused: in
+    Romanian it groups thousands, in English it is a decimal point, and reading it the
+    wrong way books an amount a thousand times off. More than ``max_decimals``
+    decimals is refused rather than rounded. A trailing ``currency`` code is allowed.
+
+    :raises AmountInputError: with a message a person can act on.
+    """
+    original = text
+    cleaned = (text or "").strip()
+    if currency and cleaned.upper().endswith(currency):
+        cleaned = cleaned[: -len(currency)].strip()
+    cleaned = cleaned.translate(_GROUPING_SPACES)
+    example = "1500 or 1500,00"
+    if not cleaned:
+        raise AmountInputError(f"enter an amount, e.g. {example}")
+    negative = cleaned.startswith("-")
+    if negative:
+        if not allow_negative:
+            raise AmountInputError(f"{original!r}: must not be negative")
+        cleaned = cleaned[1:]
+    if not cleaned or any(c not in "0123456789.," for c in cleaned) or not cleaned[0].isdigit():
+        raise AmountInputError(f"{original!r} is not an amount; write it like {example}")
+    if sum(c.isdigit() for c in cleaned) > _MAX_INPUT_DIGITS:
+        raise AmountInputError(f"{original!r} is too long to be an amount")
+    whole, decimals = _split_decimal(cleaned, original, example)
+    if len(decimals) > max_decimals:
+        allowed = f"{max_decimals} decimals" if max_decimals else "no decimals"
+        subject = f"{currency} has" if currency else "this field takes"
+        raise AmountInputError(
+            f"{original!r} has {len(decimals)} decimals; {subject} {allowed} (nothing is rounded)"
+        )
+    number = Decimal(f"{whole}.{decimals or '0'}")
+    return -number if negative else number
+
+
+def _split_decimal(body: str, original: str, example: str) -> tuple[str, str]:
+    """``body`` (digits, dots, commas) as (whole digits, decimal digits), or refused."""
+    separators = [c for c in body if c in ".,"]
+    if not separators:
+        return body, ""
+    last = separators[-1]
+    if len(set(separators)) == 2:
+        # Both kinds: the last is the decimal point, the other groups thousands.
+        if separators.count(last) != 1:
+            raise AmountInputError(f"{original!r} is not an amount; write it like {example}")
+        whole, decimals = body.rsplit(last, 1)
+        return _ungroup(whole, original, example), decimals
+    if len(separators) > 1:
+        return _ungroup(body, original, example), ""  # only grouping: 1.500.000
+    whole, decimals = body.split(last)
+    if not decimals:
+        raise AmountInputError(f"{original!r} is not an amount; write it like {example}")
+    if len(decimals) == 3 and whole.strip("0"):
+        raise AmountInputError(
+            f"{original!r} is ambiguous: the separator may group thousands or mark the "
+            f"decimals; write it unambiguously, e.g. {example}"
+        )
+    return whole, decimals
+
+
+def _ungroup(whole: str, original: str, example: str) -> str:
+    """Digits grouped by three with one separator kind (``1.500.000``) without separators."""
+    groups = whole.replace(",", ".").split(".")
+    if not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:]):
+        raise AmountInputError(
+            f"{original!r}: thousands must be grouped by three; write it like {example}"
+        )
+    return "".join(groups)
+
+
+def parse_amount_input(text: str, currency: str, *, allow_negative: bool = False) -> int:
+    """Minor units of an amount typed by staff (see :func:`parse_decimal_input`).
+
+    Never rounds: ``10,005`` RON is refused, not booked as 10,01. Unlike
+    :func:`to_minor`, which converts computed values, this reads what a person typed.
+    """
+    exponent = currency_exponent(currency)
+    major = parse_decimal_input(text, max_decimals=exponent, allow_negative=allow_negative,
+                                currency=currency)
+    return int(major.scaleb(exponent))

@@ -9,6 +9,12 @@ Plugins subclass :class:`PrahoModelView` and return instances from
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import json
+import re
+import secrets
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +23,7 @@ from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
+from flask_admin._compat import csv_encode
 from flask_admin.contrib.sqla import ModelView
 from praho.admin.auth import MONEY, READ, current_staff, has_role, login_redirect
 from praho.admin.i18n import (
@@ -30,14 +37,48 @@ from praho.admin.models import StaffRole, StaffUser
 from praho.admin.staff import add_note, notes_for, staff_actor
 from praho.admin.views.filters import PrahoFilterConverter
 from praho.core.clock import utcnow
-from praho.core.errors import PrahoError
-from praho.core.money import format_amount
+from praho.core.errors import FieldError, IdempotencyConflict, PrahoError
+from praho.core.models.payments import IdempotencyRecord
+from praho.core.money import (
+    AmountInputError,
+    format_amount,
+    parse_amount_input,
+    parse_decimal_input,
+    to_major,
+)
 from praho.core.services.audit import Actor
+from praho.core.services.idempotency import claim_key, remember_response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.utils import secure_filename
 
 # Spreadsheets run cells starting with these as formulas (CSV injection); exports
 # prefix such text values with an apostrophe.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A plain signed decimal (-80.00) is read as a number, never as a formula: left as is so
+# exported amounts stay machine-readable.
+PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+# The hidden field carrying a form's single-use key (see PrahoModelView._claim_form).
+FORM_KEY_FIELD = "form_key"
+# Form fields that are not the action's parameters.
+_NOT_PARAMETERS = frozenset({"csrf_token", FORM_KEY_FIELD})
+
+
+ALREADY_SENT_WITH_OTHER_VALUES = (
+    "This form was already sent with other values; open the action again to send new values."
+)
+
+
+def _key_known(session: Session, key: str) -> bool:
+    """True when an idempotency record holds ``key`` (read only: takes no write lock)."""
+    found = session.execute(select(IdempotencyRecord.id).where(IdempotencyRecord.key == key))
+    return found.first() is not None
+
+
+def new_form_key() -> str:
+    """A fresh single-use key for a form being rendered (unguessable, URL-safe)."""
+    return secrets.token_urlsafe(24)
 
 
 @dataclass(frozen=True)
@@ -107,6 +148,77 @@ def money(amount_field: str, currency_field: str = "currency") -> Callable[..., 
     return formatter
 
 
+def money_export(amount_field: str, currency_field: str = "currency") -> Callable[..., str]:
+    """A CSV formatter: major units as a plain decimal (``2420.00``), whatever the language.
+
+    Spreadsheets and accounting imports read it as a number; the currency is its own column.
+    """
+
+    def export_formatter(_view: Any, _context: Any, model: Any, _name: str) -> str:
+        amount = getattr(model, amount_field)
+        if amount is None:
+            return ""
+        return str(to_major(amount, getattr(model, currency_field) or "RON"))
+
+    return export_formatter
+
+
+def money_by_currency(field_name: str) -> Callable[..., str]:
+    """A column formatter for ``{"RON": 5000, "EUR": 1000}`` (minor units per currency)."""
+
+    def formatter(_view: Any, _context: Any, model: Any, _name: str) -> str:
+        amounts = getattr(model, field_name) or {}
+        language = current_language()
+        return ", ".join(
+            f"{format_amount(int(minor), code, language)} {code}"
+            for code, minor in sorted(amounts.items())
+        )
+
+    return formatter
+
+
+def money_by_currency_export(field_name: str) -> Callable[..., str]:
+    """A CSV formatter for amounts per currency: JSON of major-unit decimal strings."""
+
+    def export_formatter(_view: Any, _context: Any, model: Any, _name: str) -> str:
+        amounts = getattr(model, field_name) or {}
+        major = {code: str(to_major(int(minor), code)) for code, minor in amounts.items()}
+        return json.dumps(major, sort_keys=True) if major else ""
+
+    return export_formatter
+
+
+def amount_input(
+    ctx: ActionContext,
+    name: str,
+    *,
+    currency: str,
+    required: bool = True,
+    allow_negative: bool = False,
+) -> int | None:
+    """The amount staff typed in field ``name``, in minor units of ``currency``.
+
+    Read strictly (:func:`praho.core.money.parse_amount_input`): an ambiguous ``1.500`` or
+    an over-precise ``10,005`` is a form error, never a guess or a rounding. Empty gives
+    None when the field is optional.
+    """
+    text = field_value(ctx.form, name)
+    if not text and not required:
+        return None
+    try:
+        return parse_amount_input(text, currency, allow_negative=allow_negative)
+    except AmountInputError as error:
+        raise FieldError(name, str(error)) from None
+
+
+def unit_price_input(ctx: ActionContext, name: str) -> Any:
+    """A unit price typed by staff (up to 6 decimals, below one minor unit), read strictly."""
+    try:
+        return parse_decimal_input(field_value(ctx.form, name), max_decimals=6)
+    except AmountInputError as error:
+        raise FieldError(name, str(error)) from None
+
+
 class SecureViewMixin:
     """Login required; translated chrome; CSP nonce and roles for the templates."""
 
@@ -167,6 +279,12 @@ class PrahoModelView(SecureViewMixin, ModelView):
     downloads: Sequence[Download] = ()
     # ``customer``, ``invoice`` or ``subscription`` to show and accept staff notes.
     notes_object: str | None = None
+    # Money columns (minor units) and the attribute holding each one's currency: lists
+    # and details show them formatted in the user's language, CSV exports as plain
+    # major-unit decimals next to a currency column (added when the list has none).
+    money_columns: dict[str, str] = {}
+    # Columns holding ``{"RON": 5000}`` (minor units per currency), e.g. coupon amounts.
+    money_by_currency_columns: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -178,6 +296,7 @@ class PrahoModelView(SecureViewMixin, ModelView):
         endpoint: str | None = None,
         **kwargs: Any,
     ) -> None:
+        self._install_money_formatters()
         with warnings.catch_warnings():
             # Flask-Admin 2.2 prefers a Flask-SQLAlchemy object; we own a plain scoped session.
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -189,6 +308,16 @@ class PrahoModelView(SecureViewMixin, ModelView):
                 endpoint=endpoint,
                 **kwargs,
             )
+
+    def _install_money_formatters(self) -> None:
+        """Formatters for :attr:`money_columns`; a view's own formatters take precedence."""
+        listed: dict[str, Any] = {k: money(k, c) for k, c in self.money_columns.items()}
+        exported: dict[str, Any] = {k: money_export(k, c) for k, c in self.money_columns.items()}
+        for name in self.money_by_currency_columns:
+            listed[name] = money_by_currency(name)
+            exported[name] = money_by_currency_export(name)
+        self.column_formatters = {**listed, **dict(self.column_formatters or {})}
+        self.column_formatters_export = {**exported, **dict(self.column_formatters_export or {})}
 
     # --- labels: translated when rendered (Flask-Admin caches the column lists) ----
 
@@ -202,10 +331,49 @@ class PrahoModelView(SecureViewMixin, ModelView):
 
     # --- export -------------------------------------------------------------------
 
+    def get_export_columns(self) -> list[tuple[Any, Any]]:
+        """The exported columns, plus the currency of every exported money column."""
+        columns = list(super().get_export_columns())
+        names = {name for name, _label in columns}
+        for amount, currency in self.money_columns.items():
+            if amount in names and currency not in names:
+                columns += self.get_column_names(only_columns=[currency], excluded_columns=None)
+                names.add(currency)
+        return columns
+
+    def _export_csv(self, return_url: Any) -> Any:
+        """The CSV, built completely before the view returns.
+
+        Flask-Admin streams rows from a generator that runs after the request's
+        teardown has removed the session: any attribute not loaded yet (a relation such
+        as ``entry.kind``) then raises DetachedInstanceError and the download silently
+        stops after the header. Every cell is computed here, while the session is open;
+        queries eager-load what the columns print (see ``get_query``) so this is one
+        query, not one per row.
+        """
+        _count, data = self._export_data()
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([csv_encode(label) for _name, label in self._export_columns])
+        for row in data:
+            writer.writerow(
+                [csv_encode(self.get_export_value(row, name)) for name, _ in self._export_columns]
+            )
+        filename = secure_filename(self.get_export_name(export_type="csv"))
+        return Response(
+            buffer.getvalue(),
+            headers={"Content-Disposition": f"attachment;filename={filename}"},
+            mimetype="text/csv",
+        )
+
     def get_export_value(self, model: Any, name: str) -> Any:
         """The cell as text, neutralised against spreadsheet formula injection."""
         value = super().get_export_value(model, name)
-        if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        if (
+            isinstance(value, str)
+            and value.startswith(FORMULA_PREFIXES)
+            and not PLAIN_NUMBER.fullmatch(value)
+        ):
             return "'" + value
         return value
 
@@ -241,8 +409,93 @@ class PrahoModelView(SecureViewMixin, ModelView):
     def _context(self, session: Session, obj: Any) -> ActionContext:
         user = current_staff()
         assert user is not None
-        form = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        form = {k: v for k, v in request.form.items() if k not in _NOT_PARAMETERS}
         return ActionContext(session, obj, form, user, staff_actor(user), utcnow())
+
+    def _form_claim(self, user: StaffUser, name: str, record_id: Any) -> tuple[str, dict[str, Any]]:
+        """The idempotency key and parameters of the posted form.
+
+        The key is the form's single-use key scoped to the staff user, this view, the
+        action and the record; the parameters are what was typed (the same key with other
+        values is refused). A POST without the form's key (a script) is keyed by its CSRF
+        token, which is the same when the request is sent again.
+        """
+        form_key = request.form.get(FORM_KEY_FIELD) or request.form.get("csrf_token") or ""
+        scope = f"{self.endpoint}|{name}|{record_id}|{form_key}"
+        key = f"admin:{user.id}:{hashlib.sha256(scope.encode()).hexdigest()}"
+        params = {
+            "view": self.endpoint,
+            "name": name,
+            "id": str(record_id),
+            "form": {k: v for k, v in request.form.items() if k not in _NOT_PARAMETERS},
+        }
+        return key, params
+
+    def _run_once(
+        self,
+        operation: str,
+        name: str,
+        record_id: Any,
+        work: Callable[[Session], dict[str, str]],
+    ) -> tuple[dict[str, str], bool]:
+        """Run ``work`` once per rendered form; returns (response, True) when it ran.
+
+        A double click, a browser "resubmit" or a retry after a lost answer sends the
+        same form again: credit notes are gapless and never deleted, refunds and charges
+        move money, so the second submission must not run the action. The form's key is
+        claimed (:func:`praho.core.services.idempotency.claim_key`) in the action's own
+        transaction, together with what it answered (``work``'s dict: message and
+        location); a form sent again gets (that answer, False). The claim commits or
+        rolls back with the action, so a refused action can be corrected and sent again.
+
+        On PostgreSQL the claim is the transaction's first write: a concurrent second
+        submission waits on the unique key until the first commits, then replays it, and
+        never reaches a gateway. SQLite (the embedded single-machine database) cannot
+        write from a transaction once another connection has committed since it began,
+        which actions that commit their own short transactions around a remote call do
+        (the e-Factura upload); there a known key is replayed before anything runs, and a
+        new one is claimed in a short transaction right after the action commits.
+
+        :raises IdempotencyConflict: the key was used with other values; nothing written.
+        """
+        user = current_staff()
+        assert user is not None
+        key, params = self._form_claim(user, name, record_id)
+        database = current_app.extensions["praho.db"]
+
+        def claim(session: Session) -> tuple[IdempotencyRecord, bool]:
+            return claim_key(session, key=key, operation=operation, params=params, now=utcnow())
+
+        if database.dialect != "sqlite":
+            with database.transaction() as session:
+                record, first = claim(session)
+                if not first:
+                    return dict(record.response), False
+                response = work(session)
+                remember_response(session, record, response)
+                return response, True
+        with database.transaction() as session:
+            if _key_known(session, key):
+                record, first = claim(session)
+                if not first:
+                    return dict(record.response), False
+                # Expired and claimed again: this submission runs as a new one.
+                response = work(session)
+                remember_response(session, record, response)
+                return response, True
+            response = work(session)
+        with database.transaction() as session:
+            record, first = claim(session)
+            if first:
+                remember_response(session, record, response)
+        return response, True
+
+    def _replayed(self, response: dict[str, str], fallback_url: str) -> Any:
+        """Answer a form sent again: what the first submission did, nothing run twice."""
+        first = response.get("message")
+        message = gettext("This form was already sent; the action was not run again.")
+        flash(f"{message} {first}" if first else message, "warning")
+        return redirect(response.get("location") or fallback_url)
 
     @expose("/record-action/<action_name>/", methods=("GET", "POST"))
     def record_action_view(self, action_name: str) -> Any:
@@ -255,22 +508,35 @@ class PrahoModelView(SecureViewMixin, ModelView):
             abort(403, gettext("You do not have the role needed for this action."))
         record_id = request.values.get("id")
         database = current_app.extensions["praho.db"]
+        form_url = url_for(".record_action_view", action_name=action_name, id=record_id)
+        details_url = self._details_url(record_id)
         if request.method == "POST":
+            produced: list[Response] = []
+
+            def work(session: Session) -> dict[str, str]:
+                obj = self._load(session, record_id)
+                if not action.applies(obj):
+                    raise PrahoError(f"{action.name} does not apply to this record now")
+                result = action.run(self._context(session, obj))
+                if isinstance(result, Response):
+                    produced.append(result)
+                    return {"message": "", "location": result.location or details_url}
+                return {"message": str(result or gettext("Done.")), "location": details_url}
+
             try:
-                with database.transaction() as session:
-                    obj = self._load(session, record_id)
-                    if not action.applies(obj):
-                        raise PrahoError(f"{action.name} does not apply to this record now")
-                    result = action.run(self._context(session, obj))
+                response, first = self._run_once("admin.action", action.name, record_id, work)
+            except IdempotencyConflict:
+                flash(gettext(ALREADY_SENT_WITH_OTHER_VALUES), "error")
+                return redirect(form_url)
             except PrahoError as error:
                 flash(f"{gettext('The action was refused')}: {error.message}", "error")
-                return redirect(
-                    url_for(".record_action_view", action_name=action_name, id=record_id)
-                )
-            if isinstance(result, Response):
-                return result
-            flash(result or gettext("Done."), "success")
-            return redirect(self._details_url(record_id))
+                return redirect(form_url)
+            if not first:
+                return self._replayed(response, details_url)
+            if produced:
+                return produced[0]
+            flash(response["message"], "success")
+            return redirect(response["location"])
         session = database.session_factory()
         try:
             obj = self._load(session, record_id)
@@ -289,6 +555,7 @@ class PrahoModelView(SecureViewMixin, ModelView):
                 preview_rows=rows,
                 preview_error=preview_error,
                 return_url=self._details_url(record_id),
+                form_key=new_form_key(),
             )
         finally:
             session.rollback()
@@ -327,22 +594,32 @@ class PrahoModelView(SecureViewMixin, ModelView):
         if user is None:
             return login_redirect()
         record_id = request.form.get("id")
-        database = current_app.extensions["praho.db"]
+        details_url = self._details_url(record_id)
+
+        def work(session: Session) -> dict[str, str]:
+            obj = self._load(session, record_id)
+            add_note(
+                session,
+                session.get(StaffUser, user.id),
+                object_type=self.notes_object,
+                object_id=obj.id,
+                body=request.form.get("body", ""),
+                now=utcnow(),
+            )
+            return {"message": "", "location": details_url}
+
         try:
-            with database.transaction() as session:
-                obj = self._load(session, record_id)
-                author = session.get(StaffUser, user.id)
-                add_note(
-                    session,
-                    author,
-                    object_type=self.notes_object,
-                    object_id=obj.id,
-                    body=request.form.get("body", ""),
-                    now=utcnow(),
-                )
+            # Notes are append-only: a note sent twice would stay twice.
+            response, first = self._run_once("admin.note", "note", record_id, work)
+        except IdempotencyConflict:
+            flash(gettext(ALREADY_SENT_WITH_OTHER_VALUES), "error")
+            return redirect(details_url)
         except PrahoError as error:
             flash(f"{gettext('The action was refused')}: {error.message}", "error")
-        return redirect(self._details_url(record_id))
+            return redirect(details_url)
+        if not first:
+            return self._replayed(response, details_url)
+        return redirect(details_url)
 
     @expose("/details/")
     def details_view(self) -> Any:
@@ -360,6 +637,7 @@ class PrahoModelView(SecureViewMixin, ModelView):
                 ),
                 record_id=obj.id,
                 record_extra=self.details_extra(obj),
+                form_key=new_form_key(),
             )
         return super().details_view()
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import redirect
-from praho.admin.views.base import Action, ActionContext, FormField, PrahoModelView, field_value
+from praho.admin.i18n import current_language
+from praho.admin.views.base import (
+    Action,
+    ActionContext,
+    FormField,
+    PrahoModelView,
+    field_value,
+    unit_price_input,
+)
 from praho.admin.views.documents import document_url
 from praho.core.models import Customer
 from praho.core.money import format_amount
@@ -28,14 +36,15 @@ def _new_draft(ctx: ActionContext) -> Any:
         item = field_value(ctx.form, f"item_{n}")
         if not item and n > 1:
             continue
-        # Text goes to the service as typed: it validates and converts (and names the field).
+        # The price is read strictly here (1.500 is ambiguous); the rest goes to the service
+        # as typed: it validates and converts (and names the field).
         lines.append(
             DraftLine(
                 item_name=item,
                 quantity=field_value(ctx.form, f"quantity_{n}") or "1",  # type: ignore[arg-type]
-                unit_price=field_value(ctx.form, f"unit_price_{n}").replace(",", "."),
+                unit_price=unit_price_input(ctx, f"unit_price_{n}"),
             )
-        )  # type: ignore[arg-type]
+        )
     draft = create_draft(
         ctx.session,
         customer=ctx.obj,
@@ -111,10 +120,17 @@ class CustomerView(PrahoModelView):
         currency = obj.currency
         receivable = customer_receivable(self.session, obj.id, currency)
         credit = customer_credit_balance(self.session, obj.id, currency)
+        language = current_language()
         return [
             (
                 "Money",
-                [[format_amount(receivable, currency), format_amount(credit, currency), currency]],
+                [
+                    [
+                        format_amount(receivable, currency, language),
+                        format_amount(credit, currency, language),
+                        currency,
+                    ]
+                ],
                 ["Receivable", "Credit balance", "Currency"],
             )
         ]

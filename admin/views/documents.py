@@ -15,13 +15,13 @@ from praho.admin.views.base import (
     Download,
     FormField,
     PrahoModelView,
+    amount_input,
     field_value,
-    money,
 )
 from praho.admin.views.payment_actions import APPLY_CREDIT, BANK_TRANSFER, RETRY_CHARGE
-from praho.core.errors import FieldError, NotFound
+from praho.core.errors import NotFound
 from praho.core.models import DocumentKind, DocumentStatus, Invoice
-from praho.core.money import format_amount, to_minor
+from praho.core.money import format_amount
 from praho.core.services.credit_notes import creditable_minor, issue_credit_note
 from praho.core.services.issuing import issue_document, void_document
 from praho.core.services.pdf import render_document_pdf
@@ -53,22 +53,12 @@ def _void(ctx: ActionContext) -> str:
     return f"{document.full_number}: {document.status}"
 
 
-def _gross_minor(ctx: ActionContext) -> int | None:
-    text = field_value(ctx.form, "amount")
-    if not text:
-        return None
-    try:
-        return to_minor(text.replace(",", "."), ctx.obj.currency)
-    except (ArithmeticError, ValueError):
-        raise FieldError("amount", f"{text!r} is not an amount like 12.50") from None
-
-
 def _credit(ctx: ActionContext) -> Any:
     note = issue_credit_note(
         ctx.session,
         ctx.obj,
         reason=field_value(ctx.form, "reason"),
-        gross_amount_minor=_gross_minor(ctx),
+        gross_amount_minor=amount_input(ctx, "amount", currency=ctx.obj.currency, required=False),
         actor=ctx.actor,
         now=ctx.now,
     )
@@ -78,10 +68,15 @@ def _credit(ctx: ActionContext) -> Any:
 
 def _credit_preview(ctx: ActionContext) -> list[tuple[str, str]]:
     doc = ctx.obj
+    language = current_language()
+
+    def shown(minor: int) -> str:
+        return f"{format_amount(minor, doc.currency, language)} {doc.currency}"
+
     return [
-        ("Total", f"{format_amount(doc.total_minor, doc.currency)} {doc.currency}"),
-        ("Credit notes", f"{format_amount(doc.credited_minor, doc.currency)} {doc.currency}"),
-        ("Amount", f"{format_amount(creditable_minor(doc), doc.currency)} {doc.currency}"),
+        ("Total", shown(doc.total_minor)),
+        ("Credit notes", shown(doc.credited_minor)),
+        ("Amount", shown(creditable_minor(doc))),
     ]
 
 
@@ -211,8 +206,8 @@ class DocumentView(PrahoModelView):
         "credited_minor": "Credit notes",
         "payment_status": "Payment status",
     }
-    column_formatters = {
-        k: money(k)
+    money_columns = {
+        k: "currency"
         for k in (
             "total_minor",
             "amount_paid_minor",
@@ -225,7 +220,6 @@ class DocumentView(PrahoModelView):
             "refunded_minor",
         )
     }
-    column_formatters_export: dict[str, Any] = {}
     actions: tuple[Action, ...] = (ISSUE, VOID, CREDIT)
     downloads = (PDF, XML)
 

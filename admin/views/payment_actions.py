@@ -6,12 +6,12 @@ the ledger entries and audit events are written there.
 
 from __future__ import annotations
 
-from praho.admin.views.base import Action, ActionContext, FormField, field_value
+from praho.admin.i18n import current_language
+from praho.admin.views.base import Action, ActionContext, FormField, amount_input, field_value
 from praho.core.clock import business_date
-from praho.core.errors import FieldError
 from praho.core.models import Customer, DocumentKind, DocumentStatus, Invoice
 from praho.core.models.payments import AttemptReason
-from praho.core.money import format_amount, to_minor
+from praho.core.money import format_amount
 from praho.core.services.payments import (
     apply_customer_credit,
     charge_invoice,
@@ -27,17 +27,14 @@ def _open_invoice(document: Invoice) -> bool:
     )
 
 
-def _amount(ctx: ActionContext) -> int:
-    text = field_value(ctx.form, "amount").replace(",", ".")
-    try:
-        return to_minor(text, ctx.obj.currency)
-    except (ArithmeticError, ValueError):
-        raise FieldError("amount", f"{text!r} is not an amount like 120.50") from None
+def _shown(minor: int, currency: str) -> str:
+    return f"{format_amount(minor, currency, current_language())} {currency}"
 
 
 def _bank_transfer(ctx: ActionContext) -> str:
     invoice: Invoice = ctx.obj
-    amount = _amount(ctx)
+    amount = amount_input(ctx, "amount", currency=invoice.currency)
+    assert amount is not None  # required
     customer = ctx.session.get(Customer, invoice.customer_id)
     # This invoice first; whatever exceeds what is due stays as customer credit.
     allocations = [(invoice, min(amount, invoice.balance_due_minor))] if amount > 0 else None
@@ -53,12 +50,12 @@ def _bank_transfer(ctx: ActionContext) -> str:
         actor=ctx.actor,
         now=ctx.now,
     )
-    return f"{format_amount(payment.amount_minor, payment.currency)} {payment.currency} recorded"
+    return f"{_shown(payment.amount_minor, payment.currency)} recorded"
 
 
 def _apply_credit(ctx: ActionContext) -> str:
     applied = apply_customer_credit(ctx.session, ctx.obj, actor=ctx.actor, now=ctx.now)
-    return f"{format_amount(applied, ctx.obj.currency)} {ctx.obj.currency} applied from credit"
+    return f"{_shown(applied, ctx.obj.currency)} applied from credit"
 
 
 def _retry_charge(ctx: ActionContext) -> str:
@@ -71,11 +68,8 @@ def _retry_charge(ctx: ActionContext) -> str:
 def _due(ctx: ActionContext) -> list[tuple[str, str]]:
     invoice: Invoice = ctx.obj
     return [
-        ("Total", f"{format_amount(invoice.total_minor, invoice.currency)} {invoice.currency}"),
-        (
-            "Receivable",
-            f"{format_amount(invoice.balance_due_minor, invoice.currency)} {invoice.currency}",
-        ),
+        ("Total", _shown(invoice.total_minor, invoice.currency)),
+        ("Receivable", _shown(invoice.balance_due_minor, invoice.currency)),
     ]
 
 
@@ -86,7 +80,7 @@ BANK_TRANSFER = Action(
     applies=_open_invoice,
     preview=_due,
     fields=(
-        FormField("amount", "Amount", required=True),
+        FormField("amount", "Amount", "amount", required=True),
         FormField("bank_reference", "Bank reference", required=True),
         FormField("received_on", "Received (YYYY-MM-DD)"),
         FormField("note", "Note"),

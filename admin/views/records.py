@@ -6,10 +6,11 @@ from typing import Any
 
 from praho.admin.auth import ADMIN_ONLY
 from praho.admin.models import StaffUser
-from praho.admin.views.base import Action, ActionContext, PrahoModelView, money
+from praho.admin.views.base import Action, ActionContext, PrahoModelView
 from praho.admin.views.refunds import REQUEST_REFUND
 from praho.core.models import AccountCode, JournalEntry, JournalLine
 from praho.core.services.webhook_replay import REPLAYABLE, replay_webhook_event
+from sqlalchemy.orm import contains_eager
 
 
 class CreditMovementView(PrahoModelView):
@@ -51,14 +52,20 @@ class CreditMovementView(PrahoModelView):
         "entry.kind": "Kind",
         "entry.memo": "Description",
     }
-    column_formatters = {"amount_minor": money("amount_minor")}
+    money_columns = {"amount_minor": "currency"}
 
     def get_query(self) -> Any:
-        """Only the customer credit account."""
+        """Only the customer credit account, each line with its journal entry.
+
+        The entry is filled from the join (contains_eager): the list and the CSV export
+        print ``entry.*`` without one query per line, and without touching the session
+        after the request.
+        """
         return (
             super()
             .get_query()
             .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
+            .options(contains_eager(JournalLine.entry))
             .filter(JournalLine.account_code == AccountCode.CUSTOMER_CREDIT)
         )
 
@@ -127,7 +134,7 @@ class AuditEventView(PrahoModelView):
         "amount_minor": "Amount",
         "currency": "Currency",
     }
-    column_formatters = {"amount_minor": money("amount_minor")}
+    money_columns = {"amount_minor": "currency"}
 
 
 class StaffUserView(PrahoModelView):
@@ -172,6 +179,8 @@ class PaymentView(PrahoModelView):
         "amount_minor": "Amount",
         "currency": "Currency",
         "status": "Status",
+        "fee_minor": "Fee",
+        "refunded_minor": "Refunded",
     }
-    column_formatters = {k: money(k) for k in ("amount_minor", "fee_minor", "refunded_minor")}
+    money_columns = {k: "currency" for k in ("amount_minor", "fee_minor", "refunded_minor")}
     actions = (REQUEST_REFUND,)

@@ -8,18 +8,18 @@ audit event with the staff user as actor.
 
 from __future__ import annotations
 
+from praho.admin.i18n import current_language
 from praho.admin.views.base import (
     Action,
     ActionContext,
     FormField,
     PrahoModelView,
+    amount_input,
     field_value,
-    money,
 )
-from praho.core.errors import FieldError
 from praho.core.models.payments import Payment
 from praho.core.models.refunds import RefundDestination, RefundReason, RefundStatus
-from praho.core.money import format_amount, to_minor
+from praho.core.money import format_amount
 from praho.core.services.refunds import (
     approve_refund,
     cancel_refund,
@@ -38,13 +38,7 @@ DESTINATIONS = (
 
 def _request(ctx: ActionContext) -> str:
     payment: Payment = ctx.obj
-    text = field_value(ctx.form, "amount").replace(",", ".")
-    amount = None
-    if text:
-        try:
-            amount = to_minor(text, payment.currency)
-        except (ArithmeticError, ValueError):
-            raise FieldError("amount", f"{text!r} is not an amount like 120.50") from None
+    amount = amount_input(ctx, "amount", currency=payment.currency, required=False)
     refund = create_refund(
         ctx.session, payment, amount_minor=amount,
         reason=field_value(ctx.form, "reason") or str(RefundReason.CUSTOMER_REQUEST),
@@ -54,7 +48,8 @@ def _request(ctx: ActionContext) -> str:
         actor=ctx.actor, now=ctx.now,
     )
     return (f"refund {refund.reference} requested: "
-            f"{format_amount(refund.amount_minor, refund.currency)} {refund.currency}")
+            f"{format_amount(refund.amount_minor, refund.currency, current_language())} "
+            f"{refund.currency}")
 
 
 REQUEST_REFUND = Action(
@@ -118,7 +113,7 @@ class RefundView(PrahoModelView):
     column_filters = ("status", "reason", "destination", "currency", "created_at")
     column_default_sort = ("id", True)
     column_labels = {"created_at": "Requested", "payment_id": "Payment", "amount_minor": "Amount"}
-    column_formatters = {"amount_minor": money("amount_minor")}
+    money_columns = {"amount_minor": "currency"}
     actions = (
         Action("review", "Start review", _review, applies=_is(RefundStatus.PENDING),
                fields=(NOTE,)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from praho.admin.i18n import current_language
 from praho.admin.views.base import (
     Action,
     ActionContext,
@@ -26,7 +27,7 @@ S = SubscriptionStatus
 
 
 def _fmt(minor: int, currency: str) -> str:
-    return f"{format_amount(minor, currency)} {currency}"
+    return f"{format_amount(minor, currency, current_language())} {currency}"
 
 
 def _preview(ctx: ActionContext) -> list[tuple[str, str]]:

@@ -9,13 +9,12 @@ from praho.admin.views.base import (
     ActionContext,
     FormField,
     PrahoModelView,
+    amount_input,
     field_value,
-    money,
 )
 from praho.core import validation as v
 from praho.core.errors import FieldError
 from praho.core.models import Price, Subscription
-from praho.core.money import to_minor
 from praho.core.services.customers import get_customer
 from praho.plugins.grandfathering.locks import bulk_lock_price, grant_lock, revoke_lock
 from praho.plugins.grandfathering.models import PriceLock
@@ -37,7 +36,7 @@ class PriceLockView(PrahoModelView):
     column_default_sort = ("id", True)
     column_labels = {"unit_amount_minor": "Locked price", "customer_id": "Customer",
                      "price_id": "Price", "subscription_id": "Subscription"}
-    column_formatters = {"unit_amount_minor": money("unit_amount_minor")}
+    money_columns = {"unit_amount_minor": "currency"}
     actions = (
         Action("revoke", "Revoke", _revoke, applies=lambda lock: lock.revoked_at is None,
                fields=(FormField("reason", "Reason", kind="textarea", required=True),),
@@ -52,11 +51,7 @@ def _expiry(ctx: ActionContext) -> Any:
 
 def _grant(ctx: ActionContext) -> str:
     price: Price = ctx.obj
-    text = field_value(ctx.form, "amount").replace(",", ".")
-    try:
-        amount = to_minor(text, price.currency)
-    except (ArithmeticError, ValueError):
-        raise FieldError("amount", f"{text!r} is not an amount like 49.00") from None
+    amount = amount_input(ctx, "amount", currency=price.currency)
     subscription = None
     if field_value(ctx.form, "subscription_id"):
         raw = field_value(ctx.form, "subscription_id")

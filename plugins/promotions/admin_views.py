@@ -28,6 +28,8 @@ class CouponView(PrahoModelView):
     column_searchable_list = ("code", "name")
     column_filters = ("discount_type", "duration", "active", "valid_from", "valid_until")
     column_default_sort = ("id", True)
+    # A fixed discount per currency, in minor units: shown as money, exported as decimals.
+    money_by_currency_columns = ("amounts", "min_order")
 
 
 class CampaignView(PrahoModelView):
@@ -36,6 +38,8 @@ class CampaignView(PrahoModelView):
     column_searchable_list = ("code", "name")
     column_filters = ("starts_on", "ends_on", "currency")
     column_default_sort = ("id", True)
+    money_columns = {"budget_minor": "currency", "spent_minor": "currency"}
+    column_labels = {"budget_minor": "Budget", "spent_minor": "Spent"}
 
 
 class RedemptionView(PrahoModelView):
@@ -52,6 +56,8 @@ class RedemptionView(PrahoModelView):
         "redeemed_at",
     )
     column_default_sort = ("id", True)
+    money_columns = {"discount_total_minor": "currency"}
+    column_labels = {"discount_total_minor": "Discount total"}
 
 
 def admin_views(session: Any) -> list[Any]:

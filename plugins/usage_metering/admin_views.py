@@ -35,6 +35,8 @@ class UsageRatingView(PrahoModelView):
         "rated_at",
     )
     column_default_sort = ("id", True)
+    money_columns = {"amount_minor": "currency", "total_amount_minor": "currency"}
+    column_labels = {"amount_minor": "Amount", "total_amount_minor": "Total amount"}
 
 
 class MeterView(PrahoModelView):
