@@ -421,6 +421,7 @@ def _write(ctx: IssueContext, prepared: list[PreparedDocument]) -> list[IssuedDo
         return list(issued)
     except Exception:  # noqa: BLE001 - isolate the faulty document below
         log.info("billing: batch of %d failed, retrying one by one", len(prepared))
+        _forget_advance(session, prepared)
     results: list[IssuedDocument | Outcome] = []
     for document in prepared:
         subscription_id, period_start = document.subscription.id, document.renewal.period.start
@@ -430,6 +431,7 @@ def _write(ctx: IssueContext, prepared: list[PreparedDocument]) -> list[IssuedDo
                 _fire_issue_hooks(ctx, [document], issued)
             results += issued
         except IntegrityError as error:
+            _forget_advance(session, [document])
             if _claim_exists(session, subscription_id, period_start):
                 results.append(
                     Outcome(
@@ -444,8 +446,10 @@ def _write(ctx: IssueContext, prepared: list[PreparedDocument]) -> list[IssuedDo
                     _failure(subscription_id, period_start, "database", str(error.orig)[:500])
                 )
         except PrahoError as error:
+            _forget_advance(session, [document])
             results.append(_failure(subscription_id, period_start, error.code, error.message))
         except Exception as error:  # noqa: BLE001 - recorded with its reason, the rest goes on
+            _forget_advance(session, [document])
             log.exception("billing: writing subscription %s failed", subscription_id)
             results.append(
                 _failure(
@@ -456,6 +460,21 @@ def _write(ctx: IssueContext, prepared: list[PreparedDocument]) -> list[IssuedDo
                 )
             )
     return results
+
+
+# Set by the write phase on the loaded subscription as committed state (billing_write).
+_ADVANCED = ("current_period_start", "current_period_end", "next_billing_date", "updated_at")
+
+
+def _forget_advance(session: Session, documents: list[PreparedDocument]) -> None:
+    """Reload the period dates of subscriptions whose write was rolled back.
+
+    The write phase moves a subscription into its billed period with one UPDATE and sets
+    the same values on the loaded object as committed state; a savepoint rollback undoes
+    the UPDATE but not those values, so the object would say "billed" when it is not.
+    """
+    for document in documents:
+        session.expire(document.subscription, list(_ADVANCED))
 
 
 def _claim_exists(session: Session, subscription_id: int, period_start: date) -> bool:
