@@ -91,3 +91,25 @@ def test_two_concurrent_grants_with_one_key_post_once(praho_app, praho_committin
     with praho_committing.transaction() as session:
         assert credit_balance(session, customer_id, "RON") in amounts
         assert session.scalar(select(func.count()).select_from(JournalEntry)) == 1
+
+
+def test_a_grant_booked_under_an_unscoped_key_is_found_by_its_retry(praho_session, praho_factory):
+    from praho.core.models.ledger import AccountCode
+    from praho.core.services import ledger
+
+    first, second = praho_factory.customer(), praho_factory.customer()
+    # As grants were keyed before keys belonged to the customer: "goodwill:<key>".
+    legacy = ledger.post_entry(
+        praho_session, kind="goodwill_credit", memo="goodwill credit granted earlier",
+        postings=[ledger.debit(AccountCode.DISCOUNTS, 5000, "RON", customer_id=first.id),
+                  ledger.credit(AccountCode.CUSTOMER_CREDIT, 5000, "RON", customer_id=first.id)],
+        idempotency_key=f"goodwill:{KEY}", source_type="customer", source_id=first.id,
+        now=DEFAULT_NOW)
+    assert _grant(praho_session, first).id == legacy.id  # the retry finds it: no second grant
+    assert credit_balance(praho_session, first.id, "RON") == 5000
+    with pytest.raises(IdempotencyConflict):
+        _grant(praho_session, first, amount_minor=9000)
+    # Another customer's grant under that key is a grant of its own.
+    assert _grant(praho_session, second).id != legacy.id
+    assert credit_balance(praho_session, second.id, "RON") == 5000
+    assert_ledger_balanced(praho_session)

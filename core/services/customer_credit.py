@@ -126,7 +126,8 @@ def grant_goodwill_credit(
     # Locked before the look-up: a concurrent first use is then seen (once it commits)
     # by the conflict check below, not only by post_entry, which would return it as is.
     locked = lock_customer(session, customer.id)
-    existing = ledger.find_entry(session, key)
+    existing = ledger.find_entry(session, key) or _legacy_grant(session, locked.id,
+                                                                idempotency_key)
     if existing is not None:
         granted = [(line.amount_minor, line.currency) for line in existing.lines
                    if line.account_code == str(AccountCode.CUSTOMER_CREDIT)]
@@ -156,6 +157,22 @@ def grant_goodwill_credit(
         data={"kind": "goodwill", "reason": why, "entry_id": entry.id,
               "balance_after": credit_balance(session, locked.id, code)},
     )
+    return entry
+
+
+def _legacy_grant(
+    session: Session, customer_id: int, idempotency_key: str | None
+) -> JournalEntry | None:
+    """A grant booked under the caller's key before keys were scoped to the customer.
+
+    Those entries were keyed ``goodwill:<key>`` alone; a retry sent with the same key
+    must still find its grant rather than grant again. Only this customer's entry counts.
+    """
+    if idempotency_key is None:
+        return None
+    entry = ledger.find_entry(session, f"goodwill:{idempotency_key}")
+    if entry is None or entry.source_type != "customer" or entry.source_id != customer_id:
+        return None
     return entry
 
 
