@@ -7,8 +7,10 @@ field), but a chunk of documents is built in memory and written in bulk:
 1. **prepare** (per subscription, nothing written): resolve prices, build the lines
    with :func:`invoicing.build_line`, ask plugins for extra lines and discounts, decide
    VAT (memoised per identical tax request: same seller, buyer facts, tax class and
-   tax point give the same decision), fix the exchange rate (memoised per currency and
-   day), compute totals (EN 16931). Any error is that subscription's failure only.
+   tax point give the same decision) for every line whose VAT is not fixed (a waiting
+   credit brings the VAT of the line it reduces), fix the exchange rate (memoised per
+   currency and day), compute totals (EN 16931). Any error is that subscription's
+   failure only.
 2. **write** (per chunk, :mod:`praho.core.services.billing_write`): the documents,
    their claims and numbers, ledger entries and audit events, in bulk.
 """

@@ -29,7 +29,7 @@ from praho.core.services.proration import (
     ProrationPlan,
     compute_proration,
 )
-from praho.core.services.proration_credits import billed_line
+from praho.core.services.proration_credits import billed_line, copy_corrected_tax
 from praho.core.services.renewal import (
     CatalogCache,
     document_kind_for,
@@ -270,17 +270,29 @@ def _change_document(
             amount = -line.amount_minor
             draft = replace(draft, net_amount_minor=amount if amount < 0 else None)
         build_line(session, invoice, draft)
-        # A credit keeps the VAT of the line it reduces, on a credit note or an upgrade invoice.
-        if line.kind == "credit" and line.subscription_item_id is not None:
+        # A credit keeps the VAT of the line it reduces, taken where the change takes it:
+        # a credit note corrects the fiscal invoice (refused, as the change is, while the
+        # period's proforma is unpaid); an upgrade document copies ``corrects``.
+        if line.kind != "credit" or line.subscription_item_id is None:
+            continue
+        if credit:
             found = billed_line(
                 session, subscription, line.subscription_item_id, business_date(moment)
             )
-            if found is not None:
-                sources[len(invoice.lines) - 1] = found[1]
+            source = found[1] if found is not None else None
+        else:
+            source = line.corrects
+        if source is not None:
+            sources[len(invoice.lines) - 1] = source
+    if credit and sources:
+        # A credit note is taxed at the tax point of the invoice it corrects, so its new
+        # charge (a negative line) takes that supply's rate too, as issuing it will.
+        corrected = session.get(Invoice, next(iter(sources.values())).invoice_id)
+        assert corrected is not None
+        invoice.tax_point_date = corrected.tax_point_date
     decide_taxes_cached(IssueContext(session, moment), invoice)
     for index, source in sources.items():
-        target = invoice.lines[index]
-        target.tax_category, target.tax_rate = source.tax_category, source.tax_rate
+        copy_corrected_tax(invoice.lines[index], source)
     totals = compute_totals(invoice.lines)
     return _document(invoice, totals, business_date(moment))
 

@@ -7,9 +7,11 @@ not been invoiced. :func:`issue_final_invoice` puts both on one document when th
 subscription is cancelled now, terminated, or when a cancellation at period end takes
 effect in the billing run. Plugins add their lines through ``collect_final_charges``
 and learn the issued document through ``subscription_final_invoiced`` (to record what
-it billed). Nothing owed issues no document. The waiting proration lines are never a
-net credit: a change whose proration is a credit is settled at once with a credit note
-(``subscription_changes.apply_changes``), only net charges wait.
+it billed). Nothing owed issues no document. A waiting credit keeps the VAT of the
+line it reduces (``renewal.pending_line``); the charges take this document's. The
+waiting proration lines are never a net credit: a change whose proration is a credit
+is settled at once with a credit note (``subscription_changes.apply_changes``), only
+net charges wait.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def issue_final_invoice(
             session=session, subscription=subscription, end_date=end_date, invoice=draft, now=now
         ):
             charges.extend(found or [])
-    if not _owed(session, draft, [pending_line(row) for row in waiting] + charges, now):
+    if not _owed(session, draft, [pending_line(session, row) for row in waiting] + charges, now):
         savepoint.rollback()  # nothing owed: no document
         return None
     savepoint.commit()

@@ -221,6 +221,45 @@ def add_line(session: Session, invoice: Invoice, line: DraftLine, *,
     return record
 
 
+# The VAT facts of a line, as a correction copies them from the line it corrects.
+TAX_FIELDS = (
+    "tax_category",
+    "tax_rate",
+    "tax_exemption_code",
+    "tax_exemption_reason",
+    "tax_note",
+)
+# The details key under which a draft line brings the VAT it must keep (see build_line).
+FIXED_TAX = "fixed_tax"
+# UNCL 5305 categories EN 16931 allows (BR-CL-17 / BT-151).
+TAX_CATEGORIES = frozenset({"S", "Z", "E", "AE", "K", "G", "O", "L", "M"})
+
+
+def fixed_tax(source: Any) -> dict[str, str | None]:
+    """The VAT of ``source`` (an issued line) as ``details[FIXED_TAX]`` of a draft line.
+
+    JSON-safe (the rate as text), so it can travel with the line wherever details go.
+    """
+    facts = {name: getattr(source, name) for name in TAX_FIELDS}
+    facts["tax_rate"] = str(source.tax_rate)
+    return facts
+
+
+def _apply_fixed_tax(record: Any, facts: Any) -> None:
+    """Give a built line the VAT it brought and mark it ``tax_fixed`` (never re-decided)."""
+    errors = v.Collector()
+    if not isinstance(facts, dict) or facts.get("tax_category") not in TAX_CATEGORIES:
+        errors.errors.append(FieldError(
+            f"details.{FIXED_TAX}", "must name a VAT category (S, Z, E, AE, K, G, O, L, M)"))
+        errors.raise_if_any()
+    rate = errors.check(v.rate_percent, f"details.{FIXED_TAX}.tax_rate", facts.get("tax_rate"))
+    errors.raise_if_any()
+    for name in TAX_FIELDS:
+        setattr(record, name, facts.get(name))
+    record.tax_rate = rate
+    record.details = {**record.details, "tax_fixed": True}
+
+
 def build_line(session: Session, invoice: Any, line: DraftLine,
                factory: Callable[..., Any] = InvoiceLine) -> Any:
     """Validate a draft line and append it to ``invoice.lines``, VAT not yet decided.
@@ -228,12 +267,20 @@ def build_line(session: Session, invoice: Any, line: DraftLine,
     Writes nothing by itself; :func:`add_line` adds and flushes it. The billing run
     builds documents in memory with a lighter ``factory`` (same attributes as
     :class:`InvoiceLine`) before writing them in bulk.
+
+    A line that reduces an earlier supply keeps that supply's VAT (Cod fiscal art. 287)
+    on whatever document it lands: a credit for unused time that waited for the next
+    renewal or for the final invoice. Such a line brings the VAT in
+    ``details[FIXED_TAX]`` (:func:`fixed_tax`); it is set here, with ``tax_fixed``, so
+    that no decision of the new document replaces it. Marking a line ``tax_fixed``
+    without the facts would leave it at S 0%.
     """
     values = validate_line(session, line, invoice.currency)
     net = values["net_amount_minor"]
     assert isinstance(net, int)
     v.document_amount("lines", sum(existing.net_amount_minor for existing in invoice.lines) + net)
     details = dict(line.details)
+    kept_tax = details.pop(FIXED_TAX, None)
     if line.tax_class:
         details["tax_class"] = line.tax_class
     record = factory(
@@ -251,6 +298,8 @@ def build_line(session: Session, invoice: Any, line: DraftLine,
         details=details,
         **values,
     )
+    if kept_tax is not None:
+        _apply_fixed_tax(record, kept_tax)
     invoice.lines.append(record)
     return record
 

@@ -13,9 +13,9 @@ A change at instant *t* inside the billed period [start, end) produces, for each
 
 Each becomes a proration line that names the product, the amounts, the dates and the
 seconds it covers. A credit reduces the supply of the invoice that billed the period,
-so when issued it keeps that invoice line's VAT category and rate (Cod fiscal art.
-287), whatever the rate is today. What happens to the lines depends on the behaviour
-chosen:
+so it keeps that invoice line's VAT category and rate (Cod fiscal art. 287), whatever
+the rate is on the document that bills it: issued at once, or waiting for the renewal
+or final invoice. What happens to the lines depends on the behaviour chosen:
 
 * ``invoice_now``: an upgrade (charge >= credit) is invoiced at once (invoice or
   proforma per customer setting) with both lines; Stripe's behaviour.
@@ -118,7 +118,8 @@ class ProrationLine:
         """The line as it goes on a document (credits carry their negative net).
 
         Its VAT is not fixed here: the services that issue a credit copy the VAT of the
-        line it corrects (``corrects``); previews and waiting lines have it decided.
+        line it corrects (``corrects``), and a credit that waits brings it when it is
+        billed (``renewal.pending_line``); a charge gets its document's decision.
         """
         return DraftLine(
             item_name=self.item_name,

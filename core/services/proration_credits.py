@@ -34,7 +34,7 @@ from praho.core.pricing import DraftLine
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.billing_cycles import Period
 from praho.core.services.credit_notes import creditable_minor, open_minor, paid_excess_to_credit
-from praho.core.services.invoicing import add_line, create_draft
+from praho.core.services.invoicing import TAX_FIELDS, add_line, create_draft, fixed_tax
 from praho.core.services.issuing import issue_document
 from praho.core.services.payment_allocation import lock_invoice
 from praho.core.services.subscription_state import record_event
@@ -44,16 +44,6 @@ from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from praho.core.services.proration import ProrationLine, ProrationPlan
-
-# The VAT facts a correction copies from the line it corrects.
-CORRECTED_TAX_FIELDS = (
-    "tax_category",
-    "tax_rate",
-    "tax_exemption_code",
-    "tax_exemption_reason",
-    "tax_note",
-)
-
 
 @dataclass(frozen=True)
 class PeriodBilling:
@@ -92,16 +82,20 @@ def period_billing(
                 or not line.period_start <= on_date <= line.period_end
             ):
                 continue
-            if document.kind == DocumentKind.INVOICE:
-                return PeriodBilling(document, line, (document, line))
-            fiscal = (
-                session.get(Invoice, document.converted_to_id) if document.converted_to_id else None
-            )
-            if fiscal is None:
-                return PeriodBilling(document, line, None)
-            same = next(ln for ln in fiscal.lines if ln.position == line.position)
-            return PeriodBilling(document, line, (fiscal, same))
+            return PeriodBilling(document, line, _fiscal(session, document, line))
     return None
+
+
+def _fiscal(
+    session: Session, document: Invoice, line: InvoiceLine
+) -> tuple[Invoice, InvoiceLine] | None:
+    """The invoice and line ``line`` is or became; None for a proforma not paid yet."""
+    if document.kind != DocumentKind.PROFORMA:
+        return document, line
+    fiscal = session.get(Invoice, document.converted_to_id) if document.converted_to_id else None
+    if fiscal is None:
+        return None
+    return fiscal, next(ln for ln in fiscal.lines if ln.position == line.position)
 
 
 def billed_line(
@@ -377,8 +371,31 @@ def copy_corrected_tax(record: InvoiceLine, source: InvoiceLine) -> None:
     287), even on a document issued after the rate changed. The caller marks the line
     ``tax_fixed`` so that issuing does not decide it again.
     """
-    for name in CORRECTED_TAX_FIELDS:
+    for name in TAX_FIELDS:
         setattr(record, name, getattr(source, name))
+
+
+def waiting_credit_tax(session: Session, details: dict[str, Any]) -> dict[str, Any] | None:
+    """The VAT a credit that waited for a later document keeps; None for other lines.
+
+    A credit for unused time left for the next invoice (``next_invoice``) reduces the
+    supply of the line that billed the period (``details["original_line_id"]``) just as
+    when it is issued at once, so it keeps that line's VAT on the renewal or final
+    invoice it lands on, even if the rate changed in between (Cod fiscal art. 287).
+    Looked up when the credit is billed, not when it was stored, so a period billed on a
+    proforma takes the VAT of the invoice the proforma became once paid. Returned as
+    ``details[FIXED_TAX]`` for :func:`invoicing.build_line`.
+    """
+    line_id = details.get("original_line_id")
+    if details.get("proration") != "credit" or line_id is None:
+        return None
+    line = session.get(InvoiceLine, line_id)
+    if line is None:
+        return None
+    document = session.get(Invoice, line.invoice_id)
+    assert document is not None
+    found = _fiscal(session, document, line)
+    return fixed_tax(found[1] if found is not None else line)
 
 
 def issue_proration_credit(

@@ -28,6 +28,8 @@ from praho.core.services.billing_cycles import (
 )
 from praho.core.services.bulk_sql import ids_in
 from praho.core.services.catalog import price_version_on
+from praho.core.services.invoicing import FIXED_TAX
+from praho.core.services.proration_credits import waiting_credit_tax
 from praho.core.services.subscription_state import hooks
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -226,7 +228,8 @@ def renewal_lines(
     """Build the plan and add-on lines for the period starting on ``period_start``.
 
     A partial first period (start off the anchor day) is charged as the fraction, by the
-    second, of the full period it belongs to. Pending proration lines are added after.
+    second, of the full period it belongs to. Pending proration lines are added after
+    (:func:`pending_line`: a waiting credit keeps the VAT of the line it reduces).
     """
     period, full = period_to_bill(subscription, period_start)
     words = texts(customer.language)
@@ -287,7 +290,7 @@ def renewal_lines(
         raise ValidationFailed(errors)
     waiting = list(pending or [])
     for row in waiting:
-        lines.append(pending_line(row))
+        lines.append(pending_line(session, row))
     return RenewalLines(
         period=period,
         full_period=full,
@@ -298,8 +301,17 @@ def renewal_lines(
     )
 
 
-def pending_line(row: PendingProration) -> DraftLine:
-    """A stored proration line as a draft line of the renewal document."""
+def pending_line(session: Session, row: PendingProration) -> DraftLine:
+    """A stored proration line as a draft line of the renewal (or final) document.
+
+    A waiting charge is a supply of this document and gets its VAT decision; a waiting
+    credit reduces the supply of the invoice that billed the period and brings that
+    line's VAT with it (:func:`proration_credits.waiting_credit_tax`).
+    """
+    details = {**row.details, "pending_proration_id": row.id}
+    kept_tax = waiting_credit_tax(session, row.details)
+    if kept_tax is not None:
+        details[FIXED_TAX] = kept_tax
     return DraftLine(
         item_name=row.item_name,
         description=row.description,
@@ -312,7 +324,7 @@ def pending_line(row: PendingProration) -> DraftLine:
         period_end=row.period_end,
         kind=LineKind.PRORATION,
         net_amount_minor=row.net_amount_minor,
-        details={**row.details, "pending_proration_id": row.id},
+        details=details,
     )
 
 
