@@ -227,3 +227,31 @@ def test_previews_of_a_change_take_the_rates_the_change_will_take(praho_factory)
     ]
     assert [ln.tax_rate for ln in upgrade.lines] == [Decimal(19), Decimal(21)]
     assert (preview.vat_minor, preview.total_minor) == (upgrade.vat_minor, upgrade.total_minor)
+
+
+def test_a_paid_renewal_proforma_keeps_its_credit_at_the_rate_it_reduces(praho_factory):
+    # The August renewal is a proforma carrying the waiting 19% credit; paid on 20 August,
+    # its invoice is re-rated at that day (21%) except the credit, which still reduces
+    # July's 19% supply (art. 287).
+    praho_factory.seller(tax_regime="eu_vat")
+    customer = praho_factory.customer(invoice_mode=InvoiceMode.PROFORMA)
+    basic = praho_factory.price(unit_amount_minor=10000)
+    pro = praho_factory.price(unit_amount_minor=20000)
+    subscription = praho_factory.subscription(basic, customer=customer, start="2025-07-15")
+    session = praho_factory.session
+    [july_proforma] = _documents(session, subscription)
+    pay_proforma(session, july_proforma, bank_reference="OP 720", received_on="2025-07-20",
+                 now=at("2025-07-20"))
+    change_plan(session, subscription, pro, proration="next_invoice", now=CHANGE)
+    run_billing(session, now=RENEWAL)
+    august_proforma = _documents(session, subscription)[-1]
+    assert august_proforma.kind == DocumentKind.PROFORMA
+    invoice, _payment = pay_proforma(session, august_proforma, bank_reference="OP 820",
+                                     received_on="2025-08-20", now=at("2025-08-20"))
+    assert _vat(invoice.lines) == [
+        ("charge", 20000, "S", Decimal(21)),
+        ("proration", CREDIT, "S", Decimal(19)),
+        ("proration", CHARGE, "S", Decimal(21)),
+    ]
+    xml = CIUS_RO.render(invoice)
+    assert validate_all(xml) == []

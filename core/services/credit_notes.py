@@ -27,7 +27,13 @@ from praho.core.plugins import get_registry
 from praho.core.pricing import DraftLine
 from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
-from praho.core.services.invoicing import add_line, create_draft, realign_allowances
+from praho.core.services.invoicing import (
+    FIXED_TAX,
+    add_line,
+    create_draft,
+    fixed_tax,
+    realign_allowances,
+)
 from praho.core.services.issuing import issue_document
 from praho.core.services.payment_allocation import lock_invoice, refresh_payment_status
 from praho.core.services.taxes import decide_document_taxes
@@ -534,6 +540,19 @@ def _lines_for_gross(original: Invoice, gross_minor: int,
     return drafts
 
 
+def _converted_details(line: InvoiceLine) -> dict[str, Any]:
+    """A proforma line's details for its invoice: re-rated, unless it reduces a supply.
+
+    The invoice is taxed at its own tax point, so a line's VAT decision is dropped; a line
+    whose VAT was fixed because it reduces an earlier supply (a credit for unused time)
+    keeps that supply's VAT (art. 287) and brings it along (``FIXED_TAX``).
+    """
+    details = {key: value for key, value in line.details.items() if key != "tax_fixed"}
+    if line.details.get("tax_fixed"):
+        details[FIXED_TAX] = fixed_tax(line)
+    return details
+
+
 def convert_proforma(session: Session, proforma: Invoice, *, actor: Actor | None = None,
                      now: datetime | None = None, tax_point: date | None = None) -> Invoice:
     """Issue the fiscal invoice for a paid proforma, re-rated at the invoice's own tax point.
@@ -569,7 +588,7 @@ def convert_proforma(session: Session, proforma: Invoice, *, actor: Actor | None
             period_end=line.period_end, net_amount_minor=line.net_amount_minor,
             line_allowance_minor=line.line_allowance_minor,
             line_allowance_reason=line.line_allowance_reason,
-            details={k: val for k, val in line.details.items() if k != "tax_fixed"},
+            details=_converted_details(line),
         ), now=moment)
     for allowance in proforma.allowances:
         session.add(InvoiceAllowance(
