@@ -19,6 +19,7 @@ from praho.core.billing_simulation import (
     check_range,
     copy_database,
     drop_copy,
+    shown_url,
     simulate,
 )
 from praho.core.cli import CLI_ACTOR, database, praho_command
@@ -342,7 +343,7 @@ def billing_simulate(from_date: str, to_date: str, keep_copy: bool, no_collect: 
                         for d in report.days
                         if d.issued or d.ended or d.failed
                     ],
-                    "copy": copy_url if keep_copy else None,
+                    "copy": shown_url(copy_url) if keep_copy else None,
                 },
                 indent=2,
             )
@@ -352,4 +353,4 @@ def billing_simulate(from_date: str, to_date: str, keep_copy: bool, no_collect: 
     for currency, amount in sorted(totals.items()):
         click.echo(f"  {format_amount(amount, currency, 'en'):>16} {currency}")
     if keep_copy:
-        click.echo(f"copy kept at {copy_url}")
+        click.echo(f"copy kept at {shown_url(copy_url)} (same credentials as the live database)")

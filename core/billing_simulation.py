@@ -137,13 +137,25 @@ def simulate(
 
 
 def copy_database(url: str) -> str:
-    """Copy the database at ``url``; returns the URL of the copy (see the module docstring)."""
+    """Copy the database at ``url``; returns the URL of the copy (see the module docstring).
+
+    The returned URL includes the password, for connecting; print :func:`shown_url` of it.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _copy_sqlite(url)
     if parsed.get_backend_name() == "postgresql":
         return _copy_postgres(url)
     raise SimulationError(f"cannot copy a {parsed.get_backend_name()} database")
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be printed or logged: the password replaced by ``***``.
+
+    The URL :func:`copy_database` returns carries the live database's password (the copy
+    is reached with the same credentials); only this form leaves the process.
+    """
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def drop_copy(url: str) -> None:
@@ -239,8 +251,8 @@ def _collect_day(database: Database, result: SimulatedDay, now: datetime) -> Sim
     from praho.core.payment_runner import collect_issued_documents, uncollected_documents
     from praho.core.services.collections import run_collections
 
-    summary = collect_issued_documents(database, uncollected_documents(database, run_id=result.run_id),
-                                       now=now)
+    documents = uncollected_documents(database, run_id=result.run_id)
+    summary = collect_issued_documents(database, documents, now=now)
     with database.transaction() as session:
         session.info[SIMULATION_FLAG] = True
         run = run_collections(session, now=now)

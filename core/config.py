@@ -140,6 +140,14 @@ def finalize_settings(settings: dict[str, Any], instance_path: str) -> dict[str,
             )
         if settings["DATABASE_URL"].startswith("sqlite"):
             raise ConfigError("PRAHO_DATABASE_URL: production needs PostgreSQL, not SQLite")
+        if not settings.get("BROKER_URL"):
+            # Without a broker every task would run eagerly inside web requests and
+            # `praho beat` would refuse to start, so the nightly billing would never run.
+            raise ConfigError(
+                "PRAHO_BROKER_URL: production needs a Celery broker "
+                "(redis://redis:6379/0 or amqp://...); without one tasks would run inside "
+                "web requests and no scheduled work (nightly billing) would run"
+            )
     for bound in ("MAX_AMOUNT_MINOR", "MAX_DOCUMENT_AMOUNT_MINOR"):
         if settings[bound] <= 0:
             raise ConfigError(f"PRAHO_{bound}: must be a positive number of minor units")

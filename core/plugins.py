@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -148,16 +148,28 @@ def read_manifest(path: Path) -> list[PluginSpec]:
 
 
 def _refuse_literal_secrets(settings: Any, where: str) -> None:
-    """A secret-named setting must be an ``{ env = ... }`` reference, never a literal value."""
+    """A secret-named setting must be an ``{ env = ... }`` reference, never a literal value.
+
+    The reference's ``default`` is refused too when it is a non-empty string: it is used
+    whenever the variable is unset, so a password written there is a password in the file.
+    """
     if not isinstance(settings, dict):
         return
     for key, value in settings.items():
         if isinstance(value, dict) and "env" not in value:
             _refuse_literal_secrets(value, f"{where}.{key}")
-        elif isinstance(value, str) and value and SECRET_SETTING_NAME.search(str(key)):
+            continue
+        if not SECRET_SETTING_NAME.search(str(key)):
+            continue
+        if isinstance(value, dict):
+            literal, place = value.get("default"), f"{where}.{key}.default"
+        else:
+            literal, place = value, f"{where}.{key}"
+        if isinstance(literal, str) and literal:
             raise PluginError(
-                f"{where}.{key}: a secret must not be written in the manifest; use "
-                f'{{ env = "PRAHO_..." }} and set the variable (or its _FILE twin)'
+                f"{place}: a secret must not be written in the manifest; use "
+                f'{{ env = "PRAHO_..." }} without a default and set the variable '
+                "(or its _FILE twin)"
             )
 
 
@@ -230,11 +242,17 @@ def build_registry(
         raise PluginError(f"a plugin implements an unknown hook: {exc}") from None
 
     registry = PluginRegistry(pm=pm, specs=loaded, settings=settings)
+    implementations = {impl.plugin_name: impl
+                       for impl in pm.hook.plugin_configured.get_hookimpls()}
     for name in loaded:
-        plugin = pm.get_plugin(name)
-        impl: Callable[..., Any] | None = getattr(plugin, "plugin_configured", None)
-        if impl is not None and hasattr(impl, "praho_impl"):
-            impl(app=app, name=name, settings=settings[name])
+        impl = implementations.get(name)
+        if impl is None:
+            continue
+        # Each plugin gets its own settings, so the hook cannot go to every plugin at once.
+        # Pass only the arguments the implementation declares, as pluggy's own calls do:
+        # an implementation may take fewer than the spec (docs/plugins.md).
+        offered = {"app": app, "name": name, "settings": settings[name]}
+        impl.function(**{arg: offered[arg] for arg in impl.argnames})
     return registry
 
 

@@ -17,7 +17,12 @@ from typing import Any
 from praho.core.clock import resolve_now
 from praho.core.errors import InvalidTransition, NotFound
 from praho.core.models.catalog import Price, Product
-from praho.core.models.subscriptions import ItemRole, Subscription, SubscriptionEvent
+from praho.core.models.subscriptions import (
+    ItemRole,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+)
 from praho.core.services.audit import Actor, record_audit
 from praho.plugins.virtualmin.models import (
     AccountState,
@@ -26,7 +31,7 @@ from praho.plugins.virtualmin.models import (
     VirtualminAccount,
     VirtualminAction,
 )
-from praho.plugins.virtualmin.settings import PlanMapping, VirtualminSettings
+from praho.plugins.virtualmin.settings import PlanMapping, VirtualminSettings, current_settings
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -163,7 +168,9 @@ def record_provisioning(session: Session, subscription: Subscription, event_name
             account_id=account.id if account else None, kind=kind, cause=cause[:60],
             server=account.server if account else "", domain=account.domain if account else "",
             status=ActionStatus.FAILED if problem else ActionStatus.PENDING,
-            attempts=0, next_attempt_at=due, last_error=problem, created_at=moment,
+            attempts=0, next_attempt_at=due, created_at=moment,
+            last_error=f"{problem}; fix the subscription, then retry this action"[:500]
+            if problem else None,
             updated_at=moment,
             params={"plan": mapping.plan, "template": mapping.template,
                     "why": f"{event_name} in billing"},
@@ -212,19 +219,25 @@ def get_action(session: Session, action_id: int, *, lock: bool = False) -> Virtu
 
 
 def retry_action(session: Session, action_id: int, *, actor: Actor | None = None,
+                 settings: VirtualminSettings | None = None,
                  now: datetime | None = None) -> VirtualminAction:
-    """Put a failed action back in the queue with a fresh attempt budget; it runs after commit."""
+    """Put a failed action back in the queue with a fresh attempt budget; it runs after commit.
+
+    A create action that failed before any account existed (no domain, a bad server, the
+    domain held by another subscription) reads the subscription's current attributes
+    again and records the account now: this retry is the only way such a subscription
+    gets its hosting, because activation happens once and later events act only on an
+    account that exists. ``settings`` default to the current application's.
+    """
     moment = resolve_now(now)
     action = get_action(session, action_id, lock=True)
     if action.status != ActionStatus.FAILED:
         raise InvalidTransition(
             f"Virtualmin action {action_id} is {action.status}; only a failed action can be retried"
         )
-    if not action.domain:
-        raise InvalidTransition(
-            f"Virtualmin action {action_id} cannot run: {action.last_error}; "
-            "fix the subscription and let the next event record a new action"
-        )
+    follow_up: list[VirtualminAction] = []
+    if action.account_id is None:
+        follow_up = _attach_account(session, action, settings or current_settings(), moment)
     action.status = ActionStatus.PENDING
     action.attempts = 0
     action.next_attempt_at = moment
@@ -235,8 +248,58 @@ def retry_action(session: Session, action_id: int, *, actor: Actor | None = None
                  data={"kind": str(action.kind), "domain": action.domain,
                        "last_error": action.last_error})
     session.flush()
-    session.info.setdefault(QUEUED_KEY, []).append(action.id)
+    # The create must be queued before the disable of a suspended subscription: run_actions
+    # tries each id once, and a disable tried first would only find that it is not its turn.
+    later = [a.id for a in follow_up]
+    queued = [i for i in session.info.get(QUEUED_KEY, []) if i not in later]
+    session.info[QUEUED_KEY] = [*queued, action.id, *later]
     return action
+
+
+def _attach_account(session: Session, action: VirtualminAction, settings: VirtualminSettings,
+                    moment: datetime) -> list[VirtualminAction]:
+    """Give a failed create action the account it could not have when it was recorded.
+
+    Reads the subscription's domain and server as they are now. Raises
+    :class:`InvalidTransition` with what the operator must change when it still cannot.
+    Returns the actions recorded to bring the new account in line with the subscription
+    (a disable when it was suspended meanwhile: that suspension found no account to act on).
+    """
+    fix = ("set the subscription's attribute 'domain' (and 'virtualmin_server' for a server "
+           "other than the default), then retry this action: the retry reads them again "
+           "and creates the hosting account")
+    if action.kind != ActionKind.CREATE:
+        raise InvalidTransition(
+            f"Virtualmin action {action.id} cannot run: it has no hosting account "
+            f"({action.last_error})")
+    subscription = session.get(Subscription, action.subscription_id)
+    if subscription is None:
+        raise NotFound(f"no subscription {action.subscription_id}")
+    if subscription.status in (SubscriptionStatus.CANCELLED, SubscriptionStatus.TERMINATED):
+        raise InvalidTransition(
+            f"Virtualmin action {action.id}: subscription {subscription.id} is "
+            f"{subscription.status}; a hosting account is not created for an ended subscription")
+    if not settings.enabled:
+        raise InvalidTransition(
+            f"Virtualmin action {action.id} cannot run: no Virtualmin server is configured")
+    mapping = plan_for(session, subscription, settings)
+    if mapping is None:
+        raise InvalidTransition(
+            f"Virtualmin action {action.id}: the plan of subscription {subscription.id} "
+            "maps to no Virtualmin plan any more; nothing to create")
+    account, problem = _account(session, subscription, settings, mapping, moment)
+    if account is None:
+        raise InvalidTransition(f"Virtualmin action {action.id} cannot run: {problem}; {fix}")
+    action.account_id = account.id
+    action.server = account.server
+    action.domain = account.domain
+    action.params = {**(action.params or {}), "plan": mapping.plan,
+                     "template": mapping.template}
+    session.flush()
+    if subscription.status == SubscriptionStatus.SUSPENDED:
+        return record_provisioning(session, subscription, "suspended", settings=settings,
+                                   now=moment)
+    return []
 
 
 # --- sending the tasks once the recording transaction committed ------------------------------
