@@ -202,13 +202,14 @@ def invoice_show(number: str, as_json: bool) -> None:
 @click.argument("number")
 @click.option("--bank-reference", help="the transfer that paid it (records the payment too)")
 @click.option("--received-on", help="date of the transfer, YYYY-MM-DD (default: today)")
-@click.option("--amount", help="amount received, e.g. 1437.48 (default: the proforma's total)")
+@click.option("--amount", help="amount received, e.g. 1437,48 or 1437.48; never rounded "
+                               "(default: the proforma's total)")
 @praho_command
 def invoice_convert(number: str, bank_reference: str | None, received_on: str | None,
                     amount: str | None) -> None:
     """Issue the fiscal invoice for a paid proforma (and record its bank transfer)."""
     from praho.core.clock import business_date, utcnow
-    from praho.core.money import to_minor
+    from praho.core.money import AmountInputError, parse_amount_input
     from praho.core.services.credit_notes import convert_proforma
     from praho.core.services.proforma_payments import pay_proforma
 
@@ -218,10 +219,12 @@ def invoice_convert(number: str, bank_reference: str | None, received_on: str | 
         if bank_reference:
             amount_minor = None
             if amount is not None:
+                # Read as staff type it, never rounded: '1.437' (1437 or 1.437?) and
+                # '99.999' (too many decimals) are refused, as in the admin forms.
                 try:
-                    amount_minor = to_minor(amount, proforma.currency)
-                except (ArithmeticError, ValueError):
-                    raise click.BadParameter(f"not an amount: {amount!r}", param_hint="--amount") from None
+                    amount_minor = parse_amount_input(amount, proforma.currency)
+                except AmountInputError as error:
+                    raise click.BadParameter(str(error), param_hint="--amount") from None
             invoice, payment = pay_proforma(
                 session, proforma, bank_reference=bank_reference,
                 received_on=received_on or business_date(utcnow()).isoformat(),

@@ -91,10 +91,15 @@ def validate_customer(data: CustomerInput) -> dict[str, Any]:
         c.errors.append(FieldError("vat_id", "does not match the CUI"))
     if out["vat_id"] and country != "GR" and not out["vat_id"].startswith(country) and country in v.EU_COUNTRIES:
         c.errors.append(FieldError("vat_id", f"prefix does not match country {country}"))
-    out["vat_payer"] = (bool(out["vat_id"]) if data.vat_payer is None
+    out["vat_payer"] = (vat_payer_for(out["vat_id"]) if data.vat_payer is None
                         else c.check(v.boolean, "vat_payer", data.vat_payer))
     c.raise_if_any()
     return out
+
+
+def vat_payer_for(vat_id: str | None) -> bool:
+    """Whether a customer is a VAT payer when nobody said: exactly when it has a VAT id."""
+    return bool(vat_id)
 
 
 MAX_TAGS = 50
@@ -136,10 +141,18 @@ def create_customer(session: Session, data: CustomerInput, *, actor: Actor | Non
 def update_customer(session: Session, customer: Customer, changes: dict[str, Any], *,
                     actor: Actor | None = None, now: datetime | None = None) -> Customer:
     """Apply changes after validating the customer as a whole. Issued documents keep
-    their own snapshot, so changing an address never alters a past invoice."""
+    their own snapshot, so changing an address never alters a past invoice.
+
+    When ``vat_id`` changes and ``changes`` does not set ``vat_payer``, the flag is
+    derived again from the new VAT id (:func:`vat_payer_for`), as at creation.
+    """
     current = {f.name: getattr(customer, f.name) for f in fields(CustomerInput)}
     merged = CustomerInput.from_mapping({**current, **changes})
     values = validate_customer(merged)
+    if changes.get("vat_payer") is None and values["vat_id"] != customer.vat_id:
+        # The stored flag was derived from (or set for) the old VAT id; kept, it would
+        # print a new VAT payer's fiscal code without RO, or a former one's with it.
+        values["vat_payer"] = vat_payer_for(values["vat_id"])
     before = {k: getattr(customer, k) for k in values}
     for key, value in values.items():
         setattr(customer, key, value)

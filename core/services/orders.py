@@ -26,6 +26,7 @@ from praho.core.services.audit import Actor, record_audit
 from praho.core.services.catalog import price_version_on
 from praho.core.services.invoicing import create_draft
 from praho.core.services.issuing import issue_document
+from praho.core.services.totals import line_gross_minor
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -73,7 +74,10 @@ def place_order(session: Session, *, customer: Customer, items: list[OrderItem],
             continue
         if quantity is None:
             continue
-        amount = int((Decimal(version.unit_amount_minor) * quantity).to_integral_value())
+        # Priced exactly as the invoice line will be (half-up, BR-LIN-04), so the order
+        # and its invoice never differ by a minor unit.
+        amount = line_gross_minor(quantity, to_major(version.unit_amount_minor, currency),
+                                  currency)
         lines.append(OrderLine(position=index + 1, product_id=price.product_id, price_id=price.id,
                                description=price.product.name[:200], quantity=quantity,
                                unit_amount_minor=version.unit_amount_minor, amount_minor=amount))

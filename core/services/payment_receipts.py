@@ -36,6 +36,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 
+def bank_transfer_by_reference(session: Session, bank_reference: str) -> Payment | None:
+    """The bank transfer recorded under ``bank_reference``, if any (references are unique)."""
+    return session.execute(select(Payment).where(
+        Payment.kind == PaymentKind.BANK_TRANSFER, Payment.bank_reference == bank_reference)
+    ).scalar_one_or_none()
+
+
 def record_bank_transfer(
     session: Session, *, customer: Customer, amount_minor: int, currency: str,
     bank_reference: str, received_on: date | str, allocations: Sequence[Allocation] | None = None,
@@ -60,9 +67,7 @@ def record_bank_transfer(
     # Every allocation path locks the customer first, so the balances read below hold
     # (and the same transfer recorded twice at once is found by the second).
     lock_customer(session, customer.id)
-    existing = session.execute(select(Payment).where(
-        Payment.kind == PaymentKind.BANK_TRANSFER, Payment.bank_reference == reference)
-    ).scalar_one_or_none()
+    existing = bank_transfer_by_reference(session, reference)
     if existing is not None:
         if (existing.customer_id, existing.amount_minor, existing.currency) == (
                 customer.id, amount_minor, currency):

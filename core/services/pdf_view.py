@@ -17,7 +17,7 @@ from typing import Any
 
 from praho.core.errors import FieldError, PrahoError, ValidationFailed
 from praho.core.models.customers import Customer
-from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice
+from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, PaymentStatus
 from praho.core.models.seller import Seller
 from praho.core.money import format_amount
 from praho.core.services.issuing import HOME_CURRENCY, party_snapshot
@@ -122,6 +122,8 @@ class DocumentView:
     references: list[str] = field(default_factory=list)
     mentions: list[str] = field(default_factory=list)
     payment: list[TotalRow] = field(default_factory=list)
+    # The invoice number a proforma was converted into: its payment request is over.
+    converted_to: str | None = None
     footer: str = ""
     pdf_title: str = ""
     author: str = ""
@@ -190,7 +192,11 @@ def build_document_view(session: Session, invoice: Invoice, language: str) -> Do
     _add_vat_and_totals(view, invoice, money, labels, language, is_draft)
     view.references = _references(session, invoice, labels, language)
     view.mentions = _mentions(invoice, view, labels, language)
-    if kind != DocumentKind.CREDIT_NOTE and invoice.status == DocumentStatus.ISSUED:
+    converted = _converted_invoice(session, invoice)
+    if converted is not None:
+        view.converted_to = converted.full_number
+        view.payment = _converted_payment_rows(converted, money, labels, language)
+    elif kind != DocumentKind.CREDIT_NOTE and invoice.status == DocumentStatus.ISSUED:
         view.payment = _payment_rows(invoice, money, labels, language)
     view.footer = f"{view.seller.name} · {view.title} {number}"
     return view
@@ -381,11 +387,17 @@ def _references(session: Session, invoice: Invoice, labels: dict[str, str],
     conversion = (invoice.attributes or {}).get("conversion")
     if invoice.kind == DocumentKind.INVOICE and conversion:
         references += _conversion_text(session, invoice, conversion, labels, language)
-    if invoice.kind == DocumentKind.PROFORMA and invoice.converted_to_id:
-        converted = session.get(Invoice, invoice.converted_to_id)
-        if converted is not None:
-            references.append(labels["converted_to"].format(number=converted.full_number))
+    converted = _converted_invoice(session, invoice)
+    if converted is not None:
+        references.append(labels["converted_to"].format(number=converted.full_number))
     return references
+
+
+def _converted_invoice(session: Session, invoice: Invoice) -> Invoice | None:
+    """The fiscal invoice a proforma was converted into, if it was."""
+    if invoice.kind != DocumentKind.PROFORMA or invoice.converted_to_id is None:
+        return None
+    return session.get(Invoice, invoice.converted_to_id)
 
 
 def _conversion_text(session: Session, invoice: Invoice, conversion: dict[str, Any],
@@ -452,3 +464,31 @@ def _payment_rows(invoice: Invoice, money: Any, labels: dict[str, str],
         rows.append(TotalRow(labels["credited"], money(invoice.credited_minor)))
     rows.append(TotalRow(labels["balance_due"], money(invoice.balance_due_minor), strong=True))
     return rows
+
+
+# The payment status printed on a proforma converted into an invoice, by language and by
+# where the invoice stands.
+CONVERTED_STATUS_LABELS: dict[str, dict[str, str]] = {
+    "ro": {"paid": "Încasată, facturată prin factura {number}",
+           "due": "Facturată prin factura {number}; plata se face pe factură",
+           "settled": "Facturată prin factura {number}"},
+    "en": {"paid": "Paid, invoiced as invoice {number}",
+           "due": "Invoiced as invoice {number}; please pay that invoice",
+           "settled": "Invoiced as invoice {number}"},
+}
+
+
+def _converted_payment_rows(converted: Invoice, money: Any, labels: dict[str, str],
+                            language: str) -> list[TotalRow]:
+    """A converted proforma asks for no money: the debt, and any payment, now belong to
+    the invoice. The proforma's own payment figures never move (it is not a fiscal
+    document and carries no payments), so printing them would ask for the total again."""
+    if converted.payment_status in (PaymentStatus.PAID, PaymentStatus.OVERPAID):
+        state = "paid"
+    elif converted.balance_due_minor > 0:
+        state = "due"
+    else:
+        state = "settled"  # e.g. cancelled by a credit note
+    status = CONVERTED_STATUS_LABELS[language][state].format(number=converted.full_number)
+    return [TotalRow(labels["payment_status"], status),
+            TotalRow(labels["balance_due"], money(0), strong=True)]
