@@ -64,7 +64,7 @@ def test_paid_proforma_prints_its_invoice_and_nothing_due(praho_session, praho_f
         ("Stare plată", f"Încasată, facturată prin factura {invoice.full_number}"),
         ("Rest de plată", "0,00")]
     text = _text(render_document_html(praho_session, proforma, language="ro"))
-    assert f"Proforma a fost încasată și facturată prin factura {invoice.full_number}" in text
+    assert f"Proforma a fost facturată prin factura {invoice.full_number}" in text
     assert "Rest de plată 0,00" in text
     assert "Neîncasată" not in text and "Rest de plată 121,00" not in text
     assert "menționați numărul documentului la plată" not in text

@@ -89,7 +89,12 @@ LABELS: dict[str, dict[str, str]] = {
         "conversion_same": "Tratamentul TVA este același ca pe proformă.",
         "conversion_rerated": ("TVA recalculată la data exigibilității facturii ({tax_point}): "
                                "{before} pe proforma din {proforma_date}, {after} pe factură."),
-        "converted_to": "Proforma a fost încasată și facturată prin factura {number}.",
+        # A proforma may be converted without a payment (staff decision): the status row
+        # says whether it was paid.
+        "converted_to": "Proforma a fost facturată prin factura {number}.",
+        "converted_paid": "Încasată, facturată prin factura {number}",
+        "converted_due": "Facturată prin factura {number}; plata se face pe factură",
+        "converted_settled": "Facturată prin factura {number}",
         "proforma_notice": ("Factura proformă nu este document fiscal. Factura fiscală se emite "
                             "la încasarea sumei."),
         "void_notice": "Document anulat la {date}: {reason}",
@@ -176,7 +181,10 @@ LABELS: dict[str, dict[str, str]] = {
         "conversion_same": "The VAT treatment is the same as on the proforma.",
         "conversion_rerated": ("VAT re-rated at the invoice tax point ({tax_point}): {before} "
                                "on the proforma of {proforma_date}, {after} on this invoice."),
-        "converted_to": "This proforma was paid and invoiced as invoice {number}.",
+        "converted_to": "This proforma was invoiced as invoice {number}.",
+        "converted_paid": "Paid, invoiced as invoice {number}",
+        "converted_due": "Invoiced as invoice {number}; please pay that invoice",
+        "converted_settled": "Invoiced as invoice {number}",
         "proforma_notice": ("A proforma invoice is not a tax document. The VAT invoice is issued "
                             "when payment is received."),
         "void_notice": "Document voided on {date}: {reason}",

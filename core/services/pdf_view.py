@@ -195,7 +195,7 @@ def build_document_view(session: Session, invoice: Invoice, language: str) -> Do
     converted = _converted_invoice(session, invoice)
     if converted is not None:
         view.converted_to = converted.full_number
-        view.payment = _converted_payment_rows(converted, money, labels, language)
+        view.payment = _converted_payment_rows(converted, money, labels)
     elif kind != DocumentKind.CREDIT_NOTE and invoice.status == DocumentStatus.ISSUED:
         view.payment = _payment_rows(invoice, money, labels, language)
     view.footer = f"{view.seller.name} · {view.title} {number}"
@@ -466,20 +466,8 @@ def _payment_rows(invoice: Invoice, money: Any, labels: dict[str, str],
     return rows
 
 
-# The payment status printed on a proforma converted into an invoice, by language and by
-# where the invoice stands.
-CONVERTED_STATUS_LABELS: dict[str, dict[str, str]] = {
-    "ro": {"paid": "Încasată, facturată prin factura {number}",
-           "due": "Facturată prin factura {number}; plata se face pe factură",
-           "settled": "Facturată prin factura {number}"},
-    "en": {"paid": "Paid, invoiced as invoice {number}",
-           "due": "Invoiced as invoice {number}; please pay that invoice",
-           "settled": "Invoiced as invoice {number}"},
-}
-
-
-def _converted_payment_rows(converted: Invoice, money: Any, labels: dict[str, str],
-                            language: str) -> list[TotalRow]:
+def _converted_payment_rows(converted: Invoice, money: Any,
+                            labels: dict[str, str]) -> list[TotalRow]:
     """A converted proforma asks for no money: the debt, and any payment, now belong to
     the invoice. The proforma's own payment figures never move (it is not a fiscal
     document and carries no payments), so printing them would ask for the total again."""
@@ -489,6 +477,6 @@ def _converted_payment_rows(converted: Invoice, money: Any, labels: dict[str, st
         state = "due"
     else:
         state = "settled"  # e.g. cancelled by a credit note
-    status = CONVERTED_STATUS_LABELS[language][state].format(number=converted.full_number)
+    status = labels[f"converted_{state}"].format(number=converted.full_number)
     return [TotalRow(labels["payment_status"], status),
             TotalRow(labels["balance_due"], money(0), strong=True)]
