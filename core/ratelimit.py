@@ -7,7 +7,10 @@ change it without code:
 
 - ``PRAHO_RATELIMIT_WEBHOOKS`` (default ``3000 per minute``), per source and client address:
   gateways retry, so a refused delivery comes back later; the limit only caps floods.
-- ``PRAHO_RATELIMIT_USAGE_API`` (default ``600 per minute``), per API key (hashed).
+- ``PRAHO_RATELIMIT_USAGE_API`` (default ``600 per minute``), per API key (hashed), the
+  key read by :func:`bearer_token` exactly as the usage API reads it (any case of
+  ``Bearer``), so a caller cannot get a fresh budget by respelling the header; requests
+  without a key are counted per client address.
 - ``PRAHO_RATELIMIT_LOGIN`` (default ``10 per minute; 50 per hour``), per client address.
 
 Use the decorators :func:`webhook_limit`, :func:`usage_api_limit`, :func:`login_limit`
@@ -60,11 +63,29 @@ def _setting(name: str) -> Callable[[], str]:
     return lambda: current_app.config.get(name) or DEFAULTS[name]
 
 
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None when there is none.
+
+    The scheme is matched case-insensitively (RFC 7235: ``bearer`` and ``BEARER`` are the
+    same scheme) and the token is trimmed. The usage API authenticates with this function
+    and the rate limiter keys on it: one parser, so the limiter's idea of who is calling
+    can never differ from the API's (a case-sensitive copy here once let every spelling of
+    ``Bearer`` have its own budget).
+    """
+    if not header or header[:7].lower() != "bearer ":
+        return None
+    return header[7:].strip() or None
+
+
 def _api_key_identity() -> str:
-    """The caller's API key, hashed (never kept in the limiter's storage in clear)."""
-    header = request.headers.get("Authorization", "")
-    token = header.removeprefix("Bearer ").strip() or request.headers.get("X-Api-Key", "")
-    if not token:
+    """The caller's API key, hashed (never kept in the limiter's storage in clear).
+
+    Without a bearer token the API answers 401 whatever else is sent, so such requests
+    share their client address's budget (an ``X-Api-Key`` header used to pick the bucket,
+    which let a caller without a key rotate it for fresh budgets).
+    """
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
         return "anonymous:" + get_remote_address()
     return "key:" + hashlib.sha256(token.encode()).hexdigest()[:32]
 

@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from praho.core.clock import utcnow
 from praho.core.jsoninput import JSONInputError, parse_limited
-from praho.core.ratelimit import usage_api_limit
+from praho.core.ratelimit import bearer_token, usage_api_limit
 from praho.plugins.usage_metering.api_keys import authenticate
 from praho.plugins.usage_metering.ingestion import record_usage_events
 from praho.plugins.usage_metering.settings import current_settings
@@ -41,8 +41,8 @@ def _error(status: int, code: str, message: str) -> Any:
 @usage_api_limit  # per API key: PRAHO_RATELIMIT_USAGE_API (429 with Retry-After)
 def post_events() -> Any:
     """Store a batch of usage events; see the module docstring for the answers."""
-    header = request.headers.get("Authorization", "")
-    key = header[7:].strip() if header[:7].lower() == "bearer " else None
+    # The same parser the rate limiter keys on (any case of "Bearer").
+    key = bearer_token(request.headers.get("Authorization"))
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return _error(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
     database = current_app.extensions["praho.db"]

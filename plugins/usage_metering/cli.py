@@ -23,7 +23,7 @@ from praho.plugins.usage_metering.meters import (
     define_meter,
     meter_by_code,
 )
-from praho.plugins.usage_metering.models import Meter
+from praho.plugins.usage_metering.models import Meter, UsageStripeRefusal
 from praho.plugins.usage_metering.period_report import rate_window
 from praho.plugins.usage_metering.settings import current_settings
 from sqlalchemy import select
@@ -93,6 +93,28 @@ def usage_meters() -> None:
                 f"{meter.property or '-':<16} {meter.unit} "
                 f"(rounding {meter.rounding} {meter.rounding_increment.normalize()})"
             )
+
+
+@usage_group.command("stripe-refusals")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@praho_command
+def usage_stripe_refusals(limit: int) -> None:
+    """List the events Stripe refused for good (newest first): billed here, not at Stripe."""
+    with database().transaction() as session:
+        rows = session.execute(
+            select(UsageStripeRefusal, Meter.code)
+            .join(Meter, Meter.id == UsageStripeRefusal.meter_id)
+            .order_by(UsageStripeRefusal.id.desc())
+            .limit(limit)
+        ).all()
+        for refusal, meter_code in rows:
+            click.echo(
+                f"{refusal.refused_at:%Y-%m-%d %H:%M} {meter_code} customer "
+                f"{refusal.customer_id} event {refusal.event_id} HTTP {refusal.http_status} "
+                f"{refusal.error_code or '-'}: {refusal.message}"
+            )
+        if not rows:
+            click.echo("no refused events")
 
 
 def _read_events(path: Path) -> list[Any]:

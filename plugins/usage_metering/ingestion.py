@@ -3,9 +3,13 @@
 A batch is checked event by event (nothing about one event stops another): a known
 meter, a customer or subscription this key may report for and whose plan is charged
 for that meter, a timestamp inside the acceptance window, a usable value. The good
-events are written in one statement set; an event whose (meter, event id) is already
-stored, in the database or earlier in the batch, is acknowledged as a duplicate and
-not counted again (the primary key decides, so concurrent senders cannot double it).
+events are written in one statement set; an event whose (meter, customer, event id) is
+already stored, in the database or earlier in the batch, is acknowledged as a duplicate
+and not counted again (the primary key decides, so concurrent senders cannot double it).
+Event ids belong to the sender, so they are scoped by the event's customer: the customer
+of a customer's API key, or, for integration keys and trusted callers reporting for many
+customers, the customer of the event's subscription. Another customer's equal id is a
+different event (and its existence is not revealed).
 Writing is in :mod:`praho.plugins.usage_metering.event_store`.
 """
 
@@ -25,7 +29,7 @@ from praho.core.models.subscriptions import FINAL_STATUSES, Subscription, Subscr
 from praho.core.services.bulk_sql import ids_in
 from praho.plugins.usage_metering.alerts import check_alerts
 from praho.plugins.usage_metering.charge_history import ended_charges
-from praho.plugins.usage_metering.event_store import store_events
+from praho.plugins.usage_metering.event_store import EventKey, event_key, store_events
 from praho.plugins.usage_metering.meters import Aggregation
 from praho.plugins.usage_metering.models import Meter, MeterCharge
 from praho.plugins.usage_metering.settings import UsageSettings, current_settings
@@ -143,7 +147,7 @@ def record_usage_events(
     latest = moment + timedelta(seconds=settings.max_future_seconds)
     rows: list[tuple[Any, ...]] = []
     positions: list[int] = []
-    seen: set[tuple[int, str]] = set()
+    seen: set[EventKey] = set()
     for index, raw in enumerate(events):
         try:
             row = _validate(raw, meters, targets, customer_id, oldest, latest, moment)
@@ -152,7 +156,7 @@ def record_usage_events(
             shown = event_id if isinstance(event_id, str) and len(event_id) <= 100 else None
             result.rejected.append(Rejection(index, shown, reject.reason, reject.message))
             continue
-        key = (row[0], row[1])
+        key = event_key(row)
         if key in seen:
             result.duplicates.append(index)
             continue
@@ -162,12 +166,12 @@ def record_usage_events(
     if rows:
         stored = store_events(session, rows)
         for row, index in zip(rows, positions, strict=True):
-            if (row[0], row[1]) in stored:
+            if event_key(row) in stored:
                 result.accepted += 1
             else:
                 result.duplicates.append(index)
         result.duplicates.sort()
-        touched = {(row[2], row[0]) for row in rows if (row[0], row[1]) in stored}
+        touched = {(row[2], row[0]) for row in rows if event_key(row) in stored}
         check_alerts(session, touched, now=moment)
     return result
 

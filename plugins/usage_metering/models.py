@@ -1,8 +1,10 @@
 """Usage metering tables: meters, charges, events, ratings, API keys and alerts.
 
-``usage_events`` is the one large table. Its primary key is (meter_id, event_id): the
-unique constraint that makes ingestion idempotent is also the only unique index, and
-it carries no foreign keys because every row is validated in bulk before it is written
+``usage_events`` is the one large table. Its primary key is (meter_id, customer_id,
+event_id): an event id is the sender's own, so it is unique per customer, never across
+customers (one customer's "usage-1" must not swallow another's). That unique constraint
+makes ingestion idempotent and is also the only unique index, and the table carries no
+foreign keys because every row is validated in bulk before it is written
 (a per-row foreign-key check would cost more than the insert itself). Quantities are
 stored as integer millionths (``quantity_micro``) so SUM and MAX stay exact on every
 database, including SQLite, whose NUMERIC would turn them into floats.
@@ -24,7 +26,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -74,20 +78,27 @@ class MeterCharge(IdMixin, Base):
 
 
 class UsageEvent(Base):
-    """One usage event, accepted once per (meter, event id)."""
+    """One usage event, accepted once per (meter, customer, event id).
+
+    The customer is the sender's scope: a customer's API key reports only for that
+    customer, and an integration key or a trusted caller reporting for many customers
+    keeps each customer's ids apart, so no sender can collide with (or probe) another
+    customer's ids.
+    """
 
     __tablename__ = "usage_events"
     __table_args__ = (
+        PrimaryKeyConstraint("meter_id", "customer_id", "event_id"),
         Index(
             "ix_usage_events_subscription_meter_time", "subscription_id", "meter_id", "occurred_at"
         ),
     )
 
-    meter_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    meter_id: Mapped[int] = mapped_column(BigInteger)
     # Byte-order collation on PostgreSQL: the key is an opaque identifier, so the
     # locale-aware comparison (strcoll) in every index step buys nothing.
     event_id: Mapped[str] = mapped_column(
-        String(100).with_variant(String(100, collation="C"), "postgresql"), primary_key=True
+        String(100).with_variant(String(100, collation="C"), "postgresql")
     )
     subscription_id: Mapped[int] = mapped_column(BigInteger)
     customer_id: Mapped[int] = mapped_column(BigInteger)
@@ -179,3 +190,25 @@ class UsageStripeCursor(IdMixin, Base):
     meter_id: Mapped[int] = mapped_column(ForeignKey("usage_meters.id"), unique=True)
     reported_through: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UsageStripeRefusal(IdMixin, Base):
+    """An event Stripe refused for good (a 4xx about the event): never sent again.
+
+    Kept so staff see what Stripe does not have (back office, Usage > Stripe refusals)
+    while the report cursor moves past it; transient failures (network, 5xx, 429) are
+    not recorded here, they are retried by the next run.
+    """
+
+    __tablename__ = "usage_stripe_refusals"
+    __table_args__ = (UniqueConstraint("meter_id", "customer_id", "event_id"),)
+
+    meter_id: Mapped[int] = mapped_column(ForeignKey("usage_meters.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    event_id: Mapped[str] = mapped_column(String(100))
+    identifier: Mapped[str] = mapped_column(String(100))
+    http_status: Mapped[int] = mapped_column(Integer)
+    # Stripe's error code or type (``invalid_request_error``, ``idempotency_error``...).
+    error_code: Mapped[str | None] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    refused_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

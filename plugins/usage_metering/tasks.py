@@ -17,7 +17,11 @@ logger = logging.getLogger("praho.usage_metering")
 
 @shared_task(name=TASK_NAME)
 def report_stripe_meter_events() -> dict[str, Any]:
-    """Send each Stripe-linked meter's new events; failures stay for the next run."""
+    """Send each Stripe-linked meter's new events; failures stay for the next run.
+
+    Events Stripe refused for good are recorded (back office: Usage > Stripe refusals)
+    and logged; they are not sent again.
+    """
     settings = current_settings()
     if not settings.stripe_api_key:
         return {"skipped": "no Stripe API key configured (PRAHO_USAGE_STRIPE_API_KEY)"}
@@ -33,10 +37,14 @@ def report_stripe_meter_events() -> dict[str, Any]:
                 "sent": r.sent,
                 "skipped_no_customer": r.skipped_no_customer,
                 "failed": len(r.failed),
+                "refused": len(r.refused),
             }
             for code, r in results.items()
         }
         failures = [message for r in results.values() for message in r.failed[:3]]
+        refusals = [message for r in results.values() for message in r.refused[:3]]
     for message in failures:
-        logger.warning("Stripe meter event not reported: %s", message)
+        logger.warning("Stripe meter event not reported (retried next run): %s", message)
+    for message in refusals:
+        logger.warning("Stripe meter event refused for good (recorded): %s", message)
     return summary

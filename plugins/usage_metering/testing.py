@@ -4,7 +4,11 @@ Follows ``POST /v1/billing/meter_events`` as documented and as the official exam
 object (``billing.meter_event``) shows: form-encoded parameters, Bearer secret key,
 ``timestamp`` at most 35 days old and 5 minutes ahead, ``Idempotency-Key`` replays
 (same parameters: the stored answer with ``Idempotent-Replayed: true``; different
-parameters: 400 ``idempotency_error``) and one counted event per ``identifier``.
+parameters: 400 ``idempotency_error``) and one counted event per ``identifier``. As at
+Stripe, a request refused by validation saves no idempotent result (no endpoint began
+executing), so a retry with the same key is validated again; injected failures
+(``fail_next``) carry the error type Stripe gives their status (``api_error`` for 5xx,
+``invalid_request_error`` otherwise, code ``rate_limit`` for 429).
 """
 
 from __future__ import annotations
@@ -57,7 +61,11 @@ class StripeMeterStandIn:
             self.requests.append(form)
             if self.fail_next:
                 status = self.fail_next.pop(0)
-                return status, _error("api_error", "stand-in failure"), False
+                kind = "api_error" if status >= 500 else "invalid_request_error"
+                failure = _error(kind, "stand-in failure")
+                if status == 429:
+                    failure["error"]["code"] = "rate_limit"
+                return status, failure, False
             presented = headers.get("authorization") or ""
             if not hmac.compare_digest(presented.encode(), f"Bearer {self.api_key}".encode()):
                 return 401, _error("invalid_request_error", "Invalid API Key provided"), False
@@ -77,7 +85,7 @@ class StripeMeterStandIn:
                     )
                 return status, body, True
             status, body = self._create(form)
-            if key:
+            if key and status == 200:
                 self.replies[key] = (form, status, body)
             return status, body, False
 

@@ -52,12 +52,14 @@ def test_events_are_reported_once_even_when_the_run_repeats(
     first = report_meter_events(praho_session, client, meter=metered.storage, **window)
     again = report_meter_events(praho_session, client, meter=metered.storage, **window)
     assert (first.sent, again.sent, first.failed) == (3, 3, [])
-    assert sorted(stripe_standin.events) == ["storage_gb:e0", "storage_gb:e1", "storage_gb:e2"]
-    assert stripe_standin.events["storage_gb:e0"]["payload"] == {
+    # Identifiers are our event's key: meter, customer, event id.
+    prefix = f"storage_gb:{metered.customer.id}:"
+    assert sorted(stripe_standin.events) == [f"{prefix}e0", f"{prefix}e1", f"{prefix}e2"]
+    assert stripe_standin.events[f"{prefix}e0"]["payload"] == {
         "stripe_customer_id": "cus_123",
         "value": "1.5",
     }
-    assert stripe_standin.events["storage_gb:e2"]["payload"]["value"] == "0.25"
+    assert stripe_standin.events[f"{prefix}e2"]["payload"]["value"] == "0.25"
 
 
 def test_customer_without_stripe_id_is_skipped(
@@ -140,6 +142,7 @@ def test_scheduled_report_moves_its_cursor_and_retries_failures(
             now=at,
         )
 
+    prefix = f"storage_gb:{metered.customer.id}:"
     ingest("a", now - timedelta(minutes=40))
     stripe_standin.fail_next = [500]
     first = report_due(praho_session, client, now=now - timedelta(minutes=30))
@@ -148,12 +151,12 @@ def test_scheduled_report_moves_its_cursor_and_retries_failures(
     assert second["storage_gb"].sent == 1
     ingest("b", now - timedelta(minutes=5))
     report_due(praho_session, client, now=now)
-    assert sorted(stripe_standin.events) == ["storage_gb:a", "storage_gb:b"]
+    assert sorted(stripe_standin.events) == [f"{prefix}a", f"{prefix}b"]
     # The next run overlaps the last ten minutes (late commits): b goes again, and Stripe
     # still counts it once; after that the cursor is past everything.
     again = report_due(praho_session, client, now=now + timedelta(hours=2))
     assert again["storage_gb"].sent == 1
-    assert sorted(stripe_standin.events) == ["storage_gb:a", "storage_gb:b"]
+    assert sorted(stripe_standin.events) == [f"{prefix}a", f"{prefix}b"]
     requests_before = len(stripe_standin.requests)
     later = report_due(praho_session, client, now=now + timedelta(hours=4))
     assert later["storage_gb"].sent == 0
