@@ -116,3 +116,21 @@ def build_metered(
 def metered(praho_session, praho_factory) -> Metered:
     """A metered subscription on the rolled-back test session."""
     return build_metered(praho_session, praho_factory)
+
+
+@pytest.fixture
+def stripe_standin():
+    """The local Stripe meter-events stand-in, running for one test."""
+    from praho.plugins.usage_metering.testing import StripeMeterStandIn
+
+    server = StripeMeterStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(stripe_standin):
+    """A Stripe meter-events client talking to :func:`stripe_standin`."""
+    from praho.plugins.usage_metering.stripe_meters import StripeMeterEventClient
+
+    return StripeMeterEventClient(stripe_standin.api_key, base_url=stripe_standin.url, timeout=5)

@@ -26,22 +26,8 @@ from praho.plugins.usage_metering.stripe_meters import (
     meter_event_identifier,
     report_due,
 )
-from praho.plugins.usage_metering.testing import StripeMeterStandIn
 from praho.plugins.usage_metering.tests.conftest import DURING, build_metered
 from sqlalchemy import select
-
-
-@pytest.fixture
-def stripe_standin():
-    server = StripeMeterStandIn().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def client(stripe_standin):
-    return StripeMeterEventClient(stripe_standin.api_key, base_url=stripe_standin.url, timeout=5)
-
 
 # ---------------------------------------------------------------------------
 # Event ids belong to the sender (its customer)

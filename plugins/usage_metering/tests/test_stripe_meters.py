@@ -13,20 +13,7 @@ from praho.plugins.usage_metering.stripe_meters import (
     StripeMeterEventClient,
     report_meter_events,
 )
-from praho.plugins.usage_metering.testing import StripeMeterStandIn
 from praho.plugins.usage_metering.tests.conftest import build_metered
-
-
-@pytest.fixture
-def stripe_standin():
-    server = StripeMeterStandIn().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def client(stripe_standin):
-    return StripeMeterEventClient(stripe_standin.api_key, base_url=stripe_standin.url, timeout=5)
 
 
 def test_events_are_reported_once_even_when_the_run_repeats(
