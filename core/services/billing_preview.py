@@ -22,14 +22,14 @@ from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, In
 from praho.core.models.subscriptions import Subscription, SubscriptionItem
 from praho.core.money import to_major
 from praho.core.services.billing_issue import IssueContext, decide_taxes_cached, prepare_document
-from praho.core.services.invoicing import build_line
+from praho.core.services.invoicing import build_line, copy_corrected_tax
 from praho.core.services.proration import (
     ItemChange,
     ProrationBehavior,
     ProrationPlan,
     compute_proration,
 )
-from praho.core.services.proration_credits import billed_line, copy_corrected_tax
+from praho.core.services.proration_credits import billed_line
 from praho.core.services.renewal import (
     CatalogCache,
     document_kind_for,

@@ -22,7 +22,7 @@ from praho.core.models.invoices import (
 )
 from praho.core.models.ledger import AccountCode
 from praho.core.models.payments import Payment, PaymentAllocation
-from praho.core.money import percent_of, to_major
+from praho.core.money import allocate, percent_of, to_major
 from praho.core.plugins import get_registry
 from praho.core.pricing import DraftLine
 from praho.core.services import ledger
@@ -30,6 +30,7 @@ from praho.core.services.audit import Actor, record_audit
 from praho.core.services.invoicing import (
     FIXED_TAX,
     add_line,
+    copy_corrected_tax,
     create_draft,
     fixed_tax,
     realign_allowances,
@@ -186,7 +187,7 @@ def issue_credit_note(
     credit_note.attributes = {"reason": reason_text}
     for draft, source in drafts:
         record = add_line(session, credit_note, draft, now=moment)
-        _copy_tax(record, source)
+        copy_corrected_tax(record, source)
 
     preview_total = _preview_total(credit_note)
     held = 0 if for_refund else _held_by_refunds(session, original.id)
@@ -220,14 +221,6 @@ def _held_by_refunds(session: Session, invoice_id: int) -> int:
     from praho.core.services.refunds import reserved_on_invoice
 
     return reserved_on_invoice(session, invoice_id)
-
-
-def _copy_tax(record: InvoiceLine, source: InvoiceLine) -> None:
-    record.tax_category = source.tax_category
-    record.tax_rate = source.tax_rate
-    record.tax_exemption_code = source.tax_exemption_code
-    record.tax_exemption_reason = source.tax_exemption_reason
-    record.tax_note = source.tax_note
 
 
 def _preview_total(invoice: Invoice) -> int:
@@ -321,21 +314,9 @@ def _prorate(amount_minor: int, part: Decimal, whole: Decimal) -> int:
 
 
 def _split_exactly(amount_minor: int, weights: list[int]) -> list[int]:
-    """Split a non-negative amount over non-negative weights; the parts sum to it exactly.
-
-    Integer floors first, then the units left go to the largest remainders, ties to the
-    earlier weight, so the same document always splits the same way. All-zero weights
-    split evenly.
-    """
-    if not any(weights):
-        weights = [1] * len(weights)
-    total = sum(weights)
-    exact = [divmod(amount_minor * weight, total) for weight in weights]
-    parts = [quotient for quotient, _ in exact]
-    by_remainder = sorted(range(len(weights)), key=lambda i: -exact[i][1])
-    for index in by_remainder[:amount_minor - sum(parts)]:
-        parts[index] += 1
-    return parts
+    """Split a non-negative amount over weights as allowances are split (``allocate``);
+    all-zero weights split evenly."""
+    return allocate(amount_minor, weights if any(weights) else [1] * len(weights))
 
 
 def _covered_lines(invoice: Invoice, allowance: InvoiceAllowance) -> list[InvoiceLine]:

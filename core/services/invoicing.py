@@ -245,6 +245,17 @@ def fixed_tax(source: Any) -> dict[str, str | None]:
     return facts
 
 
+def copy_corrected_tax(record: Any, source: Any) -> None:
+    """Give a credit line the VAT of the supply it reduces: copied, never re-decided.
+
+    A reduction of a supply's taxable base keeps that supply's rate (Cod fiscal art.
+    287), even on a document issued after the rate changed. The caller marks the line
+    ``tax_fixed`` so that issuing does not decide it again.
+    """
+    for name in TAX_FIELDS:
+        setattr(record, name, getattr(source, name))
+
+
 def _apply_fixed_tax(record: Any, facts: Any) -> None:
     """Give a built line the VAT it brought and mark it ``tax_fixed`` (never re-decided)."""
     errors = v.Collector()

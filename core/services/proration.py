@@ -336,7 +336,7 @@ def _credit_line(
         "basis": basis.explained(),
     }
     if basis.corrects is not None:
-        # What later credits of the same line are bounded by (credited_from).
+        # What later credits of the same line are bounded by (credit_notes.line_balances).
         details["original_line_id"] = basis.corrects.id
     return ProrationLine(
         kind="credit",

@@ -29,17 +29,22 @@ from praho.core.errors import InvalidTransition
 from praho.core.models.customers import Customer
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, InvoiceLine, LineKind
 from praho.core.models.subscriptions import PendingProration, Subscription
-from praho.core.money import allocate, to_major
+from praho.core.money import to_major
 from praho.core.pricing import DraftLine
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.billing_cycles import Period
-from praho.core.services.credit_notes import creditable_minor, open_minor, paid_excess_to_credit
-from praho.core.services.invoicing import TAX_FIELDS, add_line, create_draft, fixed_tax
+from praho.core.services.credit_notes import (
+    creditable_minor,
+    line_balances,
+    open_minor,
+    paid_excess_to_credit,
+)
+from praho.core.services.invoicing import add_line, copy_corrected_tax, create_draft, fixed_tax
 from praho.core.services.issuing import issue_document
 from praho.core.services.payment_allocation import lock_invoice
 from praho.core.services.subscription_state import record_event
 from praho.core.services.totals import compute_totals
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
@@ -198,7 +203,8 @@ def _line_basis(
     rather than the rounded line, credits an undiscounted period exactly as much as a
     charge for the same seconds costs.
     """
-    net = max(line.net_amount_minor - allowance_share(document, line), 0)
+    balance = line_balances(session, document)[line.id]
+    net = max(balance.net_minor, 0)
     quantity = Decimal(line.quantity)
     details = line.details
     if line.kind == LineKind.PRORATION:
@@ -217,7 +223,7 @@ def _line_basis(
         unit_minor=rate,
         seconds=int(seconds),
         quantity=quantity,
-        room_minor=max(net - credited_from(session, document, line), 0),
+        room_minor=max(balance.remaining_minor, 0),
         price_id=line.price_id,
         reference=document.full_number,
     )
@@ -304,75 +310,6 @@ def _charges_rest(
         and end is not None
         and start <= on_date <= end
     )
-
-
-def allowance_share(document: Invoice, line: InvoiceLine) -> int:
-    """The line's share of the document's allowances, less its share of document charges.
-
-    Each allowance is spread over the lines it covers (those it names, else its VAT
-    group's) in proportion to their positive nets, so a line that lowers the total (a
-    proration credit) takes no share of a discount; exactly, largest remainder first.
-    """
-    share = 0
-    for allowance in document.allowances:
-        positions = allowance.details.get("line_positions")
-        group = (allowance.tax_category, Decimal(allowance.tax_rate))
-        covered = [
-            candidate
-            for candidate in document.lines
-            if (
-                candidate.position in positions
-                if positions
-                else (candidate.tax_category, Decimal(candidate.tax_rate)) == group
-            )
-        ]
-        weights = [max(candidate.net_amount_minor, 0) for candidate in covered]
-        if line not in covered or not any(weights):
-            continue
-        part = allocate(allowance.amount_minor, weights)[covered.index(line)]
-        share += -part if allowance.is_charge else part
-    return share
-
-
-def credited_from(session: Session, document: Invoice, line: InvoiceLine) -> int:
-    """The net already taken from ``line``, by ``details["original_line_id"]``.
-
-    Counts the issued credit notes of its invoice and the credit lines of the
-    subscription's later invoices (the unused time of an upgrade invoiced at once).
-    """
-    scope = and_(
-        Invoice.kind == DocumentKind.CREDIT_NOTE, Invoice.original_invoice_id == document.id
-    )
-    if document.subscription_id is not None:
-        scope = or_(
-            scope,
-            and_(
-                Invoice.kind == DocumentKind.INVOICE,
-                Invoice.subscription_id == document.subscription_id,
-            ),
-        )
-    rows = session.execute(
-        select(Invoice.kind, InvoiceLine.net_amount_minor, InvoiceLine.details)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(Invoice.status == DocumentStatus.ISSUED, scope)
-    ).all()
-    # A credit note's line credits with a positive net, an invoice's with a negative one.
-    return sum(
-        net if kind == DocumentKind.CREDIT_NOTE else -net
-        for kind, net, details in rows
-        if (details or {}).get("original_line_id") == line.id
-    )
-
-
-def copy_corrected_tax(record: InvoiceLine, source: InvoiceLine) -> None:
-    """Give a credit line the VAT of the supply it reduces: copied, never re-decided.
-
-    A reduction of a supply's taxable base keeps that supply's rate (Cod fiscal art.
-    287), even on a document issued after the rate changed. The caller marks the line
-    ``tax_fixed`` so that issuing does not decide it again.
-    """
-    for name in TAX_FIELDS:
-        setattr(record, name, getattr(source, name))
 
 
 def waiting_credit_tax(session: Session, details: dict[str, Any]) -> dict[str, Any] | None:

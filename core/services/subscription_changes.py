@@ -25,7 +25,7 @@ from praho.core.models.subscriptions import (
     SubscriptionStatus,
 )
 from praho.core.services.audit import Actor, record_audit
-from praho.core.services.invoicing import add_line
+from praho.core.services.invoicing import add_line, copy_corrected_tax
 from praho.core.services.issuing import issue_document
 from praho.core.services.proration import (
     ChangeResult,
@@ -34,7 +34,7 @@ from praho.core.services.proration import (
     ProrationPlan,
     compute_proration,
 )
-from praho.core.services.proration_credits import copy_corrected_tax, issue_proration_credit
+from praho.core.services.proration_credits import issue_proration_credit
 from praho.core.services.renewal import subscription_draft
 from praho.core.services.subscription_state import lock_subscription, record_event
 from sqlalchemy.orm import Session
