@@ -30,6 +30,7 @@ from praho.core.models import (
     WebhookEvent,
     WebhookStatus,
 )
+from praho.core.services.billing_cycles import add_months
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
@@ -125,7 +126,7 @@ def revenue_by_month(session: Session, today: date, count: int = 12) -> dict[str
     """
     days = month_starts(today, count)
     last = days[-1]
-    after_last = date(last.year + last.month // 12, last.month % 12 + 1, 1)
+    after_last = add_months(last, 1, 1)
     # Credit notes are stored with positive amounts; they reduce revenue.
     signed = case(
         (Invoice.kind == DocumentKind.CREDIT_NOTE, -func.abs(Invoice.taxable_minor)),

@@ -194,7 +194,6 @@ def amount_input(
     *,
     currency: str,
     required: bool = True,
-    allow_negative: bool = False,
 ) -> int | None:
     """The amount staff typed in field ``name``, in minor units of ``currency``.
 
@@ -206,7 +205,7 @@ def amount_input(
     if not text and not required:
         return None
     try:
-        return parse_amount_input(text, currency, allow_negative=allow_negative)
+        return parse_amount_input(text, currency)
     except AmountInputError as error:
         raise FieldError(name, str(error)) from None
 

@@ -432,7 +432,7 @@ def _write(ctx: IssueContext, prepared: list[PreparedDocument]) -> list[IssuedDo
             results += issued
         except IntegrityError as error:
             _forget_advance(session, [document])
-            if _claim_exists(session, subscription_id, period_start):
+            if period_claimed(session, subscription_id, period_start):
                 results.append(
                     Outcome(
                         subscription_id,
@@ -477,7 +477,8 @@ def _forget_advance(session: Session, documents: list[PreparedDocument]) -> None
         session.expire(document.subscription, list(_ADVANCED))
 
 
-def _claim_exists(session: Session, subscription_id: int, period_start: date) -> bool:
+def period_claimed(session: Session, subscription_id: int, period_start: date) -> bool:
+    """True when the period starting ``period_start`` already has a billing claim."""
     return (
         session.execute(
             select(SubscriptionPeriod.id).where(

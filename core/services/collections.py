@@ -41,11 +41,11 @@ from praho.core.services.billing_run import chunk_size_to_use
 from praho.core.services.customer_credit import apply_waiting_credit
 from praho.core.services.dunning import open_case
 from praho.core.services.dunning_steps import chase_case
+from praho.core.services.payment_allocation import CHARGEBACK
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 UNPAID = (PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID)
-CHARGEBACK = "chargeback"  # the allocation source of a payment taken back by a lost dispute
 
 
 def overdue_not_chased(session: Session, today: date) -> list[tuple[Invoice, bool]]:

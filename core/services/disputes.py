@@ -21,6 +21,7 @@ from praho.core.models.payments import PaymentAllocation, PaymentRecordStatus
 from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.payment_allocation import (
+    CHARGEBACK,
     lock_customer,
     lock_invoice,
     refresh_payment_status,
@@ -179,7 +180,7 @@ def charge_back(
                 payment=payment,  # the relationship: a loaded payment sees the new row
                 invoice_id=invoice.id,
                 amount_minor=-part,
-                source="chargeback",
+                source=CHARGEBACK,
                 created_at=now,
             )
         )

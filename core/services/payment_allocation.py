@@ -32,6 +32,8 @@ _SETTLED = (PaymentStatus.PAID, PaymentStatus.OVERPAID)
 # The allocation source of a refund's VAT rounding unit (see refund_settlement): part of
 # the payment's arithmetic, not of what the invoice was paid.
 ROUNDING = "rounding"
+# The allocation source of a payment taken back by a lost dispute (disputes.charge_back).
+CHARGEBACK = "chargeback"
 
 
 def lock_customer(session: Session, customer_id: int) -> Customer:

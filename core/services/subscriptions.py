@@ -22,11 +22,11 @@ from praho.core.models.catalog import Price
 from praho.core.models.subscriptions import (
     Subscription,
     SubscriptionEvent,
-    SubscriptionPeriod,
     SubscriptionStatus,
     SuspensionReason,
 )
 from praho.core.services.audit import Actor, record_audit
+from praho.core.services.billing import period_claimed
 from praho.core.services.billing_cycles import first_period
 from praho.core.services.proration import ItemChange, ProrationBehavior
 from praho.core.services.subscription_changes import apply_changes
@@ -200,7 +200,7 @@ def _restart_periods(
     ):
         return {"continues_until": subscription.next_billing_date.isoformat()}
     period, _full = first_period(today, subscription.billing_cycle_months, subscription.anchor_day)
-    if _period_claimed(session, subscription, period.start):
+    if period_claimed(session, subscription.id, period.start):
         raise InvalidTransition(
             f"subscription {subscription.id}: a new period cannot start on "
             f"{period.start.isoformat()}, a period starting that day is already billed"
@@ -213,18 +213,6 @@ def _restart_periods(
         "new_period_end": period.end.isoformat(),
         "not_billed_from": skipped_from.isoformat() if skipped_from else None,
     }
-
-
-def _period_claimed(session: Session, subscription: Subscription, start: date) -> bool:
-    return (
-        session.execute(
-            select(SubscriptionPeriod.id).where(
-                SubscriptionPeriod.subscription_id == subscription.id,
-                SubscriptionPeriod.period_start == start,
-            )
-        ).first()
-        is not None
-    )
 
 
 def _last_event(

@@ -49,7 +49,8 @@ from praho.plugins.ro_efactura.settings import EfacturaSettings
 from praho.plugins.ro_efactura.states import move
 from praho.plugins.ro_efactura.submissions import unknown_grace_ends, unknown_since
 from praho.plugins.ro_efactura.tokens import access_token_for
-from praho.plugins.ro_efactura.validation import errors_only, validate_all
+from praho.plugins.ro_efactura.ubl_parties import NS_CAC, NS_CBC
+from praho.plugins.ro_efactura.validation import UBL_ROOTS, errors_only, validate_all
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
@@ -420,14 +421,6 @@ def resolve_unknown(
     return S.UNKNOWN
 
 
-UBL_NAMESPACES = {
-    "Invoice": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
-    "CreditNote": "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
-}
-CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
-CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
-
-
 def _is_our_document(submission: EfacturaSubmission, archive: ResponseArchive) -> bool:
     """True when the zip's document is the one this submission uploaded.
 
@@ -462,12 +455,12 @@ def _identity(xml: bytes) -> tuple[str, str, str, str, str] | None:
         root = parse_untrusted_xml(xml, max_bytes=12 * 1024 * 1024, what="e-Factura document")
     except UntrustedXMLError:
         return None
-    kind = next((k for k, ns in UBL_NAMESPACES.items() if root.tag == f"{{{ns}}}{k}"), None)
+    kind = UBL_ROOTS.get(root.tag)
     if kind is None:
         return None
 
     def child(path: str) -> str:
-        found = root.find(path, {"cbc": CBC, "cac": CAC})
+        found = root.find(path, {"cbc": NS_CBC, "cac": NS_CAC})
         return (found.text or "").strip() if found is not None else ""
 
     party = "cac:AccountingSupplierParty/cac:Party"
