@@ -38,7 +38,6 @@ from praho.admin.staff import add_note, notes_for, staff_actor
 from praho.admin.views.filters import PrahoFilterConverter
 from praho.core.clock import utcnow
 from praho.core.errors import FieldError, IdempotencyConflict, PrahoError
-from praho.core.models.payments import IdempotencyRecord
 from praho.core.money import (
     AmountInputError,
     format_amount,
@@ -47,8 +46,7 @@ from praho.core.money import (
     to_major,
 )
 from praho.core.services.audit import Actor
-from praho.core.services.idempotency import claim_key, remember_response
-from sqlalchemy import select
+from praho.core.services.idempotency import run_once
 from sqlalchemy.orm import Session
 from werkzeug.utils import secure_filename
 
@@ -68,12 +66,6 @@ _NOT_PARAMETERS = frozenset({"csrf_token", FORM_KEY_FIELD})
 ALREADY_SENT_WITH_OTHER_VALUES = (
     "This form was already sent with other values; open the action again to send new values."
 )
-
-
-def _key_known(session: Session, key: str) -> bool:
-    """True when an idempotency record holds ``key`` (read only: takes no write lock)."""
-    found = session.execute(select(IdempotencyRecord.id).where(IdempotencyRecord.key == key))
-    return found.first() is not None
 
 
 def new_form_key() -> str:
@@ -439,55 +431,17 @@ class PrahoModelView(SecureViewMixin, ModelView):
     ) -> tuple[dict[str, str], bool]:
         """Run ``work`` once per rendered form; returns (response, True) when it ran.
 
-        A double click, a browser "resubmit" or a retry after a lost answer sends the
-        same form again: credit notes are gapless and never deleted, refunds and charges
-        move money, so the second submission must not run the action. The form's key is
-        claimed (:func:`praho.core.services.idempotency.claim_key`) in the action's own
-        transaction, together with what it answered (``work``'s dict: message and
-        location); a form sent again gets (that answer, False). The claim commits or
-        rolls back with the action, so a refused action can be corrected and sent again.
-
-        On PostgreSQL the claim is the transaction's first write: a concurrent second
-        submission waits on the unique key until the first commits, then replays it, and
-        never reaches a gateway. SQLite (the embedded single-machine database) cannot
-        write from a transaction once another connection has committed since it began,
-        which actions that commit their own short transactions around a remote call do
-        (the e-Factura upload); there a known key is replayed before anything runs, and a
-        new one is claimed in a short transaction right after the action commits.
+        A form sent again (double click, resubmit, retry after a lost answer) replays
+        what the first submission answered (``work``'s dict: message and location) and
+        runs nothing: see :func:`praho.core.services.idempotency.run_once`.
 
         :raises IdempotencyConflict: the key was used with other values; nothing written.
         """
         user = current_staff()
         assert user is not None
         key, params = self._form_claim(user, name, record_id)
-        database = current_app.extensions["praho.db"]
-
-        def claim(session: Session) -> tuple[IdempotencyRecord, bool]:
-            return claim_key(session, key=key, operation=operation, params=params, now=utcnow())
-
-        if database.dialect != "sqlite":
-            with database.transaction() as session:
-                record, first = claim(session)
-                if not first:
-                    return dict(record.response), False
-                response = work(session)
-                remember_response(session, record, response)
-                return response, True
-        with database.transaction() as session:
-            if _key_known(session, key):
-                record, first = claim(session)
-                if not first:
-                    return dict(record.response), False
-                # Expired and claimed again: this submission runs as a new one.
-                response = work(session)
-                remember_response(session, record, response)
-                return response, True
-            response = work(session)
-        with database.transaction() as session:
-            record, first = claim(session)
-            if first:
-                remember_response(session, record, response)
-        return response, True
+        return run_once(current_app.extensions["praho.db"], key=key, operation=operation,
+                        params=params, work=work, now=utcnow())
 
     def _replayed(self, response: dict[str, str], fallback_url: str) -> Any:
         """Answer a form sent again: what the first submission did, nothing run twice."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -96,3 +96,57 @@ def _find(session: Session, key: str) -> IdempotencyRecord | None:
         select(IdempotencyRecord).where(IdempotencyRecord.key == key)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
+
+
+def run_once(
+    database: Any,
+    *,
+    key: str,
+    operation: str,
+    params: Mapping[str, Any],
+    work: Callable[[Session], dict[str, Any]],
+    now: datetime | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Run ``work(session)`` once per ``key``; returns (its response, True when it ran now).
+
+    For a request that must never act twice (a back-office form sent again by a double
+    click or a resubmit: credit notes are gapless and never deleted, refunds move money).
+    The key is claimed (:func:`claim_key`) in ``work``'s own transaction, with the
+    response ``work`` returns; a key claimed before gives (that response, False). The
+    claim commits or rolls back with the work, so refused work can be sent again.
+
+    On PostgreSQL the claim is the transaction's first write: a concurrent second request
+    waits on the unique key until the first commits, then replays it. SQLite cannot write
+    from a transaction once another connection has committed since it began, which work
+    that commits its own short transactions around a remote call does (the e-Factura
+    upload); there a known key is replayed before anything runs, and a new one is claimed
+    in a short transaction right after the work commits.
+
+    :raises IdempotencyConflict: the key was used with other parameters; nothing written.
+    """
+
+    def claim(session: Session) -> tuple[IdempotencyRecord, bool]:
+        return claim_key(session, key=key, operation=operation, params=params,
+                         now=resolve_now(now))
+
+    def claimed_then_run(session: Session) -> tuple[dict[str, Any], bool]:
+        record, first = claim(session)
+        if not first:
+            return dict(record.response), False
+        response = work(session)
+        remember_response(session, record, response)
+        return response, True
+
+    if database.dialect != "sqlite":
+        with database.transaction() as session:
+            return claimed_then_run(session)
+    with database.transaction() as session:
+        if _find(session, key) is not None:
+            # Known (or expired, then claimed again and run as new).
+            return claimed_then_run(session)
+        response = work(session)
+    with database.transaction() as session:
+        record, first = claim(session)
+        if first:
+            remember_response(session, record, response)
+    return response, True
