@@ -127,6 +127,11 @@ class Download:
     applies: Callable[[Any], bool] = lambda _obj: True
 
 
+def money_text(minor: int, currency: str) -> str:
+    """An amount as staff read it: in their language, then the currency code."""
+    return f"{format_amount(minor, currency, current_language())} {currency}"
+
+
 def money(amount_field: str, currency_field: str = "currency") -> Callable[..., str]:
     """A column formatter printing ``<amount_field>`` (minor units) in the record's currency."""
 
@@ -134,8 +139,7 @@ def money(amount_field: str, currency_field: str = "currency") -> Callable[..., 
         amount = getattr(model, amount_field)
         if amount is None:
             return ""
-        currency = getattr(model, currency_field) or "RON"
-        return f"{format_amount(amount, currency, current_language())} {currency}"
+        return money_text(amount, getattr(model, currency_field) or "RON")
 
     return formatter
 
@@ -160,11 +164,7 @@ def money_by_currency(field_name: str) -> Callable[..., str]:
 
     def formatter(_view: Any, _context: Any, model: Any, _name: str) -> str:
         amounts = getattr(model, field_name) or {}
-        language = current_language()
-        return ", ".join(
-            f"{format_amount(int(minor), code, language)} {code}"
-            for code, minor in sorted(amounts.items())
-        )
+        return ", ".join(money_text(int(minor), code) for code, minor in sorted(amounts.items()))
 
     return formatter
 

@@ -17,6 +17,7 @@ from praho.admin.views.base import (
     PrahoModelView,
     amount_input,
     field_value,
+    money_text,
 )
 from praho.admin.views.payment_actions import APPLY_CREDIT, BANK_TRANSFER, RETRY_CHARGE
 from praho.core.errors import NotFound
@@ -68,10 +69,9 @@ def _credit(ctx: ActionContext) -> Any:
 
 def _credit_preview(ctx: ActionContext) -> list[tuple[str, str]]:
     doc = ctx.obj
-    language = current_language()
 
     def shown(minor: int) -> str:
-        return f"{format_amount(minor, doc.currency, language)} {doc.currency}"
+        return money_text(minor, doc.currency)
 
     return [
         ("Total", shown(doc.total_minor)),

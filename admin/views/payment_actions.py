@@ -6,12 +6,17 @@ the ledger entries and audit events are written there.
 
 from __future__ import annotations
 
-from praho.admin.i18n import current_language
-from praho.admin.views.base import Action, ActionContext, FormField, amount_input, field_value
+from praho.admin.views.base import (
+    Action,
+    ActionContext,
+    FormField,
+    amount_input,
+    field_value,
+    money_text,
+)
 from praho.core.clock import business_date
 from praho.core.models import Customer, DocumentKind, DocumentStatus, Invoice
 from praho.core.models.payments import AttemptReason
-from praho.core.money import format_amount
 from praho.core.services.payments import (
     apply_customer_credit,
     charge_invoice,
@@ -25,10 +30,6 @@ def _open_invoice(document: Invoice) -> bool:
         and document.status == DocumentStatus.ISSUED
         and document.balance_due_minor > 0
     )
-
-
-def _shown(minor: int, currency: str) -> str:
-    return f"{format_amount(minor, currency, current_language())} {currency}"
 
 
 def _bank_transfer(ctx: ActionContext) -> str:
@@ -50,12 +51,12 @@ def _bank_transfer(ctx: ActionContext) -> str:
         actor=ctx.actor,
         now=ctx.now,
     )
-    return f"{_shown(payment.amount_minor, payment.currency)} recorded"
+    return f"{money_text(payment.amount_minor, payment.currency)} recorded"
 
 
 def _apply_credit(ctx: ActionContext) -> str:
     applied = apply_customer_credit(ctx.session, ctx.obj, actor=ctx.actor, now=ctx.now)
-    return f"{_shown(applied, ctx.obj.currency)} applied from credit"
+    return f"{money_text(applied, ctx.obj.currency)} applied from credit"
 
 
 def _retry_charge(ctx: ActionContext) -> str:
@@ -68,8 +69,8 @@ def _retry_charge(ctx: ActionContext) -> str:
 def _due(ctx: ActionContext) -> list[tuple[str, str]]:
     invoice: Invoice = ctx.obj
     return [
-        ("Total", _shown(invoice.total_minor, invoice.currency)),
-        ("Receivable", _shown(invoice.balance_due_minor, invoice.currency)),
+        ("Total", money_text(invoice.total_minor, invoice.currency)),
+        ("Receivable", money_text(invoice.balance_due_minor, invoice.currency)),
     ]
 
 

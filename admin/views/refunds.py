@@ -8,7 +8,6 @@ audit event with the staff user as actor.
 
 from __future__ import annotations
 
-from praho.admin.i18n import current_language
 from praho.admin.views.base import (
     Action,
     ActionContext,
@@ -16,10 +15,10 @@ from praho.admin.views.base import (
     PrahoModelView,
     amount_input,
     field_value,
+    money_text,
 )
 from praho.core.models.payments import Payment
 from praho.core.models.refunds import RefundDestination, RefundReason, RefundStatus
-from praho.core.money import format_amount
 from praho.core.services.refunds import (
     approve_refund,
     cancel_refund,
@@ -48,8 +47,7 @@ def _request(ctx: ActionContext) -> str:
         actor=ctx.actor, now=ctx.now,
     )
     return (f"refund {refund.reference} requested: "
-            f"{format_amount(refund.amount_minor, refund.currency, current_language())} "
-            f"{refund.currency}")
+            f"{money_text(refund.amount_minor, refund.currency)}")
 
 
 REQUEST_REFUND = Action(

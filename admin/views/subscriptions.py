@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from praho.admin.i18n import current_language
 from praho.admin.views.base import (
     Action,
     ActionContext,
@@ -12,9 +11,9 @@ from praho.admin.views.base import (
     PrahoModelView,
     checked,
     field_value,
+    money_text,
 )
 from praho.core.models import Subscription, SubscriptionStatus
-from praho.core.money import format_amount
 from praho.core.services.billing_preview import preview_next_invoice
 from praho.core.services.proration import ItemChange, ProrationBehavior, compute_proration
 from praho.core.services.subscriptions import (
@@ -24,10 +23,6 @@ from praho.core.services.subscriptions import (
 )
 
 S = SubscriptionStatus
-
-
-def _fmt(minor: int, currency: str) -> str:
-    return f"{format_amount(minor, currency, current_language())} {currency}"
 
 
 def _preview(ctx: ActionContext) -> list[tuple[str, str]]:
@@ -48,16 +43,16 @@ def _preview(ctx: ActionContext) -> list[tuple[str, str]]:
     )
     for line in plan.lines:
         rows.append(
-            (line.item_name, f"{line.description}: {_fmt(line.amount_minor, sub.currency)}")
+            (line.item_name, f"{line.description}: {money_text(line.amount_minor, sub.currency)}")
         )
-    rows.append(("Credit the unused part", _fmt(plan.credit_minor, sub.currency)))
+    rows.append(("Credit the unused part", money_text(plan.credit_minor, sub.currency)))
     upcoming = preview_next_invoice(ctx.session, sub, now=ctx.now)
     if upcoming.document is not None:
         doc = upcoming.document
         rows.append(
             (
                 "Next document if nothing changes",
-                f"{doc.issue_date}: {_fmt(doc.total_minor, doc.currency)}",
+                f"{doc.issue_date}: {money_text(doc.total_minor, doc.currency)}",
             )
         )
     elif upcoming.reason:
