@@ -11,11 +11,10 @@ order, and every item change records each touched item's price after the change.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from praho.core.clock import business_date
-from praho.core.models.catalog import Price
 from praho.core.models.subscriptions import Subscription, SubscriptionEvent, SubscriptionItem
+from praho.core.services.subscription_history import initial_item_prices
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,7 +48,7 @@ def on_price_since(
     since, on_price = subscription.start_date, True
     for event in events:
         if event.event == "created":
-            on_price = _created_on(session, subscription, item, event.data)
+            on_price = _created_on(session, subscription, item)
             continue
         for change in event.data.get("changes", []):
             if change.get("item_id") != item.id:
@@ -61,14 +60,6 @@ def on_price_since(
     return since
 
 
-def _created_on(
-    session: Session, subscription: Subscription, item: SubscriptionItem, data: dict[str, Any]
-) -> bool:
+def _created_on(session: Session, subscription: Subscription, item: SubscriptionItem) -> bool:
     """Whether ``item`` was created with the subscription, on the price it has now."""
-    codes = [entry[0] for entry in data.get("items", [])]
-    # The first items (by id) are the ones created with it, in the order listed.
-    position = next((n for n, i in enumerate(subscription.items) if i.id == item.id), len(codes))
-    if position >= len(codes):
-        return False
-    price = session.get(Price, item.price_id)
-    return price is not None and codes[position] == price.code
+    return initial_item_prices(session, [subscription.id]).get(item.id) == item.price_id

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from praho.core.models.catalog import Price
 from praho.core.models.customers import Customer
 from praho.core.models.subscriptions import Subscription, SubscriptionEvent, SubscriptionItem
-from praho.core.services.bulk_sql import ids_in
+from praho.core.services.subscription_history import initial_item_prices
 from praho.plugins.usage_metering.meters import charged_price_ids, charges_for_prices
 from praho.plugins.usage_metering.models import MeterCharge
 from sqlalchemy import select
@@ -114,7 +113,7 @@ def _replaced_prices(session: Session, where: Any) -> Iterable[tuple[int, int, d
     ).all()
     if not changes:
         return
-    price_of = _initial_prices(session, sorted({row[0] for row in changes}))
+    price_of = initial_item_prices(session, sorted({row[0] for row in changes}))
     for subscription_id, occurred_at, data in changes:
         for change in (data or {}).get("changes") or []:
             item_id, price_id = change.get("item_id"), change.get("price_id")
@@ -124,38 +123,3 @@ def _replaced_prices(session: Session, where: Any) -> Iterable[tuple[int, int, d
             if before is not None and before != price_id:
                 yield subscription_id, before, occurred_at
             price_of[item_id] = price_id
-
-
-def _initial_prices(session: Session, subscription_ids: list[int]) -> dict[int, int]:
-    """Item id -> the price it was created with, for the subscriptions' first items."""
-    created = {
-        subscription_id: (data or {}).get("items") or []
-        for subscription_id, data in session.execute(
-            select(SubscriptionEvent.subscription_id, SubscriptionEvent.data).where(
-                SubscriptionEvent.event == "created",
-                ids_in(session, SubscriptionEvent.subscription_id, subscription_ids),
-            )
-        )
-    }
-    codes = {entry[0] for entries in created.values() for entry in entries if entry}
-    if not codes:
-        return {}
-    price_ids: dict[str, int] = {
-        code: price_id
-        for code, price_id in session.execute(
-            select(Price.code, Price.id).where(Price.code.in_(sorted(codes)))
-        )
-    }
-    items: dict[int, list[int]] = {}
-    for item_id, subscription_id in session.execute(
-        select(SubscriptionItem.id, SubscriptionItem.subscription_id)
-        .where(ids_in(session, SubscriptionItem.subscription_id, subscription_ids))
-        .order_by(SubscriptionItem.id)
-    ):
-        items.setdefault(subscription_id, []).append(item_id)
-    initial: dict[int, int] = {}
-    for subscription_id, entries in created.items():
-        for item_id, entry in zip(items.get(subscription_id, []), entries, strict=False):
-            if entry and entry[0] in price_ids:
-                initial[item_id] = price_ids[entry[0]]
-    return initial
