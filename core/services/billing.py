@@ -424,42 +424,35 @@ def _write(ctx: IssueContext, prepared: list[PreparedDocument]) -> list[IssuedDo
         _forget_advance(session, prepared)
     results: list[IssuedDocument | Outcome] = []
     for document in prepared:
-        subscription_id, period_start = document.subscription.id, document.renewal.period.start
         try:
             with session.begin_nested():
                 issued = write_documents(ctx, [document])
                 _fire_issue_hooks(ctx, [document], issued)
             results += issued
-        except IntegrityError as error:
-            _forget_advance(session, [document])
-            if period_claimed(session, subscription_id, period_start):
-                results.append(
-                    Outcome(
-                        subscription_id,
-                        OutcomeKind.ALREADY_BILLED,
-                        period_start,
-                        reason="this period was already billed (claim exists)",
-                    )
-                )
-            else:
-                results.append(
-                    _failure(subscription_id, period_start, "database", str(error.orig)[:500])
-                )
-        except PrahoError as error:
-            _forget_advance(session, [document])
-            results.append(_failure(subscription_id, period_start, error.code, error.message))
         except Exception as error:  # noqa: BLE001 - recorded with its reason, the rest goes on
             _forget_advance(session, [document])
-            log.exception("billing: writing subscription %s failed", subscription_id)
-            results.append(
-                _failure(
-                    subscription_id,
-                    period_start,
-                    "internal_error",
-                    f"{type(error).__name__}: {error}",
-                )
-            )
+            results.append(_write_failure(session, document, error))
     return results
+
+
+def _write_failure(session: Session, document: PreparedDocument, error: Exception) -> Outcome:
+    """The outcome of a document whose write was rolled back, with its reason."""
+    subscription_id, period_start = document.subscription.id, document.renewal.period.start
+    if isinstance(error, IntegrityError):
+        if period_claimed(session, subscription_id, period_start):
+            return Outcome(
+                subscription_id,
+                OutcomeKind.ALREADY_BILLED,
+                period_start,
+                reason="this period was already billed (claim exists)",
+            )
+        return _failure(subscription_id, period_start, "database", str(error.orig)[:500])
+    if isinstance(error, PrahoError):
+        return _failure(subscription_id, period_start, error.code, error.message)
+    log.error("billing: writing subscription %s failed", subscription_id, exc_info=error)
+    return _failure(
+        subscription_id, period_start, "internal_error", f"{type(error).__name__}: {error}"
+    )
 
 
 # Set by the write phase on the loaded subscription as committed state (billing_write).
