@@ -27,6 +27,7 @@ from praho.core.plugins import get_registry
 from praho.core.pricing import DraftLine
 from praho.core.services import ledger
 from praho.core.services.audit import Actor, record_audit
+from praho.core.services.billing_cycles import UNIT_PRICE_PLACES
 from praho.core.services.invoicing import (
     FIXED_TAX,
     add_line,
@@ -41,9 +42,6 @@ from praho.core.services.taxes import decide_document_taxes
 from praho.core.services.totals import compute_totals, line_gross_minor, net_for_gross
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
-
-# A unit price has at most 6 decimals (praho.core.validation.unit_price).
-UNIT_PRICE_STEP = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -371,7 +369,7 @@ def _printed_terms(currency: str, source: InvoiceLine, quantity: Decimal | None,
         if 0 <= net_minor <= list_minor:
             return quantity, Decimal(source.unit_price), list_minor - net_minor
         per_unit = (to_major(abs(net_minor), currency) / quantity).quantize(
-            UNIT_PRICE_STEP, rounding=ROUND_HALF_UP)
+            UNIT_PRICE_PLACES, rounding=ROUND_HALF_UP)
         if line_gross_minor(quantity, per_unit, currency) == abs(net_minor):
             return quantity, per_unit, 0
     return Decimal(1), to_major(abs(net_minor), currency), 0
