@@ -20,7 +20,7 @@ from praho.core.hookspecs import hookimpl
 from praho.core.models import AuditEvent, Dispute, WebhookEvent, WebhookStatus
 from praho.core.models.disputes import DisputeStatus
 from praho.core.services.audit import audit_written_at_commit, record_audit, verify_audit_chain
-from praho.core.services.disputes import DisputeReport, record_dispute
+from praho.core.services.disputes import DisputeReport, record_dispute, record_disputes
 from praho.core.tasks import build_beat_schedule
 from praho.core.testing import StaticTestPlugin
 from praho.core.webhooks.applier import apply_received
@@ -405,3 +405,75 @@ def test_apply_waiting_stops_at_its_time_budget_and_says_more_is_waiting(
     assert apply_waiting(praho_committing, sources, batch_size=2) == (3, False)
     with praho_committing.transaction() as session:
         assert set(statuses(session).values()) == {"processed"}
+
+
+class BatchDisputeSource(DisputeSource):
+    """The same source, also applying runs of ``dispute.opened`` with one batch handler."""
+
+    id = "applysrc"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[list[str]] = []
+        self.batch_failing = False
+
+    def handlers(self) -> dict[str, Any]:
+        return {"dispute.opened": self._dispute, "note.added": self._note}
+
+    def batch_handlers(self) -> dict[str, Any]:
+        # "orphan.type" has no single handler: it must never be used.
+        return {"dispute.opened": self._disputes, "orphan.type": self._disputes}
+
+    def _note(self, session: Any, event: ParsedEvent, now: datetime) -> None:
+        self.calls.append("note:" + event.payload["ref"])
+
+    def _disputes(self, session: Any, events: list[ParsedEvent], now: datetime) -> None:
+        refs = [event.payload["ref"] for event in events]
+        self.runs.append(refs)
+        record_disputes(
+            session,
+            [DisputeReport(self.id, ref, None, 1000, "RON", DisputeStatus.OPEN) for ref in refs],
+            now=now,
+        )
+        if self.batch_failing:
+            raise RuntimeError("the batch handler failed after writing")
+
+
+def test_consecutive_events_with_a_batch_handler_are_applied_together_in_order(praho_session):
+    source = BatchDisputeSource()
+    record(praho_session, source, [0, 1, 2])
+    record(praho_session, source, [3], kind="note.added")
+    record(praho_session, source, [4])  # a run of one goes to the single handler
+    record(praho_session, source, [5], kind="note.added")
+    record(praho_session, source, [6, 7])
+    batch = apply_received(praho_session, {"applysrc": source}, now=NOW)
+    praho_session.commit()
+    assert (batch.taken, batch.processed, batch.failed) == (8, 8, 0)
+    assert source.runs == [["dp_0", "dp_1", "dp_2"], ["dp_6", "dp_7"]]
+    assert source.calls == ["note:dp_3", "dp_4", "note:dp_5"]
+    refs = praho_session.execute(select(Dispute.gateway_reference)).scalars().all()
+    assert sorted(refs) == [f"dp_{n}" for n in (0, 1, 2, 4, 6, 7)]
+    rows = praho_session.execute(select(WebhookEvent)).scalars().all()
+    assert {(r.status, r.attempts) for r in rows} == {("processed", 1)}
+    audited = praho_session.execute(
+        select(AuditEvent.object_id).order_by(AuditEvent.seq)
+    ).scalars().all()
+    assert len(audited) == 6 and verify_audit_chain(praho_session).ok
+
+
+def test_a_failing_batch_handler_leaves_nothing_and_each_event_is_applied_alone(praho_session):
+    source = BatchDisputeSource()
+    source.batch_failing = True
+    source.failing = {"dp_1"}
+    record(praho_session, source, [0, 1, 2])
+    batch = apply_received(praho_session, {"applysrc": source}, now=NOW)
+    praho_session.commit()
+    assert source.runs == [["dp_0", "dp_1", "dp_2"]]
+    assert source.calls == ["dp_0", "dp_1", "dp_2"]  # the isolated pass, single handler
+    assert (batch.taken, batch.processed, batch.failed) == (3, 2, 1)
+    assert statuses(praho_session) == {"ev_0": "processed", "ev_1": "retrying",
+                                       "ev_2": "processed"}
+    refs = praho_session.execute(select(Dispute.gateway_reference)).scalars().all()
+    assert sorted(refs) == ["dp_0", "dp_2"]  # the batch's inserts rolled back with it
+    audited = praho_session.execute(select(AuditEvent.object_id)).scalars().all()
+    assert len(audited) == 2 and verify_audit_chain(praho_session).ok

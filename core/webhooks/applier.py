@@ -5,7 +5,9 @@ what was recorded (:mod:`praho.core.webhooks.tasks`). A batch takes up to ``limi
 in arrival order, locked with ``SKIP LOCKED`` so any number of workers share the backlog
 without applying an event twice, and runs each through its source's handler.
 
-All handlers of a batch first run inside one savepoint. If one raises (or writing what they
+All handlers of a batch first run inside one savepoint; consecutive events that their
+source's ``batch_handlers()`` can apply together go to that batch handler as one run. If
+one raises (or writing what they
 did fails when the savepoint is released), that savepoint is rolled back and the batch
 runs again with a savepoint per event, so the failing event is
 scheduled for retry (5 min, 15 min, 1 h, 2 h, 6 h) and the others are applied; a handler
@@ -28,7 +30,7 @@ from praho.core.db import Database
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 from praho.core.services.audit import audit_written_at_commit
 from praho.core.webhooks.pipeline import event_of, retry_outcome
-from praho.core.webhooks.source import WebhookSource
+from praho.core.webhooks.source import WebhookBatchHandler, WebhookSource, batch_handlers_of
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
@@ -92,8 +94,7 @@ def apply_received(
     with audit_written_at_commit(session):
         try:
             with session.begin_nested():
-                for pending in batch:
-                    _apply(session, sources, pending, moment, isolated=False)
+                _apply_shared(session, sources, batch, moment)
         except Exception:  # noqa: BLE001 - a handler raised, or releasing its writes failed
             for pending in batch:
                 _reset(pending)
@@ -132,6 +133,37 @@ def apply_waiting(
             return taken, False
         if time.monotonic() >= deadline:
             return taken, True
+
+
+def _apply_shared(
+    session: Session, sources: Mapping[str, WebhookSource], batch: list[_Pending], now: datetime
+) -> None:
+    """The shared pass: runs of consecutive events with one batch handler go together.
+
+    A run is cut by any event of another type (or source), so events are still applied
+    in arrival order; a run of one goes to the single handler.
+    """
+    tables = {source_id: batch_handlers_of(source) for source_id, source in sources.items()}
+
+    def batch_handler(pending: _Pending) -> WebhookBatchHandler | None:
+        return tables.get(pending.source, {}).get(pending.event_type)
+
+    start = 0
+    while start < len(batch):
+        handler = batch_handler(batch[start])
+        end = start + 1
+        while (handler is not None and end < len(batch)
+               and batch[end].source == batch[start].source
+               and batch_handler(batch[end]) is handler):
+            end += 1
+        if handler is not None and end - start > 1:
+            run = batch[start:end]
+            handler(session, [event_of(pending) for pending in run], now)
+            for pending in run:
+                pending.status = WebhookStatus.PROCESSED
+        else:
+            _apply(session, sources, batch[start], now, isolated=False)
+        start = end
 
 
 def _reset(pending: _Pending) -> None:

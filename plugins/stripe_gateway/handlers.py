@@ -11,6 +11,7 @@ missing under its refund. Events about PaymentIntents we did not create are ackn
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,10 +19,10 @@ from praho.core.models.disputes import DisputeStatus
 from praho.core.models.gateway_refunds import GatewayRefundStatus
 from praho.core.models.payments import IN_FLIGHT, PaymentAttempt
 from praho.core.payments.gateway import GatewayRefused, TransactionType
-from praho.core.services.disputes import DisputeReport, record_dispute
+from praho.core.services.disputes import DisputeReport, record_dispute, record_disputes
 from praho.core.services.gateway_refunds import GatewayRefundReport, record_gateway_refund
 from praho.core.services.payments import apply_gateway_result, find_attempt
-from praho.core.webhooks.source import ParsedEvent, WebhookHandler
+from praho.core.webhooks.source import ParsedEvent, WebhookBatchHandler, WebhookHandler
 from praho.plugins.stripe_gateway import stripe_api
 from praho.plugins.stripe_gateway.gateway import intent_result
 from praho.plugins.stripe_gateway.settings import current_settings
@@ -114,27 +115,33 @@ def _stripe_attempts_in_flight(session: Session) -> bool:
     )
 
 
-def dispute_changed(session: Session, event: ParsedEvent, now: datetime) -> None:
-    """charge.dispute.created / .closed: record the dispute and its outcome."""
+def dispute_report(event: ParsedEvent) -> DisputeReport:
+    """What a charge.dispute.* event says about its dispute, in our terms."""
     dispute = event_object(event)
     status = DISPUTE_OUTCOME.get(str(dispute.get("status")), DisputeStatus.OPEN)
     if event.event_type == "charge.dispute.closed" and status is DisputeStatus.OPEN:
         status = DisputeStatus.CLOSED
-    record_dispute(
-        session,
-        DisputeReport(
-            gateway_id="stripe",
-            gateway_reference=str(dispute["id"]),
-            payment_reference=_reference(dispute.get("payment_intent"))
-            or _reference(dispute.get("charge")),
-            amount_minor=int(dispute.get("amount") or 0),
-            currency=str(dispute.get("currency") or "").upper(),
-            status=status,
-            reason=str(dispute.get("reason") or ""),
-            gateway_status=str(dispute.get("status") or ""),
-        ),
-        now=now,
+    return DisputeReport(
+        gateway_id="stripe",
+        gateway_reference=str(dispute["id"]),
+        payment_reference=_reference(dispute.get("payment_intent"))
+        or _reference(dispute.get("charge")),
+        amount_minor=int(dispute.get("amount") or 0),
+        currency=str(dispute.get("currency") or "").upper(),
+        status=status,
+        reason=str(dispute.get("reason") or ""),
+        gateway_status=str(dispute.get("status") or ""),
     )
+
+
+def dispute_changed(session: Session, event: ParsedEvent, now: datetime) -> None:
+    """charge.dispute.created / .closed: record the dispute and its outcome."""
+    record_dispute(session, dispute_report(event), now=now)
+
+
+def disputes_changed(session: Session, events: Sequence[ParsedEvent], now: datetime) -> None:
+    """Consecutive charge.dispute.* events at once (a wave of new disputes: one insert)."""
+    record_disputes(session, [dispute_report(event) for event in events], now=now)
 
 
 REFUND_STATUS = {
@@ -207,4 +214,10 @@ HANDLERS: dict[str, WebhookHandler] = {
     "charge.refunded": charge_refunded,
     "charge.dispute.created": dispute_changed,
     "charge.dispute.closed": dispute_changed,
+}
+
+# Types that can arrive in floods, applied together when consecutive (same effect).
+BATCH_HANDLERS: dict[str, WebhookBatchHandler] = {
+    "charge.dispute.created": disputes_changed,
+    "charge.dispute.closed": disputes_changed,
 }

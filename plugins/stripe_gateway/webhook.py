@@ -16,7 +16,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from praho.core.webhooks.source import ParsedEvent, WebhookHandler, WebhookRejected
+from praho.core.webhooks.source import (
+    ParsedEvent,
+    WebhookBatchHandler,
+    WebhookHandler,
+    WebhookRejected,
+)
 from praho.core.webhooks.verification import (
     DEFAULT_MAX_BODY_BYTES,
     check_timestamp,
@@ -123,6 +128,12 @@ class StripeWebhookSource:
         from praho.plugins.stripe_gateway.handlers import HANDLERS
 
         return HANDLERS
+
+    def batch_handlers(self) -> Mapping[str, WebhookBatchHandler]:
+        """Handlers of consecutive events of one type (see handlers.py)."""
+        from praho.plugins.stripe_gateway.handlers import BATCH_HANDLERS
+
+        return BATCH_HANDLERS
 
 
 def event_object(event: ParsedEvent) -> dict[str, Any]:

@@ -255,3 +255,41 @@ def test_a_won_dispute_changes_nothing(praho_session, praho_factory, stripe_stan
     )
     assert invoice.payment_status == PaymentStatus.PAID and payment.refunded_minor == 0
     assert_ledger_balanced(praho_session)
+
+
+def test_dispute_events_applied_as_one_run_end_as_applied_one_by_one(
+    praho_session, praho_factory, stripe_standin
+):
+    from praho.core.models import AuditEvent, Dispute
+    from praho.core.webhooks.applier import apply_received
+    from praho.core.webhooks.pipeline import record_webhook
+
+    invoice = invoice_with_card(praho_factory, "pm_card_visa")
+    attempt = charge_invoice(praho_session, invoice, now=NOW)
+    payment = praho_session.execute(select(Payment)).scalar_one()
+    events = [
+        ("charge.dispute.created", _dispute(attempt.gateway_reference, "needs_response"), "a"),
+        ("charge.dispute.created", {**_dispute("pi_other", "needs_response"), "id": "dp_o"}, "b"),
+        ("charge.dispute.closed", _dispute(attempt.gateway_reference, "lost"), "c"),
+        ("charge.dispute.created", _dispute(attempt.gateway_reference, "needs_response"), "d"),
+    ]
+    source = StripeWebhookSource()
+    for kind, obj, suffix in events:
+        body = json.dumps(stripe_event(kind, obj, event_id=f"evt_run_{suffix}")).encode()
+        headers = {"Stripe-Signature": sign_stripe_event(body, WEBHOOK_SECRET,
+                                                         int(NOW.timestamp()))}
+        record_webhook(praho_session, source, headers, body, now=NOW)
+    assert set(source.batch_handlers()) <= set(source.handlers())
+    batch = apply_received(praho_session, {"stripe": source}, now=NOW)
+    praho_session.commit()
+    assert (batch.taken, batch.processed, batch.failed) == (4, 4, 0)
+    disputes = {d.gateway_reference: str(d.status)
+                for d in praho_session.execute(select(Dispute)).scalars()}
+    assert disputes == {_dispute(attempt.gateway_reference, "lost")["id"]: "lost", "dp_o": "open"}
+    assert invoice.balance_due_minor == TOTAL and payment.refunded_minor == TOTAL
+    actions = praho_session.execute(
+        select(AuditEvent.action).where(AuditEvent.action.like("dispute.%"))
+        .order_by(AuditEvent.seq)
+    ).scalars().all()
+    assert sorted(actions) == ["dispute.lost", "dispute.opened", "dispute.opened"]
+    assert_ledger_balanced(praho_session)
