@@ -5,15 +5,16 @@ Redis in production so limits hold across gunicorn workers and machines. Each su
 has its own limit setting, read when the request arrives so tests and operators can
 change it without code:
 
-- ``PRAHO_RATELIMIT_WEBHOOKS`` (default ``3000 per minute``), per source and client address:
-  gateways retry, so a refused delivery comes back later; the limit only caps floods.
+- ``PRAHO_RATELIMIT_WEBHOOKS`` (default ``3000 per minute``): *refused* deliveries per
+  source and client address (:mod:`praho.core.webhooks.refusals`); verified deliveries are
+  never throttled.
 - ``PRAHO_RATELIMIT_USAGE_API`` (default ``600 per minute``), per API key (hashed), the
   key read by :func:`bearer_token` exactly as the usage API reads it (any case of
   ``Bearer``), so a caller cannot get a fresh budget by respelling the header; requests
   without a key are counted per client address.
 - ``PRAHO_RATELIMIT_LOGIN`` (default ``10 per minute; 50 per hour``), per client address.
 
-Use the decorators :func:`webhook_limit`, :func:`usage_api_limit`, :func:`login_limit`
+Use the decorators :func:`usage_api_limit` and :func:`login_limit`
 on the view functions; a request over the limit gets 429 with a ``Retry-After`` header.
 """
 
@@ -88,17 +89,6 @@ def _api_key_identity() -> str:
     if token is None:
         return "anonymous:" + get_remote_address()
     return "key:" + hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
-def _webhook_identity() -> str:
-    source = (request.view_args or {}).get("source") or request.path
-    return f"{source}:{get_remote_address()}"
-
-
-def webhook_limit(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Limit a webhook endpoint per source and client address."""
-    return limiter.limit(_setting("RATELIMIT_WEBHOOKS"), key_func=_webhook_identity,
-                         scope="webhooks")(view)
 
 
 def usage_api_limit(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -4,7 +4,8 @@ The raw body is read with a hard cap before anything else, so an oversized deliv
 refused without being held in memory. A verified delivery is recorded (one statement,
 committed at once) and answered 200, new (``received``) or ``duplicate``: the gateway must
 not redeliver an event we hold. The workers then apply it (:mod:`.wakeup`). Refusals
-carry a reason; nothing is written for them.
+carry a reason; nothing is written for them. Only refusals count against the rate limit
+(:mod:`.refusals`): an address over it is answered 429 before its body is read.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import logging
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from praho.core.ratelimit import webhook_limit
+from flask_limiter.util import get_remote_address
+from praho.core.webhooks import refusals
 from praho.core.webhooks.pipeline import record_webhook, webhook_sources
 from praho.core.webhooks.source import WebhookRejected
 from praho.core.webhooks.verification import DEFAULT_MAX_BODY_BYTES
@@ -41,8 +43,15 @@ def _read_body(max_bytes: int) -> bytes:
     return body
 
 
+def _rate_limited(wait: int) -> Any:
+    response = jsonify(error="rate_limited",
+                       message="too many refused deliveries from this address, retry later")
+    response.status_code = 429
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 @webhooks_blueprint.post("/<source>")
-@webhook_limit
 def receive(source: str) -> Any:
     """Record one delivery (its own transaction), answer, and wake the workers."""
     source_id = source
@@ -51,17 +60,20 @@ def receive(source: str) -> Any:
         return jsonify(
             {"error": "unknown_source", "message": f"no webhook source {source_id!r}"}
         ), 404
+    address = get_remote_address()
+    wait = refusals.retry_after(source_id, address)
+    if wait is not None:
+        return _rate_limited(wait)
     max_bytes = int(current_app.config.get("WEBHOOK_MAX_BYTES") or DEFAULT_MAX_BODY_BYTES)
     database = current_app.extensions["praho.db"]
     try:
         body = _read_body(max_bytes)
-        headers = request.headers
-        outcome = database.run_single_statement(
-            lambda connection: record_webhook(connection, found, headers, body,
-                                              max_bytes=max_bytes)
-        )
+        outcome = record_webhook(database, found, request.headers, body, max_bytes=max_bytes)
     except WebhookRejected as exc:
         # Only the reason and the source: never the body or the headers (signatures, PII).
+        wait = refusals.count_refusal(source_id, address)
+        if wait is not None:
+            return _rate_limited(wait)
         logger.info("webhook %s refused (%d): %s", source_id, exc.http_status, exc.reason)
         return jsonify({"error": "rejected", "message": exc.reason}), exc.http_status
     # After a duplicate too: a redelivery of an event left waiting is a reason to look.

@@ -1,22 +1,28 @@
-"""The shared rate limiter: limits per surface, 429 with Retry-After, settings honoured."""
+"""The shared rate limiter: limits per surface, 429 with Retry-After, settings honoured.
 
+Webhook endpoints count refused deliveries only (per source and client address): a
+verified delivery is never throttled, an address over its limit is answered 429 before
+its body is read.
+"""
+
+import hashlib
+import hmac
+import json
 import os
+import time
 
 import pytest
 import redis
 from flask import Blueprint, jsonify
 from praho.core.app import create_app
 from praho.core.hookspecs import hookimpl
-from praho.core.ratelimit import login_limit, usage_api_limit, webhook_limit
+from praho.core.ratelimit import login_limit, usage_api_limit
 from praho.core.testing import StaticTestPlugin, config_for_tests
+from praho.core.webhooks import refusals
+from praho.core.webhooks.source import ParsedEvent, WebhookRejected
+from praho.core.webhooks.verification import parse_json_body
 
 probe = Blueprint("rate_probe", __name__)
-
-
-@probe.post("/probe/webhooks/<source>")
-@webhook_limit
-def probe_webhook(source):
-    return jsonify(source=source)
 
 
 @probe.post("/probe/usage")
@@ -31,10 +37,49 @@ def probe_login():
     return jsonify(ok=True)
 
 
+SECRET = b"rate-limit-test-secret"
+
+
+class SignedSource:
+    """``X-Sig: <hex>`` HMAC of the body; events are stored and ignored (no handlers)."""
+
+    def __init__(self, source_id):
+        self.id = source_id
+
+    def verify(self, headers, body, now):
+        expected = hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, headers.get("X-Sig") or ""):
+            raise WebhookRejected("signature mismatch")
+
+    def parse(self, body):
+        document = parse_json_body(body)
+        return ParsedEvent(str(document["id"]), "note", None, document)
+
+    def handlers(self):
+        return {}
+
+
 class ProbePlugin:
     @hookimpl
     def register_blueprints(self):
         return [probe]
+
+    @hookimpl
+    def register_webhook_sources(self):
+        return [SignedSource("signed"), SignedSource("other")]
+
+
+def _delivery(number, *, signed=True):
+    body = json.dumps({"id": f"ev_{number}_{time.time_ns()}"}).encode()
+    signature = hmac.new(SECRET, body, hashlib.sha256).hexdigest() if signed else "0" * 64
+    return {"data": body, "headers": {"X-Sig": signature}}
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_addresses():
+    refusals.forget_all()
+    yield
+    refusals.forget_all()
 
 
 def _app(praho_database_url, **limits):
@@ -42,16 +87,54 @@ def _app(praho_database_url, **limits):
                       plugins=[("static_test", StaticTestPlugin()), ("probe", ProbePlugin())])
 
 
-def test_webhook_limit_is_per_source_and_answers_429_with_retry_after(praho_database_url):
+def test_verified_webhook_deliveries_are_never_throttled(praho_database_url):
+    app = _app(praho_database_url, RATELIMIT_WEBHOOKS="2 per minute")
+    client = app.test_client()
+    answers = [client.post("/webhooks/signed", **_delivery(n)) for n in range(6)]
+    assert [a.status_code for a in answers] == [200] * 6
+    assert {a.json["status"] for a in answers} == {"ignored"}
+
+
+def test_refused_webhook_deliveries_are_limited_per_source_and_address(praho_database_url):
     app = _app(praho_database_url, RATELIMIT_WEBHOOKS="3 per minute")
     client = app.test_client()
-    assert [client.post("/probe/webhooks/stripe").status_code for _ in range(3)] == [200] * 3
-    refused = client.post("/probe/webhooks/stripe")
-    assert refused.status_code == 429
-    assert refused.json["error"] == "rate_limited"
-    assert int(refused.headers["Retry-After"]) > 0
-    # Another source has its own budget.
-    assert client.post("/probe/webhooks/paypal").status_code == 200
+    bad = [client.post("/webhooks/signed", **_delivery(n, signed=False)) for n in range(4)]
+    assert [a.status_code for a in bad] == [400, 400, 400, 429]
+    assert bad[3].json["error"] == "rate_limited" and int(bad[3].headers["Retry-After"]) > 0
+    # Over the limit, the address is refused before its body is read: even a good delivery
+    # waits for the window, and nothing is recorded.
+    good = client.post("/webhooks/signed", **_delivery(9))
+    assert good.status_code == 429 and int(good.headers["Retry-After"]) > 0
+    # Another source has its own budget, and a refusal of no body at all counts the same.
+    assert client.post("/webhooks/other", **_delivery(1)).status_code == 200
+    assert client.post("/webhooks/other", data=b"").status_code == 400
+    # An unknown source is a 404 and counts nothing.
+    assert all(client.post("/webhooks/nosuch").status_code == 404 for _ in range(5))
+    from praho.core.models import WebhookEvent
+    from sqlalchemy import func, select
+
+    with app.app_context():
+        session = app.extensions["praho.db"].session
+        recorded = dict(session.execute(
+            select(WebhookEvent.source, func.count()).group_by(WebhookEvent.source)).all())
+        assert recorded.get("other") == 1
+        before = recorded.get("signed", 0)
+    # The good delivery refused while blocked was not recorded.
+    assert client.post("/webhooks/signed", **_delivery(10)).status_code == 429
+    with app.app_context():
+        session = app.extensions["praho.db"].session
+        assert session.scalar(select(func.count()).select_from(WebhookEvent)
+                              .where(WebhookEvent.source == "signed")) == before
+
+
+def test_a_blocked_address_is_accepted_again_when_its_window_ends(praho_database_url):
+    app = _app(praho_database_url, RATELIMIT_WEBHOOKS="1 per second")
+    client = app.test_client()
+    assert client.post("/webhooks/signed", **_delivery(1, signed=False)).status_code == 400
+    assert client.post("/webhooks/signed", **_delivery(2, signed=False)).status_code == 429
+    assert client.post("/webhooks/signed", **_delivery(3)).status_code == 429
+    time.sleep(2.1)
+    assert client.post("/webhooks/signed", **_delivery(4)).status_code == 200
 
 
 def test_usage_limit_is_per_api_key(praho_database_url):
@@ -81,10 +164,17 @@ def test_limits_are_kept_in_redis_when_configured(praho_database_url):
     app = _app(praho_database_url, RATELIMIT_WEBHOOKS="2 per minute",
                RATELIMIT_STORAGE_URI=redis_url)
     client = app.test_client()
-    assert [client.post("/probe/webhooks/stripe").status_code for _ in range(3)] == [200, 200, 429]
+    statuses = [client.post("/webhooks/signed", **_delivery(n, signed=False)).status_code
+                for n in range(3)]
+    assert statuses == [400, 400, 429]
     keys = [key.decode() for key in connection.scan_iter("LIMITS*")]
-    assert any("webhooks" in key for key in keys)
-    # A second process (another gunicorn worker) reading the same Redis is refused too.
+    assert any("webhook_refusals" in key for key in keys)
+    # A second process (another gunicorn worker) counts in the same Redis: its first
+    # refusal of that address is already over the limit.
+    refusals.forget_all()
     other = _app(praho_database_url, RATELIMIT_WEBHOOKS="2 per minute",
                  RATELIMIT_STORAGE_URI=redis_url)
-    assert other.test_client().post("/probe/webhooks/stripe").status_code == 429
+    other_client = other.test_client()
+    assert other_client.post("/webhooks/signed", **_delivery(7)).status_code == 200
+    refused = other_client.post("/webhooks/signed", **_delivery(8, signed=False))
+    assert refused.status_code == 429
