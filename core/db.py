@@ -6,11 +6,12 @@ Celery task, a CLI command, a test) owns the transaction and commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -24,12 +25,11 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
-
-T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -111,11 +111,14 @@ MinorUnits = BigInteger
 
 
 def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None,
-                pre_ping: bool = True) -> Engine:
+                pre_ping: bool = True, autocommit: bool = False) -> Engine:
     """Create an engine; SQLite gets foreign keys on and a busy timeout.
 
     ``pre_ping`` (server databases) checks each pooled connection with a round trip before
     lending it; turn it off only where a dead connection is handled by retrying.
+    ``autocommit`` (server databases) makes every connection run each statement as its own
+    transaction; such a connection holds no transaction to roll back when it returns to
+    the pool, so none is sent.
     """
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if url.startswith("sqlite"):
@@ -124,6 +127,9 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None,
         kwargs["pool_pre_ping"] = pre_ping
         if pool_size:
             kwargs["pool_size"] = pool_size
+        if autocommit:
+            kwargs["isolation_level"] = "AUTOCOMMIT"
+            kwargs["pool_reset_on_return"] = None
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
 
@@ -155,17 +161,13 @@ class Database:
         # PostgreSQL runs a lone statement as its own transaction: no BEGIN and COMMIT
         # round trips for work that is one statement (the webhook endpoint's insert), and
         # no ping before it either: a dead connection is retried instead (see
-        # run_single_statement). Its own pool.
-        self._unpinged_engine = (
-            make_engine(url, echo=echo, pre_ping=False)
+        # execute_single_statement). Its own pool.
+        self._single_statement_engine = (
+            make_engine(url, echo=echo, pre_ping=False, autocommit=True)
             if self.engine.dialect.name == "postgresql"
             else None
         )
-        self._single_statement_engine = (
-            self._unpinged_engine.execution_options(isolation_level="AUTOCOMMIT")
-            if self._unpinged_engine is not None
-            else self.engine
-        )
+        self._compiled: dict[int, tuple[TextClause, str]] = {}
 
     @property
     def dialect(self) -> str:
@@ -185,24 +187,64 @@ class Database:
         finally:
             session.close()
 
-    def run_single_statement(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work(connection)``, one statement committed as it runs on PostgreSQL.
+    def execute_single_statement(self, statement: TextClause, params: dict[str, Any]) -> Any:
+        """The first column of the first row ``statement`` returns (None when it returns
+        none), committed as it runs.
 
-        No ORM session: for a hot path whose whole unit of work is one idempotent Core
-        statement (the webhook endpoint's insert-once). The connection is not pinged
-        first; if it turns out dead (the database restarted), ``work`` runs once more on
-        a fresh one, which is why it must be safe to repeat. On SQLite it runs in a
-        transaction committed at the end. With several statements on PostgreSQL each
-        would commit on its own: use :meth:`transaction` for anything more.
+        For a hot path whose whole unit of work is one idempotent statement (the webhook
+        endpoint's insert-once, run for every delivery). On PostgreSQL it goes straight to
+        a pooled psycopg connection in autocommit: the statement is compiled once, and no
+        session, execution context, BEGIN, COMMIT, ping or reset is paid per call, which
+        together cost more than the insert. Dicts and lists are sent as JSON text (the
+        compiled statement casts them to the column's type). A connection found dead (the
+        database restarted) is dropped and the statement runs once more on a fresh one,
+        which is why it must be safe to repeat. On SQLite it runs through SQLAlchemy in a
+        transaction committed at the end.
         """
+        if self._single_statement_engine is None:
+            with self.engine.begin() as connection:
+                return connection.execute(statement, params).scalar_one_or_none()
+        sql = self._driver_sql(statement)
+        values = {
+            name: json.dumps(value) if isinstance(value, dict | list) else value
+            for name, value in params.items()
+        }
         try:
-            with self._single_statement_engine.begin() as connection:
-                return work(connection)
+            return self._execute_on_pooled(sql, values)
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
-        with self._single_statement_engine.begin() as connection:
-            return work(connection)
+        return self._execute_on_pooled(sql, values)
+
+    def _driver_sql(self, statement: TextClause) -> str:
+        cached = self._compiled.get(id(statement))
+        if cached is None or cached[0] is not statement:
+            assert self._single_statement_engine is not None
+            dialect = self._single_statement_engine.dialect
+            cached = (statement, str(statement.compile(dialect=dialect)))
+            self._compiled[id(statement)] = cached
+        return cached[1]
+
+    def _execute_on_pooled(self, sql: str, values: dict[str, Any]) -> Any:
+        assert self._single_statement_engine is not None
+        engine = self._single_statement_engine
+        pooled = engine.raw_connection()
+        cursor = None
+        try:
+            cursor = pooled.cursor()
+            cursor.execute(sql, values)
+            row = cursor.fetchone() if cursor.description else None
+        except engine.dialect.loaded_dbapi.Error as error:
+            dead = engine.dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+            if dead:
+                pooled.invalidate(error)
+            else:
+                pooled.close()
+            raise DBAPIError.instance(sql, values, error, engine.dialect.loaded_dbapi.Error,
+                                      connection_invalidated=dead) from error
+        cursor.close()
+        pooled.close()
+        return None if row is None else row[0]
 
     def remove(self) -> None:
         """Drop the scoped session of the current context (request or task teardown)."""
@@ -212,8 +254,8 @@ class Database:
         """Close every pooled connection (after fork, or at shutdown)."""
         self.session.remove()
         self.engine.dispose()
-        if self._unpinged_engine is not None:
-            self._unpinged_engine.dispose()
+        if self._single_statement_engine is not None:
+            self._single_statement_engine.dispose()
 
 
 def is_postgres(session: Session) -> bool:

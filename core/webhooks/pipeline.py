@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from praho.core.clock import resolve_now
-from praho.core.db import JSONDocument, UTCDateTime
+from praho.core.db import Database, JSONDocument, UTCDateTime
 from praho.core.errors import InvalidTransition, NotFound
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 from praho.core.redaction import redact_payload, redact_text
@@ -88,7 +88,7 @@ def accept_delivery(
 
 
 def record_webhook(
-    session: Session | Connection,
+    session: Session | Connection | Database,
     source: WebhookSource,
     headers: Mapping[str, str],
     body: bytes,
@@ -100,8 +100,8 @@ def record_webhook(
 
     Status ``received`` for a new event, ``ignored`` for a new one of a type the source
     has no handler for (stored, nothing to apply), ``duplicate`` for one already
-    recorded. One statement, on a session or a bare connection; the caller commits (the
-    endpoint runs it in autocommit on PostgreSQL).
+    recorded. One statement, on a session or a bare connection (the caller commits), or on
+    the database itself, committed at once (the endpoint's way).
     """
     moment = resolve_now(now)
     event = accept_delivery(source, headers, body, now=moment, max_bytes=max_bytes)
@@ -154,7 +154,7 @@ _RECORD_ONCE = text(
 
 
 def record_event(
-    session: Session | Connection,
+    session: Session | Connection | Database,
     source_id: str,
     event: ParsedEvent,
     now: datetime,
@@ -165,22 +165,25 @@ def record_event(
 
     ``INSERT ... ON CONFLICT (source, event_id) DO NOTHING RETURNING id``: one statement,
     and a concurrent duplicate waits for the first insert's transaction, then finds it.
+    Given the :class:`~praho.core.db.Database` itself, the statement is committed as it
+    runs (:meth:`~praho.core.db.Database.execute_single_statement`, the endpoint's way).
     ``status`` is ``received`` (to apply) or ``ignored`` (no handler: nothing to apply).
     """
     if status not in (WebhookStatus.RECEIVED, WebhookStatus.IGNORED):
         raise ValueError(f"an event is recorded as received or ignored, not {status}")
-    row_id = session.execute(
-        _RECORD_ONCE,
-        {
-            "source": source_id,
-            "event_id": event.event_id,
-            "event_type": event.event_type[:100],
-            "payload": redact_payload(dict(event.payload)),
-            "status": str(status),
-            "received_at": now,
-            "processed_at": now if status == WebhookStatus.IGNORED else None,
-        },
-    ).scalar_one_or_none()
+    params = {
+        "source": source_id,
+        "event_id": event.event_id,
+        "event_type": event.event_type[:100],
+        "payload": redact_payload(dict(event.payload)),
+        "status": str(status),
+        "received_at": now,
+        "processed_at": now if status == WebhookStatus.IGNORED else None,
+    }
+    if isinstance(session, Database):
+        row_id = session.execute_single_statement(_RECORD_ONCE, params)
+    else:
+        row_id = session.execute(_RECORD_ONCE, params).scalar_one_or_none()
     return None if row_id is None else int(row_id)
 
 
