@@ -111,6 +111,12 @@ _ARRAY_TYPES = {
     "current_period_end": "date",
     "next_billing_date": "date",
     "invoice_id": "bigint",
+    # webhook_events, when the applier writes a batch's outcomes
+    "status": "text",
+    "attempts": "integer",
+    "processed_at": "timestamptz",
+    "last_error": "text",
+    "next_attempt_at": "timestamptz",
 }
 
 

@@ -7,9 +7,9 @@ without applying an event twice, and runs each through its source's handler.
 
 All handlers of a batch first run inside one savepoint; consecutive events that their
 source's ``batch_handlers()`` can apply together go to that batch handler as one run. If
-one raises (or writing what they
-did fails when the savepoint is released), that savepoint is rolled back and the batch
-runs again with a savepoint per event, so the failing event is
+one raises (or writing what they did fails when the savepoint is released), that
+savepoint is rolled back and the batch runs again with a savepoint per event and the
+single handlers, so the failing event is
 scheduled for retry (5 min, 15 min, 1 h, 2 h, 6 h) and the others are applied; a handler
 therefore may run twice in one batch, which handlers allow (they describe a state and
 call gateways idempotently, as for any retry). Audit events are inserted at commit, all
@@ -29,9 +29,10 @@ from praho.core.clock import resolve_now
 from praho.core.db import Database
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 from praho.core.services.audit import audit_written_at_commit
+from praho.core.services.bulk_sql import update_rows
 from praho.core.webhooks.pipeline import event_of, retry_outcome
 from praho.core.webhooks.source import WebhookBatchHandler, WebhookSource, batch_handlers_of
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 DEFAULT_BATCH_SIZE = 500
@@ -140,8 +141,9 @@ def _apply_shared(
 ) -> None:
     """The shared pass: runs of consecutive events with one batch handler go together.
 
-    A run is cut by any event of another type (or source), so events are still applied
-    in arrival order; a run of one goes to the single handler.
+    A run is cut by any event its batch handler does not take (another source, a type
+    with another or no batch handler), so events are still applied in arrival order; a
+    run of one goes to the single handler.
     """
     tables = {source_id: batch_handlers_of(source) for source_id, source in sources.items()}
 
@@ -205,33 +207,23 @@ def _apply(
 
 
 def _store(session: Session, batch: list[_Pending], now: datetime) -> None:
-    """Write every event's outcome in one statement (executed once per row by the driver)."""
-    table = WebhookEvent.__table__
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(
-            status=bindparam("new_status"),
-            attempts=bindparam("new_attempts"),
-            processed_at=bindparam("new_processed_at"),
-            last_error=bindparam("new_last_error"),
-            next_attempt_at=bindparam("new_next_attempt_at"),
-        )
-    )
-    session.execute(
-        statement,
+    """Write every event's outcome in one statement (``UPDATE ... FROM unnest`` on
+    PostgreSQL)."""
+    update_rows(
+        session,
+        WebhookEvent.__table__,
         [
             {
-                "row_id": pending.id,
-                "new_status": str(pending.status),
+                "id": pending.id,
+                "status": str(pending.status),
                 # An ignored event ran no handler: no attempt is counted.
-                "new_attempts": pending.attempts
+                "attempts": pending.attempts
                 + (0 if pending.status == WebhookStatus.IGNORED else 1),
-                "new_processed_at": now
+                "processed_at": now
                 if pending.status in (WebhookStatus.PROCESSED, WebhookStatus.IGNORED)
                 else None,
-                "new_last_error": pending.last_error,
-                "new_next_attempt_at": pending.next_attempt_at,
+                "last_error": pending.last_error,
+                "next_attempt_at": pending.next_attempt_at,
             }
             for pending in batch
         ],
