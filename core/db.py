@@ -150,11 +150,6 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None,
     return engine
 
 
-class JSONText(str):
-    """A JSON document already serialised, for :meth:`Database.execute_single_statement`
-    to store as it is (PostgreSQL casts the text to the column's JSON type)."""
-
-
 class Database:
     """One engine, a session factory, and a scoped session for request/app contexts."""
 
@@ -200,19 +195,13 @@ class Database:
         endpoint's insert-once, run for every delivery). On PostgreSQL it goes straight to
         a pooled psycopg connection in autocommit: the statement is compiled once, and no
         session, execution context, BEGIN, COMMIT, ping or reset is paid per call, which
-        together cost more than the insert. Dicts and lists are sent as JSON text, and a
-        :class:`JSONText` as it is (the compiled statement casts them to the column's
-        type). A connection found dead (the database restarted) is dropped and the
-        statement runs once more on a fresh one,
+        together cost more than the insert. Dicts and lists are sent as JSON text (the
+        compiled statement casts them to the column's type). A connection found dead (the
+        database restarted) is dropped and the statement runs once more on a fresh one,
         which is why it must be safe to repeat. On SQLite it runs through SQLAlchemy in a
         transaction committed at the end.
         """
         if self._single_statement_engine is None:
-            # SQLAlchemy's JSON type serialises what it is given: hand it the document.
-            params = {
-                name: json.loads(value) if isinstance(value, JSONText) else value
-                for name, value in params.items()
-            }
             with self.engine.begin() as connection:
                 return connection.execute(statement, params).scalar_one_or_none()
         sql = self._driver_sql(statement)

@@ -291,34 +291,6 @@ def redact_payload(payload: Any, *, keep: Iterable[str] = ()) -> Any:
     return _redact_value(payload, kept, 0)
 
 
-# With no escape sequence in a JSON text, every string token is a quote, anything but a
-# quote, a quote; one followed by a colon is an object key.
-_JSON_STRING = re.compile(r'"[^"]*"')
-_JSON_KEY = re.compile(r'"([^"]*)"\s*:')
-
-
-def stored_as_sent(raw_json: str) -> bool:
-    """True only when this JSON text may be stored as it is, the same as the copy
-    ``redact_payload`` and ``parse_json_body`` would store.
-
-    Decided on the text, without parsing it again: it holds no escape sequence (so every
-    string in the document is literally a piece of the text), the text as a whole passes
-    the quick check :func:`redact_text` runs on each string (any piece of it would pass
-    too), no object key is a sensitive field name, and no number has a fraction or an
-    exponent (those are stored as strings, see ``parse_json_body``). False whenever in
-    doubt: the caller then redacts the parsed document as usual. Meant for a document
-    already parsed and checked (a verified webhook body).
-    """
-    if "\\" in raw_json or REDACTOR._may_hold_secret(raw_json):
-        return False
-    if any(_name_is_sensitive(name.lower()) for name in _JSON_KEY.findall(raw_json)):
-        return False
-    outside_strings = _JSON_STRING.sub("", raw_json)
-    if "." in outside_strings or "E" in outside_strings:
-        return False
-    return "e" not in outside_strings.replace("true", "").replace("false", "")
-
-
 def _field_is_sensitive(name: str, kept: frozenset[str]) -> bool:
     lowered = name.lower()
     if lowered in kept:

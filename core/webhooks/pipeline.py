@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from praho.core.clock import resolve_now
-from praho.core.db import Database, JSONDocument, JSONText, UTCDateTime
+from praho.core.db import Database, JSONDocument, UTCDateTime
 from praho.core.errors import InvalidTransition, NotFound
 from praho.core.models.webhooks import WebhookEvent, WebhookStatus
-from praho.core.redaction import redact_payload, redact_text, stored_as_sent
+from praho.core.redaction import redact_payload, redact_text
 from praho.core.services.audit import Actor, record_audit
 from praho.core.validation import external_text
 from praho.core.webhooks.source import ParsedEvent, WebhookRejected, WebhookSource
@@ -107,7 +107,7 @@ def record_webhook(
     event = accept_delivery(source, headers, body, now=moment, max_bytes=max_bytes)
     handled = event.event_type in source.handlers()
     status = WebhookStatus.RECEIVED if handled else WebhookStatus.IGNORED
-    row_id = record_event(session, source.id, event, moment, status=status, raw_body=body)
+    row_id = record_event(session, source.id, event, moment, status=status)
     if row_id is None:
         return WebhookOutcome("duplicate", None, event.event_type, duplicate=True)
     return WebhookOutcome(str(status), row_id, event.event_type)
@@ -160,7 +160,6 @@ def record_event(
     now: datetime,
     *,
     status: WebhookStatus = WebhookStatus.RECEIVED,
-    raw_body: bytes | None = None,
 ) -> int | None:
     """Insert the event row with a redacted copy of its payload; None when already recorded.
 
@@ -169,23 +168,14 @@ def record_event(
     Given the :class:`~praho.core.db.Database` itself, the statement is committed as it
     runs (:meth:`~praho.core.db.Database.execute_single_statement`, the endpoint's way).
     ``status`` is ``received`` (to apply) or ``ignored`` (no handler: nothing to apply).
-    ``raw_body`` is the verified body ``event`` was parsed from, if at hand: when nothing
-    in it needs redacting (:func:`~praho.core.redaction.stored_as_sent`) it is stored as
-    sent, which is the same document.
     """
     if status not in (WebhookStatus.RECEIVED, WebhookStatus.IGNORED):
         raise ValueError(f"an event is recorded as received or ignored, not {status}")
-    payload: Any = None
-    if isinstance(session, Database) and raw_body is not None:
-        # Most bodies hold nothing to redact: then the text is stored as it came, without
-        # walking the parsed document and serialising it again.
-        text = raw_body.decode("utf-8-sig")
-        payload = JSONText(text) if stored_as_sent(text) else None
     params = {
         "source": source_id,
         "event_id": event.event_id,
         "event_type": event.event_type[:100],
-        "payload": payload if payload is not None else redact_payload(dict(event.payload)),
+        "payload": redact_payload(dict(event.payload)),
         "status": str(status),
         "received_at": now,
         "processed_at": now if status == WebhookStatus.IGNORED else None,
