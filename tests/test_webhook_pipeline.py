@@ -400,3 +400,20 @@ def test_fifty_concurrent_http_deliveries_apply_once(praho_app, praho_committing
     assert statuses == [200] * 50 and source.calls == 1
     with praho_committing.transaction() as session:
         assert counts(session)[:2] == (1, 1)
+
+
+def test_endpoint_stores_a_redacted_copy_with_exact_decimals(praho_app, praho_committing, source):
+    # The endpoint's insert goes straight to the driver on PostgreSQL: the stored copy must
+    # still be the redacted document, fractional numbers kept as their exact text.
+    client = praho_app.test_client()
+    when = datetime.now(UTC)
+    secret = "pi_3Ma8Tx2eZvKYlo2C" + "_secret_" + "fGkqL0kC9V3uLlQ"
+    body = (b'{"id": "ev_risky", "type": "note.added", "client_secret": "' + secret.encode()
+            + b'", "rate": 4.970, "note": "G\xc4\x83zduire", "n": [1, null, true]}')
+    assert client.post("/webhooks/testsrc", data=body, headers=sign(body, when)).status_code == 200
+    with praho_committing.transaction() as session:
+        stored = session.execute(
+            select(WebhookEvent.payload).where(WebhookEvent.event_id == "ev_risky")
+        ).scalar_one()
+    assert stored == {"id": "ev_risky", "type": "note.added", "client_secret": "[REDACTED]",
+                      "rate": "4.970", "note": "Găzduire", "n": [1, None, True]}
