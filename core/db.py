@@ -189,31 +189,24 @@ class Database:
 
     def execute_single_statement(self, statement: TextClause, params: dict[str, Any]) -> Any:
         """The first column of the first row ``statement`` returns (None when it returns
-        none), committed as it runs (see :meth:`single_statement_rows`)."""
-        rows = self.single_statement_rows(statement, params)
-        return rows[0][0] if rows else None
-
-    def single_statement_rows(
-        self, statement: TextClause, params: dict[str, Any]
-    ) -> list[tuple[Any, ...]]:
-        """The rows ``statement`` returns, committed as it runs.
+        none), committed as it runs.
 
         For a hot path whose whole unit of work is one idempotent statement (the webhook
         endpoint's insert-once, run for every delivery). On PostgreSQL it goes straight to
         a pooled psycopg connection in autocommit: the statement is compiled once, and no
         session, execution context, BEGIN, COMMIT, ping or reset is paid per call, which
-        together cost more than the insert. Dicts are sent as JSON text and lists as
-        arrays (the statement casts them to the column's type). A connection found dead
-        (the database restarted) is dropped and the statement runs once more on a fresh
-        one, which is why it must be safe to repeat. On SQLite it runs through SQLAlchemy
-        in a transaction committed at the end.
+        together cost more than the insert. Dicts and lists are sent as JSON text (the
+        compiled statement casts them to the column's type). A connection found dead (the
+        database restarted) is dropped and the statement runs once more on a fresh one,
+        which is why it must be safe to repeat. On SQLite it runs through SQLAlchemy in a
+        transaction committed at the end.
         """
         if self._single_statement_engine is None:
             with self.engine.begin() as connection:
-                return [tuple(row) for row in connection.execute(statement, params)]
+                return connection.execute(statement, params).scalar_one_or_none()
         sql = self._driver_sql(statement)
         values = {
-            name: json.dumps(value) if isinstance(value, dict) else value
+            name: json.dumps(value) if isinstance(value, dict | list) else value
             for name, value in params.items()
         }
         try:
@@ -232,7 +225,7 @@ class Database:
             self._compiled[id(statement)] = cached
         return cached[1]
 
-    def _execute_on_pooled(self, sql: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def _execute_on_pooled(self, sql: str, values: dict[str, Any]) -> Any:
         assert self._single_statement_engine is not None
         engine = self._single_statement_engine
         pooled = engine.raw_connection()
@@ -240,7 +233,7 @@ class Database:
         try:
             cursor = pooled.cursor()
             cursor.execute(sql, values)
-            rows = cursor.fetchall() if cursor.description else []
+            row = cursor.fetchone() if cursor.description else None
         except engine.dialect.loaded_dbapi.Error as error:
             dead = engine.dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
             if dead:
@@ -251,7 +244,7 @@ class Database:
                                       connection_invalidated=dead) from error
         cursor.close()
         pooled.close()
-        return rows
+        return None if row is None else row[0]
 
     def remove(self) -> None:
         """Drop the scoped session of the current context (request or task teardown)."""

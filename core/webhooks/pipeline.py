@@ -29,7 +29,6 @@ from praho.core.models.webhooks import WebhookEvent, WebhookStatus
 from praho.core.redaction import redact_payload, redact_text
 from praho.core.services.audit import Actor, record_audit
 from praho.core.validation import external_text
-from praho.core.webhooks.group_insert import Delivery, inserter_for
 from praho.core.webhooks.source import ParsedEvent, WebhookRejected, WebhookSource
 from praho.core.webhooks.verification import DEFAULT_MAX_BODY_BYTES
 from sqlalchemy import bindparam, or_, select, text
@@ -166,9 +165,8 @@ def record_event(
 
     ``INSERT ... ON CONFLICT (source, event_id) DO NOTHING RETURNING id``: one statement,
     and a concurrent duplicate waits for the first insert's transaction, then finds it.
-    Given the :class:`~praho.core.db.Database` itself, the row is committed at once, the
-    endpoint's way: on PostgreSQL together with the deliveries other threads of the
-    process are recording at that moment (:mod:`.group_insert`).
+    Given the :class:`~praho.core.db.Database` itself, the statement is committed as it
+    runs (:meth:`~praho.core.db.Database.execute_single_statement`, the endpoint's way).
     ``status`` is ``received`` (to apply) or ``ignored`` (no handler: nothing to apply).
     """
     if status not in (WebhookStatus.RECEIVED, WebhookStatus.IGNORED):
@@ -182,10 +180,7 @@ def record_event(
         "received_at": now,
         "processed_at": now if status == WebhookStatus.IGNORED else None,
     }
-    if isinstance(session, Database) and session.dialect == "postgresql":
-        # Deliveries recorded at the same moment by this process share one insert.
-        row_id = inserter_for(session).record(Delivery(**params))
-    elif isinstance(session, Database):
+    if isinstance(session, Database):
         row_id = session.execute_single_statement(_RECORD_ONCE, params)
     else:
         row_id = session.execute(_RECORD_ONCE, params).scalar_one_or_none()
