@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Request, jsonify
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from jinja2 import ChoiceLoader, FileSystemLoader
 from praho.core import immutability, redaction
 from praho.core.config import finalize_settings, load_settings
@@ -20,6 +21,21 @@ from praho.core.services import audit, mail
 from praho.core.tasks import celery_init_app
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+
+
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signer built only when a cookie came.
+
+    Flask builds the signer for every request before it looks for the cookie; webhooks
+    and the usage API never send one, and for them that was a measurable part of the
+    request. A request without the cookie gets the same fresh, empty session as before.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """A new session when no cookie came (and a secret key is set); else Flask's."""
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def create_app(config: dict[str, Any] | None = None, *,
@@ -39,6 +55,7 @@ def create_app(config: dict[str, Any] | None = None, *,
     settings = finalize_settings(settings, app.instance_path)
     app.config.update(settings)
     app.config.update(overrides)
+    app.session_interface = CookieSessionInterface()
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("SESSION_COOKIE_SECURE", settings["SESSION_COOKIE_SECURE"])
