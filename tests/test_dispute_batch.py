@@ -42,6 +42,19 @@ def _audit_trail(session):
     return trail
 
 
+def _actions_recorded(session, work):
+    """The audit actions ``work`` records, in order; everything it did is rolled back."""
+    before = session.scalar(select(func.max(AuditEvent.id))) or 0
+    savepoint = session.begin_nested()
+    work()
+    session.flush()
+    actions = list(session.execute(
+        select(AuditEvent.action).where(AuditEvent.id > before).order_by(AuditEvent.id)
+    ).scalars())
+    savepoint.rollback()
+    return actions
+
+
 def test_a_run_of_reports_ends_as_recording_each_in_turn_would(praho_session, praho_factory):
     session = praho_session
     customer = customer_with_card(praho_factory)
@@ -54,7 +67,7 @@ def test_a_run_of_reports_ends_as_recording_each_in_turn_would(praho_session, pr
     later = NOW + timedelta(days=3)
     lost = _report("dp_lost", DisputeStatus.LOST, payment=payment.gateway_reference,
                    amount=payment.amount_minor, currency=payment.currency)
-    record_disputes(session, [
+    reports = [
         _report("dp_new"),
         _report("dp_closed"),
         lost,  # first seen closed: opened, then lost (a chargeback)
@@ -62,12 +75,21 @@ def test_a_run_of_reports_ends_as_recording_each_in_turn_would(praho_session, pr
         _report("dp_known", DisputeStatus.WON),
         _report("dp_closed", DisputeStatus.CLOSED),
         _report("dp_closed"),  # a late "created" does not reopen it
-    ], now=later)
+        _report("dp_late"),  # a new dispute after status changes: audited after them
+    ]
+    one_by_one = _actions_recorded(session, lambda: [
+        record_dispute(session, report, now=later) for report in reports])
+    batched = _actions_recorded(session, lambda: record_disputes(session, reports, now=later))
+    assert batched == one_by_one  # the same audit trail, in the same order
+    assert one_by_one[:4] == ["dispute.opened", "dispute.opened", "dispute.opened",
+                              "dispute.lost"] and one_by_one[-1] == "dispute.opened"
+    record_disputes(session, reports, now=later)
     session.commit()
 
     disputes = {d.gateway_reference: d for d in session.execute(select(Dispute)).scalars()}
     assert {ref: str(d.status) for ref, d in disputes.items()} == {
-        "dp_known": "won", "dp_new": "open", "dp_closed": "closed", "dp_lost": "lost"}
+        "dp_known": "won", "dp_new": "open", "dp_closed": "closed", "dp_lost": "lost",
+        "dp_late": "open"}
     assert disputes["dp_new"].opened_at == later and disputes["dp_new"].closed_at is None
     assert disputes["dp_new"].reason == "fraudulent" and disputes["dp_new"].amount_minor == 1000
     assert disputes["dp_lost"].payment_reference == payment.gateway_reference
@@ -76,6 +98,7 @@ def test_a_run_of_reports_ends_as_recording_each_in_turn_would(praho_session, pr
         "dp_new": ["dispute.opened"],
         "dp_closed": ["dispute.opened", "dispute.closed"],
         "dp_lost": ["dispute.opened", "dispute.lost"],
+        "dp_late": ["dispute.opened"],
     }
     session.refresh(invoice)
     assert invoice.balance_due_minor == invoice.total_minor > 0  # charged back

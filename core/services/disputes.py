@@ -91,10 +91,11 @@ def record_disputes(
     """Record many reports in order, with the effect of :func:`record_dispute` on each.
 
     For a flood of new disputes (a fraud wave reported in minutes): the disputes not yet
-    recorded are found with one query and inserted together, each audited as opened;
-    then every report that is more than the opening of a new dispute (a change of status,
-    a repeat) goes through :func:`record_dispute`, in order. Every report is checked
-    before anything is written, so one bad report writes nothing.
+    recorded are found with one query and inserted together; then, in the reports'
+    order, each new dispute is audited as opened where its first report is, and every
+    report that is more than the opening of a new dispute (a change of status, a repeat)
+    goes through :func:`record_dispute`. Every report is checked before anything is
+    written, so one bad report writes nothing.
     """
     moment = resolve_now(now)
     for report in reports:
@@ -111,25 +112,27 @@ def record_disputes(
             .with_for_update()
         ).scalars()
         known.update((gateway_id, reference) for reference in found)
-    opening: dict[tuple[str, str], DisputeReport] = {}
-    for report in reports:
+    opening: dict[tuple[str, str], int] = {}  # a new dispute -> its first report's position
+    for position, report in enumerate(reports):
         key = (report.gateway_id, report.gateway_reference)
         if key not in known and key not in opening:
-            opening[key] = report
+            opening[key] = position
     ids = insert_rows(
         session,
         Dispute.__table__,
-        [{**_opened_values(report, moment), "status": str(DisputeStatus.OPEN)}
-         for report in opening.values()],
+        [{**_opened_values(reports[position], moment), "status": str(DisputeStatus.OPEN)}
+         for position in opening.values()],
         return_ids=True,
     )
-    for report, dispute_id in zip(opening.values(), ids, strict=True):
-        _audit_opened(session, dispute_id, report, actor=actor, now=moment)
-    for report in reports:
-        if opening.get((report.gateway_id, report.gateway_reference)) is report and (
-            report.status == DisputeStatus.OPEN
-        ):
-            continue  # fully applied by the insert above
+    opened_ids = dict(zip(opening.values(), ids, strict=True))
+    # The audit trail follows the reports' order, as one by one: a dispute's "opened"
+    # comes where its first report is, before anything a later report records.
+    for position, report in enumerate(reports):
+        dispute_id = opened_ids.get(position)
+        if dispute_id is not None:
+            _audit_opened(session, dispute_id, report, actor=actor, now=moment)
+            if report.status == DisputeStatus.OPEN:
+                continue  # fully applied by the insert above
         record_dispute(session, report, actor=actor, now=moment)
 
 
