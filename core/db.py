@@ -230,20 +230,24 @@ class Database:
         engine = self._single_statement_engine
         pooled = engine.raw_connection()
         cursor = None
+        dead = False
         try:
             cursor = pooled.cursor()
             cursor.execute(sql, values)
             row = cursor.fetchone() if cursor.description else None
+            cursor.close()
         except engine.dialect.loaded_dbapi.Error as error:
             dead = engine.dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
             if dead:
                 pooled.invalidate(error)
-            else:
-                pooled.close()
+                # The database went away: every idle connection of the pool is as dead as
+                # this one, so the retry must not take the next of them.
+                engine.dispose()
             raise DBAPIError.instance(sql, values, error, engine.dialect.loaded_dbapi.Error,
                                       connection_invalidated=dead) from error
-        cursor.close()
-        pooled.close()
+        finally:
+            if not dead:
+                pooled.close()  # back to the pool, whatever happened
         return None if row is None else row[0]
 
     def remove(self) -> None:

@@ -64,3 +64,25 @@ def test_a_refused_statement_raises_and_leaves_the_pool_usable(database: Databas
     with pytest.raises(DBAPIError):
         database.execute_single_statement(text("SELECT * FROM no_such_table"), {})
     assert database.execute_single_statement(text("SELECT 41 + 1"), {}) == 42
+
+
+def test_after_a_database_restart_the_next_statement_runs_on_a_fresh_connection(
+    database: Database,
+):
+    if database.dialect != "postgresql":
+        pytest.skip("needs PostgreSQL: set PRAHO_TEST_DATABASE_URL")
+    engine = database._single_statement_engine
+    held = [engine.raw_connection() for _ in range(3)]  # three idle connections in the pool
+    pids = []
+    for connection in held:
+        cursor = connection.cursor()
+        cursor.execute("SELECT pg_backend_pid()")
+        pids.append(cursor.fetchone()[0])
+        cursor.close()
+    for connection in held:
+        connection.close()
+    with database.engine.connect() as admin:  # a restart, as far as these sessions know
+        for pid in pids:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    for number in range(4):
+        assert database.execute_single_statement(INSERT, _params(f"ev_r{number}", {})) > 0
