@@ -5,7 +5,7 @@ refused without being held in memory. A verified delivery is recorded (one state
 committed at once) and answered 200, new (``received``) or ``duplicate``: the gateway must
 not redeliver an event we hold. The workers then apply it (:mod:`.wakeup`). Refusals
 carry a reason; nothing is written for them. Only refusals count against the rate limit
-(:mod:`.refusals`): an address over it is answered 429 before its body is read.
+(:mod:`.refusals`): over it, a refusal is answered 429; a verified delivery never is.
 """
 
 from __future__ import annotations
@@ -68,10 +68,6 @@ def receive(source: str) -> Any:
         return jsonify(
             {"error": "unknown_source", "message": f"no webhook source {source_id!r}"}
         ), 404
-    address = get_remote_address()
-    wait = refusals.retry_after(source_id, address)
-    if wait is not None:
-        return _rate_limited(wait)
     max_bytes = int(current_app.config.get("WEBHOOK_MAX_BYTES") or DEFAULT_MAX_BODY_BYTES)
     database = current_app.extensions["praho.db"]
     try:
@@ -79,7 +75,7 @@ def receive(source: str) -> Any:
         outcome = record_webhook(database, found, request.headers, body, max_bytes=max_bytes)
     except WebhookRejected as exc:
         # Only the reason and the source: never the body or the headers (signatures, PII).
-        wait = refusals.count_refusal(source_id, address)
+        wait = refusals.refused(source_id, get_remote_address())
         if wait is not None:
             return _rate_limited(wait)
         logger.info("webhook %s refused (%d): %s", source_id, exc.http_status, exc.reason)

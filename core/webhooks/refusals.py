@@ -1,17 +1,20 @@
 """The webhook endpoint's rate limit: refused deliveries per source and client address.
 
 Only refusals count (a bad or missing signature, a stale timestamp, a body that is not an
-event, one too large). A verified delivery is never throttled: only the gateway can sign
-it, a replay outside the window is refused and one inside it is a duplicate acknowledged
-without a write, and answering 429 would only delay a payment's news while the gateway
-waits to retry. Counting every delivery also cost the endpoint more than recording it.
+event, one too large). A verified delivery is never throttled, not even from an address
+over its limit: gateways send every merchant's webhooks from the same few addresses, so
+anyone pointing their own gateway account at our URL could otherwise get the gateway's
+address blocked for our genuine events; only the gateway can sign those, a replay
+outside the window is refused and one inside it is a duplicate acknowledged without a
+write. Counting every delivery also cost the endpoint more than recording it.
 
 ``PRAHO_RATELIMIT_WEBHOOKS`` (default ``3000 per minute``) is counted in the shared
 limiter's storage (``PRAHO_RATELIMIT_STORAGE_URI``, Redis in production, so every
-gunicorn worker sees the same count), under the ``webhook_refusals`` scope. Once an
-address is over the limit it is answered 429 with ``Retry-After`` for the rest of the
-window, before its body is read; each web process remembers that locally, so a flood
-costs it one dictionary lookup per request rather than a storage round trip.
+gunicorn worker sees the same count), under the ``webhook_refusals`` scope. The refusal
+that goes over the limit, and every later refusal from that address until the window
+ends, is answered 429 with ``Retry-After`` instead of its reason, and is not logged. Each
+web process remembers the addresses it found over the limit, so a flood of refusals
+costs it a dictionary lookup each rather than a storage round trip.
 """
 
 from __future__ import annotations
@@ -38,13 +41,16 @@ def _limits() -> list[RateLimitItem]:
     return list(parse_many(setting))
 
 
-def retry_after(source_id: str, address: str) -> int | None:
-    """Seconds this address must wait before any delivery is accepted; None when it may send.
+def refused(source_id: str, address: str) -> int | None:
+    """Count one refused delivery; the seconds to wait when the address is over its limit.
 
-    Only this process's memory is read: an address is blocked here once a refusal of its
-    pushed the shared count over the limit (in this process or, after its next refusal,
-    in any other).
+    An address this process already found over the limit is not counted again until its
+    window ends (the answer is the time left).
     """
+    return _time_left(source_id, address) or count_refusal(source_id, address)
+
+
+def _time_left(source_id: str, address: str) -> int | None:
     key = (source_id, address)
     until = _blocked_until.get(key)
     if until is None:
@@ -53,16 +59,14 @@ def retry_after(source_id: str, address: str) -> int | None:
     if left > 0:
         return max(1, math.ceil(left))
     with _lock:
-        _blocked_until.pop(key, None)
+        if _blocked_until.get(key) == until:  # not renewed meanwhile by another thread
+            del _blocked_until[key]
     return None
 
 
 def count_refusal(source_id: str, address: str) -> int | None:
-    """Count one refused delivery; the seconds to wait when this one went over the limit.
-
-    The storage is the shared limiter's (moving window), so the count holds across
-    processes and machines when that is Redis.
-    """
+    """Count one refused delivery in the shared storage (moving window); the seconds to
+    wait when this one went over the limit."""
     strategy = limiter.limiter
     for item in _limits():
         if strategy.hit(item, SCOPE, source_id, address):
