@@ -1,11 +1,17 @@
-"""Usage in the back office: what was rated per subscription and period, alerts fired."""
+"""Usage in the back office: what was rated per subscription and period, alerts fired,
+and the events Stripe refused for good."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from praho.admin.views.base import PrahoModelView
-from praho.plugins.usage_metering.models import Meter, UsageAlertFiring, UsageRating
+from praho.plugins.usage_metering.models import (
+    Meter,
+    UsageAlertFiring,
+    UsageRating,
+    UsageStripeRefusal,
+)
 
 
 class UsageRatingView(PrahoModelView):
@@ -54,6 +60,21 @@ class AlertFiringView(PrahoModelView):
     column_default_sort = ("id", True)
 
 
+class StripeRefusalView(PrahoModelView):
+    """Usage events Stripe refused for good: never sent again, so Stripe's usage lacks them.
+
+    The same list as ``praho usage stripe-refusals``; finance reconciles these by hand
+    (the events are still billed by PRAHO's own rating).
+    """
+
+    column_list = ("refused_at", "meter_id", "customer_id", "event_id", "http_status",
+                   "error_code", "message", "identifier")
+    column_searchable_list = ("event_id", "error_code", "message")
+    column_filters = ("meter_id", "customer_id", "http_status", "error_code", "refused_at")
+    column_default_sort = ("id", True)
+    column_labels = {"http_status": "HTTP status", "error_code": "Stripe error"}
+
+
 def admin_views(session: Any) -> list[Any]:
     """The plugin's views, for ``register_admin_views``."""
     return [
@@ -66,6 +87,13 @@ def admin_views(session: Any) -> list[Any]:
             session,
             name="Usage alerts",
             endpoint="usage_alerts",
+            category="Usage",
+        ),
+        StripeRefusalView(
+            UsageStripeRefusal,
+            session,
+            name="Stripe refusals",
+            endpoint="usage_stripe_refusals",
             category="Usage",
         ),
     ]

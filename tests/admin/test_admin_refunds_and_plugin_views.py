@@ -148,3 +148,31 @@ def test_subscriptions_are_found_by_customer_and_plugin_lists_search_and_filter(
         page = admin_client.get(f"/admin/{view}/?search=x")
         assert page.status_code == 200, view
         assert "filter" in page.get_data(as_text=True).lower(), view
+
+
+def test_usage_events_stripe_refused_are_listed_for_finance(admin_client, seed):
+    from datetime import UTC, datetime
+
+    from praho.plugins.usage_metering.meters import MeterInput, define_meter
+    from praho.plugins.usage_metering.models import UsageStripeRefusal
+
+    def build(factory, session):
+        meter = define_meter(session, MeterInput(
+            code="bandwidth_gb", name="Trafic", unit="GB", aggregation="sum", property="gb",
+            category="bandwidth"))
+        customer = factory.customer(legal_name="Gamma Web SRL")
+        session.add(UsageStripeRefusal(
+            meter_id=meter.id, customer_id=customer.id, event_id="evt-refused-35d",
+            identifier="praho-bandwidth-1-evt", http_status=400,
+            error_code="invalid_request_error",
+            message="Timestamp is more than 35 days in the past",
+            refused_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC)))
+
+    seed(build)
+    admin_client.login("support")
+    page = admin_client.get("/admin/usage_stripe_refusals/").get_data(as_text=True)
+    assert "evt-refused-35d" in page and "35 days" in page and "invalid_request_error" in page
+    found = admin_client.get("/admin/usage_stripe_refusals/?search=35d")
+    assert found.status_code == 200 and "evt-refused-35d" in found.get_data(as_text=True)
+    # Read-only: nobody edits what Stripe said.
+    assert admin_client.get("/admin/usage_stripe_refusals/new/").status_code in (302, 403, 404)
