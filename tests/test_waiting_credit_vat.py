@@ -41,6 +41,17 @@ def _documents(session, subscription):
     )
 
 
+def _proforma_customer_on_basic(factory):
+    """A proforma customer subscribed to a 100.00 plan from 15 July 2025 (VAT 19%), and
+    the 200.00 plan it may move to."""
+    factory.seller(tax_regime="eu_vat")
+    customer = factory.customer(invoice_mode=InvoiceMode.PROFORMA)
+    basic = factory.price(unit_amount_minor=10000)
+    pro = factory.price(unit_amount_minor=20000)
+    subscription = factory.subscription(basic, customer=customer, start="2025-07-15")
+    return factory.session, pro, subscription
+
+
 def _vat(lines):
     return [(ln.kind, ln.net_amount_minor, ln.tax_category, ln.tax_rate) for ln in lines]
 
@@ -176,12 +187,7 @@ def test_a_waiting_credit_of_a_proforma_period_takes_the_vat_of_the_invoice_it_b
     # July's proforma (19% when issued) is invoiced when paid, at that day's rate (art.
     # 282): 19% on 20 July, 21% on 3 August. The credit, waiting since 25 July while the
     # proforma was unpaid, reduces that invoice's supply and takes its rate.
-    praho_factory.seller(tax_regime="eu_vat")
-    customer = praho_factory.customer(invoice_mode=InvoiceMode.PROFORMA)
-    basic = praho_factory.price(unit_amount_minor=10000)
-    pro = praho_factory.price(unit_amount_minor=20000)
-    subscription = praho_factory.subscription(basic, customer=customer, start="2025-07-15")
-    session = praho_factory.session
+    session, pro, subscription = _proforma_customer_on_basic(praho_factory)
     [proforma] = _documents(session, subscription)
     assert proforma.kind == DocumentKind.PROFORMA and proforma.lines[0].tax_rate == Decimal(19)
     change_plan(session, subscription, pro, proration="next_invoice", now=CHANGE)
@@ -233,12 +239,7 @@ def test_a_paid_renewal_proforma_keeps_its_credit_at_the_rate_it_reduces(praho_f
     # The August renewal is a proforma carrying the waiting 19% credit; paid on 20 August,
     # its invoice is re-rated at that day (21%) except the credit, which still reduces
     # July's 19% supply (art. 287).
-    praho_factory.seller(tax_regime="eu_vat")
-    customer = praho_factory.customer(invoice_mode=InvoiceMode.PROFORMA)
-    basic = praho_factory.price(unit_amount_minor=10000)
-    pro = praho_factory.price(unit_amount_minor=20000)
-    subscription = praho_factory.subscription(basic, customer=customer, start="2025-07-15")
-    session = praho_factory.session
+    session, pro, subscription = _proforma_customer_on_basic(praho_factory)
     [july_proforma] = _documents(session, subscription)
     pay_proforma(session, july_proforma, bank_reference="OP 720", received_on="2025-07-20",
                  now=at("2025-07-20"))
