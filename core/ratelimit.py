@@ -35,11 +35,18 @@ DEFAULTS = {
 }
 
 
-def _too_many(limit: RequestLimit) -> Any:
-    response = jsonify(error="rate_limited",
-                       message=f"too many requests: limit {limit.limit} exceeded, retry later")
+def rate_limited_response(message: str, *, retry_after: int | None = None) -> Any:
+    """The 429 every surface answers: ``{"error": "rate_limited", "message": ...}``."""
+    response = jsonify(error="rate_limited", message=message)
     response.status_code = 429
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def _too_many(limit: RequestLimit) -> Any:
+    # Flask-Limiter adds Retry-After itself.
+    return rate_limited_response(f"too many requests: limit {limit.limit} exceeded, retry later")
 
 
 limiter = Limiter(

@@ -69,14 +69,10 @@ def _credit(ctx: ActionContext) -> Any:
 
 def _credit_preview(ctx: ActionContext) -> list[tuple[str, str]]:
     doc = ctx.obj
-
-    def shown(minor: int) -> str:
-        return money_text(minor, doc.currency)
-
     return [
-        ("Total", shown(doc.total_minor)),
-        ("Credit notes", shown(doc.credited_minor)),
-        ("Amount", shown(creditable_minor(doc))),
+        ("Total", money_text(doc.total_minor, doc.currency)),
+        ("Credit notes", money_text(doc.credited_minor, doc.currency)),
+        ("Amount", money_text(creditable_minor(doc), doc.currency)),
     ]
 
 

@@ -151,11 +151,7 @@ def record_audit_batch(session: Session, events: list[dict[str, Any]], *, actor:
         row.prev_hash = head.last_hash
         row.hash = event_hash(row, head.last_hash)  # type: ignore[arg-type]
         head.last_hash = row.hash
-        rows.append({"seq": row.seq, "occurred_at": moment, "actor_type": str(actor.type),
-                     "actor_id": actor.id, "action": row.action, "object_type": row.object_type,
-                     "object_id": row.object_id, "amount_minor": row.amount_minor,
-                     "currency": row.currency,
-                     "data": row.data, "prev_hash": row.prev_hash, "hash": row.hash})
+        rows.append(_sealed_row(row))
     insert_rows(session, AuditEvent.__table__, rows)
     session.flush()
 
@@ -222,6 +218,11 @@ _SEALED_COLUMNS = ("seq", "occurred_at", "actor_type", "actor_id", "action", "ob
                    "object_id", "amount_minor", "currency", "data", "prev_hash", "hash")
 
 
+def _sealed_row(audit_event: Any) -> dict[str, Any]:
+    """The columns of a sealed event (an AuditEvent or any object with the same names)."""
+    return {column: getattr(audit_event, column) for column in _SEALED_COLUMNS}
+
+
 def _insert_sealed(session: Session, events: list[AuditEvent]) -> None:
     """Write events kept out of the session, already sealed, in one bulk insert.
 
@@ -233,12 +234,7 @@ def _insert_sealed(session: Session, events: list[AuditEvent]) -> None:
         return
     from praho.core.services.bulk_sql import insert_rows
 
-    rows = [
-        {column: getattr(audit_event, column) for column in _SEALED_COLUMNS}
-        for audit_event in events
-    ]
-    for row in rows:
-        row["actor_type"] = str(row["actor_type"])
+    rows = [_sealed_row(audit_event) for audit_event in events]
     ids = insert_rows(session, AuditEvent.__table__, rows, return_ids=True)
     for audit_event, new_id in zip(events, ids, strict=True):
         audit_event.id = new_id

@@ -10,6 +10,7 @@ statement's placeholders in Python on every page, which costs more than the inse
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -39,6 +40,10 @@ def values_in(session: Session, column: Any, values: Sequence[Any], element_type
 
 def _json_columns(table: Table) -> set[str]:
     return {c.name for c in table.columns if isinstance(c.type, JSON)}
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -82,7 +87,8 @@ def insert_rows(
     try:
         with cursor.copy(statement) as copy:
             for row in rows:
-                values = [row[column] for column in columns]
+                # psycopg would write an enum member's name; the column holds its value.
+                values = [_plain(row[column]) for column in columns]
                 for position in json_positions:
                     item = values[position]
                     if item is not None:
@@ -101,23 +107,10 @@ def insert_rows(
     return ids
 
 
-# PostgreSQL array types for the columns updated in bulk.
-_ARRAY_TYPES = {
-    "id": "bigint",
-    "series_id": "bigint",
-    "number": "integer",
-    "full_number": "text",
-    "current_period_start": "date",
-    "current_period_end": "date",
-    "next_billing_date": "date",
-    "invoice_id": "bigint",
-    # webhook_events, when the applier writes a batch's outcomes
-    "status": "text",
-    "attempts": "integer",
-    "processed_at": "timestamptz",
-    "last_error": "text",
-    "next_attempt_at": "timestamptz",
-}
+def _array_type(session: Session, table: Table, name: str) -> str:
+    """The PostgreSQL array type of a column, from the model (``bigint[]``, ``date[]``...)."""
+    element = table.c[name].type.compile(dialect=session.get_bind().dialect)
+    return f"{element}[]"
 
 
 def update_rows(
@@ -141,7 +134,7 @@ def update_rows(
         session.execute(by_id, [{f"b_{k}": v for k, v in row.items()} for row in rows])
         return
     names = ["id", *columns]
-    unnest = ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES[name]}[])" for name in names)
+    unnest = ", ".join(f"CAST(:{name} AS {_array_type(session, table, name)})" for name in names)
     assignments = [f"{c} = v.{c}" for c in columns] + [f"{c} = :const_{c}" for c in constants]
     # Table and column names come from the models; every value is a bound parameter.
     statement = (

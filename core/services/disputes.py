@@ -120,8 +120,7 @@ def record_disputes(
     ids = insert_rows(
         session,
         Dispute.__table__,
-        [{**_opened_values(reports[position], moment), "status": str(DisputeStatus.OPEN)}
-         for position in opening.values()],
+        [_opened_values(reports[position], moment) for position in opening.values()],
         return_ids=True,
     )
     opened_ids = dict(zip(opening.values(), ids, strict=True))
@@ -189,13 +188,12 @@ def _apply_status(
     now: datetime,
 ) -> Dispute:
     """Close an open dispute as the report says (a chargeback when lost); else nothing."""
-    moment = now
     if report.status == DisputeStatus.OPEN or dispute.status != DisputeStatus.OPEN:
         return dispute
     dispute.status = report.status
     dispute.gateway_status = report.gateway_status[:50]
-    dispute.closed_at = moment
-    dispute.updated_at = moment
+    dispute.closed_at = now
+    dispute.updated_at = now
     session.flush()
     record_audit(
         session,
@@ -210,10 +208,10 @@ def _apply_status(
             "reference": report.gateway_reference,
             "gateway_status": dispute.gateway_status,
         },
-        now=moment,
+        now=now,
     )
     if dispute.status == DisputeStatus.LOST:
-        charge_back(session, dispute, actor=actor, now=moment)
+        charge_back(session, dispute, actor=actor, now=now)
     return dispute
 
 

@@ -30,6 +30,7 @@ from praho.core.money import allocate
 from praho.core.pricing import DraftAllowance, DraftLine, allowance_reason_code
 from praho.core.services.taxes import decide_document_taxes
 from praho.core.services.totals import DocumentTotals, compute_totals, line_gross_minor
+from praho.core.tax import VAT_CATEGORIES
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -231,8 +232,6 @@ TAX_FIELDS = (
 )
 # The details key under which a draft line brings the VAT it must keep (see build_line).
 FIXED_TAX = "fixed_tax"
-# UNCL 5305 categories EN 16931 allows (BR-CL-17 / BT-151).
-TAX_CATEGORIES = frozenset({"S", "Z", "E", "AE", "K", "G", "O", "L", "M"})
 
 
 def fixed_tax(source: Any) -> dict[str, str | None]:
@@ -259,9 +258,10 @@ def copy_corrected_tax(record: Any, source: Any) -> None:
 def _apply_fixed_tax(record: Any, facts: Any) -> None:
     """Give a built line the VAT it brought and mark it ``tax_fixed`` (never re-decided)."""
     errors = v.Collector()
-    if not isinstance(facts, dict) or facts.get("tax_category") not in TAX_CATEGORIES:
+    if not isinstance(facts, dict) or facts.get("tax_category") not in VAT_CATEGORIES:
         errors.errors.append(FieldError(
-            f"details.{FIXED_TAX}", "must name a VAT category (S, Z, E, AE, K, G, O, L, M)"))
+            f"details.{FIXED_TAX}",
+            f"must name a VAT category ({', '.join(VAT_CATEGORIES)})"))
         errors.raise_if_any()
     rate = errors.check(v.rate_percent, f"details.{FIXED_TAX}.tax_rate", facts.get("tax_rate"))
     errors.raise_if_any()

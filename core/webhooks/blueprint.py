@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_limiter.util import get_remote_address
-from praho.core.ratelimit import limiter
+from praho.core.ratelimit import limiter, rate_limited_response
 from praho.core.webhooks import refusals
 from praho.core.webhooks.pipeline import record_webhook, webhook_sources
 from praho.core.webhooks.source import WebhookRejected
@@ -51,14 +51,6 @@ def _read_body(max_bytes: int) -> bytes:
     return body
 
 
-def _rate_limited(wait: int) -> Any:
-    response = jsonify(error="rate_limited",
-                       message="too many refused deliveries from this address, retry later")
-    response.status_code = 429
-    response.headers["Retry-After"] = str(wait)
-    return response
-
-
 @webhooks_blueprint.post("/<source>")
 def receive(source: str) -> Any:
     """Record one delivery (its own transaction), answer, and wake the workers."""
@@ -77,7 +69,9 @@ def receive(source: str) -> Any:
         # Only the reason and the source: never the body or the headers (signatures, PII).
         wait = refusals.refused(source_id, get_remote_address())
         if wait is not None:
-            return _rate_limited(wait)
+            return rate_limited_response(
+                "too many refused deliveries from this address, retry later", retry_after=wait
+            )
         logger.info("webhook %s refused (%d): %s", source_id, exc.http_status, exc.reason)
         return jsonify({"error": "rejected", "message": exc.reason}), exc.http_status
     # After a duplicate too: a redelivery of an event left waiting is a reason to look.

@@ -47,7 +47,7 @@ def refused(source_id: str, address: str) -> int | None:
     An address this process already found over the limit is not counted again until its
     window ends (the answer is the time left).
     """
-    return _time_left(source_id, address) or count_refusal(source_id, address)
+    return _time_left(source_id, address) or _count_refusal(source_id, address)
 
 
 def _time_left(source_id: str, address: str) -> int | None:
@@ -64,7 +64,7 @@ def _time_left(source_id: str, address: str) -> int | None:
     return None
 
 
-def count_refusal(source_id: str, address: str) -> int | None:
+def _count_refusal(source_id: str, address: str) -> int | None:
     """Count one refused delivery in the shared storage (moving window); the seconds to
     wait when this one went over the limit."""
     strategy = limiter.limiter
@@ -92,6 +92,6 @@ def _remember(source_id: str, address: str, wait: int) -> None:
 
 
 def forget_all() -> None:
-    """Forget every blocked address in this process (tests, or an operator's reset)."""
+    """Forget every blocked address in this process (for tests)."""
     with _lock:
         _blocked_until.clear()

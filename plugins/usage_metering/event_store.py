@@ -112,12 +112,13 @@ def _store_sqlite(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[Even
                     )
                 ).scalars()
             )
-    new = [dict(zip(COLUMNS, row, strict=True)) for row in rows if event_key(row) not in existing]
-    if new:
+    fresh = [row for row in rows if event_key(row) not in existing]
+    if fresh:
+        new = [dict(zip(COLUMNS, row, strict=True)) for row in fresh]
         for values in new:
             values["properties"] = json.loads(values["properties"])
         session.execute(sqlite_insert(UsageEvent).on_conflict_do_nothing(), new)
-    return {(values["meter_id"], values["customer_id"], values["event_id"]) for values in new}
+    return {event_key(row) for row in fresh}
 
 
 def copy_rows_raw(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
