@@ -40,6 +40,7 @@ from praho.core.models.subscriptions import (
 from praho.core.services.audit import Actor, record_audit
 from praho.core.services.dunning_mail import send_dunning_email
 from praho.core.services.dunning_policies import policy_for
+from praho.core.services.invoicing import converted_invoice
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -212,8 +213,7 @@ def paid_current_period(
     document = session.get(Invoice, period.invoice_id)
     if document is None:
         return None
-    if document.converted_to_id is not None:
-        document = session.get(Invoice, document.converted_to_id) or document
+    document = converted_invoice(session, document) or document
     return document if document.balance_due_minor == 0 and document.id != invoice.id else None
 
 

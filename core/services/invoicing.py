@@ -234,6 +234,14 @@ TAX_FIELDS = (
 FIXED_TAX = "fixed_tax"
 
 
+def converted_invoice(session: Session, document: Invoice) -> Invoice | None:
+    """The fiscal invoice a proforma was converted into; None when it was not (or is no
+    proforma)."""
+    if document.kind != DocumentKind.PROFORMA or document.converted_to_id is None:
+        return None
+    return session.get(Invoice, document.converted_to_id)
+
+
 def fixed_tax(source: Any) -> dict[str, str | None]:
     """The VAT of ``source`` (an issued line) as ``details[FIXED_TAX]`` of a draft line.
 

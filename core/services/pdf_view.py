@@ -20,6 +20,7 @@ from praho.core.models.customers import Customer
 from praho.core.models.invoices import DocumentKind, DocumentStatus, Invoice, PaymentStatus
 from praho.core.models.seller import Seller
 from praho.core.money import format_amount
+from praho.core.services.invoicing import converted_invoice
 from praho.core.services.issuing import HOME_CURRENCY, party_snapshot
 from praho.core.services.pdf_labels import (
     LABELS,
@@ -192,7 +193,7 @@ def build_document_view(session: Session, invoice: Invoice, language: str) -> Do
     _add_vat_and_totals(view, invoice, money, labels, language, is_draft)
     view.references = _references(session, invoice, labels, language)
     view.mentions = _mentions(invoice, view, labels, language)
-    converted = _converted_invoice(session, invoice)
+    converted = converted_invoice(session, invoice)
     if converted is not None:
         view.converted_to = converted.full_number
         view.payment = _converted_payment_rows(converted, money, labels)
@@ -387,17 +388,10 @@ def _references(session: Session, invoice: Invoice, labels: dict[str, str],
     conversion = (invoice.attributes or {}).get("conversion")
     if invoice.kind == DocumentKind.INVOICE and conversion:
         references += _conversion_text(session, invoice, conversion, labels, language)
-    converted = _converted_invoice(session, invoice)
+    converted = converted_invoice(session, invoice)
     if converted is not None:
         references.append(labels["converted_to"].format(number=converted.full_number))
     return references
-
-
-def _converted_invoice(session: Session, invoice: Invoice) -> Invoice | None:
-    """The fiscal invoice a proforma was converted into, if it was."""
-    if invoice.kind != DocumentKind.PROFORMA or invoice.converted_to_id is None:
-        return None
-    return session.get(Invoice, invoice.converted_to_id)
 
 
 def _conversion_text(session: Session, invoice: Invoice, conversion: dict[str, Any],

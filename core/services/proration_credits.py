@@ -39,7 +39,13 @@ from praho.core.services.credit_notes import (
     open_minor,
     paid_excess_to_credit,
 )
-from praho.core.services.invoicing import add_line, copy_corrected_tax, create_draft, fixed_tax
+from praho.core.services.invoicing import (
+    add_line,
+    converted_invoice,
+    copy_corrected_tax,
+    create_draft,
+    fixed_tax,
+)
 from praho.core.services.issuing import issue_document
 from praho.core.services.payment_allocation import lock_invoice
 from praho.core.services.subscription_state import record_event
@@ -97,7 +103,7 @@ def _fiscal(
     """The invoice and line ``line`` is or became; None for a proforma not paid yet."""
     if document.kind != DocumentKind.PROFORMA:
         return document, line
-    fiscal = session.get(Invoice, document.converted_to_id) if document.converted_to_id else None
+    fiscal = converted_invoice(session, document)
     if fiscal is None:
         return None
     return fiscal, next(ln for ln in fiscal.lines if ln.position == line.position)
