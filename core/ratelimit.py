@@ -20,6 +20,7 @@ on the view functions; a request over the limit gets 429 with a ``Retry-After`` 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -58,13 +59,51 @@ limiter = Limiter(
 )
 
 
+# Blueprints whose requests Flask-Limiter never looks at (see skip_blueprint).
+_SKIPPED_BLUEPRINTS: set[str] = set()
+
+
+def skip_blueprint(name: str) -> None:
+    """Keep Flask-Limiter off blueprint ``name``'s requests entirely.
+
+    For a surface that limits itself and is called far more often than the others (the
+    webhook endpoint counts its refusals itself, :mod:`praho.core.webhooks.refusals`): a
+    request filter would still pay for Flask-Limiter's set-up before and after every
+    request, which together cost more than verifying a webhook delivery. Limits declared
+    on a view with a decorator would still apply; such a blueprint should declare none.
+    """
+    _SKIPPED_BLUEPRINTS.add(name)
+
+
+def _unless_skipped(hook: Callable[..., Any], *, after: bool) -> Callable[..., Any]:
+    """``hook`` run only for requests outside the skipped blueprints."""
+
+    @functools.wraps(hook)
+    def guarded(*args: Any) -> Any:
+        if request.blueprint in _SKIPPED_BLUEPRINTS:
+            return args[0] if after else None  # an after-request hook passes the response on
+        return hook(*args)
+
+    return guarded
+
+
 def init_rate_limits(app: Flask) -> None:
     """Bind the limiter to ``app`` with the configured storage and surface limits."""
     for name, default in DEFAULTS.items():
         app.config.setdefault(name, default)
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    registries = (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs)
+    counts = [len(registry.get(None, ())) for registry in registries]
     limiter.init_app(app)
+    # Flask-Limiter has no switch for "not this blueprint" short of a request filter, which
+    # runs inside its hooks: put the hooks it just registered behind the skip list.
+    for registry, count in zip(registries, counts, strict=True):
+        hooks = registry.setdefault(None, [])
+        hooks[count:] = [
+            _unless_skipped(hook, after=registry is app.after_request_funcs)
+            for hook in hooks[count:]
+        ]
 
 
 def _setting(name: str) -> Callable[[], str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_limiter.util import get_remote_address
-from praho.core.ratelimit import limiter, rate_limited_response
+from praho.core.ratelimit import rate_limited_response, skip_blueprint
 from praho.core.webhooks import refusals
 from praho.core.webhooks.pipeline import record_webhook, webhook_sources
 from praho.core.webhooks.source import WebhookRejected
@@ -27,11 +27,9 @@ logger = logging.getLogger("praho.webhooks")
 webhooks_blueprint = Blueprint("praho_webhooks", __name__, url_prefix="/webhooks")
 
 
-@limiter.request_filter
-def _not_for_flask_limiter() -> bool:
-    # Webhooks count their refusals themselves (.refusals): Flask-Limiter has nothing to
-    # count here, and its per-request checks cost more than verifying a delivery.
-    return request.blueprint == webhooks_blueprint.name
+# Webhooks count their refusals themselves (.refusals): Flask-Limiter has nothing to
+# count here, and its per-request check costs more than verifying a delivery.
+skip_blueprint(webhooks_blueprint.name)
 
 
 def _read_body(max_bytes: int) -> bytes:

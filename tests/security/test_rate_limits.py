@@ -184,6 +184,29 @@ def test_usage_limit_is_per_api_key(praho_database_url):
     assert client.post("/probe/usage", headers=second).status_code == 200
 
 
+def test_flask_limiter_stays_off_webhook_requests_and_on_the_others(praho_database_url):
+    from flask.globals import request_ctx
+
+    app = _app(praho_database_url, RATELIMIT_USAGE_API="5 per minute")
+    seen = []
+
+    @app.after_request
+    def _remember_limiter_state(response):  # runs after Flask-Limiter's own hook
+        # Flask-Limiter keeps its per-request state on the request context.
+        seen.append(hasattr(request_ctx._get_current_object(), "_limiter_request_context"))
+        return response
+
+    client = app.test_client()
+    webhook = client.post("/webhooks/signed", **_delivery(1))
+    usage = client.post("/probe/usage", headers={"Authorization": "Bearer key-one"})
+    assert webhook.status_code == usage.status_code == 200
+    # The webhook request never met Flask-Limiter: no state, no X-RateLimit headers.
+    assert seen == [False, True]
+    assert not any(h.lower().startswith("x-ratelimit") for h in webhook.headers.keys())
+    assert usage.headers["X-RateLimit-Limit"] == "5"
+    assert usage.headers["X-RateLimit-Remaining"] == "4"
+
+
 def test_login_limit_counts_posts_only(praho_database_url):
     app = _app(praho_database_url, RATELIMIT_LOGIN="2 per minute")
     client = app.test_client()
