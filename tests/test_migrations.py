@@ -52,3 +52,31 @@ def test_history_is_linear():
 
     script = ScriptDirectory.from_config(migrations.alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1, "the migration history has several heads; chain them"
+
+
+def _payload_compression(engine):
+    with engine.connect() as connection:
+        return connection.execute(text(
+            "SELECT attcompression FROM pg_attribute "
+            "WHERE attrelid = 'webhook_events'::regclass AND attname = 'payload'"
+        )).scalar_one()
+
+
+def test_webhook_payloads_are_compressed_with_lz4_on_postgresql(empty_database):
+    if not empty_database.startswith("postgresql"):
+        pytest.skip("a PostgreSQL column setting; SQLite has none")
+    engine = make_engine(empty_database)
+    migrations.upgrade(engine)
+    assert _payload_compression(engine) == "l"
+    with engine.begin() as connection:  # a stored payload large enough to compress
+        connection.execute(text(
+            "INSERT INTO webhook_events (source, event_id, event_type, payload, status, "
+            "attempts, received_at) VALUES ('probe', 'ev_1', 'probe', "
+            "jsonb_build_object('pad', repeat('x', 4000)), 'ignored', 0, now())"
+        ))
+        assert connection.execute(text(
+            "SELECT pg_column_compression(payload) FROM webhook_events"
+        )).scalar_one() == "lz4"
+    migrations.downgrade(engine, "1300_usage_event_keys")
+    assert _payload_compression(engine) == ""  # the server's default again
+    engine.dispose()
