@@ -125,6 +125,10 @@ def _pan(match: re.Match[str]) -> str:
     return text
 
 
+_CLEAN_CACHE_LENGTH = 64
+_CLEAN_CACHE_SIZE = 4096
+
+
 class Redactor:
     """Known secret values plus the secret patterns; thread-safe registration."""
 
@@ -133,6 +137,11 @@ class Redactor:
         self._known: re.Pattern[str] | None = None
         self._ordered: tuple[str, ...] = ()
         self._lock = threading.Lock()
+        # Short strings the quick check passed: payloads repeat most of theirs ("ron",
+        # "charge.dispute.created", "warning_needs_response"). Emptied whenever a secret
+        # is added; the generation keeps a check begun before that from adding to it after.
+        self._clean: set[str] = set()
+        self._generation = 0
 
     def add_secret(self, value: Any) -> None:
         """Remember a secret value (strings shorter than 8 characters are too common)."""
@@ -144,6 +153,8 @@ class Redactor:
                 ordered = sorted(self._values, key=len, reverse=True)
                 self._known = re.compile("|".join(re.escape(v) for v in ordered))
                 self._ordered = tuple(ordered)
+                self._generation += 1
+                self._clean = set()
 
     def add_secrets(self, values: Iterable[Any]) -> None:
         """Remember several secret values."""
@@ -152,9 +163,17 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret and secret-shaped substring replaced."""
-        if not text or not self._may_hold_secret(text):
+        if not text or text in self._clean:
             return text
-        return self.redact_fully(text)
+        generation = self._generation
+        if self._may_hold_secret(text):
+            return self.redact_fully(text)
+        if len(text) <= _CLEAN_CACHE_LENGTH and generation == self._generation:
+            clean = self._clean
+            if len(clean) >= _CLEAN_CACHE_SIZE:
+                clean.clear()  # bounded: the strings come from outside
+            clean.add(text)
+        return text
 
     def _may_hold_secret(self, text: str) -> bool:
         """False only when no known secret and no pattern can match ``text``."""
@@ -314,6 +333,49 @@ def _redact_value(value: Any, kept: frozenset[str], depth: int) -> Any:
         return REDACTOR.redact(value)
     if kind is int or kind is bool or kind is float or value is None:
         return value
+    if isinstance(value, Mapping):
+        return _redact_mapping(value, kept, depth)
+    if isinstance(value, list | tuple):
+        return [_redact_value(item, kept, depth + 1) for item in value]
+    if isinstance(value, str):
+        return REDACTOR.redact(value)
+    return value
+
+
+# _field_is_sensitive by field name as sent (no ``keep``): a dictionary lookup instead of
+# a call, a lower-casing and a cache lookup for every field. Bounded: names come from
+# outside; once full, new names are judged each time.
+_KEY_VERDICTS: dict[str, bool] = {}
+_KEY_VERDICTS_SIZE = 4096
+
+
+def _redact_mapping(value: Mapping[Any, Any], kept: frozenset[str], depth: int) -> dict[Any, Any]:
+    # _redact_value for each item, with the common leaves (strings, numbers, None) handled
+    # here rather than by a call each: this runs for every field of every stored payload.
+    result: dict[Any, Any] = {}
+    redact = REDACTOR.redact
+    child_depth = depth + 1
+    verdicts = _KEY_VERDICTS if not kept else {}
+    for key, item in value.items():
+        if isinstance(key, str):
+            sensitive = verdicts.get(key)
+            if sensitive is None:
+                sensitive = _field_is_sensitive(key, kept)
+                if not kept and len(_KEY_VERDICTS) < _KEY_VERDICTS_SIZE:
+                    _KEY_VERDICTS[key] = sensitive
+            if sensitive and item not in (None, ""):
+                result[key] = REDACTED
+                continue
+        kind = type(item)
+        if child_depth > MAX_PAYLOAD_DEPTH:
+            result[key] = REDACTED
+        elif kind is str:
+            result[key] = redact(item)
+        elif kind is int or kind is bool or kind is float or item is None:
+            result[key] = item
+        else:
+            result[key] = _redact_value(item, kept, child_depth)
+    return result
     if isinstance(value, Mapping):
         result: dict[Any, Any] = {}
         for key, item in value.items():

@@ -146,3 +146,32 @@ def test_quick_check_lets_ordinary_payload_strings_through_unchanged():
                 "2026-12-05T10:00:00Z", "PRH-2026-000123"]
     for text in ordinary:
         assert REDACTOR.redact(text) == text == REDACTOR.redact_fully(text)
+
+
+def test_a_string_remembered_as_clean_is_redacted_once_it_holds_a_new_secret():
+    from praho.core.redaction import Redactor
+
+    redactor = Redactor()
+    text = "order note ABCD1234EFGH"
+    assert redactor.redact(text) == text  # clean, and now remembered as clean
+    assert redactor.redact(text) == text
+    redactor.add_secret("ABCD1234EFGH")
+    assert redactor.redact(text) == f"order note {REDACTED}"
+
+
+def test_field_verdicts_remembered_without_keep_do_not_override_keep():
+    assert redact_payload({"token_type": "bearer"}) == {"token_type": REDACTED}
+    assert redact_payload({"token_type": "bearer"}, keep=["token_type"]) == {
+        "token_type": "bearer"}
+    assert redact_payload({"Token_Type": "bearer", "note": "x"}) == {
+        "Token_Type": REDACTED, "note": "x"}
+
+
+def test_containers_nested_past_the_limit_are_replaced_whole():
+    deep: object = {"leaf": "value"}
+    for _ in range(70):
+        deep = {"next": deep}
+    walked = redact_payload(deep)
+    for _ in range(64):
+        walked = walked["next"]
+    assert walked == {"next": REDACTED}
