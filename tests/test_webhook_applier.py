@@ -316,6 +316,36 @@ def test_endpoint_records_and_eager_celery_applies_in_the_request(praho_app, pra
         assert statuses(session) == {"ev_1": "processed"}
 
 
+def test_a_web_process_wakes_the_workers_at_most_once_per_delay(praho_database_url):
+    import time
+
+    from celery.signals import before_task_publish
+    from praho.core.app import create_app
+    from praho.core.testing import config_for_tests
+    from praho.core.webhooks.wakeup import request_apply
+
+    app = create_app(config_for_tests(praho_database_url, BROKER_URL="memory://",
+                                      WEBHOOK_APPLY_DELAY_MS=300),
+                     plugins=[("static_test", StaticTestPlugin())])
+    sent = []
+
+    def _count(sender=None, headers=None, **_):
+        if sender == "praho.webhooks.apply_received":
+            sent.append(headers.get("eta"))
+
+    before_task_publish.connect(_count, weak=False)
+    try:
+        with app.test_request_context("/webhooks/applysrc", method="POST"):
+            assert [request_apply() for _ in range(5)] == [True, False, False, False, False]
+            time.sleep(0.35)
+            assert request_apply() is True
+    finally:
+        before_task_publish.disconnect(_count)
+    # Two tasks, each due a delay after it was sent (events recorded meanwhile are
+    # committed before it starts).
+    assert len(sent) == 2 and all(eta is not None for eta in sent)
+
+
 def test_beat_sweeps_recorded_events(praho_app):
     entry = build_beat_schedule(praho_app)["webhooks-apply-received"]
     assert entry["task"] == "praho.webhooks.apply_received"

@@ -24,8 +24,25 @@ from praho.core.config import bounded_setting
 
 logger = logging.getLogger("praho.webhooks")
 
-_lock = threading.Lock()
-_last_sent = [float("-inf")]
+
+class _Wakeups:
+    """One application's wake-ups: whether its tasks run eagerly, when the next may go."""
+
+    def __init__(self, eager: bool) -> None:
+        self.eager = eager
+        self.lock = threading.Lock()
+        self.next_at = float("-inf")  # time.monotonic() before which none is sent
+
+
+def _wakeups() -> _Wakeups:
+    extensions = current_app.extensions
+    found = extensions.get("praho.webhook_wakeups")
+    if found is None:
+        # Read once: Celery's settings lookup costs more than the rest of this module's
+        # work per delivery, and whether tasks run eagerly is fixed when the app is made.
+        eager = bool(extensions["celery"].conf.task_always_eager)
+        found = extensions.setdefault("praho.webhook_wakeups", _Wakeups(eager))
+    return found
 
 
 def apply_delay_seconds() -> float:
@@ -41,8 +58,8 @@ def request_apply() -> bool:
     """
     from praho.core.webhooks.tasks import apply_received
 
-    celery = current_app.extensions["celery"]
-    if celery.conf.task_always_eager:
+    state = _wakeups()
+    if state.eager:
         try:
             apply_received.apply()
         except Exception as exc:  # noqa: BLE001 - recorded already; the next delivery retries
@@ -51,17 +68,19 @@ def request_apply() -> bool:
             logger.warning("could not apply recorded webhook events now (%s)", exc)
             return False
         return True
-    delay = apply_delay_seconds()
     moment = time.monotonic()
-    with _lock:
-        if moment - _last_sent[0] < delay:
+    if moment < state.next_at:
+        return False  # a task sent within the delay applies this event too
+    delay = apply_delay_seconds()
+    with state.lock:
+        if moment < state.next_at:
             return False
-        _last_sent[0] = moment
+        state.next_at = moment + delay
     try:
         apply_received.apply_async(countdown=delay)
     except Exception as exc:  # noqa: BLE001 - the delivery is recorded; the sweep applies it
-        with _lock:
-            _last_sent[0] = float("-inf")
+        with state.lock:
+            state.next_at = float("-inf")
         logger.warning("could not wake the webhook workers (%s); the sweep will apply", exc)
         return False
     return True
