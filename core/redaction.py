@@ -376,16 +376,3 @@ def _redact_mapping(value: Mapping[Any, Any], kept: frozenset[str], depth: int) 
         else:
             result[key] = _redact_value(item, kept, child_depth)
     return result
-    if isinstance(value, Mapping):
-        result: dict[Any, Any] = {}
-        for key, item in value.items():
-            if isinstance(key, str) and _field_is_sensitive(key, kept) and item not in (None, ""):
-                result[key] = REDACTED
-            else:
-                result[key] = _redact_value(item, kept, depth + 1)
-        return result
-    if isinstance(value, list | tuple):
-        return [_redact_value(item, kept, depth + 1) for item in value]
-    if isinstance(value, str):
-        return REDACTOR.redact(value)
-    return value
