@@ -163,13 +163,15 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret and secret-shaped substring replaced."""
-        if not text or text in self._clean:
+        # The set is taken before the generation: if add_secret replaces both meanwhile,
+        # this text goes to the discarded set or, seen as stale, nowhere.
+        clean = self._clean
+        if not text or text in clean:
             return text
         generation = self._generation
         if self._may_hold_secret(text):
             return self.redact_fully(text)
         if len(text) <= _CLEAN_CACHE_LENGTH and generation == self._generation:
-            clean = self._clean
             if len(clean) >= _CLEAN_CACHE_SIZE:
                 clean.clear()  # bounded: the strings come from outside
             clean.add(text)
