@@ -17,6 +17,16 @@ def empty_database(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
         return
+    yield from _empty_postgres_database()
+
+
+@pytest.fixture
+def empty_postgres_database():
+    """A brand-new empty PostgreSQL database (skipped when none is configured)."""
+    yield from _empty_postgres_database()
+
+
+def _empty_postgres_database():
     base_url = os.environ.get(TEST_DB_ENV, "")
     if not base_url.startswith("postgresql"):
         pytest.skip(f"needs PostgreSQL: set {TEST_DB_ENV}")
@@ -62,10 +72,8 @@ def _payload_compression(engine):
         )).scalar_one()
 
 
-def test_webhook_payloads_are_compressed_with_lz4_on_postgresql(empty_database):
-    if not empty_database.startswith("postgresql"):
-        pytest.skip("a PostgreSQL column setting; SQLite has none")
-    engine = make_engine(empty_database)
+def test_webhook_payloads_are_compressed_with_lz4_on_postgresql(empty_postgres_database):
+    engine = make_engine(empty_postgres_database)
     migrations.upgrade(engine)
     assert _payload_compression(engine) == "l"
     with engine.begin() as connection:  # a stored payload large enough to compress
