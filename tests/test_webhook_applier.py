@@ -401,6 +401,31 @@ def test_two_appliers_at_once_share_the_backlog_and_apply_each_event_once(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("waiting", [30, 3000])
+def test_a_batch_reads_only_the_waiting_events_it_takes(praho_committing, waiting):
+    # However many events were applied before them, and whatever share of the table the
+    # statistics say is waiting, the oldest waiting events come from the partial index
+    # (neither the primary key filtered on status nor a sort of every waiting event).
+    from praho.core.webhooks.applier import waiting_events
+    from sqlalchemy import text
+
+    with praho_committing.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO webhook_events (source, event_id, event_type, payload, status, "
+            "attempts, received_at) SELECT 'plan', 'ev_' || n, 'probe', '{}'::jsonb, "
+            "CASE WHEN n > 6000 - :waiting THEN 'received' ELSE 'processed' END, 0, now() "
+            "FROM generate_series(1, 6000) AS n"
+        ), {"waiting": waiting})
+        connection.execute(text("ANALYZE webhook_events"))
+        statement = waiting_events(20).compile(
+            dialect=praho_committing.engine.dialect, compile_kwargs={"literal_binds": True}
+        )
+        plan = "\n".join(connection.execute(text(f"EXPLAIN {statement}")).scalars())
+    assert "ix_webhook_events_received" in plan, plan
+    assert "Sort" not in plan, plan
+
+
+@pytest.mark.postgres
 def test_endpoint_survives_its_pooled_connection_dying(praho_app, praho_committing):
     # The endpoint's connections are not pinged before use: a dead one is retried once.
     from sqlalchemy import text

@@ -32,7 +32,7 @@ from praho.core.services.audit import audit_written_at_commit
 from praho.core.services.bulk_sql import update_rows
 from praho.core.webhooks.pipeline import event_of, retry_outcome
 from praho.core.webhooks.source import WebhookBatchHandler, WebhookSource, batch_handlers_of
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 DEFAULT_BATCH_SIZE = 500
@@ -79,15 +79,7 @@ def apply_received(
     if limit < 1:
         raise ValueError(f"batch size must be positive, got {limit}")
     moment = resolve_now(now)
-    table = WebhookEvent.__table__
-    rows = session.execute(
-        select(table.c.id, table.c.source, table.c.event_id, table.c.event_type,
-               table.c.payload, table.c.attempts)
-        .where(table.c.status == str(WebhookStatus.RECEIVED))
-        .order_by(table.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    rows = session.execute(waiting_events(limit)).all()
     batch = [_Pending(row.id, row.source, row.event_id, row.event_type, row.payload or {},
                       row.attempts) for row in rows]
     if not batch:
@@ -108,6 +100,23 @@ def apply_received(
         ignored=counts[WebhookStatus.IGNORED],
         failed=counts[WebhookStatus.RETRYING] + counts[WebhookStatus.FAILED],
         event_ids=[p.id for p in batch],
+    )
+
+
+def waiting_events(limit: int) -> Select[Any]:
+    """The oldest ``limit`` events waiting to be applied that no other worker holds, locked.
+
+    ``ix_webhook_events_received`` (partial, by id) serves it: a batch reads only the events
+    it takes, whatever came before them.
+    """
+    table = WebhookEvent.__table__
+    return (
+        select(table.c.id, table.c.source, table.c.event_id, table.c.event_type,
+               table.c.payload, table.c.attempts)
+        .where(table.c.status == str(WebhookStatus.RECEIVED))
+        .order_by(table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
 
 
