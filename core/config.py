@@ -77,7 +77,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "WEBHOOK_APPLY_BATCH": (500, _int),
     # How long a web process waits before waking the workers again (milliseconds, 0 to
     # 5000): events recorded meanwhile are applied by the wake-up already on its way.
-    "WEBHOOK_APPLY_DELAY_MS": (100, _int),
+    "WEBHOOK_APPLY_DELAY_MS": (250, _int),
 }
 
 

@@ -2,7 +2,7 @@
 
 The endpoint records a delivery and calls :func:`request_apply`. Sending a Celery task
 for every delivery would cost a broker round trip each; instead each web process sends
-one task per ``PRAHO_WEBHOOK_APPLY_DELAY_MS`` (default 100 ms) with that delay as its
+one task per ``PRAHO_WEBHOOK_APPLY_DELAY_MS`` (default 250 ms) with that delay as its
 countdown. Nothing is left behind: an event this process records within the delay was
 committed before the task already sent may start, and the task applies batches until it
 finds fewer than a full batch waiting. If the broker cannot be reached the delivery is
