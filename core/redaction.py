@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import threading
@@ -319,10 +318,8 @@ def _field_is_sensitive(name: str, kept: frozenset[str]) -> bool:
     return _name_is_sensitive(lowered)
 
 
-@functools.lru_cache(maxsize=4096)
 def _name_is_sensitive(lowered: str) -> bool:
-    # Gateways send the same few hundred field names over and over; bounded, as names
-    # come from outside.
+    # Remembered per field name by _redact_mapping (_KEY_VERDICTS), not here.
     return bool(SECRET_NAME.search(lowered)) or lowered in CARD_FIELDS or lowered in PERSONAL_FIELDS
 
 
@@ -344,9 +341,10 @@ def _redact_value(value: Any, kept: frozenset[str], depth: int) -> Any:
     return value
 
 
-# _field_is_sensitive by field name as sent (no ``keep``): a dictionary lookup instead of
-# a call, a lower-casing and a cache lookup for every field. Bounded: names come from
-# outside; once full, new names are judged each time.
+# _field_is_sensitive by field name as sent, without ``keep``: gateways send the same few
+# hundred names over and over, and a dictionary lookup costs less than a call and a
+# lower-casing per field. Bounded, as names come from outside: once full, new names are
+# judged each time.
 _KEY_VERDICTS: dict[str, bool] = {}
 _KEY_VERDICTS_SIZE = 4096
 
@@ -357,10 +355,9 @@ def _redact_mapping(value: Mapping[Any, Any], kept: frozenset[str], depth: int) 
     result: dict[Any, Any] = {}
     redact = REDACTOR.redact
     child_depth = depth + 1
-    verdicts = _KEY_VERDICTS if not kept else {}
     for key, item in value.items():
         if isinstance(key, str):
-            sensitive = verdicts.get(key)
+            sensitive = None if kept else _KEY_VERDICTS.get(key)
             if sensitive is None:
                 sensitive = _field_is_sensitive(key, kept)
                 if not kept and len(_KEY_VERDICTS) < _KEY_VERDICTS_SIZE:
